@@ -1,0 +1,72 @@
+# Shared build helpers: dependencies are found once here, components call
+# syncline_add_library() / syncline_add_test() (absl_cc_library shape).
+include_guard(GLOBAL)
+
+find_package(cppzmq REQUIRED)
+find_package(msgpack-cxx QUIET)
+if(NOT TARGET msgpack-cxx)
+  find_package(msgpackc-cxx REQUIRED CONFIG NAMES msgpackc-cxx msgpack)
+endif()
+find_package(RocksDB REQUIRED CONFIG)
+find_package(Boost REQUIRED COMPONENTS program_options)
+find_package(nlohmann_json REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(Threads REQUIRED)
+if(SYNCLINE_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+  include(GoogleTest)
+  enable_testing()
+endif()
+
+if(TARGET msgpack-cxx)
+  set(SYNCLINE_MSGPACK msgpack-cxx)
+else()
+  set(SYNCLINE_MSGPACK msgpackc-cxx)
+endif()
+
+set(SYNCLINE_WARNINGS -Wall -Wextra)
+if(SYNCLINE_WERROR)
+  list(APPEND SYNCLINE_WARNINGS -Werror)
+endif()
+if(SYNCLINE_SANITIZE)
+  add_compile_options(-fsanitize=${SYNCLINE_SANITIZE} -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=${SYNCLINE_SANITIZE})
+endif()
+
+# syncline_add_library(NAME n SRCS ... [DEPS public...] [PRIVATE_DEPS ...])
+# creates syncline_<n> with alias syncline::<n>; include dir is the repo root.
+function(syncline_add_library)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(syncline_${A_NAME} STATIC ${A_SRCS})
+  add_library(syncline::${A_NAME} ALIAS syncline_${A_NAME})
+  target_include_directories(syncline_${A_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_compile_options(syncline_${A_NAME} PRIVATE ${SYNCLINE_WARNINGS})
+  target_link_libraries(syncline_${A_NAME} PUBLIC ${A_DEPS} PRIVATE ${A_PRIVATE_DEPS})
+endfunction()
+
+# syncline_add_executable(NAME n SRCS ... DEPS ...): a thin main linked to its library.
+function(syncline_add_executable)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${A_NAME} ${A_SRCS})
+  target_compile_options(${A_NAME} PRIVATE ${SYNCLINE_WARNINGS})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
+  install(TARGETS ${A_NAME} RUNTIME DESTINATION bin)
+endfunction()
+
+# syncline_add_test(NAME n LABEL unit|integration SRCS ... DEPS ... [TIMEOUT s])
+# one gtest binary, each test discovered and given a timeout.
+function(syncline_add_test)
+  if(NOT SYNCLINE_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(A "" "NAME;LABEL;TIMEOUT" "SRCS;DEPS" ${ARGN})
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 120)
+  endif()
+  add_executable(${A_NAME} ${A_SRCS})
+  target_compile_options(${A_NAME} PRIVATE ${SYNCLINE_WARNINGS})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gtest GTest::gtest_main Threads::Threads)
+  gtest_discover_tests(${A_NAME}
+    PROPERTIES LABELS ${A_LABEL} TIMEOUT ${A_TIMEOUT}
+    DISCOVERY_TIMEOUT 60)
+endfunction()

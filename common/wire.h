@@ -1,0 +1,97 @@
+#pragma once
+// common/wire.h: the wire messages of DESIGN.md "Wire protocol". Every message is two frames:
+// frame 0 a msgpack map header {v, type, pipeline, ...}, frame 1 a msgpack body.
+// decode() validates everything (version, type, field types, ranges) and returns
+// errc::corruption for anything malformed or of an unknown version/type: callers count and drop.
+// No ZeroMQ here: frames are byte strings; common/zmq_util.h moves them over sockets.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/status.h"
+
+namespace syncline::wire {
+
+inline constexpr std::uint32_t protocol_version = 1;
+
+// An inclusive offset range [first, last]; first <= last.
+struct range {
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    bool operator==(const range&) const = default;
+};
+
+// ventilator -> worker. `body` is a codec batch body (records are decoded by the worker).
+struct batch {
+    std::string pipeline;
+    std::uint64_t batch_id = 0;
+    range offsets;
+    std::uint32_t attempt = 1;        // 1 on first delivery, +1 on each redelivery.
+    std::uint32_t count = 0;          // Records in the body.
+    std::string_view body;            // On decode: a view into the received body frame.
+};
+
+// A record the target rejected permanently.
+struct record_failure {
+    std::uint64_t offset = 0;
+    std::string reason;
+};
+
+// worker -> sink: the batch was delivered; `failures` lists records to dead-letter.
+struct ack {
+    std::string pipeline;
+    std::uint64_t batch_id = 0;
+    range offsets;
+    std::uint32_t attempt = 1;
+    std::string worker;
+    std::vector<record_failure> failures;
+};
+
+// worker -> sink: the target could not take the batch after retries; redeliver it.
+struct nack {
+    std::string pipeline;
+    std::uint64_t batch_id = 0;
+    range offsets;
+    std::uint32_t attempt = 1;
+    std::string worker;
+    std::string reason;
+};
+
+// ventilator -> sink (control), on start and then as a heartbeat.
+struct hello {
+    std::string pipeline;
+    std::uint64_t ventilator_epoch = 0;  // Random per ventilator start.
+};
+
+// sink -> ventilator: where to resume, and acknowledgement news since the last message.
+// A changed sink_epoch tells the ventilator that the sink restarted and forgot unacknowledged
+// ranges above `committed`: everything in flight must be treated as unacknowledged.
+struct progress {
+    std::string pipeline;
+    std::uint64_t sink_epoch = 0;     // Random per sink start.
+    std::uint64_t committed = 0;      // Durable watermark: every offset <= committed is done.
+    std::vector<range> acked;         // Newly acknowledged ranges (above committed when sent).
+    std::vector<range> redeliver;     // Ranges a worker nacked: send again now.
+};
+
+using message = std::variant<batch, ack, nack, hello, progress>;
+
+struct frames {
+    std::string header;
+    std::string body;
+};
+
+// Encodes any message. For a batch, `body` is copied into frames.body as is.
+frames encode(const message& m);
+// Frame 0 only: lets the ventilator send a batch body it built without copying it again.
+std::string encode_header(const message& m);
+
+// Decodes and validates two frames. A decoded batch's `body` views `body_frame`.
+result<message> decode(std::string_view header_frame, std::string_view body_frame);
+
+// "batch", "ack", ... for logs.
+std::string_view type_name(const message& m);
+
+}  // namespace syncline::wire

@@ -1,0 +1,52 @@
+#pragma once
+// common/zmq_util.h: moving wire frames over ZeroMQ sockets with the habits DESIGN.md asks for:
+// small per-peer HWM, ZMQ_IMMEDIATE on sending sockets, bounded linger, ≤100 ms polls.
+// Receive returns an empty optional on timeout, and errc::corruption for a message with the
+// wrong number of frames (it is drained completely so the next message starts clean).
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <zmq.hpp>
+
+#include "common/status.h"
+#include "common/wire.h"
+
+namespace syncline::zmqx {
+
+struct socket_tuning {
+    int send_hwm = 4;                                    // Messages per peer. Default: 4.
+    int recv_hwm = 4;                                    // Default: 4.
+    bool immediate = true;                               // Queue only to completed connections.
+    std::chrono::milliseconds linger{200};               // Default: 200 ms.
+};
+
+void tune(zmq::socket_t& socket, const socket_tuning& tuning = {});
+
+// Binds and returns the resolved endpoint (tcp://127.0.0.1:* becomes the real port).
+result<std::string> bind(zmq::socket_t& socket, const std::string& endpoint);
+status connect(zmq::socket_t& socket, const std::string& endpoint);
+
+// A received two-frame message; `routing_id` is set for ROUTER sockets.
+struct received {
+    std::string routing_id;
+    zmq::message_t header;
+    zmq::message_t body;
+    std::string_view header_view() const { return {header.data<char>(), header.size()}; }
+    std::string_view body_view() const { return {body.data<char>(), body.size()}; }
+};
+
+// Waits up to `timeout` for one message. nullopt on timeout; corruption if the frame count is
+// wrong. `with_routing_id` for ROUTER sockets (one extra leading frame).
+result<std::optional<received>> receive(zmq::socket_t& socket, std::chrono::milliseconds timeout,
+                                        bool with_routing_id = false);
+
+// Sends header + body. False when it would block (no peer ready / HWM reached) and `wait` is 0;
+// otherwise waits up to `wait`. `routing_id` prefixes a ROUTER destination.
+bool send(zmq::socket_t& socket, std::string_view header, std::string_view body,
+          std::chrono::milliseconds wait = std::chrono::milliseconds(0), std::string_view routing_id = {});
+bool send(zmq::socket_t& socket, const wire::frames& frames,
+          std::chrono::milliseconds wait = std::chrono::milliseconds(0), std::string_view routing_id = {});
+
+}  // namespace syncline::zmqx

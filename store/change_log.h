@@ -1,0 +1,89 @@
+#pragma once
+// store/change_log.h: the durable change log (DESIGN.md "Records and the store"), a RocksDB
+// directory with column families `log` (8-byte big-endian offset -> encoded record), `meta`
+// (format version, last offset) and `time` (append time -> first offset of that append).
+// One writer per directory (RocksDB's LOCK; a second writer gets errc::busy). Readers open it as
+// a RocksDB secondary instance and call catch_up() to see what the writer appended since.
+// Not thread-safe: one thread per instance. Errors: invalid_argument (not a syncline log / unknown
+// format version), busy (locked), io_error, corruption, not_found (missing directory for a reader).
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/record.h"
+#include "common/status.h"
+
+namespace syncline::store {
+
+inline constexpr std::uint32_t log_format_version = 1;
+
+struct change_log_options {
+    std::string path;
+    bool create_if_missing = true;  // Writer only. Default: true.
+    bool sync = true;               // fsync the WAL on every append. Default: true (an append that returned is on disk).
+};
+
+// First and last offset of an append (inclusive).
+struct offset_range {
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+};
+
+struct log_stats {
+    std::uint64_t first_offset = 0;   // 0 when empty.
+    std::uint64_t last_offset = 0;    // 0 when empty.
+    std::uint64_t count = 0;
+    std::uint64_t disk_bytes = 0;     // Files under the directory.
+    std::map<std::string, std::uint64_t> per_collection;  // Record counts.
+};
+
+// Receives stored records in offset order; return false to stop early.
+using record_visitor = std::function<bool(std::uint64_t offset, std::string_view encoded)>;
+
+class change_log {
+public:
+    // The single writer (append, trim). Creates the directory when allowed.
+    static result<std::unique_ptr<change_log>> open_writer(const change_log_options& opts);
+    // A tailing reader (RocksDB secondary); works while a writer appends in another process.
+    static result<std::unique_ptr<change_log>> open_reader(const std::string& path);
+    ~change_log();
+
+    // Assigns offsets last+1.. and the current time to `records` and writes them in one atomic,
+    // (by default) synced WriteBatch: all or nothing. invalid_argument for an empty batch or a
+    // record without collection/key. Writer only.
+    result<offset_range> append(std::span<record> records);
+
+    // Reader: makes appends by the writer visible. Cheap when nothing changed.
+    status catch_up();
+
+    std::uint64_t last_offset() const;   // 0 when empty.
+    std::uint64_t first_offset() const;  // Lowest offset still stored; 0 when empty.
+
+    // Visits stored records with offset >= from, at most `max_records` and stopping after the
+    // record that reaches `max_bytes` (at least one record is visited when any exists).
+    // Returns the number visited.
+    result<std::size_t> scan(std::uint64_t from, std::size_t max_records, std::size_t max_bytes,
+                             const record_visitor& visit) const;
+
+    // The first offset whose append time is >= ts_ms; nullopt if none is.
+    result<std::optional<std::uint64_t>> offset_at_time(std::int64_t ts_ms) const;
+
+    // Deletes every record with offset < `below`; returns how many were deleted. Writer only.
+    result<std::uint64_t> trim_below(std::uint64_t below);
+
+    result<log_stats> stats() const;
+    const std::string& path() const;
+
+private:
+    struct impl;
+    explicit change_log(std::unique_ptr<impl> impl);
+    std::unique_ptr<impl> _impl;
+};
+
+}  // namespace syncline::store
