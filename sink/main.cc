@@ -1,0 +1,19 @@
+// syncline-sink: commits acknowledged offsets (sink/sink.h has the logic).
+#include <exception>
+
+#include "common/process.h"
+#include "sink/sink.h"
+
+int main(int argc, char** argv) {
+    using namespace syncline;
+    auto cli = sink::parse_cli(argc, argv);
+    if (!cli.ok()) return report_usage_error("syncline-sink", cli.get_status());
+    if (cli->exit_now) return exit_ok;
+    stop_flag stop = install_stop_handlers();
+    try {
+        status s = sink::run(cli->options, stop);
+        return s.ok() ? exit_ok : report_fatal("syncline-sink", s);
+    } catch (const std::exception& e) {  // the only catch-all in the process
+        return report_fatal("syncline-sink", e.what());
+    }
+}

@@ -1,0 +1,256 @@
+#include "sink/sink.h"
+
+#include <optional>
+#include <random>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "common/cli_options.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include "common/zmq_util.h"
+#include "sink/watermark.h"
+#include "store/change_log.h"
+#include "store/state_store.h"
+
+namespace syncline::sink {
+namespace {
+
+const logger log_sink("sink");
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Everything the sink knows between two commits.
+class sink_state {
+public:
+    sink_state(const sink_options& options, std::unique_ptr<store::state_store> store, std::uint64_t committed)
+        : _options(options), _store(std::move(store)), _tracker(committed), _committed(committed),
+          _epoch(std::random_device{}() * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(now_ms())) {}
+
+    void on_ack(const wire::ack& a) {
+        ++_acks;
+        for (const auto& failure : a.failures) {
+            if (failure.offset < a.offsets.first || failure.offset > a.offsets.last) continue;
+            if (failure.offset <= _committed) continue;
+            _pending_dead.push_back(dead_letter_for(failure, a.attempt));
+        }
+        _tracker.acknowledge(a.offsets.first, a.offsets.last);
+        if (a.offsets.last > _committed) _news.acked.push_back(a.offsets);
+    }
+
+    void on_nack(const wire::nack& n) {
+        ++_nacks;
+        if (_nack_log.allow())
+            log_sink.warn("nack range=" + std::to_string(n.offsets.first) + ".." + std::to_string(n.offsets.last) +
+                          " worker=" + n.worker + " attempt=" + std::to_string(n.attempt) + " reason=" + n.reason);
+        if (n.offsets.last > _committed) _news.redeliver.push_back(n.offsets);
+    }
+
+    // Writes the watermark and the dead letters in one synced batch when either changed.
+    status commit() {
+        const std::uint64_t w = _tracker.watermark();
+        if (w == _committed && _pending_dead.empty()) return {};
+        SYNCLINE_RETURN_IF_ERROR(_store->commit(w, _pending_dead));
+        _dead_lettered += _pending_dead.size();
+        _pending_dead.clear();
+        if (w != _committed) {
+            _committed = w;
+            _committed_changed = true;
+            ++_commits;
+        }
+        return {};
+    }
+
+    // The progress message to send the ventilator, if there is news (or `force`).
+    std::optional<wire::progress> take_news(bool force) {
+        if (!force && !_committed_changed && _news.acked.empty() && _news.redeliver.empty()) return std::nullopt;
+        wire::progress p = std::move(_news);
+        _news = {};
+        p.pipeline = _options.pipeline;
+        p.sink_epoch = _epoch;
+        p.committed = _committed;
+        _committed_changed = false;
+        return p;
+    }
+
+    std::uint64_t committed() const { return _committed; }
+    std::string summary() const {
+        return "committed=" + std::to_string(_committed) + " acks=" + std::to_string(_acks) +
+               " nacks=" + std::to_string(_nacks) + " dead_lettered=" + std::to_string(_dead_lettered) +
+               " commits=" + std::to_string(_commits) + " pending_ranges=" + std::to_string(_tracker.pending_ranges());
+    }
+
+private:
+    store::dead_letter dead_letter_for(const wire::record_failure& failure, std::uint32_t attempts) {
+        store::dead_letter d;
+        d.offset = failure.offset;
+        d.error = failure.reason;
+        d.attempts = attempts;
+        d.ts_ms = now_ms();
+        d.record = stored_record(failure.offset);
+        return d;
+    }
+
+    // The record as stored in the log, so a dead letter can be inspected and retried even
+    // after the log is trimmed. Empty when the sink runs without --log.
+    std::string stored_record(std::uint64_t offset) {
+        if (_options.log.empty()) return {};
+        if (!_log) {
+            auto opened = store::change_log::open_reader(_options.log);
+            if (!opened.ok()) {
+                log_sink.warn("cannot open log for dead letters: " + opened.get_status().message());
+                return {};
+            }
+            _log = std::move(opened.value());
+        }
+        if (!_log->catch_up().ok()) return {};
+        std::string found;
+        auto scanned = _log->scan(offset, 1, 1, [&](std::uint64_t at, std::string_view bytes) {
+            if (at == offset) found.assign(bytes);
+            return false;
+        });
+        (void)scanned;
+        return found;
+    }
+
+    const sink_options& _options;
+    std::unique_ptr<store::state_store> _store;
+    std::unique_ptr<store::change_log> _log;
+    watermark_tracker _tracker;
+    std::uint64_t _committed;
+    std::uint64_t _epoch;
+    wire::progress _news;
+    bool _committed_changed = false;
+    std::vector<store::dead_letter> _pending_dead;
+    std::uint64_t _acks = 0, _nacks = 0, _dead_lettered = 0, _commits = 0;
+    rate_limiter _nack_log;
+};
+
+}  // namespace
+
+result<cli_outcome> parse_cli(int argc, const char* const* argv) {
+    namespace po = cli::po;
+    cli_outcome out;
+    auto& o = out.options;
+    int commit_ms = static_cast<int>(o.commit_interval.count());
+    po::options_description desc("sink options");
+    desc.add_options()
+        ("state", po::value(&o.state)->required(), "state root directory (committed offsets, dead letters)")
+        ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
+        ("log", po::value(&o.log), "change log directory (dead letters keep a copy of the record)")
+        ("acks", po::value(&o.acks)->default_value(o.acks), "endpoint to bind for worker acks (PULL)")
+        ("control", po::value(&o.control)->default_value(o.control), "endpoint to bind for the ventilator (ROUTER)")
+        ("commit-interval-ms", po::value(&commit_ms)->default_value(commit_ms), "how often the watermark is committed")
+        ("sync", po::value(&o.sync)->default_value(o.sync), "fsync every commit");
+    auto parsed = cli::parse(argc, argv, desc, "usage: syncline-sink --state DIR [--pipeline NAME] [options]");
+    if (!parsed.ok()) return parsed.get_status();
+    out.exit_now = parsed->exit_now;
+    if (out.exit_now) return out;
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--pipeline", o.pipeline));
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--acks", o.acks));
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--control", o.control));
+    if (commit_ms < 1 || commit_ms > 60'000)
+        return status{errc::invalid_argument, "--commit-interval-ms must be between 1 and 60000"};
+    o.commit_interval = std::chrono::milliseconds(commit_ms);
+    return out;
+}
+
+status run(const sink_options& options, const stop_flag& stop) {
+    auto opened = store::state_store::open({options.state, options.pipeline, options.sync});
+    if (!opened.ok()) return opened.get_status();
+    auto committed = opened.value()->committed();
+    if (!committed.ok()) return committed.get_status();
+    sink_state state(options, std::move(opened.value()), committed->value_or(0));
+
+    zmq::context_t context(1);
+    zmq::socket_t acks(context, zmq::socket_type::pull);
+    zmq::socket_t control(context, zmq::socket_type::router);
+    // Acks are small and must not be lost while the sink is busy committing: a deep queue.
+    zmqx::tune(acks, {.send_hwm = 1000, .recv_hwm = 10'000, .immediate = false});
+    zmqx::tune(control, {.send_hwm = 1000, .recv_hwm = 1000, .immediate = false});
+    auto acks_at = zmqx::bind(acks, options.acks);
+    if (!acks_at.ok()) return acks_at.get_status();
+    auto control_at = zmqx::bind(control, options.control);
+    if (!control_at.ok()) return control_at.get_status();
+    log_sink.info("started pipeline=" + options.pipeline + " state=" + options.state +
+                  " committed=" + std::to_string(state.committed()) +
+                  " commit_interval_ms=" + std::to_string(options.commit_interval.count()));
+    log_sink.info("listening channel=acks endpoint=" + *acks_at);
+    log_sink.info("listening channel=control endpoint=" + *control_at);
+
+    std::string ventilator;  // Routing id of the ventilator that last spoke; empty until one does.
+    std::uint64_t bad_frames = 0;
+    rate_limiter bad_log;
+    auto drop = [&](const std::string& why) {
+        ++bad_frames;
+        if (bad_log.allow())
+            log_sink.warn("dropped bad message: " + why + " dropped_total=" + std::to_string(bad_frames));
+    };
+    auto tell_ventilator = [&](bool force) {
+        if (ventilator.empty()) return;
+        if (auto news = state.take_news(force))
+            zmqx::send(control, wire::encode(*news), std::chrono::milliseconds(0), ventilator);
+    };
+
+    auto next_commit = std::chrono::steady_clock::now() + options.commit_interval;
+    while (!stop.stop_requested()) {
+        zmq::pollitem_t items[] = {{acks.handle(), 0, ZMQ_POLLIN, 0}, {control.handle(), 0, ZMQ_POLLIN, 0}};
+        const auto wait = std::max<std::chrono::milliseconds>(
+            std::chrono::milliseconds(0),
+            std::chrono::duration_cast<std::chrono::milliseconds>(next_commit - std::chrono::steady_clock::now()));
+        try {
+            zmq::poll(items, 2, std::min(wait, std::chrono::milliseconds(50)));
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) return status{errc::io_error, std::string("poll: ") + e.what()};
+        }
+
+        // Drain what is ready without blocking, so a burst of acks costs one commit.
+        for (int i = 0; i < 1000; ++i) {
+            auto got = zmqx::receive(acks, std::chrono::milliseconds(0));
+            if (!got.ok()) { drop(got.get_status().message()); continue; }
+            if (!got->has_value()) break;
+            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
+            if (!msg.ok()) { drop(msg.get_status().message()); continue; }
+            if (auto* a = std::get_if<wire::ack>(&*msg)) {
+                if (a->pipeline != options.pipeline) { drop("ack for pipeline " + a->pipeline); continue; }
+                state.on_ack(*a);
+            } else if (auto* n = std::get_if<wire::nack>(&*msg)) {
+                if (n->pipeline != options.pipeline) { drop("nack for pipeline " + n->pipeline); continue; }
+                state.on_nack(*n);
+            } else {
+                drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the acks channel");
+            }
+        }
+        for (int i = 0; i < 100; ++i) {
+            auto got = zmqx::receive(control, std::chrono::milliseconds(0), true);
+            if (!got.ok()) { drop(got.get_status().message()); continue; }
+            if (!got->has_value()) break;
+            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
+            if (!msg.ok()) { drop(msg.get_status().message()); continue; }
+            auto* h = std::get_if<wire::hello>(&*msg);
+            if (h == nullptr) { drop("unexpected message on the control channel"); continue; }
+            if (h->pipeline != options.pipeline) { drop("hello for pipeline " + h->pipeline); continue; }
+            if (ventilator != (*got)->routing_id) log_sink.info("ventilator connected epoch=" + std::to_string(h->ventilator_epoch));
+            ventilator = (*got)->routing_id;
+            // A hello is also the ventilator asking where to resume: answer at once.
+            tell_ventilator(true);
+        }
+
+        if (std::chrono::steady_clock::now() >= next_commit) {
+            SYNCLINE_RETURN_IF_ERROR(state.commit().with_context("commit"));
+            next_commit = std::chrono::steady_clock::now() + options.commit_interval;
+        }
+        tell_ventilator(false);
+    }
+
+    SYNCLINE_RETURN_IF_ERROR(state.commit().with_context("final commit"));
+    tell_ventilator(false);
+    log_sink.info("stopped " + state.summary() + " bad_frames=" + std::to_string(bad_frames));
+    return {};
+}
+
+}  // namespace syncline::sink

@@ -1,0 +1,36 @@
+#pragma once
+// sink/sink.h: the sink process (DESIGN.md): pulls acks and nacks from workers, tracks the
+// contiguous watermark, commits it (with dead letters) on a short interval with a synced write,
+// and tells the ventilator over the control channel what is acknowledged, committed, or must be
+// redelivered. It owns the pipeline's state store: a second sink of the same pipeline gets
+// "busy". run() returns ok on a requested stop after a final commit; errors are store failures.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/process.h"
+#include "common/status.h"
+
+namespace syncline::sink {
+
+struct sink_options {
+    std::string state;                                 // State root directory. Required.
+    std::string pipeline = "default";                  // Default: "default".
+    std::string log;                                   // Change log, to store dead-lettered records. Optional.
+    std::string acks = "tcp://127.0.0.1:5558";         // PULL bind. Default: tcp://127.0.0.1:5558.
+    std::string control = "tcp://127.0.0.1:5559";      // ROUTER bind. Default: tcp://127.0.0.1:5559.
+    std::chrono::milliseconds commit_interval{50};     // Default: 50 ms.
+    bool sync = true;                                  // fsync each commit. Default: true.
+};
+
+struct cli_outcome {
+    sink_options options;
+    bool exit_now = false;  // --help / --version printed.
+};
+
+// Parses argv (and --config FILE); invalid_argument names the bad option.
+result<cli_outcome> parse_cli(int argc, const char* const* argv);
+
+status run(const sink_options& options, const stop_flag& stop);
+
+}  // namespace syncline::sink
