@@ -1,0 +1,19 @@
+// syncline-ventilator: streams the change log to workers (ventilator/ventilator.h has the logic).
+#include <exception>
+
+#include "common/process.h"
+#include "ventilator/ventilator.h"
+
+int main(int argc, char** argv) {
+    using namespace syncline;
+    auto cli = ventilator::parse_cli(argc, argv);
+    if (!cli.ok()) return report_usage_error("syncline-ventilator", cli.get_status());
+    if (cli->exit_now) return exit_ok;
+    stop_flag stop = install_stop_handlers();
+    try {
+        status s = ventilator::run(cli->options, stop);
+        return s.ok() ? exit_ok : report_fatal("syncline-ventilator", s);
+    } catch (const std::exception& e) {  // the only catch-all in the process
+        return report_fatal("syncline-ventilator", e.what());
+    }
+}

@@ -1,0 +1,111 @@
+#include "ventilator/window.h"
+
+#include <gtest/gtest.h>
+
+namespace syncline::ventilator {
+namespace {
+
+using std::chrono::milliseconds;
+
+send_window make_window(std::size_t max_batches = 3) {
+    return send_window({.max_batches = max_batches, .ack_timeout = milliseconds(100), .max_backoff_factor = 4});
+}
+
+TEST(window, bounded_by_max_batches) {
+    auto w = make_window(2);
+    EXPECT_TRUE(w.has_room());
+    w.add(1, {1, 10}, 10, "a");
+    w.add(2, {11, 20}, 10, "b");
+    EXPECT_FALSE(w.has_room());
+    EXPECT_EQ(w.on_committed(10), 1u);
+    EXPECT_TRUE(w.has_room());
+}
+
+TEST(window, sends_in_offset_order_then_waits_for_timeout) {
+    auto w = make_window();
+    const auto t0 = clock::now();
+    w.add(1, {1, 10}, 10, "a");
+    w.add(2, {11, 20}, 10, "b");
+    auto* b = w.next_due(t0);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->offsets.first, 1u);
+    w.mark_sent(*b, t0);
+    b = w.next_due(t0);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->offsets.first, 11u);
+    w.mark_sent(*b, t0);
+    EXPECT_EQ(w.next_due(t0 + milliseconds(99)), nullptr);
+    auto* again = w.next_due(t0 + milliseconds(100));
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(again->offsets.first, 1u);
+    EXPECT_EQ(again->attempt, 1u);
+}
+
+TEST(window, redelivery_backs_off_exponentially_up_to_the_cap) {
+    auto w = make_window();
+    auto t = clock::now();
+    w.add(1, {1, 1}, 1, "a");
+    const milliseconds expected[] = {milliseconds(100), milliseconds(200), milliseconds(400), milliseconds(400)};
+    for (auto gap : expected) {
+        auto* b = w.next_due(t);
+        ASSERT_NE(b, nullptr);
+        w.mark_sent(*b, t);
+        EXPECT_EQ(w.next_due(t + gap - milliseconds(1)), nullptr);
+        EXPECT_NE(w.next_due(t + gap), nullptr);
+        t += gap;
+    }
+    EXPECT_EQ(w.redeliveries(), 3u);
+}
+
+TEST(window, acked_batches_are_not_redelivered_but_stay_until_committed) {
+    auto w = make_window();
+    const auto t0 = clock::now();
+    w.add(1, {1, 10}, 10, "a");
+    w.mark_sent(*w.next_due(t0), t0);
+    w.on_acked({1, 10});
+    EXPECT_EQ(w.next_due(t0 + milliseconds(1000)), nullptr);
+    EXPECT_EQ(w.size(), 1u);
+    EXPECT_EQ(w.oldest_unacked(), nullptr);
+    EXPECT_FALSE(w.next_deadline().has_value());
+    w.on_committed(10);
+    EXPECT_TRUE(w.empty());
+}
+
+TEST(window, sink_restart_rearms_acknowledged_batches) {
+    auto w = make_window();
+    const auto t0 = clock::now();
+    w.add(1, {1, 10}, 10, "a");
+    w.add(2, {11, 20}, 10, "b");
+    w.mark_sent(*w.next_due(t0), t0);
+    w.on_acked({1, 10});
+    w.on_sink_restart(t0);
+    auto* b = w.next_due(t0);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->offsets.first, 1u);  // The acknowledged-but-uncommitted batch goes out again.
+    EXPECT_EQ(b->attempt, 1u);
+}
+
+TEST(window, nack_makes_a_batch_due_at_once) {
+    auto w = make_window();
+    const auto t0 = clock::now();
+    w.add(1, {1, 10}, 10, "a");
+    w.add(2, {11, 20}, 10, "b");
+    w.mark_sent(*w.next_due(t0), t0);
+    w.mark_sent(*w.next_due(t0), t0);
+    w.on_redeliver({11, 20}, t0);
+    auto* b = w.next_due(t0);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->offsets.first, 11u);
+}
+
+TEST(window, partial_ack_range_does_not_ack_a_larger_batch) {
+    auto w = make_window();
+    const auto t0 = clock::now();
+    w.add(1, {1, 10}, 10, "a");
+    w.mark_sent(*w.next_due(t0), t0);
+    w.on_acked({1, 5});
+    ASSERT_NE(w.oldest_unacked(), nullptr);
+}
+
+}  // namespace
+}  // namespace syncline::ventilator

@@ -1,0 +1,316 @@
+#include "ventilator/ventilator.h"
+
+#include <optional>
+#include <random>
+
+#include <zmq.hpp>
+
+#include "common/cli_options.h"
+#include "common/codec.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include "common/zmq_util.h"
+#include "store/change_log.h"
+
+namespace syncline::ventilator {
+namespace {
+
+const logger log_vent("ventilator");
+
+using std::chrono::milliseconds;
+
+milliseconds until(clock::time_point t, clock::time_point now) {
+    return t <= now ? milliseconds(0) : std::chrono::duration_cast<milliseconds>(t - now) + milliseconds(1);
+}
+
+class ventilator_loop {
+public:
+    ventilator_loop(const ventilator_options& options, std::unique_ptr<store::change_log> log)
+        : _options(options), _log(std::move(log)), _window(options.window),
+          _context(1), _work(_context, zmq::socket_type::push), _control(_context, zmq::socket_type::dealer) {
+        std::random_device rd;
+        _epoch = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+    }
+
+    status run(const stop_flag& stop) {
+        // Workers hold at most a couple of batches each in socket buffers: the window, not
+        // the HWM, holds the work, so a dead worker strands little and timeouts recover it.
+        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
+        zmqx::tune(_control, {.send_hwm = 100, .recv_hwm = 1000, .immediate = false});
+        auto work_at = zmqx::bind(_work, _options.work);
+        if (!work_at.ok()) return work_at.get_status();
+        SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_control, _options.control));
+        log_vent.info("started pipeline=" + _options.pipeline + " log=" + _options.log +
+                      " batch_records=" + std::to_string(_options.batch_records) +
+                      " batch_bytes=" + std::to_string(_options.batch_bytes) +
+                      " window=" + std::to_string(_options.window.max_batches) +
+                      " ack_timeout_ms=" + std::to_string(_options.window.ack_timeout.count()));
+        log_vent.info("listening channel=work endpoint=" + *work_at);
+
+        if (!wait_for_resume(stop)) {
+            log_vent.info("stopped before the sink answered");
+            return {};
+        }
+        log_vent.info("resuming at offset=" + std::to_string(_next) + " committed=" + std::to_string(_committed));
+
+        std::optional<clock::time_point> drain_deadline;
+        auto last_progress = clock::now();
+        std::uint64_t last_committed = _committed;
+        while (true) {
+            const auto now = clock::now();
+            if (stop.stop_requested() && !drain_deadline) {
+                drain_deadline = now + _options.drain_timeout;
+                log_vent.info("stopping: draining in_flight=" + std::to_string(_window.size()));
+            }
+            if (drain_deadline) {
+                if (_window.empty()) break;
+                if (now >= *drain_deadline) {
+                    log_vent.warn("drain timeout: " + std::to_string(_window.size()) +
+                                  " batches still in flight are redelivered after restart");
+                    break;
+                }
+            }
+
+            bool more_to_read = false;
+            if (!drain_deadline) {
+                auto filled = fill_window(now);
+                if (!filled.ok()) return filled.get_status();
+                more_to_read = *filled;
+            }
+            const bool blocked = !send_due(now);
+
+            if (_committed != last_committed) {
+                last_committed = _committed;
+                last_progress = now;
+            } else if (_window.empty()) {
+                last_progress = now;
+            } else if (now - last_progress >= _options.stall_warning) {
+                warn_stalled(now - last_progress);
+                last_progress = now;
+            }
+            if (now >= _next_hello) send_hello(now);
+
+            // Sleep only when there is nothing to do right now.
+            milliseconds wait = more_to_read && _window.has_room() && !blocked ? milliseconds(0) : milliseconds(100);
+            if (!more_to_read) wait = std::min(wait, _options.tail_interval);
+            if (auto d = _window.next_deadline()) wait = std::min(wait, until(*d, now));
+            wait = std::min(wait, until(_next_hello, now));
+            SYNCLINE_RETURN_IF_ERROR(poll_control(wait, blocked));
+        }
+        log_vent.info("stopped committed=" + std::to_string(_committed) + " next=" + std::to_string(_next) +
+                      " batches_sent=" + std::to_string(_batches_sent) +
+                      " records_sent=" + std::to_string(_records_sent) +
+                      " redeliveries=" + std::to_string(_window.redeliveries()) +
+                      " bad_frames=" + std::to_string(_bad_frames));
+        return {};
+    }
+
+private:
+    // Says hello until the sink answers with the committed offset. False if stopped first.
+    bool wait_for_resume(const stop_flag& stop) {
+        while (!stop.stop_requested()) {
+            const auto now = clock::now();
+            if (now >= _next_hello) {
+                send_hello(now);
+                if (_hellos_sent > 1 && _hellos_sent % 5 == 0)
+                    log_vent.warn("waiting for the sink at " + _options.control);
+            }
+            if (!poll_control(milliseconds(100), false).ok()) continue;
+            if (_sink_epoch != 0) return true;
+        }
+        return false;
+    }
+
+    void send_hello(clock::time_point now) {
+        wire::hello h{_options.pipeline, _epoch};
+        zmqx::send(_control, wire::encode(h));
+        ++_hellos_sent;
+        _next_hello = now + std::chrono::seconds(1);
+    }
+
+    // Cuts batches while the window has room. True when the log may hold more right now.
+    result<bool> fill_window(clock::time_point now) {
+        while (_window.has_room()) {
+            if (_next > _log->last_offset()) {
+                if (now < _next_catch_up) return false;
+                _next_catch_up = now + _options.tail_interval;
+                SYNCLINE_RETURN_IF_ERROR(_log->catch_up().with_context("tail " + _options.log));
+                if (_next > _log->last_offset()) return false;
+            }
+            codec::batch_body_builder builder;
+            std::uint64_t first = 0, last = 0;
+            auto scanned = _log->scan(_next, _options.batch_records, _options.batch_bytes,
+                                      [&](std::uint64_t offset, std::string_view encoded) {
+                                          if (first == 0) first = offset;
+                                          last = offset;
+                                          builder.add(encoded);
+                                          return true;
+                                      });
+            if (!scanned.ok()) return scanned.get_status().with_context("read " + _options.log);
+            if (*scanned == 0) return false;
+            if (first != _next)
+                return status{errc::not_found,
+                              "the log no longer holds offsets " + std::to_string(_next) + ".." +
+                                  std::to_string(first - 1) + " (trimmed) that pipeline " + _options.pipeline +
+                                  " has not committed"};
+            const auto count = static_cast<std::uint32_t>(builder.count());
+            _window.add(++_batch_seq, {first, last}, count, builder.finish());
+            _next = last + 1;
+        }
+        return true;
+    }
+
+    // Sends every due batch the sockets take now. False when a send would block.
+    bool send_due(clock::time_point now) {
+        while (in_flight_batch* b = _window.next_due(now)) {
+            wire::batch header;
+            header.pipeline = _options.pipeline;
+            header.batch_id = b->batch_id;
+            header.offsets = b->offsets;
+            header.attempt = b->attempt + 1;
+            header.count = b->count;
+            if (!zmqx::send(_work, wire::encode_header(header), b->body)) return false;
+            if (b->attempt > 0 && _redelivery_log.allow())
+                log_vent.warn("redelivering range=" + std::to_string(b->offsets.first) + ".." +
+                              std::to_string(b->offsets.last) + " attempt=" + std::to_string(b->attempt + 1));
+            _window.mark_sent(*b, now);
+            ++_batches_sent;
+            _records_sent += b->count;
+        }
+        return true;
+    }
+
+    // Waits up to `wait` for control messages (or for the work socket to take more when
+    // `blocked`), then applies every progress message that arrived.
+    status poll_control(milliseconds wait, bool blocked) {
+        zmq::pollitem_t items[] = {{_control.handle(), 0, ZMQ_POLLIN, 0},
+                                   {_work.handle(), 0, static_cast<short>(blocked ? ZMQ_POLLOUT : 0), 0}};
+        try {
+            zmq::poll(items, 2, wait);
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) return status{errc::io_error, std::string("poll: ") + e.what()};
+        }
+        for (int i = 0; i < 1000; ++i) {
+            auto got = zmqx::receive(_control, milliseconds(0));
+            if (!got.ok()) { drop(got.get_status().message()); continue; }
+            if (!got->has_value()) break;
+            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
+            if (!msg.ok()) { drop(msg.get_status().message()); continue; }
+            auto* p = std::get_if<wire::progress>(&*msg);
+            if (p == nullptr || p->pipeline != _options.pipeline) { drop("unexpected control message"); continue; }
+            apply(*p);
+        }
+        return {};
+    }
+
+    void apply(const wire::progress& p) {
+        const auto now = clock::now();
+        if (p.sink_epoch != _sink_epoch) {
+            if (_sink_epoch != 0) {
+                log_vent.warn("sink restarted: re-arming " + std::to_string(_window.size()) + " in-flight batches");
+                _window.on_sink_restart(now);
+            } else {
+                _committed = p.committed;
+                _next = p.committed + 1;
+            }
+            _sink_epoch = p.sink_epoch;
+        }
+        if (p.committed > _committed) _committed = p.committed;
+        _window.on_committed(_committed);
+        for (const auto& r : p.acked) _window.on_acked(r);
+        for (const auto& r : p.redeliver) _window.on_redeliver(r, now);
+    }
+
+    void warn_stalled(clock::duration quiet) {
+        const auto* oldest = _window.oldest_unacked();
+        const auto secs = std::chrono::duration_cast<std::chrono::seconds>(quiet).count();
+        if (oldest == nullptr) {
+            log_vent.warn("work in flight, no commit for " + std::to_string(secs) +
+                          "s: all batches acknowledged, waiting for the sink to commit");
+            return;
+        }
+        log_vent.warn("work in flight, no progress for " + std::to_string(secs) +
+                      "s oldest_unacked_offset=" + std::to_string(oldest->offsets.first) +
+                      " attempt=" + std::to_string(oldest->attempt) + " in_flight=" + std::to_string(_window.size()));
+    }
+
+    void drop(const std::string& why) {
+        ++_bad_frames;
+        if (_bad_log.allow()) log_vent.warn("dropped bad message: " + why + " dropped_total=" + std::to_string(_bad_frames));
+    }
+
+    const ventilator_options& _options;
+    std::unique_ptr<store::change_log> _log;
+    send_window _window;
+    zmq::context_t _context;
+    zmq::socket_t _work;
+    zmq::socket_t _control;
+    std::uint64_t _epoch = 0;
+    std::uint64_t _sink_epoch = 0;  // 0 until the sink first answers.
+    std::uint64_t _committed = 0;
+    std::uint64_t _next = 1;
+    std::uint64_t _batch_seq = 0;
+    clock::time_point _next_hello{};
+    clock::time_point _next_catch_up{};
+    std::uint64_t _hellos_sent = 0, _batches_sent = 0, _records_sent = 0, _bad_frames = 0;
+    rate_limiter _bad_log, _redelivery_log;
+};
+
+}  // namespace
+
+result<cli_outcome> parse_cli(int argc, const char* const* argv) {
+    namespace po = cli::po;
+    cli_outcome out;
+    auto& o = out.options;
+    std::size_t window = o.window.max_batches;
+    long ack_timeout_ms = o.window.ack_timeout.count();
+    long tail_ms = o.tail_interval.count(), drain_ms = o.drain_timeout.count(), stall_ms = o.stall_warning.count();
+    po::options_description desc("ventilator options");
+    desc.add_options()
+        ("log", po::value(&o.log)->required(), "change log directory (read as a tailing secondary)")
+        ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
+        ("work", po::value(&o.work)->default_value(o.work), "endpoint to bind for workers (PUSH)")
+        ("control", po::value(&o.control)->default_value(o.control), "the sink's control endpoint to connect to")
+        ("batch-records", po::value(&o.batch_records)->default_value(o.batch_records), "max records per batch")
+        ("batch-bytes", po::value(&o.batch_bytes)->default_value(o.batch_bytes), "max bytes per batch")
+        ("window", po::value(&window)->default_value(window), "max batches in flight")
+        ("ack-timeout-ms", po::value(&ack_timeout_ms)->default_value(ack_timeout_ms), "redeliver a batch not acknowledged within this")
+        ("tail-interval-ms", po::value(&tail_ms)->default_value(tail_ms), "how often to look for new appends when idle")
+        ("drain-timeout-ms", po::value(&drain_ms)->default_value(drain_ms), "on stop, how long to wait for in-flight commits")
+        ("stall-warning-ms", po::value(&stall_ms)->default_value(stall_ms), "warn when nothing commits for this long");
+    auto parsed = cli::parse(argc, argv, desc, "usage: syncline-ventilator --log DIR [--pipeline NAME] [options]");
+    if (!parsed.ok()) return parsed.get_status();
+    out.exit_now = parsed->exit_now;
+    if (out.exit_now) return out;
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--pipeline", o.pipeline));
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--work", o.work));
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--control", o.control));
+    auto in_range = [](const char* name, long v, long lo, long hi) -> status {
+        if (v < lo || v > hi)
+            return status{errc::invalid_argument, std::string(name) + " must be between " + std::to_string(lo) +
+                                                      " and " + std::to_string(hi)};
+        return {};
+    };
+    SYNCLINE_RETURN_IF_ERROR(in_range("--batch-records", static_cast<long>(o.batch_records), 1, 100'000));
+    SYNCLINE_RETURN_IF_ERROR(in_range("--batch-bytes", static_cast<long>(o.batch_bytes), 1, 64l << 20));
+    SYNCLINE_RETURN_IF_ERROR(in_range("--window", static_cast<long>(window), 1, 10'000));
+    SYNCLINE_RETURN_IF_ERROR(in_range("--ack-timeout-ms", ack_timeout_ms, 10, 3'600'000));
+    SYNCLINE_RETURN_IF_ERROR(in_range("--tail-interval-ms", tail_ms, 1, 10'000));
+    SYNCLINE_RETURN_IF_ERROR(in_range("--drain-timeout-ms", drain_ms, 0, 3'600'000));
+    SYNCLINE_RETURN_IF_ERROR(in_range("--stall-warning-ms", stall_ms, 100, 86'400'000));
+    o.window.max_batches = window;
+    o.window.ack_timeout = milliseconds(ack_timeout_ms);
+    o.tail_interval = milliseconds(tail_ms);
+    o.drain_timeout = milliseconds(drain_ms);
+    o.stall_warning = milliseconds(stall_ms);
+    return out;
+}
+
+status run(const ventilator_options& options, const stop_flag& stop) {
+    auto log = store::change_log::open_reader(options.log);
+    if (!log.ok()) return log.get_status();
+    ventilator_loop loop(options, std::move(log.value()));
+    return loop.run(stop);
+}
+
+}  // namespace syncline::ventilator

@@ -1,0 +1,42 @@
+#pragma once
+// ventilator/ventilator.h: the ventilator process (DESIGN.md): tails the change log (RocksDB
+// secondary), asks the sink where to resume, cuts batches (count and byte limits) and pushes
+// them to workers within a bounded window, redelivering what is not acknowledged in time.
+// It forwards the stored record bytes without decoding them. run() returns ok on a requested
+// stop (after draining in-flight work, bounded by the drain timeout); errors: the log is missing
+// or was trimmed past the resume point, socket bind failures.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "common/process.h"
+#include "common/status.h"
+#include "ventilator/window.h"
+
+namespace syncline::ventilator {
+
+struct ventilator_options {
+    std::string log;                                   // Change log directory. Required.
+    std::string pipeline = "default";                  // Default: "default".
+    std::string work = "tcp://127.0.0.1:5557";         // PUSH bind. Default: tcp://127.0.0.1:5557.
+    std::string control = "tcp://127.0.0.1:5559";      // DEALER connect to the sink. Default: tcp://127.0.0.1:5559.
+    std::size_t batch_records = 1000;                  // Default: 1000 records per batch.
+    std::size_t batch_bytes = 1u << 20;                // Default: 1 MiB per batch.
+    window_options window;                             // In-flight window and redelivery.
+    std::chrono::milliseconds tail_interval{10};       // How often to look for new appends when idle. Default: 10 ms.
+    std::chrono::milliseconds drain_timeout{10'000};   // On stop, wait this long for in-flight commits. Default: 10 s.
+    std::chrono::milliseconds stall_warning{30'000};   // Warn when nothing commits for this long with work in flight.
+};
+
+struct cli_outcome {
+    ventilator_options options;
+    bool exit_now = false;  // --help / --version printed.
+};
+
+// Parses argv (and --config FILE); invalid_argument names the bad option.
+result<cli_outcome> parse_cli(int argc, const char* const* argv);
+
+status run(const ventilator_options& options, const stop_flag& stop);
+
+}  // namespace syncline::ventilator

@@ -1,0 +1,76 @@
+#include "ventilator/window.h"
+
+#include <algorithm>
+
+#include "common/status.h"
+
+namespace syncline::ventilator {
+
+void send_window::add(std::uint64_t batch_id, wire::range offsets, std::uint32_t count, std::string body) {
+    SYNCLINE_CHECK(offsets.first <= offsets.last);
+    SYNCLINE_CHECK(_batches.empty() || _batches.back().offsets.last < offsets.first);
+    in_flight_batch b;
+    b.batch_id = batch_id;
+    b.offsets = offsets;
+    b.count = count;
+    b.body = std::move(body);
+    _batches.push_back(std::move(b));
+}
+
+in_flight_batch* send_window::next_due(clock::time_point now) {
+    for (auto& b : _batches)
+        if (!b.acked && (b.attempt == 0 || b.due <= now)) return &b;
+    return nullptr;
+}
+
+void send_window::mark_sent(in_flight_batch& batch, clock::time_point now) {
+    if (batch.attempt > 0) ++_redeliveries;
+    ++batch.attempt;
+    // Backoff protects a struggling target from a redelivery storm; the cap keeps a batch
+    // that was lost with a dead worker from waiting long.
+    const std::uint32_t factor = std::min<std::uint32_t>(1u << std::min<std::uint32_t>(batch.attempt - 1, 16),
+                                                         _options.max_backoff_factor);
+    batch.due = now + _options.ack_timeout * factor;
+}
+
+std::optional<clock::time_point> send_window::next_deadline() const {
+    std::optional<clock::time_point> earliest;
+    for (const auto& b : _batches)
+        if (!b.acked && b.attempt > 0 && (!earliest || b.due < *earliest)) earliest = b.due;
+    return earliest;
+}
+
+std::size_t send_window::on_committed(std::uint64_t committed) {
+    std::size_t dropped = 0;
+    while (!_batches.empty() && _batches.front().offsets.last <= committed) {
+        _batches.pop_front();
+        ++dropped;
+    }
+    return dropped;
+}
+
+void send_window::on_acked(wire::range acked) {
+    for (auto& b : _batches)
+        if (b.offsets.first >= acked.first && b.offsets.last <= acked.last) b.acked = true;
+}
+
+void send_window::on_redeliver(wire::range range, clock::time_point now) {
+    for (auto& b : _batches)
+        if (!b.acked && b.attempt > 0 && b.offsets.first <= range.last && range.first <= b.offsets.last) b.due = now;
+}
+
+void send_window::on_sink_restart(clock::time_point now) {
+    for (auto& b : _batches) {
+        if (b.attempt == 0) continue;
+        b.acked = false;
+        b.due = now;
+    }
+}
+
+const in_flight_batch* send_window::oldest_unacked() const {
+    for (const auto& b : _batches)
+        if (!b.acked) return &b;
+    return nullptr;
+}
+
+}  // namespace syncline::ventilator

@@ -1,0 +1,73 @@
+#pragma once
+// ventilator/window.h: the bounded in-flight window of the ventilator (DESIGN.md "Delivery
+// semantics"). Batches enter in offset order and leave only when the sink's committed watermark
+// passes them; acknowledged batches wait there without redelivery timers, so a sink restart
+// (which forgets acknowledgements above its watermark) can re-arm them. A batch sent and not
+// acknowledged within the ack timeout is due again, with exponential backoff per attempt.
+// Pure logic, no sockets; not thread-safe.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "common/wire.h"
+
+namespace syncline::ventilator {
+
+using clock = std::chrono::steady_clock;
+
+struct window_options {
+    std::size_t max_batches = 32;                          // Default: 32 batches in flight.
+    std::chrono::milliseconds ack_timeout{10'000};         // First redelivery after this. Default: 10 s.
+    std::uint32_t max_backoff_factor = 8;                  // Timeout grows x2 per attempt up to x8.
+};
+
+struct in_flight_batch {
+    std::uint64_t batch_id = 0;
+    wire::range offsets;
+    std::uint32_t count = 0;
+    std::string body;                 // The encoded batch body, kept for redelivery.
+    std::uint32_t attempt = 0;        // Deliveries so far; 0 = never sent.
+    clock::time_point due{};          // When it must be (re)sent if not acknowledged.
+    bool acked = false;
+};
+
+class send_window {
+public:
+    explicit send_window(window_options options) : _options(options) {}
+
+    bool has_room() const noexcept { return _batches.size() < _options.max_batches; }
+    bool empty() const noexcept { return _batches.empty(); }
+    std::size_t size() const noexcept { return _batches.size(); }
+    // Appends a batch; its first offset must follow the previous batch's last.
+    void add(std::uint64_t batch_id, wire::range offsets, std::uint32_t count, std::string body);
+
+    // The oldest batch to send now (never sent, or unacknowledged past its due time); nullptr if none.
+    in_flight_batch* next_due(clock::time_point now);
+    // Records a delivery: attempt + 1 and the next due time (ack timeout x backoff).
+    void mark_sent(in_flight_batch& batch, clock::time_point now);
+    // The earliest due time among unacknowledged batches, for the poll timeout.
+    std::optional<clock::time_point> next_deadline() const;
+
+    // Drops batches wholly at or below the committed watermark; returns how many.
+    std::size_t on_committed(std::uint64_t committed);
+    // Marks batches wholly inside `acked` as acknowledged (no redelivery timer).
+    void on_acked(wire::range acked);
+    // Makes unacknowledged batches overlapping `range` due at once (a worker nacked them).
+    void on_redeliver(wire::range range, clock::time_point now);
+    // The sink restarted and forgot acknowledgements above its watermark: all become due.
+    void on_sink_restart(clock::time_point now);
+
+    // The oldest batch not yet acknowledged, for the stall watchdog.
+    const in_flight_batch* oldest_unacked() const;
+    std::uint64_t redeliveries() const noexcept { return _redeliveries; }
+
+private:
+    window_options _options;
+    std::deque<in_flight_batch> _batches;  // Offset order.
+    std::uint64_t _redeliveries = 0;
+};
+
+}  // namespace syncline::ventilator
