@@ -1,0 +1,223 @@
+#include "workers/worker.h"
+
+#include <thread>
+#include <unistd.h>
+
+#include <zmq.hpp>
+
+#include "common/cli_options.h"
+#include "common/codec.h"
+#include "common/log.h"
+#include "common/wire.h"
+#include "common/zmq_util.h"
+#include "workers/target.h"
+
+namespace syncline::workers {
+namespace {
+
+const logger log_worker("worker");
+using std::chrono::milliseconds;
+
+std::string default_worker_id() {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    return std::string(host) + ":" + std::to_string(getpid());
+}
+
+class worker_loop {
+public:
+    worker_loop(const worker_options& options, std::unique_ptr<target> t)
+        : _options(options), _target(std::move(t)), _context(1),
+          _work(_context, zmq::socket_type::pull), _acks(_context, zmq::socket_type::push) {}
+
+    status run(const stop_flag& stop) {
+        // Few batches wait in this worker's queue: what waits here is lost if it dies, and is
+        // held up if it is slow. Acks queue deeply and survive a sink restart (no IMMEDIATE).
+        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
+        zmqx::tune(_acks, {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)});
+        SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_work, _options.work));
+        SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_acks, _options.acks));
+        log_worker.info("started id=" + _options.id + " pipeline=" + _options.pipeline + " target=" + _options.target +
+                        " work=" + _options.work + " acks=" + _options.acks);
+
+        while (!stop.stop_requested()) {
+            auto got = zmqx::receive(_work, milliseconds(100));
+            if (!got.ok()) { drop(got.get_status().message()); continue; }
+            if (!got->has_value()) continue;
+            handle(**got, stop);
+        }
+        // Batches already queued to this worker would otherwise wait for the ack timeout.
+        std::uint64_t returned = 0;
+        while (true) {
+            auto got = zmqx::receive(_work, milliseconds(0));
+            if (!got.ok()) continue;
+            if (!got->has_value()) break;
+            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
+            if (!msg.ok()) continue;
+            if (auto* b = std::get_if<wire::batch>(&*msg); b && b->pipeline == _options.pipeline) {
+                send_nack(*b, "worker stopping");
+                ++returned;
+            }
+        }
+        log_worker.info("stopped batches=" + std::to_string(_batches) + " records=" + std::to_string(_records) +
+                        " nacks=" + std::to_string(_nacks) + " failed_records=" + std::to_string(_failed_records) +
+                        " returned_on_stop=" + std::to_string(returned) + " bad_frames=" + std::to_string(_bad_frames));
+        return {};
+    }
+
+private:
+    void handle(const zmqx::received& frames, const stop_flag& stop) {
+        auto msg = wire::decode(frames.header_view(), frames.body_view());
+        if (!msg.ok()) return drop(msg.get_status().message());
+        auto* b = std::get_if<wire::batch>(&*msg);
+        if (b == nullptr) return drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the work channel");
+        if (b->pipeline != _options.pipeline) return drop("batch for pipeline " + b->pipeline);
+
+        auto records = codec::decode_batch_body(b->body);
+        if (records.ok()) {
+            if (auto bad = check_batch(*b, *records); !bad.empty()) records = status{errc::corruption, bad};
+        }
+        if (!records.ok()) {
+            // The stored bytes themselves are bad: redelivering cannot help, so every offset of
+            // the range is dead-lettered with the reason rather than blocking the pipeline.
+            drop("batch " + range_text(b->offsets) + ": " + records.get_status().message());
+            wire::ack a = ack_for(*b);
+            for (std::uint64_t o = b->offsets.first; o <= b->offsets.last; ++o)
+                a.failures.push_back({o, "undecodable batch: " + records.get_status().message()});
+            send(wire::encode(a));
+            return;
+        }
+
+        auto outcome = deliver_with_retries(*records, stop);
+        if (!outcome.transient.ok()) {
+            send_nack(*b, outcome.transient.message());
+            return;
+        }
+        ++_batches;
+        _records += records->size();
+        _failed_records += outcome.failures.size();
+        wire::ack a = ack_for(*b);
+        a.failures = std::move(outcome.failures);
+        send(wire::encode(a));
+    }
+
+    // Empty when the records match the header: count, range, strictly increasing offsets.
+    static std::string check_batch(const wire::batch& b, const std::vector<record_view>& records) {
+        if (records.size() != b.count) return "record count " + std::to_string(records.size()) + " != header count " + std::to_string(b.count);
+        if (records.empty()) return "empty batch";
+        std::uint64_t previous = 0;
+        for (const auto& r : records) {
+            if (r.offset < b.offsets.first || r.offset > b.offsets.last || r.offset <= previous)
+                return "offset " + std::to_string(r.offset) + " out of order or outside " + range_text(b.offsets);
+            previous = r.offset;
+        }
+        return {};
+    }
+
+    delivery_outcome deliver_with_retries(const std::vector<record_view>& records, const stop_flag& stop) {
+        milliseconds backoff = _options.retry_backoff;
+        for (std::uint32_t attempt = 0;; ++attempt) {
+            delivery_outcome outcome = _target->deliver(records);
+            if (outcome.transient.ok()) return outcome;
+            if (attempt >= _options.max_retries || stop.stop_requested()) return outcome;
+            if (_retry_log.allow())
+                log_worker.warn("target unavailable, retrying in " + std::to_string(backoff.count()) +
+                                "ms: " + outcome.transient.message());
+            sleep_unless_stopped(backoff, stop);
+            backoff = std::min(backoff * 2, milliseconds(5000));
+        }
+    }
+
+    static void sleep_unless_stopped(milliseconds total, const stop_flag& stop) {
+        const auto end = std::chrono::steady_clock::now() + total;
+        while (!stop.stop_requested() && std::chrono::steady_clock::now() < end)
+            std::this_thread::sleep_for(std::min(milliseconds(50), total));
+    }
+
+    wire::ack ack_for(const wire::batch& b) const {
+        wire::ack a;
+        a.pipeline = b.pipeline;
+        a.batch_id = b.batch_id;
+        a.offsets = b.offsets;
+        a.attempt = b.attempt;
+        a.worker = _options.id;
+        return a;
+    }
+
+    void send_nack(const wire::batch& b, const std::string& reason) {
+        ++_nacks;
+        wire::nack n{b.pipeline, b.batch_id, b.offsets, b.attempt, _options.id, reason};
+        send(wire::encode(n));
+    }
+
+    // Acks queue in the socket while the sink is away; if even that is full the ack is lost
+    // and the ventilator's timeout redelivers the batch, which fencing makes harmless.
+    void send(const wire::frames& frames) {
+        if (!zmqx::send(_acks, frames, milliseconds(1000)) && _ack_log.allow())
+            log_worker.warn("could not queue an ack for the sink at " + _options.acks);
+    }
+
+    void drop(const std::string& why) {
+        ++_bad_frames;
+        if (_bad_log.allow()) log_worker.warn("dropped bad message: " + why + " dropped_total=" + std::to_string(_bad_frames));
+    }
+
+    static std::string range_text(wire::range r) { return std::to_string(r.first) + ".." + std::to_string(r.last); }
+
+    const worker_options& _options;
+    std::unique_ptr<target> _target;
+    zmq::context_t _context;
+    zmq::socket_t _work;
+    zmq::socket_t _acks;
+    std::uint64_t _batches = 0, _records = 0, _nacks = 0, _failed_records = 0, _bad_frames = 0;
+    rate_limiter _bad_log, _retry_log, _ack_log;
+};
+
+}  // namespace
+
+result<cli_outcome> parse_cli(int argc, const char* const* argv) {
+    namespace po = cli::po;
+    cli_outcome out;
+    auto& o = out.options;
+    long backoff_ms = o.retry_backoff.count();
+    po::options_description desc("worker options");
+    desc.add_options()
+        ("target", po::value(&o.target)->default_value(o.target), "target URI: sqlite:PATH, jsonl:PATH, null:")
+        ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
+        ("work", po::value(&o.work)->default_value(o.work), "the ventilator's work endpoint to connect to")
+        ("acks", po::value(&o.acks)->default_value(o.acks), "the sink's acks endpoint to connect to")
+        ("id", po::value(&o.id), "worker id reported in acks (default host:pid)")
+        ("max-retries", po::value(&o.max_retries)->default_value(o.max_retries), "transient target failures retried before a nack")
+        ("retry-backoff-ms", po::value(&backoff_ms)->default_value(backoff_ms), "first retry delay, doubled per retry up to 5 s");
+    auto parsed = cli::parse(argc, argv, desc, "usage: syncline-worker --target URI [--pipeline NAME] [options]");
+    if (!parsed.ok()) return parsed.get_status();
+    out.exit_now = parsed->exit_now;
+    if (out.exit_now) return out;
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--pipeline", o.pipeline));
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--work", o.work));
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--acks", o.acks));
+    if (backoff_ms < 1 || backoff_ms > 60'000)
+        return status{errc::invalid_argument, "--retry-backoff-ms must be between 1 and 60000"};
+    if (o.max_retries > 1000) return status{errc::invalid_argument, "--max-retries must be at most 1000"};
+    o.retry_backoff = milliseconds(backoff_ms);
+    if (o.id.empty()) o.id = default_worker_id();
+    return out;
+}
+
+status run(const worker_options& options, const stop_flag& stop) {
+    auto t = open_target(options.target, {options.pipeline});
+    // A target that cannot be reached yet is waited for: workers start before their databases.
+    milliseconds backoff = options.retry_backoff;
+    while (!t.ok() && t.get_status().code() == errc::unavailable && !stop.stop_requested()) {
+        log_worker.warn("target unavailable, retrying: " + t.get_status().message());
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, milliseconds(5000));
+        t = open_target(options.target, {options.pipeline});
+    }
+    if (stop.stop_requested() && !t.ok()) return {};
+    if (!t.ok()) return t.get_status();
+    worker_loop loop(options, std::move(t.value()));
+    return loop.run(stop);
+}
+
+}  // namespace syncline::workers

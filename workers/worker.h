@@ -1,0 +1,37 @@
+#pragma once
+// workers/worker.h: the stateless worker process (DESIGN.md): pulls batches from the ventilator,
+// delivers each to its target in one round trip where the target allows, and pushes an ack
+// (with per-record permanent failures) or, after bounded retries, a nack to the sink. It holds
+// nothing but connections: killing it at any moment loses nothing (the ventilator redelivers).
+// run() returns ok on a requested stop after finishing the batch in hand and nacking the ones
+// still queued to it (so they are redelivered at once); invalid_argument for a bad target URI.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/process.h"
+#include "common/status.h"
+
+namespace syncline::workers {
+
+struct worker_options {
+    std::string target = "sqlite:syncline.db";        // Target URI. Default: sqlite:syncline.db.
+    std::string pipeline = "default";                 // Default: "default".
+    std::string work = "tcp://127.0.0.1:5557";        // The ventilator's endpoint (PULL connect).
+    std::string acks = "tcp://127.0.0.1:5558";        // The sink's endpoint (PUSH connect).
+    std::string id;                                   // Worker id in acks. Default: host:pid.
+    std::uint32_t max_retries = 5;                    // Transient failures retried before a nack. Default: 5.
+    std::chrono::milliseconds retry_backoff{100};     // First retry delay, doubled up to 5 s. Default: 100 ms.
+};
+
+struct cli_outcome {
+    worker_options options;
+    bool exit_now = false;  // --help / --version printed.
+};
+
+// Parses argv (and --config FILE); invalid_argument names the bad option.
+result<cli_outcome> parse_cli(int argc, const char* const* argv);
+
+status run(const worker_options& options, const stop_flag& stop);
+
+}  // namespace syncline::workers
