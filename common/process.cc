@@ -1,0 +1,88 @@
+#include "common/process.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+namespace syncline {
+namespace {
+
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free counter");
+static_assert(std::atomic<std::atomic<bool>*>::is_always_lock_free, "the signal handler needs a lock-free pointer");
+
+// The handler may only touch lock-free atomics: it reaches the flag through this raw pointer,
+// which points into the process-wide shared_ptr that lives until exit.
+std::atomic<std::atomic<bool>*> g_signal_flag{nullptr};
+std::atomic<int> g_signals{0};
+
+extern "C" void on_stop_signal(int) {
+    // A second signal means the operator does not want to wait for a clean stop.
+    if (g_signals.fetch_add(1) >= 1) _exit(exit_failure);
+    if (std::atomic<bool>* flag = g_signal_flag.load()) flag->store(true);
+}
+
+void write_stderr(const std::string& line) {
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+        const ssize_t n = ::write(STDERR_FILENO, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+}
+
+int report(std::string_view component, std::string_view message, int code) {
+    std::string line(component);
+    line += ": error: ";
+    line += message;
+    line += '\n';
+    write_stderr(line);
+    return code;
+}
+
+std::string_view message_of(const status& s) {
+    return s.message().empty() ? std::string_view(errc_name(s.code())) : std::string_view(s.message());
+}
+
+}  // namespace
+
+stop_flag install_stop_handlers() {
+    // Created (once) before the handlers exist, so a signal never sees a half-built flag.
+    static const std::shared_ptr<std::atomic<bool>> flag = std::make_shared<std::atomic<bool>>(false);
+    g_signal_flag.store(flag.get());
+
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+
+    // A peer closing a pipe or socket is an error value at the call site, not a reason to die.
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, nullptr);
+    return stop_flag(flag);
+}
+
+int report_usage_error(std::string_view component, const status& s) {
+    return report(component, message_of(s), exit_usage);
+}
+
+int report_fatal(std::string_view component, const status& s) {
+    return report(component, message_of(s), exit_failure);
+}
+
+int report_fatal(std::string_view component, std::string_view message) {
+    return report(component, message, exit_failure);
+}
+
+}  // namespace syncline
