@@ -1,0 +1,245 @@
+// The pipeline end to end: the real sink, ventilator and workers as processes on ipc/tcp
+// endpoints in a temp dir, a real RocksDB log and a real SQLite target, checked with verify.
+#include <csignal>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <zmq.hpp>
+
+#include "store/change_log.h"
+#include "tests/support/harness.h"
+#include "workers/target.h"
+#include "workers/verify.h"
+
+namespace syncline::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class pipeline_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto log = store::change_log::open_writer({.path = log_dir});
+        ASSERT_TRUE(log.ok()) << log.get_status().message();
+        writer = std::move(log.value());
+    }
+
+    void TearDown() override {
+        // Children are killed and reaped by their destructors; say where their logs are.
+        if (HasFailure()) std::fprintf(stderr, "logs kept in %s\n", dir.path().c_str()), keep_dir();
+    }
+
+    void keep_dir() { kept = dir.path() + ".kept"; std::rename(dir.path().c_str(), kept.c_str()); }
+
+    child_process start_sink() {
+        return start("syncline-sink", {"--state", state, "--pipeline", "p1", "--log", log_dir, "--acks", acks,
+                                       "--control", control},
+                     dir / "sink.log");
+    }
+    child_process start_ventilator(const std::string& work_endpoints = "") {
+        return start("syncline-ventilator",
+                     {"--log", log_dir, "--pipeline", "p1", "--work", work_endpoints.empty() ? work : work_endpoints,
+                      "--control", control, "--ack-timeout-ms", "1500", "--tail-interval-ms", "5"},
+                     dir / "ventilator.log");
+    }
+    child_process start_worker(int i, const std::string& work_endpoint = "") {
+        return start("syncline-worker",
+                     {"--target", target, "--pipeline", "p1", "--work", work_endpoint.empty() ? work : work_endpoint,
+                      "--acks", acks, "--id", "w" + std::to_string(i)},
+                     dir / ("worker-" + std::to_string(i) + ".log"));
+    }
+    std::vector<child_process> start_workers(int n) {
+        std::vector<child_process> out;
+        for (int i = 1; i <= n; ++i) out.push_back(start_worker(i));
+        return out;
+    }
+
+    bool wait_committed(std::uint64_t offset, std::chrono::milliseconds timeout = seconds(120)) {
+        return eventually([&] { return committed(state, "p1") >= offset; }, timeout);
+    }
+
+    // verify against the log in-process: the same code `syncline verify` runs.
+    void expect_verified() {
+        auto log = store::change_log::open_reader(log_dir);
+        ASSERT_TRUE(log.ok()) << log.get_status().message();
+        auto t = workers::open_target(target, {"p1"});
+        ASSERT_TRUE(t.ok()) << t.get_status().message();
+        const auto c = committed(state, "p1");
+        auto report = workers::verify_target(**log, c, **t);
+        ASSERT_TRUE(report.ok()) << report.get_status().message();
+        EXPECT_TRUE(report->clean()) << workers::format_report(*report, 20);
+        EXPECT_GT(report->keys_checked, 0u);
+    }
+
+    temp_dir dir;
+    std::string kept;
+    std::string log_dir = dir / "log";
+    std::string state = dir / "state";
+    std::string target = "sqlite:" + (dir / "target.db");
+    std::string work = "ipc://" + (dir / "work.sock");
+    std::string acks = "ipc://" + (dir / "acks.sock");
+    std::string control = "ipc://" + (dir / "control.sock");
+    std::unique_ptr<store::change_log> writer;
+};
+
+TEST_F(pipeline_test, delivers_200k_records_with_4_workers_and_verifies) {
+    append_sample(*writer, 200'000, 20'000, 1);
+    auto sink = start_sink();
+    auto workers = start_workers(4);
+    auto ventilator = start_ventilator();
+    ASSERT_TRUE(wait_committed(200'000)) << "committed " << committed(state, "p1");
+    expect_verified();
+
+    // SIGTERM: every process drains, commits and exits 0.
+    ventilator.signal(SIGTERM);
+    EXPECT_EQ(ventilator.wait_for(seconds(20)), 0);
+    for (auto& w : workers) w.signal(SIGTERM);
+    for (auto& w : workers) EXPECT_EQ(w.wait_for(seconds(20)), 0);
+    sink.signal(SIGTERM);
+    EXPECT_EQ(sink.wait_for(seconds(20)), 0);
+    EXPECT_EQ(committed(state, "p1"), 200'000u);
+}
+
+TEST_F(pipeline_test, sigkill_of_a_worker_mid_run_loses_nothing) {
+    append_sample(*writer, 150'000, 10'000, 2);
+    auto sink = start_sink();
+    auto workers = start_workers(3);
+    auto ventilator = start_ventilator();
+    ASSERT_TRUE(wait_committed(20'000));
+    workers[0].signal(SIGKILL);
+    EXPECT_TRUE(workers[0].wait_for(seconds(5)).has_value());
+    ASSERT_TRUE(wait_committed(150'000)) << "committed " << committed(state, "p1");
+    expect_verified();
+}
+
+TEST_F(pipeline_test, sink_and_ventilator_killed_and_restarted_resume_from_the_committed_offset) {
+    append_sample(*writer, 200'000, 10'000, 3);
+    auto sink = start_sink();
+    auto workers = start_workers(2);
+    auto ventilator = start_ventilator();
+    ASSERT_TRUE(wait_committed(30'000));
+    sink.signal(SIGKILL);
+    ASSERT_TRUE(sink.wait_for(seconds(5)).has_value());
+    const auto after_sink_kill = committed(state, "p1");
+    sink = start_sink();
+    ASSERT_TRUE(wait_committed(after_sink_kill + 30'000)) << "no progress after the sink restarted";
+
+    ventilator.signal(SIGKILL);
+    ASSERT_TRUE(ventilator.wait_for(seconds(5)).has_value());
+    ventilator = start_ventilator();
+    ASSERT_TRUE(wait_committed(200'000)) << "committed " << committed(state, "p1");
+    expect_verified();
+    EXPECT_GE(count_lines_with(dir / "ventilator.log", "resuming at offset="), 2u);
+}
+
+TEST_F(pipeline_test, records_appended_while_running_are_delivered) {
+    append_sample(*writer, 10'000, 1'000, 4);
+    auto sink = start_sink();
+    auto workers = start_workers(2);
+    auto ventilator = start_ventilator();
+    ASSERT_TRUE(wait_committed(10'000));
+    for (int round = 0; round < 5; ++round) {
+        append_sample(*writer, 5'000, 1'000, 100 + round);
+        std::this_thread::sleep_for(milliseconds(50));
+    }
+    ASSERT_TRUE(wait_committed(35'000)) << "committed " << committed(state, "p1");
+    expect_verified();
+}
+
+TEST_F(pipeline_test, a_worker_on_a_second_tcp_endpoint_joins_mid_run) {
+    append_sample(*writer, 100'000, 10'000, 5);
+    auto sink = start_sink();
+    auto ventilator = start_ventilator(work + ",tcp://127.0.0.1:*");
+    // The resolved tcp port is in the ventilator's log: tests never hard-code ports.
+    std::string tcp;
+    ASSERT_TRUE(eventually([&] {
+        for (const auto& line : std::vector<std::string>{read_file(dir / "ventilator.log")}) {
+            auto at = line.find("endpoint=tcp://");
+            if (at == std::string::npos) return false;
+            tcp = line.substr(at + 9, line.find('\n', at) - at - 9);
+            return true;
+        }
+        return false;
+    }, seconds(10)));
+    auto ipc_worker = start_worker(1);
+    ASSERT_TRUE(wait_committed(10'000));
+    auto tcp_worker = start_worker(2, tcp);
+    ASSERT_TRUE(wait_committed(100'000)) << "committed " << committed(state, "p1");
+    expect_verified();
+    tcp_worker.signal(SIGTERM);
+    EXPECT_EQ(tcp_worker.wait_for(seconds(10)), 0);
+    EXPECT_EQ(count_lines_with(dir / "worker-2.log", "stopped batches=0"), 0u) << "the tcp worker did no work";
+}
+
+TEST_F(pipeline_test, garbage_on_every_socket_is_counted_and_dropped) {
+    append_sample(*writer, 20'000, 1'000, 6);
+    auto sink = start_sink();
+    auto ventilator = start_ventilator();
+    {
+        zmq::context_t ctx(1);
+        zmq::socket_t to_acks(ctx, zmq::socket_type::push);
+        zmq::socket_t to_control(ctx, zmq::socket_type::dealer);
+        zmq::socket_t from_work(ctx, zmq::socket_type::pull);
+        to_acks.set(zmq::sockopt::linger, 1000);
+        to_control.set(zmq::sockopt::linger, 1000);
+        to_acks.connect(acks);
+        to_control.connect(control);
+        const std::string junk[] = {"", "\xff\xff\xff", std::string(1000, 'x'), "\x81\xa1v\x63", "\xdd\xff\xff\xff\xff"};
+        for (const auto& j : junk) {
+            to_acks.send(zmq::buffer(j), zmq::send_flags::none);                               // one frame
+            to_acks.send(zmq::buffer(j), zmq::send_flags::sndmore);                            // two frames of junk
+            to_acks.send(zmq::buffer(j), zmq::send_flags::none);
+            to_control.send(zmq::buffer(j), zmq::send_flags::sndmore);
+            to_control.send(zmq::buffer(j), zmq::send_flags::none);
+        }
+    }
+    auto workers = start_workers(2);
+    ASSERT_TRUE(wait_committed(20'000));
+    EXPECT_TRUE(sink.running());
+    EXPECT_TRUE(ventilator.running());
+    EXPECT_GE(count_lines_with(dir / "sink.log", "dropped bad message"), 1u);
+    sink.signal(SIGTERM);
+    EXPECT_EQ(sink.wait_for(seconds(10)), 0);
+    EXPECT_EQ(count_lines_with(dir / "sink.log", "bad_frames=0"), 0u);
+    expect_verified();
+}
+
+TEST_F(pipeline_test, syncline_run_until_caught_up_then_verify_command) {
+    append_sample(*writer, 50'000, 5'000, 7);
+    const int run_code = run_to_exit("syncline",
+                                     {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target,
+                                      "--workers", "3", "--until-caught-up"},
+                                     dir / "run.log", seconds(120));
+    ASSERT_EQ(run_code, 0) << read_file(dir / "run.log");
+    EXPECT_EQ(committed(state, "p1"), 50'000u);
+    EXPECT_NE(read_file(dir / "run.log").find("caught up"), std::string::npos);
+    const int verify_code = run_to_exit(
+        "syncline", {"verify", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target},
+        dir / "verify.log", seconds(60));
+    EXPECT_EQ(verify_code, 0) << read_file(dir / "verify.log");
+}
+
+TEST_F(pipeline_test, jsonl_target_receives_every_offset_at_least_once) {
+    target = "jsonl:" + (dir / "out.jsonl");
+    append_sample(*writer, 30'000, 3'000, 8);
+    auto sink = start_sink();
+    auto workers = start_workers(2);
+    auto ventilator = start_ventilator();
+    ASSERT_TRUE(wait_committed(30'000));
+    std::set<std::uint64_t> seen;
+    std::istringstream lines(read_file(dir / "out.jsonl"));
+    for (std::string line; std::getline(lines, line);) {
+        auto at = line.find("\"offset\":");
+        ASSERT_NE(at, std::string::npos) << line;
+        seen.insert(std::stoull(line.substr(at + 9)));
+    }
+    EXPECT_EQ(seen.size(), 30'000u);
+    EXPECT_EQ(*seen.begin(), 1u);
+    EXPECT_EQ(*seen.rbegin(), 30'000u);
+}
+
+}  // namespace
+}  // namespace syncline::testing

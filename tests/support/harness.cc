@@ -1,0 +1,104 @@
+#include "tests/support/harness.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "store/state_store.h"
+
+namespace syncline::testing {
+
+namespace fs = std::filesystem;
+
+temp_dir::temp_dir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base && *base ? base : "/tmp") + "/syncline-test-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    _path = pattern;
+}
+
+temp_dir::~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(_path, ec);
+}
+
+std::string binary(const std::string& name) { return std::string(SYNCLINE_TEST_BIN_DIR) + "/" + name; }
+
+child_process start(const std::string& name, const std::vector<std::string>& args, const std::string& log_path) {
+    spawn_options opts;
+    opts.argv.push_back(binary(name));
+    opts.argv.insert(opts.argv.end(), args.begin(), args.end());
+    opts.stdout_path = log_path;
+    opts.stderr_path = log_path;
+    opts.stdin_path = "/dev/null";
+    auto child = child_process::spawn(opts);
+    if (!child.ok()) throw std::runtime_error(child.get_status().message());
+    return std::move(child.value());
+}
+
+int run_to_exit(const std::string& name, const std::vector<std::string>& args, const std::string& log_path,
+                std::chrono::milliseconds timeout) {
+    auto child = start(name, args, log_path);
+    auto code = child.wait_for(timeout);
+    return code ? *code : -1;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return condition();
+}
+
+void append_sample(store::change_log& log, std::uint64_t count, std::uint64_t keys, std::uint64_t seed) {
+    static const char* collections[] = {"accounts", "orders", "events"};
+    std::mt19937_64 rng(seed);
+    std::vector<record> batch;
+    for (std::uint64_t done = 0; done < count;) {
+        batch.clear();
+        for (; batch.size() < 1000 && done < count; ++done) {
+            record r;
+            r.collection = collections[rng() % 3];
+            r.key = "k" + std::to_string(rng() % keys);
+            if (rng() % 10 == 0) {
+                r.operation = op::del;
+            } else {
+                r.value = "{\"n\":" + std::to_string(seed * 1'000'000'000 + done) + ",\"pad\":\"xxxxxxxxxxxxxxxx\"}";
+            }
+            batch.push_back(std::move(r));
+        }
+        auto appended = log.append(batch);
+        if (!appended.ok()) throw std::runtime_error(appended.get_status().message());
+    }
+}
+
+std::uint64_t committed(const std::string& state_root, const std::string& pipeline) {
+    auto reader = store::state_store::open_reader(state_root, pipeline);
+    if (!reader.ok()) return 0;
+    auto c = (*reader)->committed();
+    return c.ok() ? c->value_or(0) : 0;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::size_t count_lines_with(const std::string& path, const std::string& needle) {
+    std::ifstream in(path);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);)
+        if (line.find(needle) != std::string::npos) ++n;
+    return n;
+}
+
+}  // namespace syncline::testing

@@ -1,0 +1,55 @@
+#pragma once
+// tests/support/harness.h: what integration tests share: a temp directory that cleans itself,
+// the real binaries started as child processes (killed and reaped on teardown), sample logs,
+// and waits with deadlines (tests never sleep for a fixed time to "let things settle").
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/subprocess.h"
+#include "store/change_log.h"
+
+namespace syncline::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
+class temp_dir {
+public:
+    temp_dir();
+    ~temp_dir();
+    const std::string& path() const { return _path; }
+    std::string operator/(const std::string& name) const { return _path + "/" + name; }
+
+private:
+    std::string _path;
+};
+
+// Path of a built binary (syncline, syncline-sink, ...).
+std::string binary(const std::string& name);
+
+// Starts a built binary with `args`, its stdout+stderr appended to `log_path`.
+child_process start(const std::string& name, const std::vector<std::string>& args, const std::string& log_path);
+
+// Runs a built binary to completion (bounded by `timeout`); returns the exit code, -1 on timeout.
+int run_to_exit(const std::string& name, const std::vector<std::string>& args, const std::string& log_path,
+                std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+// Appends `count` sample records (collections a/b/c, upserts and ~10% deletes over `keys` keys)
+// in batches of 1000, numbering values from `seed` so separate calls differ.
+void append_sample(store::change_log& log, std::uint64_t count, std::uint64_t keys, std::uint64_t seed);
+
+// The pipeline's committed offset read from its state root (0 when none yet).
+std::uint64_t committed(const std::string& state_root, const std::string& pipeline);
+
+// The whole text of a file ("" if missing).
+std::string read_file(const std::string& path);
+
+// Counts lines of `path` containing `needle`.
+std::size_t count_lines_with(const std::string& path, const std::string& needle);
+
+}  // namespace syncline::testing
