@@ -3,6 +3,7 @@
 #include <csignal>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
