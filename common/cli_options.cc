@@ -58,7 +58,10 @@ result<parse_outcome> parse(int argc, const char* const* argv, po::options_descr
         parse_outcome out;
         po::command_line_parser parser(argc, argv);
         parser.options(desc);
-        if (positional != nullptr) parser.positional(*positional);
+        // Without a positional description boost silently drops stray arguments; an empty one
+        // makes them an error, so `syncline-sink orders` cannot quietly ignore "orders".
+        const po::positional_options_description none;
+        parser.positional(positional != nullptr ? *positional : none);
         po::store(parser.run(), out.values);
 
         // --help and --version come before notify(): required options must not block them.

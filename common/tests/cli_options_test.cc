@@ -1,0 +1,216 @@
+#include "common/cli_options.h"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "common/log.h"
+
+namespace syncline::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+class cli_options_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        _dir = fs::temp_directory_path() /
+               ("syncline-cli-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::create_directories(_dir);
+    }
+    void TearDown() override {
+        std::error_code ec;
+        fs::remove_all(_dir, ec);
+        set_log_level(log_level::info);
+    }
+
+    std::string write_config(const std::string& text) {
+        const fs::path p = _dir / "test.ini";
+        std::ofstream(p) << text;
+        return p.string();
+    }
+
+    static po::options_description options() {
+        po::options_description desc("Test options");
+        desc.add_options()("endpoint", po::value<std::string>()->default_value("tcp://127.0.0.1:5557"), "where")(
+            "window", po::value<int>()->default_value(8), "in-flight batches")(
+            "pipeline", po::value<std::string>(), "name");
+        return desc;
+    }
+
+    static result<parse_outcome> run(std::vector<std::string> args,
+                                     const po::positional_options_description* positional = nullptr,
+                                     po::options_description desc = options()) {
+        args.insert(args.begin(), "prog");
+        std::vector<const char*> argv;
+        for (const std::string& a : args) argv.push_back(a.c_str());
+        return parse(static_cast<int>(argv.size()), argv.data(), desc, "usage: prog [options]", positional);
+    }
+
+    fs::path _dir;
+};
+
+TEST_F(cli_options_test, defaults_and_command_line) {
+    auto out = run({"--window", "16", "--pipeline=orders"});
+    ASSERT_TRUE(out.ok()) << out.get_status().to_string();
+    EXPECT_FALSE(out->exit_now);
+    EXPECT_EQ(out->values["window"].as<int>(), 16);
+    EXPECT_EQ(out->values["pipeline"].as<std::string>(), "orders");
+    EXPECT_EQ(out->values["endpoint"].as<std::string>(), "tcp://127.0.0.1:5557");
+}
+
+TEST_F(cli_options_test, help_and_version_exit_now) {
+    ::testing::internal::CaptureStdout();
+    auto help = run({"--help"});
+    const std::string help_text = ::testing::internal::GetCapturedStdout();
+    ASSERT_TRUE(help.ok());
+    EXPECT_TRUE(help->exit_now);
+    EXPECT_NE(help_text.find("usage: prog [options]"), std::string::npos);
+    EXPECT_NE(help_text.find("--window"), std::string::npos);
+    EXPECT_NE(help_text.find("--config"), std::string::npos);
+
+    ::testing::internal::CaptureStdout();
+    auto version = run({"--version"});
+    const std::string version_text = ::testing::internal::GetCapturedStdout();
+    ASSERT_TRUE(version.ok());
+    EXPECT_TRUE(version->exit_now);
+    EXPECT_EQ(version_text, "syncline 0.1.0\n");
+}
+
+TEST_F(cli_options_test, help_wins_over_missing_required_option) {
+    po::options_description desc("Test options");
+    desc.add_options()("store", po::value<std::string>()->required(), "path");
+    ::testing::internal::CaptureStdout();
+    auto out = run({"--help"}, nullptr, desc);
+    (void)::testing::internal::GetCapturedStdout();
+    ASSERT_TRUE(out.ok());
+    EXPECT_TRUE(out->exit_now);
+    auto missing = run({}, nullptr, desc);
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.get_status().code(), errc::invalid_argument);
+    EXPECT_NE(missing.get_status().message().find("store"), std::string::npos);
+}
+
+TEST_F(cli_options_test, config_file_and_command_line_precedence) {
+    const std::string path = write_config("# comment\nwindow = 32\npipeline = from-file\nendpoint = ipc:///tmp/x\n");
+    auto out = run({"--config", path, "--window", "4"});
+    ASSERT_TRUE(out.ok()) << out.get_status().to_string();
+    EXPECT_EQ(out->values["window"].as<int>(), 4);  // command line wins
+    EXPECT_EQ(out->values["pipeline"].as<std::string>(), "from-file");
+    EXPECT_EQ(out->values["endpoint"].as<std::string>(), "ipc:///tmp/x");  // file beats the default
+}
+
+TEST_F(cli_options_test, config_file_errors) {
+    auto missing = run({"--config", (_dir / "nope.ini").string()});
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.get_status().code(), errc::invalid_argument);
+    EXPECT_NE(missing.get_status().message().find("nope.ini"), std::string::npos);
+
+    auto dir = run({"--config", _dir.string()});
+    ASSERT_FALSE(dir.ok());
+    EXPECT_EQ(dir.get_status().code(), errc::invalid_argument);
+
+    auto unknown = run({"--config", write_config("colour = blue\n")});
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_EQ(unknown.get_status().code(), errc::invalid_argument);
+    EXPECT_NE(unknown.get_status().message().find("colour"), std::string::npos);
+    EXPECT_NE(unknown.get_status().message().find("test.ini"), std::string::npos);
+
+    auto bad_value = run({"--config", write_config("window = many\n")});
+    ASSERT_FALSE(bad_value.ok());
+    EXPECT_NE(bad_value.get_status().message().find("window"), std::string::npos);
+}
+
+TEST_F(cli_options_test, bad_options_are_invalid_argument) {
+    auto unknown = run({"--colour", "blue"});
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_EQ(unknown.get_status().code(), errc::invalid_argument);
+    EXPECT_NE(unknown.get_status().message().find("colour"), std::string::npos);
+
+    auto bad_int = run({"--window", "lots"});
+    ASSERT_FALSE(bad_int.ok());
+    EXPECT_EQ(bad_int.get_status().code(), errc::invalid_argument);
+    EXPECT_NE(bad_int.get_status().message().find("window"), std::string::npos);
+
+    auto no_value = run({"--window"});
+    ASSERT_FALSE(no_value.ok());
+    EXPECT_NE(no_value.get_status().message().find("window"), std::string::npos);
+
+    auto stray = run({"positional"});
+    ASSERT_FALSE(stray.ok());
+    EXPECT_EQ(stray.get_status().code(), errc::invalid_argument);
+}
+
+TEST_F(cli_options_test, positional_arguments) {
+    po::positional_options_description pos;
+    pos.add("pipeline", 1);
+    auto out = run({"orders", "--window", "2"}, &pos);
+    ASSERT_TRUE(out.ok()) << out.get_status().to_string();
+    EXPECT_EQ(out->values["pipeline"].as<std::string>(), "orders");
+}
+
+TEST_F(cli_options_test, log_level) {
+    logger log("test");
+    auto out = run({"--log-level", "debug"});
+    ASSERT_TRUE(out.ok());
+    EXPECT_TRUE(log.enabled(log_level::debug));
+    out = run({"--log-level", "error"});
+    ASSERT_TRUE(out.ok());
+    EXPECT_FALSE(log.enabled(log_level::warn));
+    auto bad = run({"--log-level", "loud"});
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.get_status().code(), errc::invalid_argument);
+    EXPECT_NE(bad.get_status().message().find("--log-level"), std::string::npos);
+}
+
+TEST_F(cli_options_test, component_may_declare_general_option_itself) {
+    po::options_description desc("Test options");
+    desc.add_options()("config", po::value<std::string>(), "own config");
+    auto out = run({"--version"}, nullptr, desc);
+    ASSERT_TRUE(out.ok()) << out.get_status().to_string();
+}
+
+TEST(validate_endpoint, accepts) {
+    for (const char* e : {"tcp://127.0.0.1:5557", "tcp://*:*", "tcp://127.0.0.1:*", "tcp://localhost:1",
+                          "tcp://[::1]:65535", "tcp://eth0:80", "ipc:///tmp/syncline/work.sock", "ipc://*",
+                          "ipc://relative.sock", "inproc://work"}) {
+        status s = validate_endpoint("endpoint", e);
+        EXPECT_TRUE(s.ok()) << e << ": " << s.to_string();
+    }
+}
+
+TEST(validate_endpoint, rejects) {
+    for (const char* e : {"", "127.0.0.1:5557", "tcp://", "tcp://127.0.0.1", "tcp://:5557", "tcp://host:0",
+                          "tcp://host:65536", "tcp://host:12a", "tcp://host:", "tcp://host:123456",
+                          "tcp://[::1:80", "udp://host:1", "ipc://", "inproc://", "tcp://host :1",
+                          "TCP://host:1"}) {
+        status s = validate_endpoint("--work-endpoint", e);
+        ASSERT_FALSE(s.ok()) << e;
+        EXPECT_EQ(s.code(), errc::invalid_argument);
+        EXPECT_NE(s.message().find("--work-endpoint"), std::string::npos) << s.message();
+    }
+    const std::string long_ipc = "ipc:///" + std::string(200, 'x');
+    EXPECT_FALSE(validate_endpoint("e", long_ipc).ok());
+    // Option names are shown as flags however the caller spells them.
+    EXPECT_NE(validate_endpoint("sink", "x").message().find("--sink"), std::string::npos);
+}
+
+TEST(validate_name, cases) {
+    for (const char* n : {"orders", "a", "my.pipeline_2-x", "A.B"}) EXPECT_TRUE(validate_name("pipeline", n).ok()) << n;
+    EXPECT_TRUE(validate_name("pipeline", std::string(128, 'a')).ok());
+    for (const char* n : {"", ".", "..", "a/b", "a b", "naïve", "x\n", "a:b"}) {
+        status s = validate_name("pipeline", n);
+        ASSERT_FALSE(s.ok()) << n;
+        EXPECT_EQ(s.code(), errc::invalid_argument);
+        EXPECT_NE(s.message().find("--pipeline"), std::string::npos);
+    }
+    EXPECT_FALSE(validate_name("pipeline", std::string(129, 'a')).ok());
+}
+
+}  // namespace
+}  // namespace syncline::cli
