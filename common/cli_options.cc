@@ -1,5 +1,7 @@
 #include "common/cli_options.h"
 
+#include "common/zmq_util.h"
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -106,6 +108,13 @@ result<parse_outcome> parse(int argc, const char* const* argv, po::options_descr
         // Custom validators and notifiers may throw anything; it is still bad input.
         return invalid(e.what());
     }
+}
+
+status validate_endpoint_list(std::string_view option, std::string_view list) {
+    const auto endpoints = zmqx::split_endpoints(list);
+    if (endpoints.empty()) return invalid(flag(option) + ": no endpoint given");
+    for (const auto& endpoint : endpoints) SYNCLINE_RETURN_IF_ERROR(validate_endpoint(option, endpoint));
+    return {};
 }
 
 status validate_endpoint(std::string_view option, std::string_view endpoint) {

@@ -28,6 +28,9 @@ result<parse_outcome> parse(int argc, const char* const* argv, po::options_descr
 // errc::invalid_argument unless `endpoint` looks like tcp://host:port|*, ipc://path or inproc://name.
 status validate_endpoint(std::string_view option, std::string_view endpoint);
 
+// validate_endpoint for each endpoint of a comma-separated list (sockets that bind several).
+status validate_endpoint_list(std::string_view option, std::string_view list);
+
 // errc::invalid_argument unless `name` is 1-128 chars of [A-Za-z0-9._-] (safe in paths and tables).
 status validate_name(std::string_view option, std::string_view name);
 

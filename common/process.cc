@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <string>
 
+#include <sys/resource.h>
+
 namespace syncline {
 namespace {
 
@@ -83,6 +85,12 @@ int report_fatal(std::string_view component, const status& s) {
 
 int report_fatal(std::string_view component, std::string_view message) {
     return report(component, message, exit_failure);
+}
+
+long peak_rss_kb() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss;
 }
 
 }  // namespace syncline

@@ -33,6 +33,9 @@ private:
 // Installs SIGINT/SIGTERM handlers (and ignores SIGPIPE); returns the process-wide flag.
 stop_flag install_stop_handlers();
 
+// The process's peak resident set size in KiB (getrusage), for the shutdown summary line.
+long peak_rss_kb();
+
 // "<component>: error: <message>" on stderr; returns exit_usage.
 int report_usage_error(std::string_view component, const status& s);
 // "<component>: error: <message>" on stderr; returns exit_failure.

@@ -64,6 +64,31 @@ result<std::string> bind(zmq::socket_t& socket, const std::string& endpoint) {
     }
 }
 
+std::vector<std::string> split_endpoints(std::string_view list) {
+    std::vector<std::string> out;
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        std::string_view item = list.substr(0, comma);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (!item.empty()) out.emplace_back(item);
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+result<std::vector<std::string>> bind_all(zmq::socket_t& socket, std::string_view list) {
+    std::vector<std::string> resolved;
+    for (const auto& endpoint : split_endpoints(list)) {
+        auto at = zmqx::bind(socket, endpoint);
+        if (!at.ok()) return at.get_status();
+        resolved.push_back(std::move(at.value()));
+    }
+    if (resolved.empty()) return status{errc::invalid_argument, "no endpoint to bind in \"" + std::string(list) + "\""};
+    return resolved;
+}
+
 status connect(zmq::socket_t& socket, const std::string& endpoint) {
     try {
         socket.connect(endpoint);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -26,6 +27,11 @@ void tune(zmq::socket_t& socket, const socket_tuning& tuning = {});
 
 // Binds and returns the resolved endpoint (tcp://127.0.0.1:* becomes the real port).
 result<std::string> bind(zmq::socket_t& socket, const std::string& endpoint);
+// A comma-separated endpoint list ("ipc:///run/work.sock,tcp://0.0.0.0:5557"), split and trimmed.
+std::vector<std::string> split_endpoints(std::string_view list);
+// Binds every endpoint of a comma-separated list: one socket serving local and remote peers.
+// Returns the resolved endpoints.
+result<std::vector<std::string>> bind_all(zmq::socket_t& socket, std::string_view list);
 status connect(zmq::socket_t& socket, const std::string& endpoint);
 
 // A received two-frame message; `routing_id` is set for ROUTER sockets.

@@ -142,8 +142,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("state", po::value(&o.state)->required(), "state root directory (committed offsets, dead letters)")
         ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
         ("log", po::value(&o.log), "change log directory (dead letters keep a copy of the record)")
-        ("acks", po::value(&o.acks)->default_value(o.acks), "endpoint to bind for worker acks (PULL)")
-        ("control", po::value(&o.control)->default_value(o.control), "endpoint to bind for the ventilator (ROUTER)")
+        ("acks", po::value(&o.acks)->default_value(o.acks), "endpoint(s) to bind for worker acks (PULL), comma-separated")
+        ("control", po::value(&o.control)->default_value(o.control), "endpoint(s) to bind for the ventilator (ROUTER), comma-separated")
         ("commit-interval-ms", po::value(&commit_ms)->default_value(commit_ms), "how often the watermark is committed")
         ("sync", po::value(&o.sync)->default_value(o.sync), "fsync every commit");
     auto parsed = cli::parse(argc, argv, desc, "usage: syncline-sink --state DIR [--pipeline NAME] [options]");
@@ -151,8 +151,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     out.exit_now = parsed->exit_now;
     if (out.exit_now) return out;
     SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--pipeline", o.pipeline));
-    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--acks", o.acks));
-    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--control", o.control));
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--acks", o.acks));
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--control", o.control));
     if (commit_ms < 1 || commit_ms > 60'000)
         return status{errc::invalid_argument, "--commit-interval-ms must be between 1 and 60000"};
     o.commit_interval = std::chrono::milliseconds(commit_ms);
@@ -172,15 +172,15 @@ status run(const sink_options& options, const stop_flag& stop) {
     // Acks are small and must not be lost while the sink is busy committing: a deep queue.
     zmqx::tune(acks, {.send_hwm = 1000, .recv_hwm = 10'000, .immediate = false});
     zmqx::tune(control, {.send_hwm = 1000, .recv_hwm = 1000, .immediate = false});
-    auto acks_at = zmqx::bind(acks, options.acks);
+    auto acks_at = zmqx::bind_all(acks, options.acks);
     if (!acks_at.ok()) return acks_at.get_status();
-    auto control_at = zmqx::bind(control, options.control);
+    auto control_at = zmqx::bind_all(control, options.control);
     if (!control_at.ok()) return control_at.get_status();
     log_sink.info("started pipeline=" + options.pipeline + " state=" + options.state +
                   " committed=" + std::to_string(state.committed()) +
                   " commit_interval_ms=" + std::to_string(options.commit_interval.count()));
-    log_sink.info("listening channel=acks endpoint=" + *acks_at);
-    log_sink.info("listening channel=control endpoint=" + *control_at);
+    for (const auto& endpoint : *acks_at) log_sink.info("listening channel=acks endpoint=" + endpoint);
+    for (const auto& endpoint : *control_at) log_sink.info("listening channel=control endpoint=" + endpoint);
 
     std::string ventilator;  // Routing id of the ventilator that last spoke; empty until one does.
     std::uint64_t bad_frames = 0;
@@ -249,7 +249,8 @@ status run(const sink_options& options, const stop_flag& stop) {
 
     SYNCLINE_RETURN_IF_ERROR(state.commit().with_context("final commit"));
     tell_ventilator(false);
-    log_sink.info("stopped " + state.summary() + " bad_frames=" + std::to_string(bad_frames));
+    log_sink.info("stopped " + state.summary() + " bad_frames=" + std::to_string(bad_frames) +
+                  " peak_rss_kb=" + std::to_string(peak_rss_kb()));
     return {};
 }
 

@@ -37,7 +37,7 @@ public:
         // the HWM, holds the work, so a dead worker strands little and timeouts recover it.
         zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
         zmqx::tune(_control, {.send_hwm = 100, .recv_hwm = 1000, .immediate = false});
-        auto work_at = zmqx::bind(_work, _options.work);
+        auto work_at = zmqx::bind_all(_work, _options.work);
         if (!work_at.ok()) return work_at.get_status();
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_control, _options.control));
         log_vent.info("started pipeline=" + _options.pipeline + " log=" + _options.log +
@@ -45,7 +45,7 @@ public:
                       " batch_bytes=" + std::to_string(_options.batch_bytes) +
                       " window=" + std::to_string(_options.window.max_batches) +
                       " ack_timeout_ms=" + std::to_string(_options.window.ack_timeout.count()));
-        log_vent.info("listening channel=work endpoint=" + *work_at);
+        for (const auto& endpoint : *work_at) log_vent.info("listening channel=work endpoint=" + endpoint);
 
         if (!wait_for_resume(stop)) {
             log_vent.info("stopped before the sink answered");
@@ -101,7 +101,7 @@ public:
                       " batches_sent=" + std::to_string(_batches_sent) +
                       " records_sent=" + std::to_string(_records_sent) +
                       " redeliveries=" + std::to_string(_window.redeliveries()) +
-                      " bad_frames=" + std::to_string(_bad_frames));
+                      " bad_frames=" + std::to_string(_bad_frames) + " peak_rss_kb=" + std::to_string(peak_rss_kb()));
         return {};
     }
 
@@ -269,7 +269,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     desc.add_options()
         ("log", po::value(&o.log)->required(), "change log directory (read as a tailing secondary)")
         ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
-        ("work", po::value(&o.work)->default_value(o.work), "endpoint to bind for workers (PUSH)")
+        ("work", po::value(&o.work)->default_value(o.work), "endpoint(s) to bind for workers (PUSH), comma-separated")
         ("control", po::value(&o.control)->default_value(o.control), "the sink's control endpoint to connect to")
         ("batch-records", po::value(&o.batch_records)->default_value(o.batch_records), "max records per batch")
         ("batch-bytes", po::value(&o.batch_bytes)->default_value(o.batch_bytes), "max bytes per batch")
@@ -283,7 +283,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     out.exit_now = parsed->exit_now;
     if (out.exit_now) return out;
     SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--pipeline", o.pipeline));
-    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--work", o.work));
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--work", o.work));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--control", o.control));
     auto in_range = [](const char* name, long v, long lo, long hi) -> status {
         if (v < lo || v > hi)

@@ -61,7 +61,8 @@ public:
         }
         log_worker.info("stopped batches=" + std::to_string(_batches) + " records=" + std::to_string(_records) +
                         " nacks=" + std::to_string(_nacks) + " failed_records=" + std::to_string(_failed_records) +
-                        " returned_on_stop=" + std::to_string(returned) + " bad_frames=" + std::to_string(_bad_frames));
+                        " returned_on_stop=" + std::to_string(returned) + " bad_frames=" + std::to_string(_bad_frames) +
+                        " peak_rss_kb=" + std::to_string(peak_rss_kb()));
         return {};
     }
 
