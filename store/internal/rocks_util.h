@@ -1,0 +1,69 @@
+#pragma once
+// store/internal/rocks_util.h: helpers shared by change_log.cc and state_store.cc. Private to
+// store/: the only place rocksdb::Status is turned into our status (with context), plus the
+// big-endian key encoding and the secondary-instance scratch directory.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <rocksdb/slice.h>
+#include <rocksdb/status.h>
+
+#include "common/status.h"
+
+namespace syncline::store::internal {
+
+// Maps a RocksDB status to ours, prefixed with `context`. A lock failure (another process or
+// another instance in this process holds the LOCK file) becomes errc::busy with `busy_message`
+// as the whole message, so callers can word it for their users.
+status from_rocks(const rocksdb::Status& s, std::string_view context, std::string_view busy_message = {});
+
+// True when an Open failed because the LOCK file is held elsewhere.
+bool is_lock_error(const rocksdb::Status& s);
+
+// 8-byte big-endian, so RocksDB's bytewise order is numeric order.
+inline void put_be64(std::string& out, std::uint64_t v) {
+    char b[8];
+    for (int i = 7; i >= 0; --i) {
+        b[i] = static_cast<char>(v & 0xff);
+        v >>= 8;
+    }
+    out.append(b, 8);
+}
+inline void put_be64(char* out, std::uint64_t v) {
+    for (int i = 7; i >= 0; --i) {
+        out[i] = static_cast<char>(v & 0xff);
+        v >>= 8;
+    }
+}
+inline std::string be64(std::uint64_t v) {
+    std::string s;
+    put_be64(s, v);
+    return s;
+}
+inline std::uint64_t get_be64(const char* p) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+    return v;
+}
+inline std::uint64_t get_be64(const rocksdb::Slice& s) { return get_be64(s.data()); }
+
+// A private directory (mkdtemp) for a RocksDB secondary instance's info log and manifest copy,
+// removed with everything under it when the owner goes away.
+class scratch_dir {
+public:
+    scratch_dir() = default;
+    scratch_dir(const scratch_dir&) = delete;
+    scratch_dir& operator=(const scratch_dir&) = delete;
+    ~scratch_dir();
+    status create(std::string_view prefix);
+    const std::string& path() const { return _path; }
+
+private:
+    std::string _path;
+};
+
+// Sum of the sizes of the regular files under `dir` (recursively); 0 on errors.
+std::uint64_t directory_bytes(const std::string& dir);
+
+}  // namespace syncline::store::internal
