@@ -164,8 +164,9 @@ result<std::unique_ptr<jsonl_target>> jsonl_target::open(const jsonl_target_opti
     if (!parent.empty() && !fs::is_directory(parent, ec))
         return status{errc::invalid_argument, "jsonl target " + path + ": directory " + parent.string() + " does not exist"};
     if (fs::is_directory(path, ec)) return status{errc::invalid_argument, "jsonl target " + path + ": is a directory"};
-    // O_APPEND: every write lands at the current end, whoever else appended meanwhile.
-    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    // O_APPEND: every write lands at the current end, whoever else appended meanwhile. Read
+    // access is for peeking at the last byte (torn-line repair in deliver()).
+    int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return status{errc::unavailable, "jsonl target " + path + ": cannot open: " + errno_text(errno)};
     return std::unique_ptr<jsonl_target>(new jsonl_target(path, fd));
 }
@@ -193,10 +194,7 @@ delivery_outcome jsonl_target::deliver(std::span<const record_view> records) {
         // start on a fresh line so that our first line stays parseable.
         if (st.st_size > 0) {
             char last = '\n';
-            if (::pread(_fd, &last, 1, st.st_size - 1) != 1) {
-                // The file is opened write-only; a failed peek only costs the repair.
-                last = '\n';
-            }
+            if (::pread(_fd, &last, 1, st.st_size - 1) != 1) return fail("read last byte: " + errno_text(errno));
             if (last != '\n') _buffer.insert(_buffer.begin(), '\n');
         }
         status s = write_all(_fd, _buffer.data(), _buffer.size());
