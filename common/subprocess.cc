@@ -26,7 +26,7 @@ result<child_process> child_process::spawn(const spawn_options& opts) {
     if (opts.argv.empty()) return status{errc::invalid_argument, "spawn: empty argv"};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    const int append = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+    const int append = O_WRONLY | O_CREAT | O_APPEND;
     if (!opts.stdin_path.empty()) posix_spawn_file_actions_addopen(&actions, 0, opts.stdin_path.c_str(), O_RDONLY, 0);
     if (!opts.stdout_path.empty()) posix_spawn_file_actions_addopen(&actions, 1, opts.stdout_path.c_str(), append, 0644);
     if (!opts.stderr_path.empty()) posix_spawn_file_actions_addopen(&actions, 2, opts.stderr_path.c_str(), append, 0644);

@@ -14,10 +14,10 @@
 namespace syncline {
 
 struct spawn_options {
-    std::vector<std::string> argv;   // argv[0] is the program path.
-    std::string stdout_path;         // Appended to; empty = inherit the parent's.
-    std::string stderr_path;         // Appended to; empty = inherit the parent's.
-    std::string stdin_path;          // Empty = inherit.
+    std::vector<std::string> argv{};   // argv[0] is the program path.
+    std::string stdout_path{};       // Appended to; empty = inherit the parent's.
+    std::string stderr_path{};       // Appended to; empty = inherit the parent's.
+    std::string stdin_path{};        // Empty = inherit.
     bool own_process_group = false;  // Keeps a terminal's Ctrl-C from reaching the child directly.
 };
 
