@@ -1,0 +1,281 @@
+// `syncline append`: JSON Lines in, records appended to the change log.
+//
+// Atomicity: an input of at most --atomic-limit bytes is read and validated completely before the
+// first append, so one bad line appends nothing. A larger input (a big file, or a pipe that grows
+// past the limit) would need unbounded memory for that, so it is validated and appended batch by
+// batch: a failing batch appends nothing of itself and the error says what was appended before.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <span>
+#include <vector>
+
+#include "cli/internal/command_util.h"
+#include "cli/jsonl.h"
+#include "cli/syncline_cli.h"
+#include "common/process.h"
+
+namespace syncline::cli {
+namespace {
+
+using internal::failure;
+using internal::usage_error;
+
+constexpr std::string_view cmd = "append";
+// One WriteBatch stays well below RocksDB's comfort zone even with large values.
+constexpr std::uint64_t max_batch_bytes = 64ull << 20;
+
+// Streams lines out of a file descriptor through one large buffer; a line is a view into the
+// buffer, valid until the next call.
+class line_reader {
+public:
+    line_reader(int fd, std::size_t max_line) : _fd(fd), _max_line(max_line), _buf(4u << 20) {}
+
+    // true with `line` set; false at the end of the input; an error status on a read error or a
+    // line longer than max_line.
+    result<bool> next(std::string_view& line) {
+        for (;;) {
+            if (const void* nl = std::memchr(_buf.data() + _begin, '\n', _end - _begin)) {
+                const std::size_t pos = static_cast<const char*>(nl) - _buf.data();
+                line = std::string_view(_buf.data() + _begin, pos - _begin);
+                _begin = pos + 1;
+                return trim_cr(line);
+            }
+            if (_eof) {
+                if (_begin == _end) return false;
+                line = std::string_view(_buf.data() + _begin, _end - _begin);
+                _begin = _end;
+                return trim_cr(line);
+            }
+            if (_end - _begin > _max_line)
+                return status{errc::invalid_argument, "line longer than " + std::to_string(_max_line) + " bytes"};
+            // Keep the partial line, make room, read more.
+            if (_begin > 0) {
+                std::memmove(_buf.data(), _buf.data() + _begin, _end - _begin);
+                _end -= _begin;
+                _begin = 0;
+            }
+            if (_end == _buf.size()) _buf.resize(_buf.size() * 2);
+            const ssize_t n = ::read(_fd, _buf.data() + _end, _buf.size() - _end);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return status{errc::io_error, std::string("read failed: ") + std::strerror(errno)};
+            }
+            if (n == 0) _eof = true;
+            _end += static_cast<std::size_t>(n);
+        }
+    }
+
+private:
+    static bool trim_cr(std::string_view& line) {
+        if (line.ends_with('\r')) line.remove_suffix(1);  // CRLF files from Windows tools.
+        return true;
+    }
+
+    int _fd;
+    std::size_t _max_line;
+    std::vector<char> _buf;
+    std::size_t _begin = 0;
+    std::size_t _end = 0;
+    bool _eof = false;
+};
+
+struct append_options {
+    std::string log;
+    std::string input = "-";
+    std::size_t batch_size = 1000;
+    std::uint64_t atomic_limit = 256ull << 20;
+    std::uint64_t max_value_bytes = 1ull << 20;
+    bool skip_invalid = false;
+};
+
+constexpr std::string_view usage =
+    "usage: syncline append --log DIR [options] [FILE|-]\n"
+    "\n"
+    "Appends JSON Lines (FILE, or standard input when FILE is - or absent) to the change log,\n"
+    "one change per line:\n"
+    "  {\"collection\": \"users\", \"key\": \"42\", \"op\": \"upsert\", \"value\": {\"name\": \"Ada\"}, \"headers\": {\"k\": \"v\"}}\n"
+    "  key: string or integer. op: upsert (the default when absent) or delete. value: required for an\n"
+    "  upsert; a JSON string is stored as its text, other JSON as its compact form; a delete has none\n"
+    "  (or null). headers: optional, string values. offset and ts are ignored. Blank lines are skipped.\n"
+    "\n"
+    "Atomicity: an input of at most --atomic-limit bytes is validated completely first; if any line\n"
+    "is invalid nothing is appended. A larger input is validated and appended batch by batch: a\n"
+    "failing batch appends nothing of itself, and the error reports what was already appended.\n"
+    "With --skip-invalid the valid lines are appended and each invalid one is reported on stderr.\n"
+    "\n"
+    "Prints `appended N records: offsets A..B`. Exit codes: 0 ok, 1 invalid input or store failure,\n"
+    "2 bad options.";
+
+struct progress {
+    std::uint64_t count = 0;
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;
+    std::string summary() const { return internal::appended_summary(count, first, last); }
+};
+
+int run_append(const append_options& o) {
+    const bool from_stdin = o.input == "-";
+    const std::string name = from_stdin ? "<stdin>" : o.input;
+
+    int fd = STDIN_FILENO;
+    if (!from_stdin) {
+        fd = ::open(o.input.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return failure(cmd, "cannot open input " + o.input + ": " + std::strerror(errno));
+    }
+    struct fd_closer {
+        int fd;
+        ~fd_closer() {
+            if (fd != STDIN_FILENO) ::close(fd);
+        }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) return failure(cmd, "input " + name + " is a directory");
+    // A regular file's size is known up front: above the limit it streams from the first line
+    // instead of buffering 256 MiB first. A pipe switches when it actually crosses the limit.
+    bool streaming = S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > o.atomic_limit;
+
+    // Open the log before reading: a locked log fails at once instead of after reading the input.
+    auto log = internal::open_log_writer(o.log);
+    if (!log.ok()) return failure(cmd, log.get_status().message());
+
+    const jsonl_limits limits{o.max_value_bytes};
+    // A JSON string can take up to 6 bytes per stored byte (\u0000); anything longer than that
+    // cannot hold a valid value and would only cost memory.
+    line_reader reader(fd, static_cast<std::size_t>(o.max_value_bytes * 6 + (1u << 20)));
+
+    std::vector<record> pending;  // Reused: records keep their string capacity across batches.
+    std::size_t used = 0;
+    std::uint64_t pending_bytes = 0;
+    record scratch;  // Where lines go once the atomic input is known to be invalid.
+
+    progress done;
+    std::uint64_t consumed = 0, line_no = 0, skipped = 0, invalid = 0;
+    std::string first_error;
+
+    // Appends pending[from, to) in chunks of batch_size / max_batch_bytes.
+    auto append_range = [&](std::size_t from, std::size_t to) -> status {
+        while (from < to) {
+            std::size_t end = from;
+            std::uint64_t bytes = 0;
+            while (end < to && end - from < o.batch_size && bytes < max_batch_bytes) {
+                bytes += pending[end].value.size() + pending[end].key.size();
+                ++end;
+            }
+            auto range = (*log)->append(std::span<record>(pending.data() + from, end - from));
+            if (!range.ok()) return range.get_status();
+            if (done.count == 0) done.first = range->first;
+            done.last = range->last;
+            done.count += end - from;
+            from = end;
+        }
+        return {};
+    };
+    auto append_failed = [&](const status& s) {
+        return failure(cmd, "append to " + o.log + " failed: " + s.message() + "; " +
+                                (done.count == 0 ? std::string("nothing was appended")
+                                                 : "already " + done.summary() + " (from " + name + ")"));
+    };
+
+    for (;;) {
+        std::string_view line;
+        auto more = reader.next(line);
+        if (!more.ok()) {
+            const std::string where = name + ":" + std::to_string(line_no + 1) + ": ";
+            return failure(cmd, where + more.get_status().message() +
+                                    (done.count == 0 ? "; nothing appended" : "; already " + done.summary()));
+        }
+        if (!*more) break;
+        ++line_no;
+        consumed += line.size() + 1;
+        if (is_blank_line(line)) continue;
+
+        if (!streaming && consumed > o.atomic_limit) {
+            if (invalid > 0) break;  // Already failed: stop reading, report below.
+            streaming = true;
+            internal::warn(cmd, "input is larger than --atomic-limit (" + std::to_string(o.atomic_limit) +
+                                    " bytes): appending batch by batch from line " + std::to_string(line_no));
+        }
+
+        if (invalid == 0 && used == pending.size()) pending.emplace_back();
+        record& slot = invalid > 0 ? scratch : pending[used];
+        if (status s = parse_jsonl_line(line, slot, limits); !s.ok()) {
+            const std::string msg = name + ":" + std::to_string(line_no) + ": " + s.message();
+            if (o.skip_invalid) {
+                internal::warn(cmd, "skipped " + msg);
+                ++skipped;
+                continue;
+            }
+            if (streaming) {
+                return failure(cmd, msg + "; this batch was not appended, " +
+                                        (done.count == 0 ? std::string("nothing was appended")
+                                                         : "already " + done.summary()));
+            }
+            if (invalid++ == 0) first_error = msg;
+            continue;
+        }
+        if (invalid > 0) continue;
+        pending_bytes += slot.value.size() + slot.key.size();
+        ++used;
+        if (streaming && (used >= o.batch_size || pending_bytes >= max_batch_bytes)) {
+            if (status s = append_range(0, used); !s.ok()) return append_failed(s);
+            used = 0;
+            pending_bytes = 0;
+        }
+    }
+
+    if (invalid > 0) {
+        std::string msg = first_error;
+        if (invalid > 1) msg += " (and " + std::to_string(invalid - 1) + " more invalid lines)";
+        msg += "; nothing appended (use --skip-invalid to append the valid lines)";
+        return failure(cmd, msg);
+    }
+    if (used > 0) {
+        if (status s = append_range(0, used); !s.ok()) return append_failed(s);
+    }
+    std::string summary = done.summary();
+    if (o.skip_invalid) summary += "; skipped " + std::to_string(skipped) + " invalid lines";
+    std::cout << summary << '\n' << std::flush;
+    return exit_ok;
+}
+
+}  // namespace
+
+int append_command(int argc, const char* const* argv) {
+    append_options o;
+    std::string atomic_limit = "256MiB", max_value = "1MiB";
+    po::options_description desc("append options");
+    desc.add_options()
+        ("log", po::value(&o.log)->required()->value_name("DIR"), "change log directory (created if missing)")
+        ("input", po::value(&o.input)->value_name("FILE"), "JSON Lines file, or - for standard input. Default: -")
+        ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size)->value_name("N"),
+         "records per append (one atomic, synced write)")
+        ("atomic-limit", po::value(&atomic_limit)->default_value(atomic_limit)->value_name("BYTES"),
+         "inputs up to this size are validated whole before anything is appended")
+        ("max-value-bytes", po::value(&max_value)->default_value(max_value)->value_name("BYTES"),
+         "largest stored value; a larger one is an invalid line")
+        ("skip-invalid", po::bool_switch(&o.skip_invalid), "append the valid lines, report the invalid ones");
+    po::positional_options_description positional;
+    positional.add("input", 1);
+    auto parsed = parse(argc, argv, desc, usage, &positional);
+    if (!parsed.ok()) return usage_error(cmd, parsed.get_status().message());
+    if (parsed->exit_now) return exit_ok;
+
+    if (o.log.empty()) return usage_error(cmd, "--log must not be empty");
+    if (o.batch_size < 1 || o.batch_size > 1'000'000) return usage_error(cmd, "--batch-size must be between 1 and 1000000");
+    auto limit = internal::parse_size("--atomic-limit", atomic_limit);
+    if (!limit.ok()) return usage_error(cmd, limit.get_status().message());
+    o.atomic_limit = *limit;
+    auto max = internal::parse_size("--max-value-bytes", max_value);
+    if (!max.ok()) return usage_error(cmd, max.get_status().message());
+    if (*max < 1 || *max > (256ull << 20)) return usage_error(cmd, "--max-value-bytes must be between 1 and 256MiB");
+    o.max_value_bytes = *max;
+    if (o.input.empty()) return usage_error(cmd, "input file name is empty (use - for standard input)");
+    return run_append(o);
+}
+
+}  // namespace syncline::cli
