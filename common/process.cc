@@ -6,7 +6,8 @@
 #include <cerrno>
 #include <string>
 
-#include <sys/resource.h>
+#include <fstream>
+#include <string>
 
 namespace syncline {
 namespace {
@@ -88,9 +89,12 @@ int report_fatal(std::string_view component, std::string_view message) {
 }
 
 long peak_rss_kb() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_maxrss;
+    // VmHWM, not getrusage: ru_maxrss survives execve, so a child spawned by a big parent
+    // would report the parent's peak.
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+    return -1;
 }
 
 }  // namespace syncline
