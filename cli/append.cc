@@ -91,6 +91,7 @@ struct append_options {
     std::uint64_t atomic_limit = 256ull << 20;
     std::uint64_t max_value_bytes = 1ull << 20;
     bool skip_invalid = false;
+    bool sync = true;
 };
 
 constexpr std::string_view usage =
@@ -140,7 +141,7 @@ int run_append(const append_options& o) {
     bool streaming = S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > o.atomic_limit;
 
     // Open the log before reading: a locked log fails at once instead of after reading the input.
-    auto log = internal::open_log_writer(o.log);
+    auto log = internal::open_log_writer(o.log, o.sync);
     if (!log.ok()) return failure(cmd, log.get_status().message());
 
     const jsonl_limits limits{o.max_value_bytes};
@@ -248,6 +249,7 @@ int run_append(const append_options& o) {
 int append_command(int argc, const char* const* argv) {
     append_options o;
     std::string atomic_limit = "256MiB", max_value = "1MiB";
+    bool no_sync = false;
     po::options_description desc("append options");
     desc.add_options()
         ("log", po::value(&o.log)->required()->value_name("DIR"), "change log directory (created if missing)")
@@ -258,7 +260,8 @@ int append_command(int argc, const char* const* argv) {
          "inputs up to this size are validated whole before anything is appended")
         ("max-value-bytes", po::value(&max_value)->default_value(max_value)->value_name("BYTES"),
          "largest stored value; a larger one is an invalid line")
-        ("skip-invalid", po::bool_switch(&o.skip_invalid), "append the valid lines, report the invalid ones");
+        ("skip-invalid", po::bool_switch(&o.skip_invalid), "append the valid lines, report the invalid ones")
+        ("no-sync", po::bool_switch(&no_sync), "do not fsync each append (faster; a crash may lose the last appends)");
     po::positional_options_description positional;
     positional.add("input", 1);
     auto parsed = parse(argc, argv, desc, usage, &positional);
@@ -274,6 +277,7 @@ int append_command(int argc, const char* const* argv) {
     if (!max.ok()) return usage_error(cmd, max.get_status().message());
     if (*max < 1 || *max > (256ull << 20)) return usage_error(cmd, "--max-value-bytes must be between 1 and 256MiB");
     o.max_value_bytes = *max;
+    o.sync = !no_sync;
     if (o.input.empty()) return usage_error(cmd, "input file name is empty (use - for standard input)");
     return run_append(o);
 }

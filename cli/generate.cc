@@ -79,6 +79,7 @@ int generate_command(int argc, const char* const* argv) {
     std::string log_path, records_text, keys_text = "100000", collections = "users,orders,events", seed_text = "1";
     std::string value_bytes_text = "100";
     std::size_t batch_size = 1000;
+    bool no_sync = false;
     po::options_description desc("generate options");
     desc.add_options()
         ("log", po::value(&log_path)->required()->value_name("DIR"), "change log directory (created if missing)")
@@ -91,7 +92,8 @@ int generate_command(int argc, const char* const* argv) {
         ("value-bytes", po::value(&value_bytes_text)->default_value(value_bytes_text)->value_name("BYTES"),
          "approximate size of each JSON value")
         ("seed", po::value(&seed_text)->default_value(seed_text)->value_name("S"), "random seed (same seed, same records)")
-        ("batch-size", po::value(&batch_size)->default_value(batch_size)->value_name("N"), "records per append");
+        ("batch-size", po::value(&batch_size)->default_value(batch_size)->value_name("N"), "records per append")
+        ("no-sync", po::bool_switch(&no_sync), "do not fsync each append (faster; a crash may lose the last appends)");
     auto parsed = parse(argc, argv, desc,
                         "usage: syncline generate --log DIR --records N [--keys K] [--collections a,b,c]\n"
                         "         [--delete-ratio R] [--value-bytes B] [--seed S] [--batch-size N]\n\n"
@@ -121,7 +123,7 @@ int generate_command(int argc, const char* const* argv) {
         start = comma + 1;
     }
 
-    auto log = internal::open_log_writer(log_path);
+    auto log = internal::open_log_writer(log_path, !no_sync);
     if (!log.ok()) return failure(cmd, log.get_status().message());
 
     const stop_flag stop = install_stop_handlers();

@@ -33,6 +33,13 @@ void write_line(std::string_view cmd, std::string_view kind, std::string_view ms
     }
 }
 
+// The store says "not a syncline log: PATH" or names the format version it found.
+std::string not_a_log(const std::string& path, const status& s) {
+    if (s.message().starts_with("not a syncline log"))
+        return "log " + path + " is not a syncline change log (give the directory that `syncline append` created)";
+    return "log " + path + ": " + s.message();
+}
+
 }  // namespace
 
 int usage_error(std::string_view cmd, std::string_view msg) {
@@ -97,9 +104,10 @@ result<std::uint64_t> parse_size(std::string_view option, std::string_view text)
     return n * mult;
 }
 
-result<std::unique_ptr<store::change_log>> open_log_writer(const std::string& path) {
+result<std::unique_ptr<store::change_log>> open_log_writer(const std::string& path, bool sync) {
     store::change_log_options opts;
     opts.path = path;
+    opts.sync = sync;
     auto log = store::change_log::open_writer(opts);
     if (log.ok()) return log;
     const status s = log.get_status();
@@ -109,7 +117,7 @@ result<std::unique_ptr<store::change_log>> open_log_writer(const std::string& pa
                                           " is locked by another writer (a running `syncline append`, `generate` or "
                                           "producer): only one process may append at a time"};
         case errc::invalid_argument:
-            return status{s.code(), "log " + path + " is not a syncline change log: " + s.message()};
+            return status{s.code(), not_a_log(path, s)};
         default:
             return status{s.code(), "cannot open log " + path + ": " + s.message()};
     }
@@ -122,8 +130,7 @@ result<std::unique_ptr<store::change_log>> open_log_reader(const std::string& pa
     auto log = store::change_log::open_reader(path);
     if (log.ok()) return log;
     const status s = log.get_status();
-    if (s.code() == errc::invalid_argument)
-        return status{s.code(), "log " + path + " is not a syncline change log: " + s.message()};
+    if (s.code() == errc::invalid_argument) return status{s.code(), not_a_log(path, s)};
     return status{s.code(), "cannot open log " + path + ": " + s.message()};
 }
 

@@ -34,8 +34,9 @@ result<std::uint64_t> parse_count(std::string_view option, std::string_view text
 result<std::uint64_t> parse_size(std::string_view option, std::string_view text);
 
 // The log as its single writer; errors worded for the user ("is locked by another writer", "is
-// not a syncline change log"), without the "syncline <cmd>: error: " prefix.
-result<std::unique_ptr<store::change_log>> open_log_writer(const std::string& path);
+// not a syncline change log"), without the "syncline <cmd>: error: " prefix. `sync`: fsync every
+// append (change_log_options::sync).
+result<std::unique_ptr<store::change_log>> open_log_writer(const std::string& path, bool sync = true);
 // The log as a reader (works while a writer appends); not_found when the directory is missing.
 result<std::unique_ptr<store::change_log>> open_log_reader(const std::string& path);
 
