@@ -4,6 +4,8 @@
 // Prints a markdown table (docs/benchmarks.md). Usage:
 //   log_bench [--records N] [--keys K] [--batch B] [--dir DIR]
 // Links RocksDB itself only for the reference loop; everything else goes through syncline::store.
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -39,7 +41,14 @@ struct row {
     std::size_t records = 0;
     double seconds = 0;
     std::uint64_t bytes = 0;
+    double cpu_seconds = 0;  // The benchmark thread's CPU time: steadier than wall time on a busy host.
 };
+
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 [[noreturn]] void die(const std::string& what) {
     std::fprintf(stderr, "log_bench: %s\n", what.c_str());
@@ -80,13 +89,15 @@ row bench_append(const config& c, std::vector<record>& records, const std::strin
     std::uint64_t bytes = 0;
     for (const auto& r : records) bytes += r.value.size() + r.key.size() + r.collection.size();
     auto t0 = clock_type::now();
+    double c0 = thread_cpu_seconds();
     for (std::size_t i = 0; i < records.size(); i += c.batch) {
         std::span<record> batch(records.data() + i, std::min(c.batch, records.size() - i));
         auto appended = log.append(batch);
         if (!appended.ok()) die(appended.get_status().to_string());
     }
     double s = seconds_since(t0);
-    return {std::string("append, ") + (sync ? "durable (WAL fsync per batch)" : "sync off"), records.size(), s, bytes};
+    return {std::string("append, ") + (sync ? "durable (WAL fsync per batch)" : "sync off"), records.size(), s, bytes,
+            thread_cpu_seconds() - c0};
 }
 
 row bench_tail(const config& c, const std::string& path, bool decode) {
@@ -96,6 +107,7 @@ row bench_tail(const config& c, const std::string& path, bool decode) {
     if (auto s = log.catch_up(); !s.ok()) die(s.to_string());
     std::uint64_t next = 1, bytes = 0, checksum = 0;
     auto t0 = clock_type::now();
+    double c0 = thread_cpu_seconds();
     while (next <= log.last_offset()) {
         // Batches the way the ventilator reads them: up to `batch` records or 1 MiB.
         auto n = log.scan(next, c.batch, 1u << 20, [&](std::uint64_t offset, std::string_view b) {
@@ -114,7 +126,8 @@ row bench_tail(const config& c, const std::string& path, bool decode) {
     double s = seconds_since(t0);
     if (next != log.last_offset() + 1) die("tail read stopped early");
     if (decode && checksum == 0) die("nothing decoded");
-    return {decode ? "tail read + codec::decode_record" : "tail read, raw bytes", log.last_offset(), s, bytes};
+    return {decode ? "tail read + codec::decode_record" : "tail read, raw bytes", log.last_offset(), s, bytes,
+            thread_cpu_seconds() - c0};
 }
 
 row bench_bare(const config& c, const std::vector<record>& records, const std::string& path) {
@@ -131,6 +144,7 @@ row bench_bare(const config& c, const std::vector<record>& records, const std::s
     std::string value;
     std::uint64_t bytes = 0;
     auto t0 = clock_type::now();
+    double c0 = thread_cpu_seconds();
     for (std::size_t i = 0; i < records.size(); i += c.batch) {
         batch.Clear();
         std::size_t end = std::min(records.size(), i + c.batch);
@@ -146,8 +160,9 @@ row bench_bare(const config& c, const std::vector<record>& records, const std::s
         if (auto s = db->Write(wo, &batch); !s.ok()) die(s.ToString());
     }
     double s = seconds_since(t0);
+    double cpu = thread_cpu_seconds() - c0;
     delete db;
-    return {"reference: bare RocksDB WriteBatch loop, sync on", records.size(), s, bytes};
+    return {"reference: bare RocksDB WriteBatch loop, sync on", records.size(), s, bytes, cpu};
 }
 
 }  // namespace
@@ -190,10 +205,12 @@ int main(int argc, char** argv) {
     rows.push_back(bench_tail(c, c.dir + "/durable", false));
     rows.push_back(bench_tail(c, c.dir + "/durable", true));
 
-    std::printf("| case | records | seconds | records/s | MB/s (payload) |\n|---|---:|---:|---:|---:|\n");
+    std::printf("| case | records | seconds | records/s | MB/s (payload) | CPU ns/record (bench thread) |\n"
+                "|---|---:|---:|---:|---:|---:|\n");
     for (const auto& r : rows)
-        std::printf("| %s | %zu | %.3f | %.0f | %.1f |\n", r.name.c_str(), r.records, r.seconds,
-                    r.records / r.seconds, r.bytes / r.seconds / 1e6);
+        std::printf("| %s | %zu | %.3f | %.0f | %.1f | %.0f |\n", r.name.c_str(), r.records, r.seconds,
+                    r.records / r.seconds, static_cast<double>(r.bytes) / r.seconds / 1e6,
+                    r.cpu_seconds * 1e9 / static_cast<double>(r.records));
     if (own_dir) std::filesystem::remove_all(c.dir);
     return 0;
 }
