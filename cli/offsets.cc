@@ -273,7 +273,7 @@ int offsets_set_command(int argc, const char* const* argv) {
         ("execute", po::bool_switch(&execute), "apply the plan (without it nothing changes)");
     std::vector<std::string> storage;
     const auto args = internal::join_negative_values(argc, argv, {"--shift-by"}, storage);
-    auto parsed = parse(argc, args.data(), desc,
+    auto parsed = parse(static_cast<int>(args.size()) - 1, args.data(), desc,
                         "usage: syncline offsets set --state DIR --pipeline NAME\n"
                         "         (--to-offset N | --shift-by K | --to-earliest | --to-latest | --to-time T)\n"
                         "         [--log DIR] [--execute]\n\n"
