@@ -166,6 +166,20 @@ TEST_F(verify_test, jsonl_target_verifies_by_json_value) {
     EXPECT_TRUE(report.clean()) << format_report(report);
 }
 
+TEST_F(verify_test, rows_older_than_a_trimmed_log_are_unverifiable_not_unexpected) {
+    auto rs = history();
+    auto t = open("sqlite:" + _dir.file("t.db"));
+    deliver_ok(*t, rs);
+    auto trimmed = _log->trim_below(6);
+    ASSERT_TRUE(trimmed.ok()) << trimmed.get_status().to_string();
+    auto report = verify(*t, 9);
+    EXPECT_TRUE(report.clean()) << format_report(report);
+    EXPECT_EQ(report.log_first_offset, 6u);
+    EXPECT_EQ(report.unverifiable, 3u);  // alice@4, bob's tombstone@5, carol@3.
+    EXPECT_NE(format_report(report).find("unverifiable=3 (log trimmed below 6)"), std::string::npos)
+        << format_report(report);
+}
+
 TEST_F(verify_test, null_target_cannot_be_verified) {
     history();
     auto t = open("null:");
