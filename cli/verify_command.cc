@@ -1,0 +1,52 @@
+// `syncline verify`: compares a target with the state the log defines at the pipeline's
+// committed offset (workers/verify.h), prints every difference, exits 1 when there is one.
+#include <cstdio>
+
+#include "cli/internal/command_util.h"
+#include "cli/syncline_cli.h"
+#include "store/state_store.h"
+#include "workers/target.h"
+#include "workers/verify.h"
+
+namespace syncline::cli {
+
+int verify_command(int argc, const char* const* argv) {
+    constexpr std::string_view cmd = "verify";
+    std::string log_dir, state, pipeline = "default", target;
+    std::size_t max_lines = 50;
+    po::options_description desc("verify options");
+    desc.add_options()
+        ("log", po::value(&log_dir)->required(), "change log directory")
+        ("state", po::value(&state)->required(), "state root directory")
+        ("pipeline", po::value(&pipeline)->default_value(pipeline), "pipeline name")
+        ("target", po::value(&target)->required(), "target URI to check (sqlite:PATH, jsonl:PATH)")
+        ("max-differences", po::value(&max_lines)->default_value(max_lines), "differences to print");
+    auto parsed = parse(argc, argv, desc,
+                        "usage: syncline verify --log DIR --state DIR --pipeline NAME --target URI\n"
+                        "Exit 0 when the target equals the log's state at the committed offset, 1 otherwise.");
+    if (!parsed.ok()) return internal::usage_error(cmd, parsed.get_status().message());
+    if (parsed->exit_now) return exit_ok;
+    if (auto s = validate_name("--pipeline", pipeline); !s.ok()) return internal::usage_error(cmd, s.message());
+
+    auto log = internal::open_log_reader(log_dir);
+    if (!log.ok()) return internal::failure(cmd, log.get_status().message());
+    auto offsets = store::state_store::open_reader(state, pipeline);
+    if (!offsets.ok()) return internal::failure(cmd, offsets.get_status().message());
+    auto committed = (*offsets)->committed();
+    if (!committed.ok()) return internal::failure(cmd, committed.get_status().message());
+    if (!committed->has_value())
+        return internal::failure(cmd, "pipeline " + pipeline + " has not committed anything yet");
+
+    auto t = workers::open_target(target, {pipeline});
+    if (!t.ok()) {
+        const auto& s = t.get_status();
+        return s.code() == errc::invalid_argument ? internal::usage_error(cmd, s.message())
+                                                  : internal::failure(cmd, s.message());
+    }
+    auto report = workers::verify_target(**log, **committed, **t, target);
+    if (!report.ok()) return internal::failure(cmd, report.get_status().message());
+    std::fputs(workers::format_report(*report, max_lines).c_str(), stdout);
+    return report->clean() ? exit_ok : exit_failure;
+}
+
+}  // namespace syncline::cli
