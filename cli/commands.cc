@@ -111,7 +111,10 @@ int syncline_main(int argc, const char* const* argv) {
     if (const std::string members = group_members(first); !members.empty()) {
         if (argc == 2 || std::string_view(argv[2]) == "--help" || std::string_view(argv[2]) == "-h") {
             const bool asked = argc > 2;
-            std::fprintf(asked ? stdout : stderr, "usage: syncline %s <%s> [options]\n", argv[1], members.c_str());
+            std::string alternatives = members;
+            for (auto pos = alternatives.find(", "); pos != std::string::npos; pos = alternatives.find(", "))
+                alternatives.replace(pos, 2, "|");
+            std::fprintf(asked ? stdout : stderr, "usage: syncline %s <%s> [options]\n", argv[1], alternatives.c_str());
             if (asked) return exit_ok;
             return internal::usage_error(first, "missing subcommand: one of " + members);
         }

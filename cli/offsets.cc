@@ -92,6 +92,8 @@ result<offsets_plan> plan_offsets(std::optional<std::uint64_t> current, const re
             if (!log) return invalid("--to-time needs --log DIR (to find the offset appended at that time)");
             if (log->offset_at_time) {
                 plan.new_committed = *log->offset_at_time - 1;
+                plan.note = "offset " + std::to_string(*log->offset_at_time) + " is the first record appended at or after " +
+                            format_iso_time(request.time_ms);
             } else {
                 plan.new_committed = log->last;
                 plan.note = "no record was appended at or after " + format_iso_time(request.time_ms) +
