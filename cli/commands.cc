@@ -114,9 +114,9 @@ int syncline_main(int argc, const char* const* argv) {
             std::string alternatives = members;
             for (auto pos = alternatives.find(", "); pos != std::string::npos; pos = alternatives.find(", "))
                 alternatives.replace(pos, 2, "|");
-            std::fprintf(asked ? stdout : stderr, "usage: syncline %s <%s> [options]\n", argv[1], alternatives.c_str());
-            if (asked) return exit_ok;
-            return internal::usage_error(first, "missing subcommand: one of " + members);
+            if (!asked) return internal::usage_error(first, "missing subcommand: one of " + members);
+            std::printf("usage: syncline %s <%s> [options]\n", argv[1], alternatives.c_str());
+            return exit_ok;
         }
         return internal::usage_error(first, "unknown subcommand '" + std::string(argv[2]) + "' (expected one of " +
                                                 members + ")");
