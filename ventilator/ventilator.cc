@@ -77,7 +77,9 @@ public:
                 if (!filled.ok()) return filled.get_status();
                 more_to_read = *filled;
             }
-            const bool blocked = !send_due(now);
+            auto sent = send_due(now);
+            if (!sent.ok()) return sent.get_status();
+            const bool blocked = !*sent;
 
             if (_committed != last_committed) {
                 last_committed = _committed;
@@ -137,32 +139,56 @@ private:
                 SYNCLINE_RETURN_IF_ERROR(_log->catch_up().with_context("tail " + _options.log));
                 if (_next > _log->last_offset()) return false;
             }
-            codec::batch_body_builder builder;
-            std::uint64_t first = 0, last = 0;
-            auto scanned = _log->scan(_next, _options.batch_records, _options.batch_bytes,
-                                      [&](std::uint64_t offset, std::string_view encoded) {
-                                          if (first == 0) first = offset;
-                                          last = offset;
-                                          builder.add(encoded);
-                                          return true;
-                                      });
-            if (!scanned.ok()) return scanned.get_status().with_context("read " + _options.log);
-            if (*scanned == 0) return false;
-            if (first != _next)
-                return status{errc::not_found,
-                              "the log no longer holds offsets " + std::to_string(_next) + ".." +
-                                  std::to_string(first - 1) + " (trimmed) that pipeline " + _options.pipeline +
-                                  " has not committed"};
-            const auto count = static_cast<std::uint32_t>(builder.count());
-            _window.add(++_batch_seq, {first, last}, count, builder.finish());
-            _next = last + 1;
+            auto cut = read_batch(_next, _options.batch_records);
+            if (!cut.ok()) return cut.get_status();
+            if (cut->count == 0) return false;
+            const wire::range offsets = cut->offsets;
+            _window.add(++_batch_seq, offsets, cut->count, std::move(cut->body));
+            _next = offsets.last + 1;
         }
         return true;
     }
 
+    struct cut_batch {
+        wire::range offsets;
+        std::uint32_t count = 0;
+        std::string body;
+    };
+
+    // Reads up to `max_records` stored records from `from` into a batch body, byte for byte.
+    // not_found when the log no longer holds `from` (trimmed below an uncommitted offset).
+    result<cut_batch> read_batch(std::uint64_t from, std::size_t max_records) {
+        codec::batch_body_builder builder;
+        cut_batch out;
+        auto scanned = _log->scan(from, max_records, _options.batch_bytes,
+                                  [&](std::uint64_t offset, std::string_view encoded) {
+                                      if (out.offsets.first == 0) out.offsets.first = offset;
+                                      out.offsets.last = offset;
+                                      builder.add(encoded);
+                                      return true;
+                                  });
+        if (!scanned.ok()) return scanned.get_status().with_context("read " + _options.log);
+        if (*scanned == 0) return out;
+        if (out.offsets.first != from)
+            return status{errc::not_found,
+                          "the log no longer holds offsets " + std::to_string(from) + ".." +
+                              std::to_string(out.offsets.first - 1) + " (trimmed) that pipeline " +
+                              _options.pipeline + " has not committed"};
+        out.count = static_cast<std::uint32_t>(builder.count());
+        out.body = builder.finish();
+        return out;
+    }
+
     // Sends every due batch the sockets take now. False when a send would block.
-    bool send_due(clock::time_point now) {
+    result<bool> send_due(clock::time_point now) {
         while (in_flight_batch* b = _window.next_due(now)) {
+            if (b->body.empty()) {
+                // Acknowledged before a sink restart, so its body was freed: cut it again.
+                auto again = read_batch(b->offsets.first, b->count);
+                if (!again.ok()) return again.get_status();
+                SYNCLINE_CHECK(again->offsets == b->offsets);
+                b->body = std::move(again->body);
+            }
             wire::batch header;
             header.pipeline = _options.pipeline;
             header.batch_id = b->batch_id;

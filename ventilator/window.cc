@@ -43,6 +43,7 @@ std::optional<clock::time_point> send_window::next_deadline() const {
 std::size_t send_window::on_committed(std::uint64_t committed) {
     std::size_t dropped = 0;
     while (!_batches.empty() && _batches.front().offsets.last <= committed) {
+        if (_batches.front().acked) --_acked;
         _batches.pop_front();
         ++dropped;
     }
@@ -50,8 +51,12 @@ std::size_t send_window::on_committed(std::uint64_t committed) {
 }
 
 void send_window::on_acked(wire::range acked) {
-    for (auto& b : _batches)
-        if (b.offsets.first >= acked.first && b.offsets.last <= acked.last) b.acked = true;
+    for (auto& b : _batches) {
+        if (b.acked || b.offsets.first < acked.first || b.offsets.last > acked.last) continue;
+        b.acked = true;
+        ++_acked;
+        std::string().swap(b.body);
+    }
 }
 
 void send_window::on_redeliver(wire::range range, clock::time_point now) {
@@ -62,6 +67,7 @@ void send_window::on_redeliver(wire::range range, clock::time_point now) {
 void send_window::on_sink_restart(clock::time_point now) {
     for (auto& b : _batches) {
         if (b.attempt == 0) continue;
+        if (b.acked) --_acked;
         b.acked = false;
         b.due = now;
     }

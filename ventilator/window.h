@@ -1,9 +1,11 @@
 #pragma once
 // ventilator/window.h: the bounded in-flight window of the ventilator (DESIGN.md "Delivery
 // semantics"). Batches enter in offset order and leave only when the sink's committed watermark
-// passes them; acknowledged batches wait there without redelivery timers, so a sink restart
-// (which forgets acknowledgements above its watermark) can re-arm them. A batch sent and not
-// acknowledged within the ack timeout is due again, with exponential backoff per attempt.
+// passes them; acknowledged batches wait there as bare ranges (their bodies freed, no redelivery
+// timer), so a sink restart (which forgets acknowledgements above its watermark) can re-arm them.
+// Flow control counts unacknowledged batches only: the commit interval does not throttle sending.
+// A batch sent and not acknowledged within the ack timeout is due again, with exponential
+// backoff per attempt.
 // Pure logic, no sockets; not thread-safe.
 #include <chrono>
 #include <cstddef>
@@ -19,7 +21,8 @@ namespace syncline::ventilator {
 using clock = std::chrono::steady_clock;
 
 struct window_options {
-    std::size_t max_batches = 32;                          // Default: 32 batches in flight.
+    std::size_t max_batches = 32;                          // Unacknowledged batches. Default: 32.
+    std::size_t max_acked_ranges = 1024;                   // Acknowledged, not yet committed. Default: 1024.
     std::chrono::milliseconds ack_timeout{10'000};         // First redelivery after this. Default: 10 s.
     std::uint32_t max_backoff_factor = 8;                  // Timeout grows x2 per attempt up to x8.
 };
@@ -28,7 +31,7 @@ struct in_flight_batch {
     std::uint64_t batch_id = 0;
     wire::range offsets;
     std::uint32_t count = 0;
-    std::string body;                 // The encoded batch body, kept for redelivery.
+    std::string body;                 // The encoded batch body, kept for redelivery; freed once acked.
     std::uint32_t attempt = 0;        // Deliveries so far; 0 = never sent.
     clock::time_point due{};          // When it must be (re)sent if not acknowledged.
     bool acked = false;
@@ -38,7 +41,9 @@ class send_window {
 public:
     explicit send_window(window_options options) : _options(options) {}
 
-    bool has_room() const noexcept { return _batches.size() < _options.max_batches; }
+    bool has_room() const noexcept {
+        return _batches.size() - _acked < _options.max_batches && _batches.size() < _options.max_acked_ranges;
+    }
     bool empty() const noexcept { return _batches.empty(); }
     std::size_t size() const noexcept { return _batches.size(); }
     // Appends a batch; its first offset must follow the previous batch's last.
@@ -53,11 +58,12 @@ public:
 
     // Drops batches wholly at or below the committed watermark; returns how many.
     std::size_t on_committed(std::uint64_t committed);
-    // Marks batches wholly inside `acked` as acknowledged (no redelivery timer).
+    // Marks batches wholly inside `acked` as acknowledged: no redelivery timer, body freed.
     void on_acked(wire::range acked);
     // Makes unacknowledged batches overlapping `range` due at once (a worker nacked them).
     void on_redeliver(wire::range range, clock::time_point now);
-    // The sink restarted and forgot acknowledgements above its watermark: all become due.
+    // The sink restarted and forgot acknowledgements above its watermark: all become due. Batches
+    // whose body was freed must get it back (from the log) before they are sent.
     void on_sink_restart(clock::time_point now);
 
     // The oldest batch not yet acknowledged, for the stall watchdog.
@@ -67,6 +73,7 @@ public:
 private:
     window_options _options;
     std::deque<in_flight_batch> _batches;  // Offset order.
+    std::size_t _acked = 0;           // Batches in _batches marked acked.
     std::uint64_t _redeliveries = 0;
 };
 

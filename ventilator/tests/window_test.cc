@@ -8,7 +8,8 @@ namespace {
 using std::chrono::milliseconds;
 
 send_window make_window(std::size_t max_batches = 3) {
-    return send_window({.max_batches = max_batches, .ack_timeout = milliseconds(100), .max_backoff_factor = 4});
+    return send_window(
+        {.max_batches = max_batches, .max_acked_ranges = 100, .ack_timeout = milliseconds(100), .max_backoff_factor = 4});
 }
 
 TEST(window, bounded_by_max_batches) {
@@ -19,6 +20,25 @@ TEST(window, bounded_by_max_batches) {
     EXPECT_FALSE(w.has_room());
     EXPECT_EQ(w.on_committed(10), 1u);
     EXPECT_TRUE(w.has_room());
+}
+
+TEST(window, acknowledged_batches_free_their_body_and_their_slot) {
+    auto w = send_window({.max_batches = 2, .max_acked_ranges = 3, .ack_timeout = milliseconds(100), .max_backoff_factor = 4});
+    const auto t0 = clock::now();
+    w.add(1, {1, 10}, 10, "a");
+    w.add(2, {11, 20}, 10, "b");
+    EXPECT_FALSE(w.has_room());
+    w.mark_sent(*w.next_due(t0), t0);
+    w.on_acked({1, 10});
+    EXPECT_TRUE(w.has_room());  // Only unacknowledged batches count against max_batches...
+    w.add(3, {21, 30}, 10, "c");
+    EXPECT_FALSE(w.has_room());  // ...and acknowledged ones against max_acked_ranges.
+    w.on_sink_restart(t0);
+    auto* again = w.next_due(t0);
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(again->offsets.first, 1u);
+    EXPECT_TRUE(again->body.empty());  // The ventilator cuts it again from the log.
+    EXPECT_EQ(w.size(), 3u);
 }
 
 TEST(window, sends_in_offset_order_then_waits_for_timeout) {
