@@ -23,6 +23,8 @@ constexpr command_entry command_table[] = {
     {"offsets show", offsets_show_command, "committed offset (and lag) of one or all pipelines"},
     {"offsets set", offsets_set_command, "rewind or skip a stopped pipeline (prints the plan; --execute applies it)"},
     {"generate", generate_command, "append deterministic sample changes (demo, benchmarks)"},
+    {"run", run_command, "launch and supervise a whole pipeline (sink, workers, ventilator)"},
+    {"verify", verify_command, "compare a target with the log's state at the committed offset"},
 };
 
 void print_help(std::FILE* out) {

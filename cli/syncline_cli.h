@@ -32,5 +32,7 @@ int log_stats_command(int argc, const char* const* argv);
 int offsets_show_command(int argc, const char* const* argv);
 int offsets_set_command(int argc, const char* const* argv);
 int generate_command(int argc, const char* const* argv);
+int verify_command(int argc, const char* const* argv);
+int run_command(int argc, const char* const* argv);  // cli/runner.h
 
 }  // namespace syncline::cli

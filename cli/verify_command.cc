@@ -4,6 +4,7 @@
 
 #include "cli/internal/command_util.h"
 #include "cli/syncline_cli.h"
+#include "common/process.h"
 #include "store/state_store.h"
 #include "workers/target.h"
 #include "workers/verify.h"
