@@ -308,6 +308,15 @@ TEST_F(change_log_test, reader_catches_up_in_process) {
     std::vector<record> one = make_batch(1);
     auto refused = reader.append(one);
     EXPECT_FALSE(refused.ok());
+
+    // A trim by the writer (DeleteRange + compaction that deletes files) reaches the reader.
+    auto trimmed = _log->trim_below(4);
+    ASSERT_RESULT_OK(trimmed);
+    ASSERT_OK(reader.catch_up());
+    EXPECT_EQ(reader.first_offset(), 4u);
+    stored = scan_all(reader);
+    ASSERT_EQ(stored.size(), 7u);
+    EXPECT_EQ(stored.front().first, 4u);
 }
 
 TEST_F(change_log_test, offset_at_time) {
