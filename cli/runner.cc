@@ -202,7 +202,7 @@ private:
                 if (c.name.rfind(prefix, 0) == 0 && c.child) c.child->signal(SIGTERM);
             for (auto& c : _children) {
                 if (c.name.rfind(prefix, 0) != 0 || !c.child) continue;
-                const int code = c.child->stop(grace);
+                const int code = c.child->wait_or_kill(grace);
                 if (code != 0) log_run.warn(c.name + " stopped with code " + std::to_string(code));
                 std::error_code ec;
                 fs::remove(fs::path(_o.run_dir) / (c.name + ".pid"), ec);

@@ -109,6 +109,10 @@ std::optional<int> child_process::wait_for(std::chrono::milliseconds timeout) {
 
 int child_process::stop(std::chrono::milliseconds grace) {
     signal(SIGTERM);
+    return wait_or_kill(grace);
+}
+
+int child_process::wait_or_kill(std::chrono::milliseconds grace) {
     if (auto code = wait_for(grace)) return *code;
     signal(SIGKILL);
     if (auto code = wait_for(std::chrono::seconds(10))) return *code;

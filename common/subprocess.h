@@ -41,6 +41,9 @@ public:
     std::optional<int> wait_for(std::chrono::milliseconds timeout);
     // SIGTERM, then SIGKILL after `grace`; returns the exit code.
     int stop(std::chrono::milliseconds grace);
+    // For a child already sent SIGTERM: waits up to `grace`, then SIGKILL; returns the exit code.
+    // (A second SIGTERM would make a syncline process exit at once instead of draining.)
+    int wait_or_kill(std::chrono::milliseconds grace);
 
 private:
     explicit child_process(pid_t pid) : _pid(pid) {}

@@ -217,6 +217,8 @@ TEST_F(pipeline_test, syncline_run_until_caught_up_then_verify_command) {
     ASSERT_EQ(run_code, 0) << read_file(dir / "run.log");
     EXPECT_EQ(committed(state, "p1"), 50'000u);
     EXPECT_NE(read_file(dir / "run.log").find("caught up"), std::string::npos);
+    // Every child drained and exited 0 when the runner stopped them in order.
+    EXPECT_EQ(count_lines_with(dir / "run.log", "stopped with code"), 0u) << read_file(dir / "run.log");
     const int verify_code = run_to_exit(
         "syncline", {"verify", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target},
         dir / "verify.log", seconds(60));
