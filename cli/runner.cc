@@ -65,43 +65,43 @@ public:
     explicit runner(run_options o) : _o(std::move(o)) {}
 
     status run(const stop_flag& stop) {
-        SYNCLINE_RETURN_IF_ERROR(prepare());
-        std::uint64_t goal = 0;
         if (_o.until_caught_up) {
             auto log = store::change_log::open_reader(_o.log);
             if (!log.ok()) return log.get_status();
-            goal = (*log)->last_offset();
-            log_run.info("running until offset " + std::to_string(goal) + " is committed");
+            _o.to = (*log)->last_offset();
+            if (_o.to == 0) {
+                std::printf("caught up: the log is empty\n");
+                return {};
+            }
         }
+        SYNCLINE_RETURN_IF_ERROR(prepare());
+        if (_o.to != 0) log_run.info("running until offset " + std::to_string(_o.to) + " is committed");
         start_all();
         const auto began = steady::now();
-        std::uint64_t committed_at_start = 0;
-        bool first_reading = true;
+        std::optional<std::uint64_t> committed_at_start;
         auto next_progress = steady::now();
         status outcome;
 
         while (!stop.stop_requested()) {
-            if (auto s = supervise(); !s.ok()) {
-                outcome = s;
+            auto finished = supervise();
+            if (!finished.ok()) {
+                outcome = finished.get_status();
                 break;
             }
             const auto committed = read_committed();
-            if (committed && first_reading) {
-                committed_at_start = *committed;
-                first_reading = false;
-            }
+            if (committed && !committed_at_start) committed_at_start = committed;
             if (_o.progress && steady::now() >= next_progress) {
-                print_progress(committed.value_or(0), committed_at_start, began);
+                print_progress(committed.value_or(0), committed_at_start.value_or(0), began);
                 next_progress = steady::now() + std::chrono::seconds(1);
             }
-            if (_o.until_caught_up && committed && *committed >= goal) {
+            if (*finished) {
+                // The ventilator exits 0 by itself only after its --to offset is committed.
+                const auto done = read_committed().value_or(_o.to);
                 const double secs = std::chrono::duration<double>(steady::now() - began).count();
-                const auto records = *committed - committed_at_start;
-                char line[200];
-                std::snprintf(line, sizeof line, "caught up: offset %llu committed, %llu records in %.2f s (%.0f records/s)",
-                              static_cast<unsigned long long>(*committed), static_cast<unsigned long long>(records),
-                              secs, secs > 0 ? records / secs : 0.0);
-                std::fprintf(stdout, "%s\n", line);
+                const auto records = done - std::min(done, committed_at_start.value_or(0));
+                std::printf("caught up: offset %llu committed, %llu records in %.2f s (%.0f records/s)\n",
+                            static_cast<unsigned long long>(done), static_cast<unsigned long long>(records), secs,
+                            secs > 0 ? records / secs : 0.0);
                 std::fflush(stdout);
                 break;
             }
@@ -147,10 +147,10 @@ private:
                 {(bin / "syncline-worker").string(), "--target", _o.target, "--pipeline", _o.pipeline, "--work",
                  _o.work, "--acks", _o.acks, "--id", _o.pipeline + "-worker-" + std::to_string(i)},
                 _o.worker_args);
-        add("ventilator",
-            {(bin / "syncline-ventilator").string(), "--log", _o.log, "--pipeline", _o.pipeline, "--work", _o.work,
-             "--control", _o.control},
-            _o.ventilator_args);
+        std::vector<std::string> ventilator_argv = {(bin / "syncline-ventilator").string(), "--log", _o.log,
+                                                    "--pipeline", _o.pipeline, "--work", _o.work, "--control", _o.control};
+        if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
+        add("ventilator", std::move(ventilator_argv), _o.ventilator_args);
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
         log_run.info("pipeline=" + _o.pipeline + " target=" + _o.target + " workers=" + std::to_string(_o.workers) +
                      " run_dir=" + _o.run_dir);
@@ -173,14 +173,16 @@ private:
         for (auto& c : _children) start(c);
     }
 
-    // Restarts children that died; fails when one keeps dying right after starting.
-    status supervise() {
+    // Restarts children that died; fails when one keeps dying right after starting. True once
+    // a bounded pass is complete (the ventilator exited 0 after committing its --to offset).
+    result<bool> supervise() {
         for (auto& c : _children) {
             if (c.child && c.child->running()) {
                 if (steady::now() - c.started > std::chrono::seconds(5)) c.quick_failures = 0;
                 continue;
             }
             const int code = c.child && c.child->exit_code() ? *c.child->exit_code() : 255;
+            if (code == exit_ok && c.name == "ventilator" && _o.to != 0) return true;
             const bool quick = steady::now() - c.started < std::chrono::seconds(2);
             c.quick_failures = quick ? c.quick_failures + 1 : 0;
             const std::string log_path = c.spawn.stderr_path;
@@ -191,7 +193,7 @@ private:
             if (quick) std::this_thread::sleep_for(milliseconds(500));
             start(c);
         }
-        return {};
+        return false;
     }
 
     void stop_all() {
@@ -262,6 +264,7 @@ result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* 
         ("target", po::value(&o.target)->default_value(o.target), "target URI: sqlite:PATH, jsonl:PATH, null:")
         ("workers", po::value(&o.workers)->default_value(o.workers), "number of worker processes")
         ("until-caught-up", po::bool_switch(&o.until_caught_up), "exit 0 once what the log held at start is committed")
+        ("to", po::value(&o.to), "exit 0 once this offset is committed (a bounded pass)")
         ("run-dir", po::value(&o.run_dir), "directory for child logs and PID files (default STATE/PIPELINE.run)")
         ("work", po::value(&o.work), "work endpoint (default ipc:// in the run directory)")
         ("acks", po::value(&o.acks), "acks endpoint (default ipc:// in the run directory)")
@@ -278,6 +281,8 @@ result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* 
     if (parsed->exit_now) return std::pair{o, true};
     SYNCLINE_RETURN_IF_ERROR(validate_name("--pipeline", o.pipeline));
     if (o.workers < 1 || o.workers > 256) return status{errc::invalid_argument, "--workers must be between 1 and 256"};
+    if (o.until_caught_up && o.to != 0)
+        return status{errc::invalid_argument, "--until-caught-up and --to exclude each other"};
     for (const auto* e : {&o.work, &o.acks, &o.control})
         if (!e->empty()) SYNCLINE_RETURN_IF_ERROR(validate_endpoint("endpoint", *e));
     return std::pair{o, false};

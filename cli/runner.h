@@ -3,7 +3,8 @@
 // processes from the binaries beside `syncline`, writes their logs and PID files into a run
 // directory, restarts a child that dies, shows progress, and stops them in order (ventilator
 // first, so in-flight work drains and commits; then workers; the sink last) on SIGINT/SIGTERM or,
-// with --until-caught-up, once everything that was in the log at start is committed.
+// with --to / --until-caught-up, once the ventilator reports that offset committed (it runs
+// with --to and exits 0 then).
 // Errors: invalid_argument for bad options; unavailable when a child keeps failing at start.
 #include <chrono>
 #include <cstdint>
@@ -21,6 +22,7 @@ struct run_options {
     std::string target = "sqlite:syncline.db";
     unsigned workers = 4;                     // Default: 4.
     bool until_caught_up = false;             // Exit 0 once the log's last offset at start is committed.
+    std::uint64_t to = 0;                     // Exit 0 once this offset is committed (a bounded pass). 0 = never.
     std::string run_dir;                      // Logs and PID files. Default: <state>/<pipeline>.run
     std::string work, acks, control;          // Endpoints. Default: ipc:// sockets in the run directory.
     std::string bin_dir;                      // Where the syncline-* binaries are. Default: beside this program.

@@ -62,6 +62,10 @@ public:
                 drain_deadline = now + _options.drain_timeout;
                 log_vent.info("stopping: draining in_flight=" + std::to_string(_window.size()));
             }
+            if (_options.to != 0 && _committed >= _options.to) {
+                log_vent.info("reached offset=" + std::to_string(_options.to) + ": bounded pass complete");
+                break;
+            }
             if (drain_deadline) {
                 if (_window.empty()) break;
                 if (now >= *drain_deadline) {
@@ -133,13 +137,16 @@ private:
     // Cuts batches while the window has room. True when the log may hold more right now.
     result<bool> fill_window(clock::time_point now) {
         while (_window.has_room()) {
+            if (_options.to != 0 && _next > _options.to) return false;
             if (_next > _log->last_offset()) {
                 if (now < _next_catch_up) return false;
                 _next_catch_up = now + _options.tail_interval;
                 SYNCLINE_RETURN_IF_ERROR(_log->catch_up().with_context("tail " + _options.log));
                 if (_next > _log->last_offset()) return false;
             }
-            auto cut = read_batch(_next, _options.batch_records);
+            std::size_t max_records = _options.batch_records;
+            if (_options.to != 0) max_records = std::min<std::uint64_t>(max_records, _options.to - _next + 1);
+            auto cut = read_batch(_next, max_records);
             if (!cut.ok()) return cut.get_status();
             if (cut->count == 0) return false;
             const wire::range offsets = cut->offsets;
@@ -303,7 +310,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("ack-timeout-ms", po::value(&ack_timeout_ms)->default_value(ack_timeout_ms), "redeliver a batch not acknowledged within this")
         ("tail-interval-ms", po::value(&tail_ms)->default_value(tail_ms), "how often to look for new appends when idle")
         ("drain-timeout-ms", po::value(&drain_ms)->default_value(drain_ms), "on stop, how long to wait for in-flight commits")
-        ("stall-warning-ms", po::value(&stall_ms)->default_value(stall_ms), "warn when nothing commits for this long");
+        ("stall-warning-ms", po::value(&stall_ms)->default_value(stall_ms), "warn when nothing commits for this long")
+        ("to", po::value(&o.to), "bounded pass: stop at this offset and exit 0 once it is committed");
     auto parsed = cli::parse(argc, argv, desc, "usage: syncline-ventilator --log DIR [--pipeline NAME] [options]");
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;

@@ -3,7 +3,8 @@
 // secondary), asks the sink where to resume, cuts batches (count and byte limits) and pushes
 // them to workers within a bounded window, redelivering what is not acknowledged in time.
 // It forwards the stored record bytes without decoding them. run() returns ok on a requested
-// stop (after draining in-flight work, bounded by the drain timeout); errors: the log is missing
+// stop (after draining in-flight work, bounded by the drain timeout) or, with `to`, once that
+// offset is committed (replay, --until-caught-up); errors: the log is missing
 // or was trimmed past the resume point, socket bind failures.
 #include <chrono>
 #include <cstddef>
@@ -27,6 +28,8 @@ struct ventilator_options {
     std::chrono::milliseconds tail_interval{10};       // How often to look for new appends when idle. Default: 10 ms.
     std::chrono::milliseconds drain_timeout{10'000};   // On stop, wait this long for in-flight commits. Default: 10 s.
     std::chrono::milliseconds stall_warning{30'000};   // Warn when nothing commits for this long with work in flight.
+    std::uint64_t to = 0;                              // Bounded pass: send nothing past this offset and
+                                                       // exit once it is committed. 0 = follow the log forever.
 };
 
 struct cli_outcome {
