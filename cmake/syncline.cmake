@@ -29,7 +29,8 @@ if(SYNCLINE_WERROR)
   list(APPEND SYNCLINE_WARNINGS -Werror)
 endif()
 if(SYNCLINE_SANITIZE)
-  add_compile_options(-fsanitize=${SYNCLINE_SANITIZE} -fno-omit-frame-pointer)
+  # Any finding fails the test that hit it, rather than printing and carrying on.
+  add_compile_options(-fsanitize=${SYNCLINE_SANITIZE} -fno-sanitize-recover=all -fno-omit-frame-pointer)
   add_link_options(-fsanitize=${SYNCLINE_SANITIZE})
 endif()
 
