@@ -84,8 +84,10 @@ void logger::write(log_level level, std::string_view msg) const {
         else line.push_back(c);
     }
     line.push_back('\n');
-    // A single write(2) per line keeps concurrent writers (threads, processes sharing stderr)
-    // from interleaving within a line; the loop only covers signals and short writes.
+    write_stderr_line(line);
+}
+
+void write_stderr_line(std::string_view line) {
     const char* p = line.data();
     std::size_t left = line.size();
     while (left > 0) {

@@ -12,6 +12,10 @@ namespace syncline {
 enum class log_level { debug = 0, info = 1, warn = 2, error = 3 };
 
 void set_log_level(log_level level);
+
+// Writes `line` (ending in '\n') to stderr with one write(2), so lines from concurrent writers
+// (threads, processes sharing a terminal) never interleave; retries on signals and short writes.
+void write_stderr_line(std::string_view line);
 // Parses "debug|info|warn|error"; false if unknown.
 bool parse_log_level(std::string_view text, log_level& out);
 

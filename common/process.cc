@@ -1,11 +1,11 @@
 #include "common/process.h"
 
+#include "common/log.h"
+
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <string>
-
 #include <fstream>
 #include <string>
 
@@ -27,26 +27,12 @@ extern "C" void on_stop_signal(int) {
     if (std::atomic<bool>* flag = g_signal_flag.load()) flag->store(true);
 }
 
-void write_stderr(const std::string& line) {
-    const char* p = line.data();
-    std::size_t left = line.size();
-    while (left > 0) {
-        const ssize_t n = ::write(STDERR_FILENO, p, left);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return;
-        }
-        p += n;
-        left -= static_cast<std::size_t>(n);
-    }
-}
-
 int report(std::string_view component, std::string_view message, int code) {
     std::string line(component);
     line += ": error: ";
     line += message;
     line += '\n';
-    write_stderr(line);
+    write_stderr_line(line);
     return code;
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "cli/display.h"
+#include "common/log.h"
 #include "common/process.h"
 
 namespace syncline::cli::internal {
@@ -19,18 +20,7 @@ void write_line(std::string_view cmd, std::string_view kind, std::string_view ms
     line += ": ";
     line += msg;
     line += '\n';
-    // One write(2), so lines from concurrent processes sharing a terminal do not interleave.
-    const char* p = line.data();
-    std::size_t left = line.size();
-    while (left > 0) {
-        const ssize_t n = ::write(STDERR_FILENO, p, left);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return;
-        }
-        p += n;
-        left -= static_cast<std::size_t>(n);
-    }
+    write_stderr_line(line);
 }
 
 // The store says "not a syncline log: PATH" or names the format version it found.
