@@ -227,6 +227,24 @@ result<std::vector<std::string>> state_store::list_pipelines(const std::string& 
     return out;
 }
 
+status state_store::remove_pipeline(const std::string& root, const std::string& pipeline) {
+    SYNCLINE_RETURN_IF_ERROR(check_pipeline_name(pipeline));
+    if (root.empty()) return status{errc::invalid_argument, "state root is empty"};
+    const fs::path path = fs::path(root) / pipeline;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return {};
+    if (fs::exists(path / "CURRENT", ec)) {
+        // Taking the writer lock first is what refuses while a sink still owns the state.
+        auto i = std::make_unique<impl>();
+        i->root = root;
+        i->pipeline = pipeline;
+        SYNCLINE_RETURN_IF_ERROR(i->open(true));
+    }
+    fs::remove_all(path, ec);
+    if (ec) return status{errc::io_error, "cannot remove " + path.string() + ": " + ec.message()};
+    return {};
+}
+
 result<std::optional<std::uint64_t>> state_store::committed() const {
     impl& m = *_impl;
     std::string v;

@@ -38,8 +38,14 @@ public:
     static result<std::unique_ptr<state_store>> open_reader(const std::string& root, const std::string& pipeline);
     ~state_store();
 
-    // Pipelines that have state under `root` (directory names), sorted.
+    // Pipelines that have state under `root` (directory names), sorted. Only directories that
+    // hold a state database count: run directories (`<pipeline>.run/` of `syncline run`) and
+    // stray folders are not pipelines.
     static result<std::vector<std::string>> list_pipelines(const std::string& root);
+
+    // Deletes a pipeline's state directory (a temporary replay pipeline when it is done).
+    // busy while another process holds it (a running sink); ok if it does not exist.
+    static status remove_pipeline(const std::string& root, const std::string& pipeline);
 
     // nullopt if the pipeline never committed.
     result<std::optional<std::uint64_t>> committed() const;

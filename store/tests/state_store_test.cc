@@ -102,6 +102,9 @@ TEST_F(state_store_test, list_pipelines) {
     ASSERT_RESULT_OK(other);
     std::filesystem::create_directories(root() + "/not-a-pipeline");  // No database inside.
     std::ofstream(root() + "/stray.txt") << "x";
+    // `syncline run` keeps its run directory (logs, PID files, sockets) in the state root.
+    std::filesystem::create_directories(root() + "/orders-to-pg.run");
+    std::ofstream(root() + "/orders-to-pg.run/sink.log") << "log";
     auto names = state_store::list_pipelines(root());
     ASSERT_RESULT_OK(names);
     EXPECT_EQ(*names, (std::vector<std::string>{"a.cache_1", "orders-to-pg"}));
@@ -109,6 +112,20 @@ TEST_F(state_store_test, list_pipelines) {
     auto none = state_store::list_pipelines(_dir.sub("missing-root"));
     ASSERT_RESULT_OK(none);
     EXPECT_TRUE(none->empty());
+}
+
+TEST_F(state_store_test, remove_pipeline_refused_while_locked) {
+    ASSERT_OK(_store->commit(7));
+    status busy = state_store::remove_pipeline(root(), "orders-to-pg");
+    EXPECT_EQ(busy.code(), errc::busy) << busy.message();
+    _store.reset();
+    ASSERT_OK(state_store::remove_pipeline(root(), "orders-to-pg"));
+    EXPECT_FALSE(std::filesystem::exists(root() + "/orders-to-pg"));
+    auto names = state_store::list_pipelines(root());
+    ASSERT_RESULT_OK(names);
+    EXPECT_TRUE(names->empty());
+    ASSERT_OK(state_store::remove_pipeline(root(), "orders-to-pg"));  // Already gone: fine.
+    EXPECT_EQ(state_store::remove_pipeline(root(), "..").code(), errc::invalid_argument);
 }
 
 TEST_F(state_store_test, reader_sees_commits_after_refresh) {
