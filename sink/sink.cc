@@ -33,13 +33,26 @@ public:
 
     void on_ack(const wire::ack& a) {
         ++_acks;
+        wire::range done = a.offsets;
+        const wire::record_failure* first_refused = nullptr;
         for (const auto& failure : a.failures) {
             if (failure.offset < a.offsets.first || failure.offset > a.offsets.last) continue;
             if (failure.offset <= _committed) continue;
-            _pending_dead.push_back(dead_letter_for(failure, a.attempt));
+            if (_options.on_failure == failure_policy::dlq)
+                _pending_dead.push_back(dead_letter_for(failure, a.attempt));
+            else if (!first_refused || failure.offset < first_refused->offset)
+                first_refused = &failure;
         }
-        _tracker.acknowledge(a.offsets.first, a.offsets.last);
-        if (a.offsets.last > _committed) _news.acked.push_back(a.offsets);
+        if (first_refused) {
+            // Policy stop: only what precedes the first refused record counts as done, so the
+            // watermark stays below it and the ventilator keeps its batch in flight (redelivered
+            // with backoff) until the target takes it or an operator skips it.
+            report_stop(*first_refused, a.attempt);
+            done.last = first_refused->offset - 1;
+            if (done.last < done.first) return;
+        }
+        _tracker.acknowledge(done.first, done.last);
+        if (done.last > _committed) _news.acked.push_back(done);
     }
 
     void on_nack(const wire::nack& n) {
@@ -85,6 +98,21 @@ public:
     }
 
 private:
+    // One error per stopping offset (then a rate-limited warning per redelivery).
+    void report_stop(const wire::record_failure& failure, std::uint32_t attempt) {
+        const std::string what = "pipeline " + _options.pipeline + " stopped at offset " +
+                                 std::to_string(failure.offset) + " (policy stop): the target refused it: " +
+                                 failure.reason + " attempt=" + std::to_string(attempt);
+        if (failure.offset != _stopped_at) {
+            _stopped_at = failure.offset;
+            log_sink.error(what + "; it stays undelivered until the target accepts it or an operator skips it "
+                                  "(stop the pipeline, then syncline offsets set --to-offset " +
+                                  std::to_string(failure.offset + 1) + " --execute)");
+        } else if (_stop_log.allow()) {
+            log_sink.warn(what);
+        }
+    }
+
     store::dead_letter dead_letter_for(const wire::record_failure& failure, std::uint32_t attempts) {
         store::dead_letter d;
         d.offset = failure.offset;
@@ -127,7 +155,9 @@ private:
     bool _committed_changed = false;
     std::vector<store::dead_letter> _pending_dead;
     std::uint64_t _acks = 0, _nacks = 0, _dead_lettered = 0, _commits = 0;
+    std::uint64_t _stopped_at = 0;  // Policy stop: the offset the pipeline last stopped at.
     rate_limiter _nack_log;
+    rate_limiter _stop_log{std::chrono::seconds(10)};
 };
 
 }  // namespace
@@ -137,6 +167,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     cli_outcome out;
     auto& o = out.options;
     int commit_ms = static_cast<int>(o.commit_interval.count());
+    std::string on_failure = "dlq";
     po::options_description desc("sink options");
     desc.add_options()
         ("state", po::value(&o.state)->required(), "state root directory (committed offsets, dead letters)")
@@ -145,7 +176,10 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("acks", po::value(&o.acks)->default_value(o.acks), "endpoint(s) to bind for worker acks (PULL), comma-separated")
         ("control", po::value(&o.control)->default_value(o.control), "endpoint(s) to bind for the ventilator (ROUTER), comma-separated")
         ("commit-interval-ms", po::value(&commit_ms)->default_value(commit_ms), "how often the watermark is committed")
-        ("sync", po::value(&o.sync)->default_value(o.sync), "fsync every commit");
+        ("sync", po::value(&o.sync)->default_value(o.sync), "fsync every commit")
+        ("on-failure", po::value(&on_failure)->default_value(on_failure),
+         "a record the target refuses for good: dlq = dead-letter it and move on; stop = the pipeline stops "
+         "at that offset until the target accepts it or an operator skips it");
     auto parsed = cli::parse(argc, argv, desc, "usage: syncline-sink --state DIR [--pipeline NAME] [options]");
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;
@@ -156,6 +190,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     if (commit_ms < 1 || commit_ms > 60'000)
         return status{errc::invalid_argument, "--commit-interval-ms must be between 1 and 60000"};
     o.commit_interval = std::chrono::milliseconds(commit_ms);
+    if (on_failure == "dlq") o.on_failure = failure_policy::dlq;
+    else if (on_failure == "stop") o.on_failure = failure_policy::stop;
+    else return status{errc::invalid_argument, "--on-failure must be dlq or stop, not '" + on_failure + "'"};
     return out;
 }
 
@@ -178,7 +215,8 @@ status run(const sink_options& options, const stop_flag& stop) {
     if (!control_at.ok()) return control_at.get_status();
     log_sink.info("started pipeline=" + options.pipeline + " state=" + options.state +
                   " committed=" + std::to_string(state.committed()) +
-                  " commit_interval_ms=" + std::to_string(options.commit_interval.count()));
+                  " commit_interval_ms=" + std::to_string(options.commit_interval.count()) +
+                  " on_failure=" + (options.on_failure == failure_policy::stop ? "stop" : "dlq"));
     for (const auto& endpoint : *acks_at) log_sink.info("listening channel=acks endpoint=" + endpoint);
     for (const auto& endpoint : *control_at) log_sink.info("listening channel=control endpoint=" + endpoint);
 

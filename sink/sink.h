@@ -13,6 +13,14 @@
 
 namespace syncline::sink {
 
+// What a record the target refuses for good does to the pipeline (DESIGN.md "Delivery semantics").
+enum class failure_policy {
+    dlq,   // Dead-letter it (record, reason, attempts, time) and move the watermark past it.
+    stop,  // Never acknowledge past it: the watermark stays at offset - 1 and the pipeline stalls
+           // there (its batch is redelivered with backoff) until the target accepts it or an
+           // operator skips it (`offsets set --to-offset offset+1` while stopped).
+};
+
 struct sink_options {
     std::string state;                                 // State root directory. Required.
     std::string pipeline = "default";                  // Default: "default".
@@ -21,6 +29,7 @@ struct sink_options {
     std::string control = "tcp://127.0.0.1:5559";      // ROUTER bind. Default: tcp://127.0.0.1:5559.
     std::chrono::milliseconds commit_interval{50};     // Default: 50 ms.
     bool sync = true;                                  // fsync each commit. Default: true.
+    failure_policy on_failure = failure_policy::dlq;   // --on-failure dlq|stop. Default: dlq.
 };
 
 struct cli_outcome {
