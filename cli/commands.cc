@@ -20,10 +20,16 @@ constexpr command_entry command_table[] = {
     {"append", append_command, "append JSON Lines changes to the change log"},
     {"log show", log_show_command, "print records of the change log"},
     {"log stats", log_stats_command, "offsets, counts, size on disk and collections of the change log"},
+    {"log trim", log_trim_command, "delete records every pipeline has committed (prints the plan; --execute applies it)"},
     {"offsets show", offsets_show_command, "committed offset (and lag) of one or all pipelines"},
     {"offsets set", offsets_set_command, "rewind or skip a stopped pipeline (prints the plan; --execute applies it)"},
     {"generate", generate_command, "append deterministic sample changes (demo, benchmarks)"},
     {"run", run_command, "launch and supervise a whole pipeline (sink, workers, ventilator)"},
+    {"replay", replay_command, "re-deliver offsets N..M into a target as a bounded pass, beside the running pipeline"},
+    {"dlq list", dlq_list_command, "a pipeline's dead letters: offset, time, attempts, error"},
+    {"dlq show", dlq_show_command, "dead letters in full, with the decoded record"},
+    {"dlq retry", dlq_retry_command, "re-deliver dead-lettered records to a target; removes those that succeed"},
+    {"dlq purge", dlq_purge_command, "remove dead letters of a stopped pipeline"},
     {"verify", verify_command, "compare a target with the log's state at the committed offset"},
 };
 

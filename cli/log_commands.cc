@@ -7,6 +7,7 @@
 
 #include "cli/display.h"
 #include "cli/internal/command_util.h"
+#include "cli/internal/records.h"
 #include "cli/syncline_cli.h"
 #include "common/codec.h"
 #include "common/process.h"
@@ -54,30 +55,6 @@ void append_table_line(std::string& out, const record_view& r, int offset_width)
     out += '\n';
 }
 
-void append_json_line(std::string& out, const record_view& r) {
-    ojson j;
-    j["offset"] = r.offset;
-    j["ts"] = r.ts_ms;
-    j["collection"] = std::string(r.collection);
-    j["key"] = std::string(r.key);
-    j["op"] = std::string(op_name(r.operation));
-    if (r.operation == op::del && r.value.empty()) {
-        j["value"] = nullptr;
-    } else {
-        // Values are JSON by convention: show them as JSON so `jq` can reach inside; anything
-        // else is shown as a string (and `syncline append` stores both forms back unchanged).
-        ojson parsed = ojson::parse(r.value.begin(), r.value.end(), nullptr, false);
-        if (parsed.is_discarded()) j["value"] = std::string(r.value);
-        else j["value"] = std::move(parsed);
-    }
-    ojson headers = ojson::object();
-    for (const auto& [k, v] : r.headers) headers[std::string(k)] = std::string(v);
-    j["headers"] = std::move(headers);
-    // Keys are bytes: invalid UTF-8 is replaced rather than making dump() throw.
-    out += j.dump(-1, ' ', false, ojson::error_handler_t::replace);
-    out += '\n';
-}
-
 int digits_of(std::uint64_t v) {
     int n = 1;
     while (v >= 10) {
@@ -89,12 +66,10 @@ int digits_of(std::uint64_t v) {
 
 // The append time of the record at `offset`, if it is stored and decodes.
 std::optional<std::int64_t> ts_at(const store::change_log& log, std::uint64_t offset) {
-    std::optional<std::int64_t> ts;
-    auto visited = log.scan(offset, 1, 1, [&](std::uint64_t, std::string_view encoded) {
-        if (auto r = codec::decode_record(encoded); r.ok()) ts = r->ts_ms;
-        return false;
-    });
-    return visited.ok() ? ts : std::nullopt;
+    auto stored = internal::read_stored_record(log, offset);
+    if (!stored.ok() || !*stored) return std::nullopt;
+    auto r = codec::decode_record(**stored);
+    return r.ok() ? std::optional<std::int64_t>(r->ts_ms) : std::nullopt;
 }
 
 }  // namespace
@@ -155,7 +130,7 @@ int log_show_command(int argc, const char* const* argv) {
                                         r.get_status().message());
                 return true;
             }
-            if (as_json) append_json_line(out, *r);
+            if (as_json) internal::append_record_json_line(out, *r);
             else append_table_line(out, *r, width);
             ++shown;
             return true;

@@ -34,5 +34,11 @@ int offsets_set_command(int argc, const char* const* argv);
 int generate_command(int argc, const char* const* argv);
 int verify_command(int argc, const char* const* argv);
 int run_command(int argc, const char* const* argv);  // cli/runner.h
+int replay_command(int argc, const char* const* argv);    // cli/replay.cc
+int log_trim_command(int argc, const char* const* argv);  // cli/trim.cc
+int dlq_list_command(int argc, const char* const* argv);  // cli/dlq.cc
+int dlq_show_command(int argc, const char* const* argv);
+int dlq_retry_command(int argc, const char* const* argv);
+int dlq_purge_command(int argc, const char* const* argv);
 
 }  // namespace syncline::cli
