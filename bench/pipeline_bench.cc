@@ -4,15 +4,22 @@
 //               committed; report records/s and each process's peak RSS (from its stop line).
 //   latency:    append at a fixed offered rate while the pipeline runs; for every append batch,
 //               measure append -> committed (p50/p99) by polling the committed offset.
-// Usage: pipeline_bench --bin-dir DIR --target URI|null: --workers N [--records N]
-//                       [--latency --rate R --seconds S] [--dir D]
+// Usage: pipeline_bench --bin-dir DIR --target URI|null:|sqlite: --workers N [--records N]
+//                       [--latency --rate R --seconds S] [--dir D] [--keep]
+//                       [--sink-arg=OPT ...] [--ventilator-arg=OPT ...] [--worker-arg=OPT ...]
+// Output: one markdown row. Throughput: | target | workers | records | seconds | records/s |
+// first commit after s | records/s after the first commit |
+// Latency: | target | workers | offered rate | achieved offered rate | appends | p50 ms | p99 ms |
+// max ms | poll period ms |; both followed by peak RSS per process. `sqlite:` alone means a file in the run dir.
 #include <algorithm>
+#include <atomic>
+#include <deque>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
+#include <mutex>
 #include <regex>
 #include <string>
 #include <thread>
@@ -20,6 +27,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "bench/workload.h"
 #include "common/subprocess.h"
 #include "store/change_log.h"
 #include "store/state_store.h"
@@ -29,26 +37,6 @@ using namespace syncline;
 using steady = std::chrono::steady_clock;
 
 namespace {
-
-// The standard workload: ~100-byte JSON values over `keys` keys in 3 collections, 10% deletes.
-void fill_batch(std::vector<record>& batch, std::size_t n, std::mt19937_64& rng, std::uint64_t keys, std::uint64_t& seq) {
-    static const char* collections[] = {"accounts", "orders", "events"};
-    static const std::string pad(48, 'x');
-    batch.resize(n);
-    for (auto& r : batch) {
-        r.collection = collections[rng() % 3];
-        r.key = "key-" + std::to_string(rng() % keys);
-        r.headers.clear();
-        if (rng() % 10 == 0) {
-            r.operation = op::del;
-            r.value.clear();
-        } else {
-            r.operation = op::upsert;
-            r.value = "{\"seq\":" + std::to_string(++seq) + ",\"amount\":" + std::to_string(rng() % 100000) +
-                      ",\"pad\":\"" + pad + "\"}";
-        }
-    }
-}
 
 std::uint64_t committed(store::state_store* reader) {
     if (!reader || !reader->refresh().ok()) return 0;
@@ -74,13 +62,16 @@ int main(int argc, char** argv) {
     std::string bin_dir, target = "null:", dir;
     unsigned workers = 2;
     std::uint64_t records = 1'000'000, keys = 100'000;
-    bool latency = false;
+    bool latency = false, keep = false;  // keep: leave the run dir (logs, process logs) behind.
     double rate = 100'000, seconds = 10;
+    // Extra options passed through to each process (e.g. --ventilator-arg=--window=128).
+    std::vector<std::string> sink_args, ventilator_args, worker_args;
     po::options_description desc("pipeline_bench");
     desc.add_options()("bin-dir", po::value(&bin_dir)->required())("target", po::value(&target))(
         "workers", po::value(&workers))("records", po::value(&records))("keys", po::value(&keys))(
         "latency", po::bool_switch(&latency))("rate", po::value(&rate))("seconds", po::value(&seconds))(
-        "dir", po::value(&dir));
+        "dir", po::value(&dir))("keep", po::bool_switch(&keep))("sink-arg", po::value(&sink_args)->composing())(
+        "ventilator-arg", po::value(&ventilator_args)->composing())("worker-arg", po::value(&worker_args)->composing());
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -97,12 +88,11 @@ int main(int argc, char** argv) {
 
     auto log = store::change_log::open_writer({.path = log_dir});
     if (!log.ok()) return std::fprintf(stderr, "%s\n", log.get_status().message().c_str()), 1;
-    std::mt19937_64 rng(42);
-    std::uint64_t seq = 0;
+    bench::workload gen(keys);
     std::vector<record> batch;
     if (!latency) {
         for (std::uint64_t done = 0; done < records; done += 1000) {
-            fill_batch(batch, std::min<std::uint64_t>(1000, records - done), rng, keys, seq);
+            gen.fill(batch, std::min<std::uint64_t>(1000, records - done));
             if (!(*log)->append(batch).ok()) return 1;
         }
     }
@@ -119,13 +109,20 @@ int main(int argc, char** argv) {
     };
 
     const auto began = steady::now();
-    auto sink = start_child("syncline-sink", "sink", {"--state", state, "--pipeline", "bench", "--acks", acks, "--control", control});
+    auto with = [](std::vector<std::string> args, const std::vector<std::string>& extra) {
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    };
+    auto sink = start_child("syncline-sink", "sink",
+                            with({"--state", state, "--pipeline", "bench", "--acks", acks, "--control", control}, sink_args));
     std::vector<child_process> worker_procs;
     for (unsigned i = 0; i < workers; ++i)
         worker_procs.push_back(start_child("syncline-worker", "worker-" + std::to_string(i + 1),
-                                           {"--target", target, "--pipeline", "bench", "--work", work, "--acks", acks}));
+                                           with({"--target", target, "--pipeline", "bench", "--work", work, "--acks", acks},
+                                                worker_args)));
     auto ventilator = start_child("syncline-ventilator", "ventilator",
-                                  {"--log", log_dir, "--pipeline", "bench", "--work", work, "--control", control});
+                                  with({"--log", log_dir, "--pipeline", "bench", "--work", work, "--control", control},
+                                       ventilator_args));
 
     std::unique_ptr<store::state_store> reader;
     auto open_reader = [&] {
@@ -137,44 +134,102 @@ int main(int argc, char** argv) {
     };
 
     std::string result_line;
+    double offered_rate = 0;
+    std::size_t appends = 0;
     if (!latency) {
         open_reader();
-        while (committed(reader.get()) < records) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        const double secs = std::chrono::duration<double>(steady::now() - began).count();
+        // Also the steady rate: from the first commit seen to the last, which leaves out process
+        // start (the ventilator's secondary replays the log's WAL when it opens) and the first
+        // commit interval.
+        std::uint64_t first_seen = 0;
+        steady::time_point first_at{};
+        for (std::uint64_t c = 0; c < records; std::this_thread::sleep_for(std::chrono::milliseconds(2))) {
+            c = committed(reader.get());
+            if (first_seen == 0 && c > 0) first_seen = c, first_at = steady::now();
+        }
+        const auto done = steady::now();
+        const double secs = std::chrono::duration<double>(done - began).count();
+        const double steady_secs = std::chrono::duration<double>(done - first_at).count();
+        const double steady_rate = first_seen < records && steady_secs > 0 ? (records - first_seen) / steady_secs : 0;
         char line[256];
-        std::snprintf(line, sizeof line, "| %s | %u | %llu | %.2f | %.0f |", target.substr(0, target.find(':') + 1).c_str(),
-                      workers, static_cast<unsigned long long>(records), secs, records / secs);
+        std::snprintf(line, sizeof line, "| %s | %u | %llu | %.2f | %.0f | %.2f | %.0f |",
+                      target.substr(0, target.find(':') + 1).c_str(), workers, static_cast<unsigned long long>(records),
+                      secs, records / secs, std::chrono::duration<double>(first_at - began).count(), steady_rate);
         result_line = line;
     } else {
         open_reader();
-        // Offered load: batches of 100 records at `rate` records/s; latency per batch.
-        const std::size_t batch_size = 100;
-        const auto interval = std::chrono::duration<double>(batch_size / rate);
-        std::vector<std::pair<std::uint64_t, steady::time_point>> pending;
-        std::vector<double> latencies_ms;
-        const auto end = steady::now() + std::chrono::duration<double>(seconds);
-        auto next = steady::now();
-        while (steady::now() < end || !pending.empty()) {
-            if (steady::now() >= next && steady::now() < end) {
-                fill_batch(batch, batch_size, rng, keys, seq);
-                auto appended = (*log)->append(batch);
-                if (!appended.ok()) return 1;
-                pending.emplace_back(appended->last, steady::now());
-                next += std::chrono::duration_cast<steady::duration>(interval);
+        // Offered load: `rate` records/s from an appender thread, which every ~1 ms appends the
+        // records due by then in one durable append (~rate/1000 records; more when an append's
+        // fsync made it fall behind, so the offered rate holds on a slow disk). This thread polls
+        // the committed offset as fast as the state reader refreshes; latency per append is from
+        // the append call to the first poll that sees it committed (so it includes up to one
+        // poll period: a state refresh + 2 ms, reported as the last column; a refresh costs
+        // several ms of CPU, so polling harder would slow the pipeline on a 2-core host).
+        std::mutex mu;
+        std::deque<std::pair<std::uint64_t, steady::time_point>> pending;
+        std::atomic<bool> appending{true};
+        std::atomic<bool> failed{false};
+        std::uint64_t offered = 0;
+        const auto t0 = steady::now();
+        const auto end = t0 + std::chrono::duration<double>(seconds);
+        std::thread appender([&] {
+            for (auto now = steady::now(); now < end; now = steady::now()) {
+                const auto due = static_cast<std::uint64_t>(rate * std::chrono::duration<double>(now - t0).count());
+                if (due > offered) {
+                    gen.fill(batch, static_cast<std::size_t>(std::min<std::uint64_t>(due - offered, 100'000)));
+                    auto appended = (*log)->append(batch);
+                    if (!appended.ok()) {
+                        failed = true;
+                        break;
+                    }
+                    offered += batch.size();
+                    std::lock_guard lock(mu);
+                    pending.emplace_back(appended->last, now);
+                }
+                std::this_thread::sleep_until(now + std::chrono::milliseconds(1));
             }
+            appending = false;
+        });
+        std::vector<double> latencies_ms;
+        std::size_t polls = 0;
+        const auto poll_start = steady::now();
+        while (!failed) {
+            const bool last_round = !appending;
             const auto c = committed(reader.get());
             const auto now = steady::now();
-            while (!pending.empty() && pending.front().first <= c) {
-                latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - pending.front().second).count());
-                pending.erase(pending.begin());
+            ++polls;
+            {
+                std::lock_guard lock(mu);
+                while (!pending.empty() && pending.front().first <= c) {
+                    latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - pending.front().second).count());
+                    pending.pop_front();
+                }
+                if (last_round && pending.empty()) break;
+                if (now > end + std::chrono::seconds(60) && !pending.empty()) {
+                    std::fprintf(stderr, "pipeline_bench: %zu appends not committed 60 s after the load stopped\n",
+                                 pending.size());
+                    failed = true;
+                }
             }
-            std::this_thread::sleep_for(std::chrono::microseconds(500));
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
+        appender.join();
+        if (failed || latencies_ms.empty()) {
+            std::fprintf(stderr, "pipeline_bench: latency run failed (run dir %s)\n", dir.c_str());
+            ventilator.stop(std::chrono::seconds(5));
+            for (auto& w : worker_procs) w.stop(std::chrono::seconds(5));
+            sink.stop(std::chrono::seconds(5));
+            return 1;
+        }
+        const double poll_ms = std::chrono::duration<double, std::milli>(steady::now() - poll_start).count() / polls;
+        offered_rate = offered / seconds;
+        appends = latencies_ms.size();
         std::sort(latencies_ms.begin(), latencies_ms.end());
         auto pct = [&](double p) { return latencies_ms[std::min(latencies_ms.size() - 1, static_cast<std::size_t>(p * latencies_ms.size()))]; };
         char line[256];
-        std::snprintf(line, sizeof line, "| %s | %u | %.0f | %zu | %.1f | %.1f |", target.substr(0, target.find(':') + 1).c_str(),
-                      workers, rate, latencies_ms.size(), pct(0.50), pct(0.99));
+        std::snprintf(line, sizeof line, "| %s | %u | %.0f | %.0f | %zu | %.1f | %.1f | %.1f | %.2f |",
+                      target.substr(0, target.find(':') + 1).c_str(), workers, rate, offered_rate, appends, pct(0.50),
+                      pct(0.99), latencies_ms.back(), poll_ms);
         result_line = line;
     }
 
@@ -188,6 +243,6 @@ int main(int argc, char** argv) {
                 worker_rss / 1024.0, sink_rss / 1024.0);
     reader.reset();
     log->reset();
-    fs::remove_all(dir);
+    if (!keep) fs::remove_all(dir);
     return 0;
 }
