@@ -101,6 +101,15 @@ void write_stderr_line(std::string_view line) {
     }
 }
 
+void drop_counter::drop(std::string_view why) {
+    ++_total;
+    std::string line = "dropped bad message: ";
+    line += why;
+    line += " dropped_total=" + std::to_string(_total);
+    if (_limiter.allow()) _log.warn(line);
+    else _log.debug(line);
+}
+
 bool rate_limiter::allow() {
     const auto now = std::chrono::steady_clock::now();
     if (now >= _next) {

@@ -48,4 +48,18 @@ private:
     std::uint64_t _last_suppressed = 0;
 };
 
+// Counts input a process drops (bad frames, foreign pipelines) and says why: a rate-limited
+// warning with the running total, and every drop at debug level.
+class drop_counter {
+public:
+    explicit drop_counter(const logger& log) : _log(log) {}
+    void drop(std::string_view why);
+    std::uint64_t total() const noexcept { return _total; }
+
+private:
+    const logger& _log;
+    rate_limiter _limiter;
+    std::uint64_t _total = 0;
+};
+
 }  // namespace syncline

@@ -221,13 +221,8 @@ status run(const sink_options& options, const stop_flag& stop) {
     for (const auto& endpoint : *control_at) log_sink.info("listening channel=control endpoint=" + endpoint);
 
     std::string ventilator;  // Routing id of the ventilator that last spoke; empty until one does.
-    std::uint64_t bad_frames = 0;
-    rate_limiter bad_log;
-    auto drop = [&](const std::string& why) {
-        ++bad_frames;
-        if (bad_log.allow())
-            log_sink.warn("dropped bad message: " + why + " dropped_total=" + std::to_string(bad_frames));
-    };
+    drop_counter dropped(log_sink);
+    auto drop = [&](const std::string& why) { dropped.drop(why); };
     auto tell_ventilator = [&](bool force) {
         if (ventilator.empty()) return;
         if (auto news = state.take_news(force))
@@ -287,7 +282,7 @@ status run(const sink_options& options, const stop_flag& stop) {
 
     SYNCLINE_RETURN_IF_ERROR(state.commit().with_context("final commit"));
     tell_ventilator(false);
-    log_sink.info("stopped " + state.summary() + " bad_frames=" + std::to_string(bad_frames) +
+    log_sink.info("stopped " + state.summary() + " bad_frames=" + std::to_string(dropped.total()) +
                   " peak_rss_kb=" + std::to_string(peak_rss_kb()));
     return {};
 }

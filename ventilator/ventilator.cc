@@ -107,7 +107,7 @@ public:
                       " batches_sent=" + std::to_string(_batches_sent) +
                       " records_sent=" + std::to_string(_records_sent) +
                       " redeliveries=" + std::to_string(_window.redeliveries()) +
-                      " bad_frames=" + std::to_string(_bad_frames) + " peak_rss_kb=" + std::to_string(peak_rss_kb()));
+                      " bad_frames=" + std::to_string(_dropped.total()) + " peak_rss_kb=" + std::to_string(peak_rss_kb()));
         return {};
     }
 
@@ -225,12 +225,12 @@ private:
         }
         for (int i = 0; i < 1000; ++i) {
             auto got = zmqx::receive(_control, milliseconds(0));
-            if (!got.ok()) { drop(got.get_status().message()); continue; }
+            if (!got.ok()) { _dropped.drop(got.get_status().message()); continue; }
             if (!got->has_value()) break;
             auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
-            if (!msg.ok()) { drop(msg.get_status().message()); continue; }
+            if (!msg.ok()) { _dropped.drop(msg.get_status().message()); continue; }
             auto* p = std::get_if<wire::progress>(&*msg);
-            if (p == nullptr || p->pipeline != _options.pipeline) { drop("unexpected control message"); continue; }
+            if (p == nullptr || p->pipeline != _options.pipeline) { _dropped.drop("unexpected control message"); continue; }
             apply(*p);
         }
         return {};
@@ -267,11 +267,6 @@ private:
                       " attempt=" + std::to_string(oldest->attempt) + " in_flight=" + std::to_string(_window.size()));
     }
 
-    void drop(const std::string& why) {
-        ++_bad_frames;
-        if (_bad_log.allow()) log_vent.warn("dropped bad message: " + why + " dropped_total=" + std::to_string(_bad_frames));
-    }
-
     const ventilator_options& _options;
     std::unique_ptr<store::change_log> _log;
     send_window _window;
@@ -285,8 +280,9 @@ private:
     std::uint64_t _batch_seq = 0;
     clock::time_point _next_hello{};
     clock::time_point _next_catch_up{};
-    std::uint64_t _hellos_sent = 0, _batches_sent = 0, _records_sent = 0, _bad_frames = 0;
-    rate_limiter _bad_log, _redelivery_log;
+    std::uint64_t _hellos_sent = 0, _batches_sent = 0, _records_sent = 0;
+    drop_counter _dropped{log_vent};
+    rate_limiter _redelivery_log;
 };
 
 }  // namespace

@@ -42,7 +42,7 @@ public:
 
         while (!stop.stop_requested()) {
             auto got = zmqx::receive(_work, milliseconds(100));
-            if (!got.ok()) { drop(got.get_status().message()); continue; }
+            if (!got.ok()) { _dropped.drop(got.get_status().message()); continue; }
             if (!got->has_value()) continue;
             handle(**got, stop);
         }
@@ -61,7 +61,7 @@ public:
         }
         log_worker.info("stopped batches=" + std::to_string(_batches) + " records=" + std::to_string(_records) +
                         " nacks=" + std::to_string(_nacks) + " failed_records=" + std::to_string(_failed_records) +
-                        " returned_on_stop=" + std::to_string(returned) + " bad_frames=" + std::to_string(_bad_frames) +
+                        " returned_on_stop=" + std::to_string(returned) + " bad_frames=" + std::to_string(_dropped.total()) +
                         " peak_rss_kb=" + std::to_string(peak_rss_kb()));
         return {};
     }
@@ -69,10 +69,14 @@ public:
 private:
     void handle(const zmqx::received& frames, const stop_flag& stop) {
         auto msg = wire::decode(frames.header_view(), frames.body_view());
-        if (!msg.ok()) return drop(msg.get_status().message());
+        if (!msg.ok()) return _dropped.drop(msg.get_status().message());
         auto* b = std::get_if<wire::batch>(&*msg);
-        if (b == nullptr) return drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the work channel");
-        if (b->pipeline != _options.pipeline) return drop("batch for pipeline " + b->pipeline);
+        if (b == nullptr) return _dropped.drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the work channel");
+        if (b->pipeline != _options.pipeline) return _dropped.drop("batch for pipeline " + b->pipeline);
+        // Log offsets are dense, so a real batch covers exactly `count` offsets. Checking it before
+        // anything else also bounds what a hostile header can make this worker allocate.
+        if (b->offsets.last - b->offsets.first + 1 != b->count)
+            return _dropped.drop("batch " + range_text(b->offsets) + " claims " + std::to_string(b->count) + " records");
 
         auto records = codec::decode_batch_body(b->body);
         if (records.ok()) {
@@ -81,7 +85,7 @@ private:
         if (!records.ok()) {
             // The stored bytes themselves are bad: redelivering cannot help, so every offset of
             // the range is dead-lettered with the reason rather than blocking the pipeline.
-            drop("batch " + range_text(b->offsets) + ": " + records.get_status().message());
+            _dropped.drop("batch " + range_text(b->offsets) + ": " + records.get_status().message());
             wire::ack a = ack_for(*b);
             for (std::uint64_t o = b->offsets.first; o <= b->offsets.last; ++o)
                 a.failures.push_back({o, "undecodable batch: " + records.get_status().message()});
@@ -158,11 +162,6 @@ private:
             log_worker.warn("could not queue an ack for the sink at " + _options.acks);
     }
 
-    void drop(const std::string& why) {
-        ++_bad_frames;
-        if (_bad_log.allow()) log_worker.warn("dropped bad message: " + why + " dropped_total=" + std::to_string(_bad_frames));
-    }
-
     static std::string range_text(wire::range r) { return std::to_string(r.first) + ".." + std::to_string(r.last); }
 
     const worker_options& _options;
@@ -170,8 +169,9 @@ private:
     zmq::context_t _context;
     zmq::socket_t _work;
     zmq::socket_t _acks;
-    std::uint64_t _batches = 0, _records = 0, _nacks = 0, _failed_records = 0, _bad_frames = 0;
-    rate_limiter _bad_log, _retry_log, _ack_log;
+    std::uint64_t _batches = 0, _records = 0, _nacks = 0, _failed_records = 0;
+    drop_counter _dropped{log_worker};
+    rate_limiter _retry_log, _ack_log;
 };
 
 }  // namespace

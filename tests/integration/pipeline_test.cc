@@ -9,6 +9,9 @@
 #include <gtest/gtest.h>
 #include <zmq.hpp>
 
+#include "common/codec.h"
+#include "common/wire.h"
+#include "common/zmq_util.h"
 #include "store/change_log.h"
 #include "tests/support/harness.h"
 #include "workers/target.h"
@@ -206,6 +209,64 @@ TEST_F(pipeline_test, garbage_on_every_socket_is_counted_and_dropped) {
     EXPECT_EQ(sink.wait_for(seconds(10)), 0);
     EXPECT_EQ(count_lines_with(dir / "sink.log", "bad_frames=0"), 0u);
     expect_verified();
+}
+
+// A worker fed by the test itself: hostile and inconsistent batches are dropped, a batch whose
+// stored bytes do not decode is dead-lettered record by record, and a good batch still acks.
+TEST_F(pipeline_test, a_worker_drops_bad_batches_and_keeps_working) {
+    zmq::context_t ctx(1);
+    zmq::socket_t to_worker(ctx, zmq::socket_type::push);
+    zmq::socket_t from_worker(ctx, zmq::socket_type::pull);
+    to_worker.set(zmq::sockopt::linger, 0);
+    from_worker.set(zmq::sockopt::linger, 0);
+    to_worker.bind(work);
+    from_worker.bind(acks);
+    auto worker = start_worker(1);
+
+    auto send_batch = [&](const std::string& pipeline, wire::range offsets, std::uint32_t count, const std::string& body) {
+        wire::batch b;
+        b.pipeline = pipeline;
+        b.batch_id = offsets.first;
+        b.offsets = offsets;
+        b.count = count;
+        ASSERT_TRUE(zmqx::send(to_worker, wire::encode_header(b), body, seconds(5)));
+    };
+    codec::batch_body_builder good;
+    for (std::uint64_t o = 1; o <= 3; ++o) {
+        record r;
+        r.offset = o;
+        r.collection = "accounts";
+        r.key = "k" + std::to_string(o);
+        r.value = "{}";
+        good.add(codec::encode_record(r));
+    }
+    const std::string good_body = good.finish();
+    for (const std::string junk : {"", "\xc1", "\x81\xa1v\x02"}) ASSERT_TRUE(zmqx::send(to_worker, junk, junk, seconds(5)));
+    send_batch("another-pipeline", {1, 3}, 3, good_body);
+    send_batch("p1", {1, 1'000'000'000'000}, 3, good_body);       // Range and count disagree.
+    send_batch("p1", {10, 12}, 3, std::string("\x93\xc1\xc1\xc1"));  // Consistent header, undecodable records.
+    send_batch("p1", {1, 3}, 3, good_body);
+
+    std::vector<wire::ack> acks_seen;
+    ASSERT_TRUE(eventually([&] {
+        auto got = zmqx::receive(from_worker, milliseconds(10));
+        if (got.ok() && got->has_value()) {
+            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
+            if (msg.ok())
+                if (auto* a = std::get_if<wire::ack>(&*msg)) acks_seen.push_back(*a);
+        }
+        return acks_seen.size() >= 2;
+    }, seconds(20)));
+    ASSERT_EQ(acks_seen.size(), 2u);
+    EXPECT_EQ(acks_seen[0].offsets, (wire::range{10, 12}));
+    EXPECT_EQ(acks_seen[0].failures.size(), 3u);
+    EXPECT_EQ(acks_seen[1].offsets, (wire::range{1, 3}));
+    EXPECT_TRUE(acks_seen[1].failures.empty());
+    EXPECT_TRUE(worker.running());
+    worker.signal(SIGTERM);
+    EXPECT_EQ(worker.wait_for(seconds(10)), 0);
+    EXPECT_GE(count_lines_with(dir / "worker-1.log", "dropped bad message"), 1u);
+    EXPECT_EQ(count_lines_with(dir / "worker-1.log", "bad_frames=6"), 1u) << read_file(dir / "worker-1.log");
 }
 
 TEST_F(pipeline_test, syncline_run_until_caught_up_then_verify_command) {
