@@ -129,6 +129,9 @@ result<std::optional<received>> receive(zmq::socket_t& socket, std::chrono::mill
                           "expected " + std::to_string(expected) + " frames, got " + std::to_string(frames)};
         return std::optional<received>{std::move(out)};
     } catch (const zmq::error_t& e) {
+        // A signal (SIGTERM asking us to stop) interrupted the wait: nothing was received, and
+        // nothing bad either (it is not a bad frame to count).
+        if (e.num() == EINTR) return std::optional<received>{};
         return status{e.num() == ETERM ? errc::cancelled : errc::unavailable, std::string("receive: ") + e.what()};
     }
 }
