@@ -33,11 +33,12 @@ done
 
 # --- build ------------------------------------------------------------------------------------
 echo "== building Release into $BUILD_DIR" >&2
-if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=OFF >"$BUILD_DIR.configure.log" 2>&1; then
+mkdir -p "$BUILD_DIR"
+if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=OFF >"$BUILD_DIR/configure.log" 2>&1; then
     # Until every component configures without tests, fall back to configuring them (only the
     # targets below are built, so no test is compiled).
-    echo "   configure with SYNCLINE_BUILD_TESTS=OFF failed (see $BUILD_DIR.configure.log); retrying with ON" >&2
-    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=ON >"$BUILD_DIR.configure.log" 2>&1
+    echo "   configure with SYNCLINE_BUILD_TESTS=OFF failed (see $BUILD_DIR/configure.log); retrying with ON" >&2
+    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=ON >"$BUILD_DIR/configure.log" 2>&1
 fi
 cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline >&2
 BIN=$BUILD_DIR/bin
