@@ -170,6 +170,8 @@ private:
     }
 
     void start_all() {
+        // Children inherit this: if the runner dies, even by SIGKILL, they drain and stop.
+        setenv(stop_with_parent_env, std::to_string(getpid()).c_str(), 1);
         for (auto& c : _children) start(c);
     }
 

@@ -2,10 +2,13 @@
 
 #include "common/log.h"
 
+#include <malloc.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -59,6 +62,13 @@ stop_flag install_stop_handlers() {
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
     sigaction(SIGPIPE, &ign, nullptr);
+
+    // A supervisor (`syncline run`) names itself here: if it dies, even by SIGKILL, the kernel
+    // sends us SIGTERM, so its children drain and stop instead of running on as orphans.
+    if (const char* parent = std::getenv(stop_with_parent_env); parent && *parent) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (std::to_string(getppid()) != parent) flag->store(true);  // It died before prctl.
+    }
     return stop_flag(flag);
 }
 
@@ -72,6 +82,11 @@ int report_fatal(std::string_view component, const status& s) {
 
 int report_fatal(std::string_view component, std::string_view message) {
     return report(component, message, exit_failure);
+}
+
+void tune_allocator_for_batches() {
+    mallopt(M_MMAP_THRESHOLD, 8 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
 long peak_rss_kb() {

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
     if (!cli.ok()) return report_usage_error("syncline-ventilator", cli.get_status());
     if (cli->exit_now) return exit_ok;
     stop_flag stop = install_stop_handlers();
+    tune_allocator_for_batches();
     try {
         status s = ventilator::run(cli->options, stop);
         return s.ok() ? exit_ok : report_fatal("syncline-ventilator", s);

@@ -286,6 +286,34 @@ TEST_F(pipeline_test, syncline_run_until_caught_up_then_verify_command) {
     EXPECT_EQ(verify_code, 0) << read_file(dir / "verify.log");
 }
 
+// A process that exists and is not a zombie (an orphan's zombie may wait for a reaper).
+bool alive(pid_t pid) {
+    std::istringstream stat(read_file("/proc/" + std::to_string(pid) + "/stat"));
+    std::string pid_field, comm, state_field;
+    stat >> pid_field >> comm >> state_field;
+    return !state_field.empty() && state_field != "Z" && state_field != "X";
+}
+
+TEST_F(pipeline_test, children_drain_and_stop_when_the_runner_is_killed) {
+    append_sample(*writer, 20'000, 2'000, 9);
+    const std::string run_dir = dir / "run";
+    auto runner = start("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target,
+                                     "--workers", "2", "--run-dir", run_dir},
+                        dir / "run.log");
+    ASSERT_TRUE(wait_committed(20'000));
+    std::vector<pid_t> children;
+    for (const char* name : {"sink", "ventilator", "worker-1", "worker-2"})
+        children.push_back(static_cast<pid_t>(std::stol(read_file(run_dir + "/" + name + ".pid"))));
+    runner.signal(SIGKILL);
+    ASSERT_TRUE(runner.wait_for(seconds(5)).has_value());
+    EXPECT_TRUE(eventually([&] {
+        for (pid_t pid : children)
+            if (alive(pid)) return false;
+        return true;
+    }, seconds(30))) << "children outlived their runner";
+    EXPECT_EQ(count_lines_with(run_dir + "/sink.log", "stopped committed=20000"), 1u) << read_file(run_dir + "/sink.log");
+}
+
 TEST_F(pipeline_test, jsonl_target_receives_every_offset_at_least_once) {
     target = "jsonl:" + (dir / "out.jsonl");
     append_sample(*writer, 30'000, 3'000, 8);
