@@ -1,5 +1,7 @@
 #include "workers/worker.h"
 
+#include <algorithm>
+#include <memory>
 #include <thread>
 #include <unistd.h>
 
@@ -44,7 +46,17 @@ public:
             auto got = zmqx::receive(_work, milliseconds(100));
             if (!got.ok()) { _dropped.drop(got.get_status().message()); continue; }
             if (!got->has_value()) continue;
-            handle(**got, stop);
+            // Batches already waiting here join this one: one target round trip (one SQLite
+            // transaction, one multi-row statement) for all of them, each still acked alone.
+            std::vector<accepted> group;
+            std::size_t records = accept(std::move(**got), group);
+            while (records < _options.coalesce_records) {
+                auto more = zmqx::receive(_work, milliseconds(0));
+                if (!more.ok()) { _dropped.drop(more.get_status().message()); continue; }
+                if (!more->has_value()) break;
+                records += accept(std::move(**more), group);
+            }
+            if (!group.empty()) deliver(group, stop);
         }
         // Batches already queued to this worker would otherwise wait for the ack timeout.
         std::uint64_t returned = 0;
@@ -67,16 +79,27 @@ public:
     }
 
 private:
-    void handle(const zmqx::received& frames, const stop_flag& stop) {
-        auto msg = wire::decode(frames.header_view(), frames.body_view());
-        if (!msg.ok()) return _dropped.drop(msg.get_status().message());
+    // A valid batch with its decoded records; the views point into `frames`, kept at a stable
+    // address (small ZeroMQ messages live inside the message object itself).
+    struct accepted {
+        std::unique_ptr<zmqx::received> frames;
+        wire::batch header;
+        std::vector<record_view> records;
+    };
+
+    // Validates one message and adds it to `group`; returns its record count (0 if dropped).
+    std::size_t accept(zmqx::received&& received, std::vector<accepted>& group) {
+        auto frames = std::make_unique<zmqx::received>(std::move(received));
+        auto msg = wire::decode(frames->header_view(), frames->body_view());
+        if (!msg.ok()) return _dropped.drop(msg.get_status().message()), 0;
         auto* b = std::get_if<wire::batch>(&*msg);
-        if (b == nullptr) return _dropped.drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the work channel");
-        if (b->pipeline != _options.pipeline) return _dropped.drop("batch for pipeline " + b->pipeline);
+        if (b == nullptr)
+            return _dropped.drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the work channel"), 0;
+        if (b->pipeline != _options.pipeline) return _dropped.drop("batch for pipeline " + b->pipeline), 0;
         // Log offsets are dense, so a real batch covers exactly `count` offsets. Checking it before
         // anything else also bounds what a hostile header can make this worker allocate.
         if (b->offsets.last - b->offsets.first + 1 != b->count)
-            return _dropped.drop("batch " + range_text(b->offsets) + " claims " + std::to_string(b->count) + " records");
+            return _dropped.drop("batch " + range_text(b->offsets) + " claims " + std::to_string(b->count) + " records"), 0;
 
         auto records = codec::decode_batch_body(b->body);
         if (records.ok()) {
@@ -90,20 +113,39 @@ private:
             for (std::uint64_t o = b->offsets.first; o <= b->offsets.last; ++o)
                 a.failures.push_back({o, "undecodable batch: " + records.get_status().message()});
             send(wire::encode(a));
-            return;
+            return 0;
         }
+        const std::size_t count = records->size();
+        group.push_back({std::move(frames), std::move(*b), std::move(records.value())});
+        return count;
+    }
 
-        auto outcome = deliver_with_retries(*records, stop);
+    // Delivers a group of batches in one target call and acks (or nacks) each batch.
+    void deliver(std::vector<accepted>& group, const stop_flag& stop) {
+        // Offset order across the group too (targets.h promises it); redeliveries can come late.
+        std::sort(group.begin(), group.end(),
+                  [](const accepted& a, const accepted& b) { return a.header.offsets.first < b.header.offsets.first; });
+        std::vector<record_view> all;
+        if (group.size() > 1) {
+            std::size_t total = 0;
+            for (const auto& g : group) total += g.records.size();
+            all.reserve(total);
+            for (const auto& g : group) all.insert(all.end(), g.records.begin(), g.records.end());
+        }
+        auto outcome = deliver_with_retries(group.size() > 1 ? all : group.front().records, stop);
         if (!outcome.transient.ok()) {
-            send_nack(*b, outcome.transient.message());
+            for (const auto& g : group) send_nack(g.header, outcome.transient.message());
             return;
         }
-        ++_batches;
-        _records += records->size();
         _failed_records += outcome.failures.size();
-        wire::ack a = ack_for(*b);
-        a.failures = std::move(outcome.failures);
-        send(wire::encode(a));
+        for (const auto& g : group) {
+            ++_batches;
+            _records += g.records.size();
+            wire::ack a = ack_for(g.header);
+            for (auto& f : outcome.failures)
+                if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(std::move(f));
+            send(wire::encode(a));
+        }
     }
 
     // Empty when the records match the header: count, range, strictly increasing offsets.
@@ -189,7 +231,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("acks", po::value(&o.acks)->default_value(o.acks), "the sink's acks endpoint to connect to")
         ("id", po::value(&o.id), "worker id reported in acks (default host:pid)")
         ("max-retries", po::value(&o.max_retries)->default_value(o.max_retries), "transient target failures retried before a nack")
-        ("retry-backoff-ms", po::value(&backoff_ms)->default_value(backoff_ms), "first retry delay, doubled per retry up to 5 s");
+        ("retry-backoff-ms", po::value(&backoff_ms)->default_value(backoff_ms), "first retry delay, doubled per retry up to 5 s")
+        ("coalesce-records", po::value(&o.coalesce_records)->default_value(o.coalesce_records),
+         "deliver batches already queued here together, up to this many records (1 = one batch at a time)");
     auto parsed = cli::parse(argc, argv, desc, "usage: syncline-worker --target URI [--pipeline NAME] [options]");
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;

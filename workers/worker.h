@@ -6,6 +6,7 @@
 // run() returns ok on a requested stop after finishing the batch in hand and nacking the ones
 // still queued to it (so they are redelivered at once); invalid_argument for a bad target URI.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -22,6 +23,7 @@ struct worker_options {
     std::string id;                                   // Worker id in acks. Default: host:pid.
     std::uint32_t max_retries = 5;                    // Transient failures retried before a nack. Default: 5.
     std::chrono::milliseconds retry_backoff{100};     // First retry delay, doubled up to 5 s. Default: 100 ms.
+    std::size_t coalesce_records = 10'000;            // Queued batches delivered together up to this many records.
 };
 
 struct cli_outcome {

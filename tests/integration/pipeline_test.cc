@@ -1,6 +1,7 @@
 // The pipeline end to end: the real sink, ventilator and workers as processes on ipc/tcp
 // endpoints in a temp dir, a real RocksDB log and a real SQLite target, checked with verify.
 #include <csignal>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -231,21 +232,30 @@ TEST_F(pipeline_test, a_worker_drops_bad_batches_and_keeps_working) {
         b.count = count;
         ASSERT_TRUE(zmqx::send(to_worker, wire::encode_header(b), body, seconds(5)));
     };
-    codec::batch_body_builder good;
-    for (std::uint64_t o = 1; o <= 3; ++o) {
-        record r;
-        r.offset = o;
-        r.collection = "accounts";
-        r.key = "k" + std::to_string(o);
-        r.value = "{}";
-        good.add(codec::encode_record(r));
-    }
-    const std::string good_body = good.finish();
+    // Records first..first+2; the one at `refused` goes to a collection SQLite refuses for good.
+    auto body_of = [](std::uint64_t first, std::uint64_t refused = 0) {
+        codec::batch_body_builder builder;
+        for (std::uint64_t o = first; o < first + 3; ++o) {
+            record r;
+            r.offset = o;
+            r.collection = o == refused ? "sqlite_reserved" : "accounts";
+            r.key = "k" + std::to_string(o);
+            r.value = "{}";
+            builder.add(codec::encode_record(r));
+        }
+        return builder.finish();
+    };
+    const std::string good_body = body_of(1);
     for (const std::string junk : {"", "\xc1", "\x81\xa1v\x02"}) ASSERT_TRUE(zmqx::send(to_worker, junk, junk, seconds(5)));
     send_batch("another-pipeline", {1, 3}, 3, good_body);
     send_batch("p1", {1, 1'000'000'000'000}, 3, good_body);       // Range and count disagree.
     send_batch("p1", {10, 12}, 3, std::string("\x93\xc1\xc1\xc1"));  // Consistent header, undecodable records.
     send_batch("p1", {1, 3}, 3, good_body);
+    // Batches that arrive together may be delivered together: each is still acked on its own,
+    // with only its own permanent failures.
+    send_batch("p1", {4, 6}, 3, body_of(4));
+    send_batch("p1", {7, 9}, 3, body_of(7, 8));
+    send_batch("p1", {10'000, 10'002}, 3, body_of(10'000));
 
     std::vector<wire::ack> acks_seen;
     ASSERT_TRUE(eventually([&] {
@@ -255,13 +265,19 @@ TEST_F(pipeline_test, a_worker_drops_bad_batches_and_keeps_working) {
             if (msg.ok())
                 if (auto* a = std::get_if<wire::ack>(&*msg)) acks_seen.push_back(*a);
         }
-        return acks_seen.size() >= 2;
+        return acks_seen.size() >= 5;
     }, seconds(20)));
-    ASSERT_EQ(acks_seen.size(), 2u);
-    EXPECT_EQ(acks_seen[0].offsets, (wire::range{10, 12}));
-    EXPECT_EQ(acks_seen[0].failures.size(), 3u);
-    EXPECT_EQ(acks_seen[1].offsets, (wire::range{1, 3}));
-    EXPECT_TRUE(acks_seen[1].failures.empty());
+    ASSERT_EQ(acks_seen.size(), 5u);
+    std::map<std::uint64_t, wire::ack> by_first;
+    for (const auto& a : acks_seen) by_first[a.offsets.first] = a;
+    ASSERT_EQ(by_first.size(), 5u);
+    EXPECT_EQ(by_first[10].offsets, (wire::range{10, 12}));
+    EXPECT_EQ(by_first[10].failures.size(), 3u);
+    EXPECT_TRUE(by_first[1].failures.empty());
+    EXPECT_TRUE(by_first[4].failures.empty());
+    ASSERT_EQ(by_first[7].failures.size(), 1u);
+    EXPECT_EQ(by_first[7].failures[0].offset, 8u);
+    EXPECT_TRUE(by_first[10'000].failures.empty());
     EXPECT_TRUE(worker.running());
     worker.signal(SIGTERM);
     EXPECT_EQ(worker.wait_for(seconds(10)), 0);
