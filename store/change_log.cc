@@ -53,7 +53,7 @@ rocksdb::DBOptions db_options(bool writer) {
     o.bytes_per_sync = 1 << 20;
     // `meta` and `time` get a few bytes per append, so their memtables would pin old WAL files
     // for a long time; this bounds the WAL by forcing their (tiny) flushes.
-    o.max_total_wal_size = 256u << 20;
+    o.max_total_wal_size = 64u << 20;
     o.keep_log_file_num = 4;
     o.max_log_file_size = 16u << 20;
     // Durability and ordering: every append is one WAL write that is synced before append()
@@ -68,10 +68,11 @@ rocksdb::DBOptions db_options(bool writer) {
 rocksdb::ColumnFamilyOptions cf_options(const std::string& name) {
     rocksdb::ColumnFamilyOptions o;
     if (name == cf_log) {
-        // Keys arrive in order and are read back in order: big memtables mean few flushes, and
-        // large blocks make tail reads sequential.
-        o.write_buffer_size = 64u << 20;
-        o.max_write_buffer_number = 4;
+        // Keys arrive in order and are read back in order, so flushes are cheap. Memtables stay
+        // modest because every tailing reader (the ventilator, a RocksDB secondary) replays the
+        // unflushed WAL into memtables of its own: their size is the reader's memory and start-up.
+        o.write_buffer_size = 16u << 20;
+        o.max_write_buffer_number = 3;
         o.target_file_size_base = 64u << 20;
         o.max_bytes_for_level_base = 256u << 20;
         // Fresh data (what tailing readers touch) stays uncompressed; older levels use LZ4 when
