@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <span>
 #include <thread>
 #include <unistd.h>
 
@@ -134,7 +136,15 @@ private:
         }
         auto outcome = deliver_with_retries(group.size() > 1 ? all : group.front().records, stop);
         if (!outcome.transient.ok()) {
-            for (const auto& g : group) send_nack(g.header, outcome.transient.message());
+            for (const auto& g : group) {
+                if (g.header.attempt < _options.isolate_after_attempts || stop.stop_requested()) {
+                    send_nack(g.header, outcome.transient.message());
+                } else if (auto isolated = deliver_one_by_one(g)) {
+                    send(wire::encode(*isolated));
+                } else {
+                    send_nack(g.header, outcome.transient.message());
+                }
+            }
             return;
         }
         _failed_records += outcome.failures.size();
@@ -146,6 +156,36 @@ private:
                 if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(std::move(f));
             send(wire::encode(a));
         }
+    }
+
+    // A batch that keeps failing as a whole may hold one record the target cannot take (a poison
+    // record). Delivered one record at a time, the records that still fail while their batch mates
+    // go through are dead-lettered, so they stop holding the others back. If none goes through
+    // the target itself is down (or the first three records fail: see below): nullopt, and the
+    // batch is nacked to wait for the target, not dead-lettered.
+    std::optional<wire::ack> deliver_one_by_one(const accepted& g) {
+        wire::ack a = ack_for(g.header);
+        std::size_t delivered = 0;
+        for (std::size_t i = 0; i < g.records.size(); ++i) {
+            auto outcome = _target->deliver(std::span<const record_view>(&g.records[i], 1));
+            if (!outcome.transient.ok()) {
+                // Three failures before any success look like an outage, and each try may wait a
+                // full target timeout: stop and let the batch wait for the target instead.
+                if (delivered == 0 && i >= 2) return std::nullopt;
+                a.failures.push_back({g.records[i].offset, "failed " + std::to_string(g.header.attempt) +
+                                                               " deliveries, alone too: " + outcome.transient.message()});
+                continue;
+            }
+            ++delivered;
+            for (auto& f : outcome.failures) a.failures.push_back(std::move(f));
+        }
+        if (delivered == 0) return std::nullopt;
+        log_worker.warn("batch " + range_text(g.header.offsets) + " isolated after " + std::to_string(g.header.attempt) +
+                        " attempts: " + std::to_string(a.failures.size()) + " records dead-lettered");
+        ++_batches;
+        _records += g.records.size();
+        _failed_records += a.failures.size();
+        return a;
     }
 
     // Empty when the records match the header: count, range, strictly increasing offsets.
@@ -231,6 +271,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("acks", po::value(&o.acks)->default_value(o.acks), "the sink's acks endpoint to connect to")
         ("id", po::value(&o.id), "worker id reported in acks (default host:pid)")
         ("max-retries", po::value(&o.max_retries)->default_value(o.max_retries), "transient target failures retried before a nack")
+        ("isolate-after-attempts", po::value(&o.isolate_after_attempts)->default_value(o.isolate_after_attempts),
+         "from this delivery attempt on, a batch that still fails is retried record by record and the records "
+         "that fail alone while others succeed are dead-lettered")
         ("retry-backoff-ms", po::value(&backoff_ms)->default_value(backoff_ms), "first retry delay, doubled per retry up to 5 s")
         ("coalesce-records", po::value(&o.coalesce_records)->default_value(o.coalesce_records),
          "deliver batches already queued here together, up to this many records (1 = one batch at a time)");

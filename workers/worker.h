@@ -22,6 +22,8 @@ struct worker_options {
     std::string acks = "tcp://127.0.0.1:5558";        // The sink's endpoint (PUSH connect).
     std::string id;                                   // Worker id in acks. Default: host:pid.
     std::uint32_t max_retries = 5;                    // Transient failures retried before a nack. Default: 5.
+    std::uint32_t isolate_after_attempts = 5;         // From this delivery attempt on, a failing batch is
+                                                      // retried record by record (see worker.cc). Default: 5.
     std::chrono::milliseconds retry_backoff{100};     // First retry delay, doubled up to 5 s. Default: 100 ms.
     std::size_t coalesce_records = 10'000;            // Queued batches delivered together up to this many records.
 };

@@ -8,12 +8,14 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <zmq.hpp>
 
 #include "common/codec.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "store/change_log.h"
+#include "store/state_store.h"
 #include "tests/support/harness.h"
 #include "workers/target.h"
 #include "workers/verify.h"
@@ -300,6 +302,51 @@ TEST_F(pipeline_test, syncline_run_until_caught_up_then_verify_command) {
         "syncline", {"verify", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target},
         dir / "verify.log", seconds(60));
     EXPECT_EQ(verify_code, 0) << read_file(dir / "verify.log");
+}
+
+// A record that makes its whole batch fail (a trigger rolls the transaction back) holds the
+// pipeline only until the batch's attempt reaches --isolate-after-attempts: then it is retried
+// record by record, the poison record is dead-lettered, and the rest commits.
+TEST_F(pipeline_test, a_poison_record_is_isolated_and_dead_lettered) {
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open((dir / "target.db").c_str(), &db), SQLITE_OK);
+        const char* ddl =
+            "CREATE TABLE \"accounts\" (\"key\" TEXT PRIMARY KEY NOT NULL, \"value\" TEXT, \"offset\" INTEGER NOT NULL,"
+            " \"deleted\" INTEGER NOT NULL DEFAULT 0, \"updated_at\" INTEGER NOT NULL) WITHOUT ROWID;"
+            "CREATE TRIGGER poison BEFORE INSERT ON \"accounts\" WHEN NEW.\"key\" = 'poison'"
+            " BEGIN SELECT RAISE(ROLLBACK, 'poisoned value'); END;";
+        ASSERT_EQ(sqlite3_exec(db, ddl, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+        sqlite3_close(db);
+    }
+    append_sample(*writer, 2'000, 500, 10);
+    std::vector<record> poison(1);
+    poison[0].collection = "accounts";
+    poison[0].key = "poison";
+    poison[0].value = "{}";
+    auto at = writer->append(poison);
+    ASSERT_TRUE(at.ok());
+    const std::uint64_t poison_offset = at->first;
+    append_sample(*writer, 2'000, 500, 11);
+
+    auto sink = start_sink();
+    auto worker = start("syncline-worker",
+                        {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks, "--max-retries", "1",
+                         "--retry-backoff-ms", "10", "--isolate-after-attempts", "3"},
+                        dir / "worker-1.log");
+    auto ventilator = start_ventilator();
+    ASSERT_TRUE(wait_committed(4'001, seconds(60))) << "committed " << committed(state, "p1");
+
+    sink.signal(SIGTERM);
+    ASSERT_EQ(sink.wait_for(seconds(10)), 0);
+    auto reader = store::state_store::open_reader(state, "p1");
+    ASSERT_TRUE(reader.ok()) << reader.get_status().message();
+    auto dead = (*reader)->dead_letters();
+    ASSERT_TRUE(dead.ok());
+    ASSERT_EQ(dead->size(), 1u);
+    EXPECT_EQ((*dead)[0].offset, poison_offset);
+    EXPECT_NE((*dead)[0].error.find("poisoned value"), std::string::npos) << (*dead)[0].error;
+    EXPECT_GE(count_lines_with(dir / "worker-1.log", "isolated after"), 1u);
 }
 
 // A process that exists and is not a zombie (an orphan's zombie may wait for a reaper).
