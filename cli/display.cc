@@ -1,5 +1,6 @@
 #include "cli/display.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -226,6 +227,23 @@ result<std::int64_t> parse_time(std::string_view text) {
     }
     if (pos != text.size()) return bad("unexpected characters after the time zone");
     return ms;
+}
+
+std::string format_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths;
+    for (const auto& row : rows) {
+        if (widths.size() < row.size()) widths.resize(row.size(), 0);
+        for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    }
+    std::string out;
+    for (const auto& row : rows) {
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            out += row[i];
+            if (i + 1 < row.size()) out.append(widths[i] - row[i].size() + 2, ' ');
+        }
+        out += '\n';
+    }
+    return out;
 }
 
 }  // namespace syncline::cli

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -14,6 +15,9 @@ namespace syncline::cli {
 // `bytes` with valid UTF-8 kept, \n \r \t \\ written as escapes and every other control or invalid
 // byte as \xNN; cut after `max_chars` characters with "..." appended (0 = no limit).
 std::string escape_for_display(std::string_view bytes, std::size_t max_chars = 0);
+
+// Rows as aligned columns (two spaces apart), one line each; the first row is usually a header.
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
 // "0 B", "512 B", "1.5 KiB", "3.2 MiB", "1.1 GiB".
 std::string human_bytes(std::uint64_t bytes);

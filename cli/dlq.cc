@@ -202,16 +202,7 @@ int dlq_list_command(int argc, const char* const* argv) {
         table.push_back({std::to_string(r.entry.offset), format_iso_time(r.entry.ts_ms), std::to_string(r.entry.attempts),
                          r.record ? escape_for_display(r.record->collection, 30) : "?",
                          r.record ? escape_for_display(r.record->key, 40) : "?", escape_for_display(r.entry.error, 120)});
-    std::vector<std::size_t> widths(table[0].size(), 0);
-    for (const auto& line : table)
-        for (std::size_t i = 0; i < line.size(); ++i) widths[i] = std::max(widths[i], line[i].size());
-    for (const auto& line : table) {
-        for (std::size_t i = 0; i < line.size(); ++i) {
-            out += line[i];
-            if (i + 1 < line.size()) out.append(widths[i] - line[i].size() + 2, ' ');
-        }
-        out += '\n';
-    }
+    out += format_table(table);
     std::cout << out << std::flush;
     return exit_ok;
 }

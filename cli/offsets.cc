@@ -240,18 +240,7 @@ int offsets_show_command(int argc, const char* const* argv) {
         }
         table.push_back(std::move(cells));
     }
-    std::vector<std::size_t> widths(table[0].size(), 0);
-    for (const auto& line : table)
-        for (std::size_t i = 0; i < line.size(); ++i) widths[i] = std::max(widths[i], line[i].size());
-    std::string out;
-    for (const auto& line : table) {
-        for (std::size_t i = 0; i < line.size(); ++i) {
-            out += line[i];
-            if (i + 1 < line.size()) out.append(widths[i] - line[i].size() + 2, ' ');
-        }
-        out += '\n';
-    }
-    std::cout << out << std::flush;
+    std::cout << format_table(table) << std::flush;
     return exit_ok;
 }
 
