@@ -49,6 +49,7 @@
 #include "common/subprocess.h"
 #include "store/change_log.h"
 #include "store/state_store.h"
+#include "tests/support/harness.h"
 
 namespace syncline::fault {
 namespace {
@@ -165,13 +166,7 @@ std::uint64_t sum_field(const std::string& path, const std::string& needle, cons
     return sum;
 }
 
-std::size_t count_lines_with(const std::string& path, const std::string& needle) {
-    std::ifstream in(path);
-    std::size_t n = 0;
-    for (std::string line; std::getline(in, line);)
-        if (line.find(needle) != std::string::npos) ++n;
-    return n;
-}
+using testing::count_lines_with;  // tests/support/harness.h
 
 // ---------------------------------------------------------------------------------------------
 // The processes, as a supervisor sees them.
