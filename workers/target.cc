@@ -1,8 +1,8 @@
 #include "workers/target.h"
 
-#include <charconv>
 #include <string_view>
 
+#include "workers/internal/uri.h"
 #include "workers/targets/jsonl_target.h"
 #include "workers/targets/null_target.h"
 #include "workers/targets/sqlite_target.h"
@@ -18,53 +18,20 @@ status bad_uri(const std::string& uri, std::string_view why) {
             "target URI '" + uri + "': " + std::string(why) + " (" + std::string(supported_schemes) + ")"};
 }
 
-struct parsed_uri {
-    std::string_view scheme;
-    std::string_view path;
-    std::string_view query;  // After '?', without it.
-};
-
-// "scheme:rest[?query]". `scheme://rest` is accepted too, so that sqlite:///abs/path and
-// sqlite://rel/path mean what they look like (the authority part is never used).
-parsed_uri split(std::string_view uri) {
-    parsed_uri p;
-    auto colon = uri.find(':');
-    if (colon == std::string_view::npos) return p;
-    p.scheme = uri.substr(0, colon);
-    std::string_view rest = uri.substr(colon + 1);
-    if (rest.starts_with("//")) rest.remove_prefix(2);
-    auto q = rest.find('?');
-    p.path = rest.substr(0, q);
-    if (q != std::string_view::npos) p.query = rest.substr(q + 1);
-    return p;
-}
-
-// Applies `name=value&...` to the sqlite options; unknown names and bad values are errors so
-// that a typo never silently yields weaker durability.
+// Applies the sqlite options; unknown names and bad values are errors so that a typo never
+// silently yields weaker durability.
 status parse_sqlite_query(const std::string& uri, std::string_view query, sqlite_target_options& o) {
-    while (!query.empty()) {
-        auto amp = query.find('&');
-        std::string_view item = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        if (item.empty()) continue;
-        auto eq = item.find('=');
-        if (eq == std::string_view::npos) return bad_uri(uri, "option '" + std::string(item) + "' needs a value");
-        std::string_view name = item.substr(0, eq), value = item.substr(eq + 1);
-        if (name == "synchronous") {
-            if (value == "full" || value == "FULL") o.synchronous = sqlite_sync::full;
-            else if (value == "normal" || value == "NORMAL") o.synchronous = sqlite_sync::normal;
-            else return bad_uri(uri, "synchronous must be full or normal, not '" + std::string(value) + "'");
-        } else if (name == "busy_timeout_ms") {
-            unsigned long ms = 0;
-            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
-            if (ec != std::errc{} || end != value.data() + value.size() || ms > 3'600'000)
-                return bad_uri(uri, "busy_timeout_ms must be 0..3600000, not '" + std::string(value) + "'");
-            o.busy_timeout = std::chrono::milliseconds(ms);
-        } else {
-            return bad_uri(uri, "unknown option '" + std::string(name) + "'");
-        }
+    internal::uri_options opts(uri, std::string(supported_schemes));
+    SYNCLINE_RETURN_IF_ERROR(opts.parse(query));
+    if (auto sync = opts.take("synchronous")) {
+        if (*sync == "full" || *sync == "FULL") o.synchronous = sqlite_sync::full;
+        else if (*sync == "normal" || *sync == "NORMAL") o.synchronous = sqlite_sync::normal;
+        else return opts.error("synchronous must be full or normal, not '" + *sync + "'");
     }
-    return {};
+    auto ms = opts.take_uint("busy_timeout_ms", static_cast<std::uint64_t>(o.busy_timeout.count()), 0, 3'600'000);
+    if (!ms.ok()) return ms.get_status();
+    o.busy_timeout = std::chrono::milliseconds(ms.value());
+    return opts.reject_unknown();
 }
 
 template <typename T>
@@ -76,7 +43,7 @@ result<std::unique_ptr<target>> upcast(result<std::unique_ptr<T>> r) {
 }  // namespace
 
 result<std::unique_ptr<target>> open_target(const std::string& uri, const target_options& /*opts*/) {
-    parsed_uri p = split(uri);
+    internal::parsed_uri p = internal::split_uri(uri);
     if (p.scheme.empty()) return bad_uri(uri, "no scheme");
     if (p.scheme == "sqlite") {
         if (p.path.empty()) return bad_uri(uri, "empty path");

@@ -1,10 +1,16 @@
 #include "tests/support/harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -84,6 +90,23 @@ std::uint64_t committed(const std::string& state_root, const std::string& pipeli
     if (!reader.ok()) return 0;
     auto c = (*reader)->committed();
     return c.ok() ? c->value_or(0) : 0;
+}
+
+int free_tcp_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) throw std::runtime_error("free_tcp_port: socket failed");
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::close(fd);
+        throw std::runtime_error("free_tcp_port: bind failed");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
 }
 
 std::string read_file(const std::string& path) {

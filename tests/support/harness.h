@@ -46,6 +46,10 @@ void append_sample(store::change_log& log, std::uint64_t count, std::uint64_t ke
 // The pipeline's committed offset read from its state root (0 when none yet).
 std::uint64_t committed(const std::string& state_root, const std::string& pipeline);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released), for
+// servers the tests start (PostgreSQL, Redis, HTTP receivers, metrics endpoints).
+int free_tcp_port();
+
 // The whole text of a file ("" if missing).
 std::string read_file(const std::string& path);
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "workers/target.h"
+#include "workers/internal/uri.h"
 #include "workers/tests/test_util.h"
 
 namespace syncline::workers {
@@ -68,3 +69,45 @@ TEST(null_target, discards_and_cannot_be_read_back) {
 
 }  // namespace
 }  // namespace syncline::workers
+
+namespace syncline::workers::internal {
+namespace {
+
+TEST(uri_options, takes_known_options_and_names_the_first_unknown_one) {
+    uri_options o("x://h/db?a=1&flag=yes&name=%41b&extra=z", "help text");
+    ASSERT_TRUE(o.parse("a=1&flag=yes&name=%41b&extra=z").ok());
+    EXPECT_EQ(o.take_uint("a", 7, 0, 10).value(), 1u);
+    EXPECT_EQ(o.take_uint("absent", 7, 0, 10).value(), 7u);
+    EXPECT_TRUE(o.take_bool("flag", false).value());
+    EXPECT_EQ(o.take("name"), "Ab");
+    auto unknown = o.reject_unknown();
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_NE(unknown.message().find("unknown option 'extra'"), std::string::npos) << unknown.message();
+    EXPECT_NE(unknown.message().find("help text"), std::string::npos) << unknown.message();
+}
+
+TEST(uri_options, rejects_out_of_range_duplicates_and_bad_escapes) {
+    uri_options range("u", "h");
+    ASSERT_TRUE(range.parse("n=11").ok());
+    EXPECT_FALSE(range.take_uint("n", 0, 0, 10).ok());
+    EXPECT_FALSE(uri_options("u", "h").parse("n=1&n=2").ok());
+    EXPECT_FALSE(uri_options("u", "h").parse("n=%4").ok());
+    EXPECT_FALSE(uri_options("u", "h").parse("novalue").ok());
+    uri_options b("u", "h");
+    ASSERT_TRUE(b.parse("f=maybe").ok());
+    EXPECT_FALSE(b.take_bool("f", true).ok());
+}
+
+TEST(split_uri, accepts_both_spellings) {
+    auto a = split_uri("postgresql://u@h:5432/db?schema=s");
+    EXPECT_EQ(a.scheme, "postgresql");
+    EXPECT_TRUE(a.had_slashes);
+    EXPECT_EQ(a.path, "u@h:5432/db");
+    EXPECT_EQ(a.query, "schema=s");
+    auto b = split_uri("sqlite:x.db");
+    EXPECT_EQ(b.path, "x.db");
+    EXPECT_FALSE(b.had_slashes);
+}
+
+}  // namespace
+}  // namespace syncline::workers::internal

@@ -1,0 +1,57 @@
+#pragma once
+// workers/internal/uri.h: the target URI grammar every target shares: `scheme:rest[?query]`
+// (or `scheme://rest`), and `name=value&...` options read by name, so that an unknown or
+// malformed option is an error naming the URI rather than silently ignored.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace syncline::workers::internal {
+
+struct parsed_uri {
+    std::string_view scheme;
+    std::string_view path;   // After "scheme:" or "scheme://", before '?'.
+    std::string_view query;  // After '?', without it.
+    bool had_slashes = false;  // Written as scheme://...
+};
+
+// "scheme:rest[?query]". `scheme://rest` is accepted too, so that sqlite:///abs/path and
+// sqlite://rel/path mean what they look like.
+parsed_uri split_uri(std::string_view uri);
+
+// The `name=value` pairs of a query, consumed one by one; whatever is left at the end is an
+// unknown option. Every error names the URI and lists the supported forms (`help`).
+class uri_options {
+public:
+    uri_options(std::string uri, std::string help) : _uri(std::move(uri)), _help(std::move(help)) {}
+
+    // Parses `query`; duplicate names and items without '=' are errors.
+    status parse(std::string_view query);
+
+    // The option's value, removed from the set; nullopt when absent.
+    std::optional<std::string> take(const std::string& name);
+    // An unsigned number in [min, max]; `fallback` when absent.
+    result<std::uint64_t> take_uint(const std::string& name, std::uint64_t fallback, std::uint64_t min,
+                                    std::uint64_t max);
+    // true/false/1/0/yes/no; `fallback` when absent.
+    result<bool> take_bool(const std::string& name, bool fallback);
+    // Error for the first option nobody took (call after taking all known ones).
+    status reject_unknown() const;
+
+    // invalid_argument: "target URI '<uri>': <why> (<help>)".
+    status error(std::string_view why) const;
+
+private:
+    std::string _uri;
+    std::string _help;
+    std::map<std::string, std::string> _values;
+};
+
+// Decodes %XX escapes (for user names, passwords and paths inside URIs); nullopt if malformed.
+std::optional<std::string> percent_decode(std::string_view text);
+
+}  // namespace syncline::workers::internal
