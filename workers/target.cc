@@ -1,5 +1,6 @@
 #include "workers/target.h"
 
+#include <functional>
 #include <string_view>
 
 #include "workers/internal/uri.h"
@@ -10,29 +11,15 @@
 namespace syncline::workers {
 namespace {
 
+// One line per scheme, listed in every URI error so the user sees what is accepted.
 constexpr std::string_view supported_schemes =
     "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:";
 
-status bad_uri(const std::string& uri, std::string_view why) {
-    return {errc::invalid_argument,
-            "target URI '" + uri + "': " + std::string(why) + " (" + std::string(supported_schemes) + ")"};
-}
-
-// Applies the sqlite options; unknown names and bad values are errors so that a typo never
-// silently yields weaker durability.
-status parse_sqlite_query(const std::string& uri, std::string_view query, sqlite_target_options& o) {
-    internal::uri_options opts(uri, std::string(supported_schemes));
-    SYNCLINE_RETURN_IF_ERROR(opts.parse(query));
-    if (auto sync = opts.take("synchronous")) {
-        if (*sync == "full" || *sync == "FULL") o.synchronous = sqlite_sync::full;
-        else if (*sync == "normal" || *sync == "NORMAL") o.synchronous = sqlite_sync::normal;
-        else return opts.error("synchronous must be full or normal, not '" + *sync + "'");
-    }
-    auto ms = opts.take_uint("busy_timeout_ms", static_cast<std::uint64_t>(o.busy_timeout.count()), 0, 3'600'000);
-    if (!ms.ok()) return ms.get_status();
-    o.busy_timeout = std::chrono::milliseconds(ms.value());
-    return opts.reject_unknown();
-}
+// Opening is split in two so that `syncline config check` can validate a URI without touching
+// the target: a scheme's parser checks the URI and its options and returns the opener.
+using opener = std::function<result<std::unique_ptr<target>>()>;
+using scheme_parser = result<opener> (*)(const std::string& uri, const internal::parsed_uri& p,
+                                         internal::uri_options& options, const target_options& opts);
 
 template <typename T>
 result<std::unique_ptr<target>> upcast(result<std::unique_ptr<T>> r) {
@@ -40,28 +27,73 @@ result<std::unique_ptr<target>> upcast(result<std::unique_ptr<T>> r) {
     return std::unique_ptr<target>(std::move(r).value());
 }
 
+// Unknown names and bad values are errors so that a typo never silently yields weaker durability.
+result<opener> parse_sqlite(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                            const target_options&) {
+    if (p.path.empty()) return options.error("empty path");
+    sqlite_target_options o;
+    o.path = std::string(p.path);
+    if (auto sync = options.take("synchronous")) {
+        if (*sync == "full" || *sync == "FULL") o.synchronous = sqlite_sync::full;
+        else if (*sync == "normal" || *sync == "NORMAL") o.synchronous = sqlite_sync::normal;
+        else return options.error("synchronous must be full or normal, not '" + *sync + "'");
+    }
+    auto ms = options.take_uint("busy_timeout_ms", static_cast<std::uint64_t>(o.busy_timeout.count()), 0, 3'600'000);
+    if (!ms.ok()) return ms.get_status();
+    o.busy_timeout = std::chrono::milliseconds(ms.value());
+    return opener([o] { return upcast(sqlite_target::open(o)); });
+}
+
+result<opener> parse_jsonl(const std::string&, const internal::parsed_uri& p, internal::uri_options&,
+                           const target_options&) {
+    if (p.path.empty()) return status{errc::invalid_argument, "empty path"};
+    return opener([path = std::string(p.path)] { return upcast(jsonl_target::open({.path = path})); });
+}
+
+result<opener> parse_null(const std::string&, const internal::parsed_uri& p, internal::uri_options&,
+                          const target_options&) {
+    if (!p.path.empty()) return status{errc::invalid_argument, "null: takes no path"};
+    return opener([] { return result<std::unique_ptr<target>>(std::unique_ptr<target>(std::make_unique<null_target>())); });
+}
+
+struct scheme {
+    std::string_view name;
+    scheme_parser parse;
+};
+
+constexpr scheme schemes[] = {
+    {"sqlite", parse_sqlite},
+    {"jsonl", parse_jsonl},
+    {"null", parse_null},
+};
+
+result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {
+    internal::uri_options options(uri, std::string(supported_schemes));
+    internal::parsed_uri p = internal::split_uri(uri);
+    if (p.scheme.empty()) return options.error("no scheme");
+    for (const scheme& s : schemes) {
+        if (s.name != p.scheme) continue;
+        SYNCLINE_RETURN_IF_ERROR(options.parse(p.query));
+        auto made = s.parse(uri, p, options, opts);
+        // Parsers may return a bare reason; every error leaves here naming the URI.
+        if (!made.ok() && made.get_status().message().find(uri) == std::string::npos)
+            return options.error(made.get_status().message());
+        SYNCLINE_RETURN_IF_ERROR(options.reject_unknown());
+        return made;
+    }
+    return options.error("unknown scheme '" + std::string(p.scheme) + "'");
+}
+
 }  // namespace
 
-result<std::unique_ptr<target>> open_target(const std::string& uri, const target_options& /*opts*/) {
-    internal::parsed_uri p = internal::split_uri(uri);
-    if (p.scheme.empty()) return bad_uri(uri, "no scheme");
-    if (p.scheme == "sqlite") {
-        if (p.path.empty()) return bad_uri(uri, "empty path");
-        sqlite_target_options o;
-        o.path = std::string(p.path);
-        SYNCLINE_RETURN_IF_ERROR(parse_sqlite_query(uri, p.query, o));
-        return upcast(sqlite_target::open(o));
-    }
-    if (p.scheme == "jsonl") {
-        if (p.path.empty()) return bad_uri(uri, "empty path");
-        if (!p.query.empty()) return bad_uri(uri, "jsonl takes no options");
-        return upcast(jsonl_target::open({.path = std::string(p.path)}));
-    }
-    if (p.scheme == "null") {
-        if (!p.path.empty() || !p.query.empty()) return bad_uri(uri, "null: takes no path");
-        return std::unique_ptr<target>(std::make_unique<null_target>());
-    }
-    return bad_uri(uri, "unknown scheme '" + std::string(p.scheme) + "'");
+status check_target_uri(const std::string& uri, const target_options& opts) {
+    return parse_target_uri(uri, opts).get_status();
+}
+
+result<std::unique_ptr<target>> open_target(const std::string& uri, const target_options& opts) {
+    auto made = parse_target_uri(uri, opts);
+    if (!made.ok()) return made.get_status();
+    return made.value()();
 }
 
 }  // namespace syncline::workers

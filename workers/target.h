@@ -54,4 +54,7 @@ struct target_options {
 // paths; unavailable when the target cannot be reached now.
 result<std::unique_ptr<target>> open_target(const std::string& uri, const target_options& opts = {});
 
+// Checks a target URI and its options without opening or connecting to anything.
+status check_target_uri(const std::string& uri, const target_options& opts = {});
+
 }  // namespace syncline::workers

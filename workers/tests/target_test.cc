@@ -1,4 +1,6 @@
 // open_target: URI dispatch and its errors; the null target.
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "workers/target.h"
@@ -52,6 +54,15 @@ TEST(open_target, opens_each_scheme) {
     EXPECT_TRUE(open_target("sqlite://" + dir.file("b.db") + "?synchronous=normal&busy_timeout_ms=100").ok());
     EXPECT_TRUE(open_target("jsonl:" + dir.file("a.jsonl")).ok());
     EXPECT_TRUE(open_target("null:").ok());
+}
+
+TEST(check_target_uri, validates_without_creating_anything) {
+    temp_dir dir;
+    EXPECT_TRUE(check_target_uri("sqlite:" + (dir / "t.db")).ok());
+    EXPECT_FALSE(std::filesystem::exists(dir / "t.db"));
+    EXPECT_EQ(check_target_uri("sqlite:" + (dir / "t.db") + "?synchronous=off").code(), errc::invalid_argument);
+    EXPECT_EQ(check_target_uri("jsonl:" + (dir / "x") + "?a=b").code(), errc::invalid_argument);
+    EXPECT_EQ(check_target_uri("nosuch:x").code(), errc::invalid_argument);
 }
 
 TEST(null_target, discards_and_cannot_be_read_back) {
