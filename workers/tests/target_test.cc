@@ -58,10 +58,11 @@ TEST(open_target, opens_each_scheme) {
 
 TEST(check_target_uri, validates_without_creating_anything) {
     temp_dir dir;
-    EXPECT_TRUE(check_target_uri("sqlite:" + (dir / "t.db")).ok());
-    EXPECT_FALSE(std::filesystem::exists(dir / "t.db"));
-    EXPECT_EQ(check_target_uri("sqlite:" + (dir / "t.db") + "?synchronous=off").code(), errc::invalid_argument);
-    EXPECT_EQ(check_target_uri("jsonl:" + (dir / "x") + "?a=b").code(), errc::invalid_argument);
+    const std::string db = (dir.path() / "t.db").string();
+    EXPECT_TRUE(check_target_uri("sqlite:" + db).ok());
+    EXPECT_FALSE(std::filesystem::exists(db));
+    EXPECT_EQ(check_target_uri("sqlite:" + db + "?synchronous=off").code(), errc::invalid_argument);
+    EXPECT_EQ(check_target_uri("jsonl:" + (dir.path() / "x").string() + "?a=b").code(), errc::invalid_argument);
     EXPECT_EQ(check_target_uri("nosuch:x").code(), errc::invalid_argument);
 }
 
