@@ -1,11 +1,13 @@
 #include "workers/target.h"
 
+#include <algorithm>
 #include <functional>
 #include <string_view>
 
 #include "workers/internal/uri.h"
 #include "workers/targets/jsonl_target.h"
 #include "workers/targets/null_target.h"
+#include "workers/targets/postgres_target.h"
 #include "workers/targets/sqlite_target.h"
 
 namespace syncline::workers {
@@ -13,7 +15,8 @@ namespace {
 
 // One line per scheme, listed in every URI error so the user sees what is accepted.
 constexpr std::string_view supported_schemes =
-    "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:";
+    "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:, "
+    "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S]";
 
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
@@ -56,6 +59,78 @@ result<opener> parse_null(const std::string&, const internal::parsed_uri& p, int
     return opener([] { return result<std::unique_ptr<target>>(std::unique_ptr<target>(std::make_unique<null_target>())); });
 }
 
+// postgresql://user[:password]@host[:port]/db: libpq's own URI form, except that its options are
+// ours (libpq would refuse `schema`), so the parts become libpq connection keywords. Anything not
+// given (password, host, ...) is left to libpq's defaults: PGPASSWORD, ~/.pgpass, PGHOST, ...
+result<opener> parse_postgres(const std::string& uri, const internal::parsed_uri& p, internal::uri_options& options,
+                              const target_options& opts) {
+    if (!p.had_slashes) return options.error("expected postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB");
+    postgres_target_options o;
+    auto keyword = [&](const char* name, std::string_view raw) -> status {
+        auto text = internal::percent_decode(raw);
+        if (!text) return options.error(std::string("bad %-escape in the ") + name);
+        if (!text->empty()) o.connection.emplace_back(name, std::move(*text));
+        return {};
+    };
+    std::string_view rest = p.path;
+    // The userinfo ends at the last '@': a password may hold a raw '/' or '@'.
+    if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+        std::string_view userinfo = rest.substr(0, at);
+        rest.remove_prefix(at + 1);
+        auto colon = userinfo.find(':');
+        SYNCLINE_RETURN_IF_ERROR(keyword("user", userinfo.substr(0, colon)));
+        if (colon != std::string_view::npos) SYNCLINE_RETURN_IF_ERROR(keyword("password", userinfo.substr(colon + 1)));
+    }
+    const auto slash = rest.find('/');
+    std::string_view hostport = rest.substr(0, slash);
+    std::string_view db = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    std::string_view host = hostport, port;
+    if (hostport.starts_with('[')) {  // [IPv6]:port
+        auto close = hostport.find(']');
+        if (close == std::string_view::npos) return options.error("unclosed '[' in the host");
+        host = hostport.substr(1, close - 1);
+        if (close + 1 < hostport.size()) {
+            if (hostport[close + 1] != ':') return options.error("expected ':PORT' after ']'");
+            port = hostport.substr(close + 2);
+        }
+    } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+        host = hostport.substr(0, colon);
+        port = hostport.substr(colon + 1);
+    }
+    if (!port.empty() && (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+                          std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535))
+        return options.error("port must be 1..65535, not '" + std::string(port) + "'");
+    SYNCLINE_RETURN_IF_ERROR(keyword("host", host));
+    SYNCLINE_RETURN_IF_ERROR(keyword("port", port));
+    SYNCLINE_RETURN_IF_ERROR(keyword("dbname", db));
+    // ?host=/run/postgresql: a unix socket directory, as libpq's URIs allow.
+    if (auto h = options.take("host")) o.connection.emplace_back("host", *h);
+    if (auto schema = options.take("schema")) {
+        if (schema->empty() || schema->size() > 63 || schema->find('\0') != std::string::npos)
+            return options.error("schema must be 1..63 bytes");
+        o.schema = *schema;
+    }
+    if (auto value = options.take("value")) {
+        if (*value == "jsonb") o.value_type = postgres_value_type::jsonb;
+        else if (*value == "text") o.value_type = postgres_value_type::text;
+        else if (*value == "bytea") o.value_type = postgres_value_type::bytea;
+        else return options.error("value must be jsonb, text or bytea, not '" + *value + "'");
+    }
+    if (auto mode = options.take("sslmode")) {
+        static constexpr std::string_view modes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+        if (std::find(std::begin(modes), std::end(modes), *mode) == std::end(modes))
+            return options.error("sslmode must be disable, allow, prefer, require, verify-ca or verify-full");
+        o.connection.emplace_back("sslmode", *mode);
+    }
+    auto timeout = options.take_uint("connect_timeout", 10, 1, 3600);
+    if (!timeout.ok()) return timeout.get_status();
+    o.connection.emplace_back("connect_timeout", std::to_string(timeout.value()));
+    o.connection.emplace_back("client_encoding", "UTF8");
+    o.connection.emplace_back("application_name", "syncline" + (opts.pipeline.empty() ? "" : "-" + opts.pipeline));
+    o.description = internal::without_password(uri);
+    return opener([o] { return upcast(postgres_target::open(o)); });
+}
+
 struct scheme {
     std::string_view name;
     scheme_parser parse;
@@ -65,10 +140,14 @@ constexpr scheme schemes[] = {
     {"sqlite", parse_sqlite},
     {"jsonl", parse_jsonl},
     {"null", parse_null},
+    {"postgresql", parse_postgres},
+    {"postgres", parse_postgres},
 };
 
 result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {
-    internal::uri_options options(uri, std::string(supported_schemes));
+    // Errors name the URI: never with its password.
+    const std::string shown = internal::without_password(uri);
+    internal::uri_options options(shown, std::string(supported_schemes));
     internal::parsed_uri p = internal::split_uri(uri);
     if (p.scheme.empty()) return options.error("no scheme");
     for (const scheme& s : schemes) {
@@ -76,7 +155,7 @@ result<opener> parse_target_uri(const std::string& uri, const target_options& op
         SYNCLINE_RETURN_IF_ERROR(options.parse(p.query));
         auto made = s.parse(uri, p, options, opts);
         // Parsers may return a bare reason; every error leaves here naming the URI.
-        if (!made.ok() && made.get_status().message().find(uri) == std::string::npos)
+        if (!made.ok() && made.get_status().message().find(shown) == std::string::npos)
             return options.error(made.get_status().message());
         SYNCLINE_RETURN_IF_ERROR(options.reject_unknown());
         return made;
