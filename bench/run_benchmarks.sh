@@ -5,8 +5,11 @@
 # sqlite_baseline, printing markdown tables. Run by hand, never by ctest.
 #
 #   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--workers "1 2 4"] [--quick]
+#                           [--postgres | --postgres-only] [--postgres-records N]
 #
 # --quick: 100,000 records everywhere and 3 s latency runs (a smoke test, not numbers to record).
+# --postgres: also the PostgreSQL section (a throwaway server from /usr/lib/postgresql/15/bin on
+# a free port, run as the postgres user when root); --postgres-only: only that section.
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (scratch dir, default $TMPDIR), JOBS.
 set -euo pipefail
 
@@ -17,6 +20,9 @@ JOBS=${JOBS:-2}
 records=1000000
 sqlite_records=1000000
 workers_list="1 2 4"
+postgres=0
+default_sections=1
+postgres_records=200000
 latency_seconds=10
 null_rate=100000
 sqlite_rate=5000
@@ -25,8 +31,11 @@ while [[ $# -gt 0 ]]; do
         --records) records=$2; shift 2 ;;
         --sqlite-records) sqlite_records=$2; shift 2 ;;
         --workers) workers_list=$2; shift 2 ;;
-        --quick) records=100000; sqlite_records=100000; latency_seconds=3; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        --quick) records=100000; sqlite_records=100000; postgres_records=50000; latency_seconds=3; shift ;;
+        --postgres) postgres=1; shift ;;
+        --postgres-only) postgres=1; default_sections=0; shift ;;
+        --postgres-records) postgres_records=$2; shift 2 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -40,7 +49,8 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TEST
     echo "   configure with SYNCLINE_BUILD_TESTS=OFF failed (see $BUILD_DIR/configure.log); retrying with ON" >&2
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=ON >"$BUILD_DIR/configure.log" 2>&1
 fi
-cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline >&2
+cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline \
+    postgres_baseline >&2
 BIN=$BUILD_DIR/bin
 
 # --- machine ----------------------------------------------------------------------------------
@@ -64,12 +74,6 @@ echo "- SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '(sqlite3
 echo
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-
-# --- pipeline throughput ----------------------------------------------------------------------
-echo "## Pipeline throughput (records appended first, then timed from process start to all committed)"
-echo
-echo "| target | workers | records | seconds | records/s | first commit at s | records/s after it | peak RSS MiB | load avg before |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
 run_throughput() {  # target records workers
     local before row
     before=$(load)
@@ -78,6 +82,45 @@ run_throughput() {  # target records workers
     # pipeline_bench prints "| t | w | n | s | r/s | peak RSS MiB: ventilator V, worker W, sink S |"
     sed -E "s/ peak RSS MiB: (.*) \|$/ \1 | $before |/" <<<"$row"
 }
+
+postgres_section() {
+    local port conninfo uri w
+    # Global: the EXIT trap stops the server after this function returned.
+    pg_bin=/usr/lib/postgresql/15/bin
+    as_pg=()
+    pgdir=$(mktemp -d "$BENCH_DIR/syncline-pg-bench-XXXXXX")
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    if [[ $(id -u) == 0 ]]; then  # PostgreSQL refuses to run as root.
+        chown -R postgres:postgres "$pgdir"
+        as_pg=(setpriv --reuid=postgres --regid=postgres --clear-groups --)
+    fi
+    "${as_pg[@]}" "$pg_bin/initdb" -D "$pgdir/data" -U bench --auth=trust -E UTF8 --locale=C --no-sync >"$pgdir/initdb.log"
+    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -o \
+        "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c max_wal_size=2GB" start >&2
+    trap '"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdir/data" -m fast stop >&2 || true; rm -rf "$pgdir"' EXIT
+    conninfo="host=127.0.0.1 port=$port user=bench dbname=postgres"
+    echo "## PostgreSQL: pipeline_bench --target postgresql://..., $postgres_records records (server: default settings but"
+    echo "shared_buffers=256MB, max_wal_size=2GB, fsync on; each run writes into a new schema)"
+    echo
+    echo "| target | workers | records | seconds | records/s | first commit at s | records/s after it | peak RSS MiB | load avg before |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+    for w in $workers_list; do
+        uri="postgresql://bench@127.0.0.1:$port/postgres?schema=bench_w${w}_$$"
+        run_throughput "$uri" "$postgres_records" "$w"
+    done
+    echo
+    echo "## PostgreSQL alone: postgres_baseline, $postgres_records rows, same schema and fence (load avg before: $(load))"
+    echo
+    "$BIN/postgres_baseline" --conninfo "$conninfo" --records "$postgres_records"
+    echo
+}
+
+# --- pipeline throughput ----------------------------------------------------------------------
+if (( default_sections )); then
+echo "## Pipeline throughput (records appended first, then timed from process start to all committed)"
+echo
+echo "| target | workers | records | seconds | records/s | first commit at s | records/s after it | peak RSS MiB | load avg before |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
 for w in $workers_list; do run_throughput null: "$records" "$w"; done
 for w in $workers_list; do run_throughput sqlite: "$sqlite_records" "$w"; done
 echo
@@ -104,4 +147,6 @@ echo
 "$BIN/sqlite_baseline" --records "$sqlite_records" --dir "$BENCH_DIR/syncline-sqlite-baseline-$$"
 rm -rf "$BENCH_DIR/syncline-sqlite-baseline-$$"
 echo
+fi
+(( postgres )) && postgres_section
 echo "load average after: $(load)"
