@@ -18,6 +18,7 @@
 #include "cli/display.h"
 #include "cli/internal/command_util.h"
 #include "cli/runner.h"
+#include "workers/target.h"
 #include "cli/syncline_cli.h"
 #include "common/process.h"
 #include "store/state_store.h"
@@ -220,7 +221,8 @@ int replay_command(int argc, const char* const* argv) {
     const bool show_progress = o.progress;
     o.progress = false;  // The runner's line shows lag against the log; ours shows the range.
     std::fprintf(stderr, "syncline replay: offsets %" PRIu64 "..%" PRIu64 " (%" PRIu64 " records) of pipeline %s into %s as %s\n",
-                 range.first, range.last, range.records(), pipeline.c_str(), o.target.c_str(), o.pipeline.c_str());
+                 range.first, range.last, range.records(), pipeline.c_str(), workers::uri_for_display(o.target).c_str(),
+                 o.pipeline.c_str());
 
     const auto began = steady::now();
     stop_flag stop = install_stop_handlers();
@@ -276,7 +278,7 @@ int replay_command(int argc, const char* const* argv) {
         return exit_ok;
     }
     std::printf("replayed %" PRIu64 " records (offsets %" PRIu64 "..%" PRIu64 ") into %s in %.2f s (%.0f records/s)\n",
-                range.records(), range.first, range.last, o.target.c_str(), secs, secs > 0 ? range.records() / secs : 0.0);
+                range.records(), range.first, range.last, workers::uri_for_display(o.target).c_str(), secs, secs > 0 ? range.records() / secs : 0.0);
     std::fflush(stdout);
     return exit_ok;
 }

@@ -15,6 +15,7 @@
 #include "common/subprocess.h"
 #include "store/change_log.h"
 #include "store/state_store.h"
+#include "workers/target.h"
 
 namespace syncline::cli {
 namespace {
@@ -152,7 +153,7 @@ private:
         if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
         add("ventilator", std::move(ventilator_argv), _o.ventilator_args);
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
-        log_run.info("pipeline=" + _o.pipeline + " target=" + _o.target + " workers=" + std::to_string(_o.workers) +
+        log_run.info("pipeline=" + _o.pipeline + " target=" + workers::uri_for_display(_o.target) + " workers=" + std::to_string(_o.workers) +
                      " run_dir=" + _o.run_dir);
         return {};
     }

@@ -44,7 +44,7 @@ int verify_command(int argc, const char* const* argv) {
         return s.code() == errc::invalid_argument ? internal::usage_error(cmd, s.message())
                                                   : internal::failure(cmd, s.message());
     }
-    auto report = workers::verify_target(**log, **committed, **t, target);
+    auto report = workers::verify_target(**log, **committed, **t, workers::uri_for_display(target));
     if (!report.ok()) return internal::failure(cmd, report.get_status().message());
     std::fputs(workers::format_report(*report, max_lines).c_str(), stdout);
     return report->clean() ? exit_ok : exit_failure;

@@ -165,6 +165,8 @@ result<opener> parse_target_uri(const std::string& uri, const target_options& op
 
 }  // namespace
 
+std::string uri_for_display(const std::string& uri) { return internal::without_password(uri); }
+
 status check_target_uri(const std::string& uri, const target_options& opts) {
     return parse_target_uri(uri, opts).get_status();
 }

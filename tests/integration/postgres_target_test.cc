@@ -253,6 +253,12 @@ TEST_F(postgres_target_test, passwords_come_from_the_uri_or_pgpassword_and_never
     EXPECT_TRUE((*from_env)->deliver(views({upsert(1, "c", "k", "{}")})).transient.ok());
 }
 
+TEST(postgres_uri, is_shown_without_its_password) {
+    EXPECT_EQ(workers::uri_for_display("postgresql://u:p%40ss/w@h:5432/db?schema=s"), "postgresql://u:***@h:5432/db?schema=s");
+    EXPECT_EQ(workers::uri_for_display("postgres://u@h/db"), "postgres://u@h/db");
+    EXPECT_EQ(workers::uri_for_display("sqlite:/tmp/a:b@c.db"), "sqlite:/tmp/a:b@c.db");
+}
+
 TEST(postgres_uri, is_checked_without_connecting) {
     // Port 1 has no server: checking does not connect.
     EXPECT_TRUE(workers::check_target_uri("postgresql://u:p@127.0.0.1:1/db?schema=s&value=text&sslmode=disable").ok());
