@@ -6,10 +6,13 @@
 //           collection (text parameters); COMMIT: sent pipelined, one round trip.
 //   copy:   BEGIN; COPY into a temporary staging table; one INSERT ... SELECT DISTINCT ON (key)
 //           ... ON CONFLICT ... WHERE fence per collection; COMMIT (three round trips).
+//   target: postgres_target::deliver itself, 1 call per transaction, outside the pipeline (what
+//           the target does: one pipelined transaction, one upsert per collection from binary
+//           arrays via unnest).
 // Each case starts from empty tables (a new schema). Output: a markdown table.
 //
-//   postgres_baseline --conninfo "host=... port=... user=... dbname=..." [--records N] [--keys K]
-//                     [--tx SIZE[,SIZE...]] [--modes values,copy]
+//   postgres_baseline --uri postgresql://USER@HOST:PORT/DB [--records N] [--keys K]
+//                     [--tx SIZE[,SIZE...]] [--modes values,copy,target]
 #include <libpq-fe.h>
 #include <time.h>
 
@@ -18,10 +21,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "bench/workload.h"
+#include "workers/target.h"
 
 namespace {
 
@@ -168,7 +173,8 @@ struct result_row {
     double seconds = 0, cpu = 0;
 };
 
-result_row run_case(PGconn* c, const std::vector<record>& rows, const std::string& mode, std::size_t tx, int n) {
+result_row run_case(PGconn* c, const std::string& uri, const std::vector<record>& rows, const std::string& mode,
+                    std::size_t tx, int n) {
     const std::string schema = "baseline_" + std::to_string(n);
     exec(c, "DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " + schema);
     for (const char* collection : collections)
@@ -179,12 +185,30 @@ result_row run_case(PGconn* c, const std::vector<record>& rows, const std::strin
             " deleted bool, ts bigint) ON COMMIT DELETE ROWS");
     result_row out{mode, tx, 0, 0, 0};
     std::string buf;
+    std::unique_ptr<workers::target> target;
+    std::vector<record_view> views;
+    if (mode == "target") {
+        auto t = workers::open_target(uri + "?schema=" + schema);
+        if (!t.ok()) die(t.get_status().message());
+        target = std::move(t.value());
+        views.reserve(tx);
+    }
     const auto t0 = steady::now();
     const double c0 = process_cpu_seconds();
     for (std::size_t i = 0; i < rows.size(); i += tx) {
         const std::size_t end = std::min(rows.size(), i + tx);
-        if (mode == "copy") write_copy(c, schema, rows, i, end, buf);
-        else write_values(c, schema, rows, i, end);
+        if (mode == "copy") {
+            write_copy(c, schema, rows, i, end, buf);
+        } else if (mode == "target") {
+            views.clear();
+            for (std::size_t j = i; j < end; ++j)
+                views.push_back({rows[j].offset, rows[j].ts_ms, rows[j].collection, rows[j].key, rows[j].operation,
+                                 rows[j].value, {}});
+            auto outcome = target->deliver(views);
+            if (!outcome.transient.ok() || !outcome.failures.empty()) die("target deliver failed");
+        } else {
+            write_values(c, schema, rows, i, end);
+        }
         ++out.transactions;
     }
     out.seconds = std::chrono::duration<double>(steady::now() - t0).count();
@@ -208,13 +232,13 @@ std::vector<std::string> split(const std::string& list) {
 int main(int argc, char** argv) {
     std::size_t records = 1'000'000, keys = 100'000;
     std::vector<std::size_t> sizes = {1000, 10'000};
-    std::vector<std::string> modes = {"values", "copy"};
-    std::string conninfo;
+    std::vector<std::string> modes = {"values", "copy", "target"};
+    std::string uri;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--records") records = std::strtoull(argv[i + 1], nullptr, 10);
         else if (a == "--keys") keys = std::strtoull(argv[i + 1], nullptr, 10);
-        else if (a == "--conninfo") conninfo = argv[i + 1];
+        else if (a == "--uri") uri = argv[i + 1];
         else if (a == "--modes") modes = split(argv[i + 1]);
         else if (a == "--tx") {
             sizes.clear();
@@ -224,11 +248,12 @@ int main(int argc, char** argv) {
     if (argc % 2 == 0) die("every option takes a value");
     if (records == 0 || keys == 0) die("--records and --keys must be positive");
     for (const auto& m : modes)
-        if (m != "values" && m != "copy") die("--modes takes values and/or copy");
+        if (m != "values" && m != "copy" && m != "target") die("--modes takes values, copy, target");
     for (auto s : sizes)
         if (s == 0) die("--tx wants positive sizes");
 
-    PGconn* c = PQconnectdb(conninfo.c_str());
+    if (uri.empty() || uri.find('?') != std::string::npos) die("--uri postgresql://USER@HOST:PORT/DB (no options)");
+    PGconn* c = PQconnectdb(uri.c_str());
     if (PQstatus(c) != CONNECTION_OK) die(std::string("connect: ") + PQerrorMessage(c));
     PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
 
@@ -249,7 +274,7 @@ int main(int argc, char** argv) {
     int n = 0;
     for (std::size_t tx : sizes) {
         for (const auto& mode : modes) {
-            const auto r = run_case(c, rows, mode, std::min(tx, records), ++n);
+            const auto r = run_case(c, uri, rows, mode, std::min(tx, records), ++n);
             std::printf("| %s | %zu | %zu | %.2f | %.0f | %.2f |\n", r.mode.c_str(), r.tx, r.transactions, r.seconds,
                         static_cast<double>(records) / r.seconds, r.cpu * 1e6 / static_cast<double>(records));
             std::fflush(stdout);

@@ -5,11 +5,12 @@
 # sqlite_baseline, printing markdown tables. Run by hand, never by ctest.
 #
 #   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--workers "1 2 4"] [--quick]
-#                           [--postgres | --postgres-only] [--postgres-records N]
+#                           [--postgres | --postgres-only] [--postgres-records N] [--postgres-value T]
 #
 # --quick: 100,000 records everywhere and 3 s latency runs (a smoke test, not numbers to record).
 # --postgres: also the PostgreSQL section (a throwaway server from /usr/lib/postgresql/15/bin on
-# a free port, run as the postgres user when root); --postgres-only: only that section.
+# a free port, run as the postgres user when root); --postgres-only: only that section;
+# --postgres-value text|bytea: the target's value column type for the pipeline runs (default jsonb).
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (scratch dir, default $TMPDIR), JOBS.
 set -euo pipefail
 
@@ -23,6 +24,7 @@ workers_list="1 2 4"
 postgres=0
 default_sections=1
 postgres_records=200000
+postgres_value=jsonb
 latency_seconds=10
 null_rate=100000
 sqlite_rate=5000
@@ -35,7 +37,8 @@ while [[ $# -gt 0 ]]; do
         --postgres) postgres=1; shift ;;
         --postgres-only) postgres=1; default_sections=0; shift ;;
         --postgres-records) postgres_records=$2; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --postgres-value) postgres_value=$2; shift 2 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -84,7 +87,7 @@ run_throughput() {  # target records workers
 }
 
 postgres_section() {
-    local port conninfo uri w
+    local port server uri w
     # Global: the EXIT trap stops the server after this function returned.
     pg_bin=/usr/lib/postgresql/15/bin
     as_pg=()
@@ -98,20 +101,20 @@ postgres_section() {
     "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -o \
         "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c max_wal_size=2GB" start >&2
     trap '"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdir/data" -m fast stop >&2 || true; rm -rf "$pgdir"' EXIT
-    conninfo="host=127.0.0.1 port=$port user=bench dbname=postgres"
-    echo "## PostgreSQL: pipeline_bench --target postgresql://..., $postgres_records records (server: default settings but"
+    server="postgresql://bench@127.0.0.1:$port/postgres"
+    echo "## PostgreSQL: pipeline_bench --target postgresql://...?value=$postgres_value, $postgres_records records (server: default settings but"
     echo "shared_buffers=256MB, max_wal_size=2GB, fsync on; each run writes into a new schema)"
     echo
     echo "| target | workers | records | seconds | records/s | first commit at s | records/s after it | peak RSS MiB | load avg before |"
     echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
     for w in $workers_list; do
-        uri="postgresql://bench@127.0.0.1:$port/postgres?schema=bench_w${w}_$$"
+        uri="$server?schema=bench_w${w}_$$&value=$postgres_value"
         run_throughput "$uri" "$postgres_records" "$w"
     done
     echo
     echo "## PostgreSQL alone: postgres_baseline, $postgres_records rows, same schema and fence (load avg before: $(load))"
     echo
-    "$BIN/postgres_baseline" --conninfo "$conninfo" --records "$postgres_records"
+    "$BIN/postgres_baseline" --uri "$server" --records "$postgres_records"
     echo
 }
 
