@@ -2,11 +2,14 @@
 # bench/run_benchmarks.sh: the pipeline benchmarks of docs/benchmarks.md ("Pipeline"), in one go.
 # Builds Release into build-bench/, prints the machine and its load, then runs pipeline_bench
 # (throughput with null: and sqlite:, 1/2/4 workers; commit latency at a fixed offered load) and
-# sqlite_baseline, printing markdown tables. Run by hand, never by ctest.
+# sqlite_baseline, then the real targets (issue 5): redis:// against a throwaway redis-server
+# next to redis_baseline, and the rocksdb: mirror. Prints markdown tables. Run by hand, never by ctest.
 #
-#   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--workers "1 2 4"] [--quick]
+#   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--target-records N] [--workers "1 2 4"]
+#                           [--only "null sqlite latency redis rocksdb"] [--quick]
 #
 # --quick: 100,000 records everywhere and 3 s latency runs (a smoke test, not numbers to record).
+# --only: the sections to run (default: all).
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (scratch dir, default $TMPDIR), JOBS.
 set -euo pipefail
 
@@ -20,13 +23,17 @@ workers_list="1 2 4"
 latency_seconds=10
 null_rate=100000
 sqlite_rate=5000
+target_records=1000000
+sections="null sqlite latency redis rocksdb"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --records) records=$2; shift 2 ;;
         --sqlite-records) sqlite_records=$2; shift 2 ;;
+        --target-records) target_records=$2; shift 2 ;;
+        --only) sections=$2; shift 2 ;;
         --workers) workers_list=$2; shift 2 ;;
-        --quick) records=100000; sqlite_records=100000; latency_seconds=3; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        --quick) records=100000; sqlite_records=100000; target_records=100000; latency_seconds=3; shift ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -40,7 +47,7 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TEST
     echo "   configure with SYNCLINE_BUILD_TESTS=OFF failed (see $BUILD_DIR/configure.log); retrying with ON" >&2
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=ON >"$BUILD_DIR/configure.log" 2>&1
 fi
-cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline >&2
+cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline redis_baseline >&2
 BIN=$BUILD_DIR/bin
 
 # --- machine ----------------------------------------------------------------------------------
@@ -64,12 +71,18 @@ echo "- SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '(sqlite3
 echo
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+want() { [[ " $sections " == *" $1 "* ]]; }
 
 # --- pipeline throughput ----------------------------------------------------------------------
-echo "## Pipeline throughput (records appended first, then timed from process start to all committed)"
-echo
-echo "| target | workers | records | seconds | records/s | first commit at s | records/s after it | peak RSS MiB | load avg before |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+throughput_header() {
+    echo "| target | workers | records | seconds | records/s | first commit at s | records/s after it | peak RSS MiB | load avg before |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+}
+if want null || want sqlite; then
+    echo "## Pipeline throughput (records appended first, then timed from process start to all committed)"
+    echo
+    throughput_header
+fi
 run_throughput() {  # target records workers
     local before row
     before=$(load)
@@ -78,15 +91,11 @@ run_throughput() {  # target records workers
     # pipeline_bench prints "| t | w | n | s | r/s | peak RSS MiB: ventilator V, worker W, sink S |"
     sed -E "s/ peak RSS MiB: (.*) \|$/ \1 | $before |/" <<<"$row"
 }
-for w in $workers_list; do run_throughput null: "$records" "$w"; done
-for w in $workers_list; do run_throughput sqlite: "$sqlite_records" "$w"; done
+if want null; then for w in $workers_list; do run_throughput null: "$records" "$w"; done; fi
+if want sqlite; then for w in $workers_list; do run_throughput sqlite: "$sqlite_records" "$w"; done; fi
 echo
 
 # --- commit latency ---------------------------------------------------------------------------
-echo "## Commit latency (append -> committed) at a fixed offered load, ${latency_seconds} s"
-echo
-echo "| target | workers | offered rec/s | achieved offered rec/s | appends | p50 ms | p99 ms | max ms | poll period ms | peak RSS MiB | load avg before |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
 run_latency() {  # target workers rate
     local before row
     before=$(load)
@@ -94,14 +103,71 @@ run_latency() {  # target workers rate
         --target "$1" --workers "$2" --latency --rate "$3" --seconds "$latency_seconds")
     sed -E "s/ peak RSS MiB: (.*) \|$/ \1 | $before |/" <<<"$row"
 }
-run_latency null: 2 "$null_rate"
-run_latency sqlite: 2 "$sqlite_rate"
-echo
+if want latency; then
+    echo "## Commit latency (append -> committed) at a fixed offered load, ${latency_seconds} s"
+    echo
+    echo "| target | workers | offered rec/s | achieved offered rec/s | appends | p50 ms | p99 ms | max ms | poll period ms | peak RSS MiB | load avg before |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+    run_latency null: 2 "$null_rate"
+    run_latency sqlite: 2 "$sqlite_rate"
+    echo
+fi
 
 # --- SQLite alone -----------------------------------------------------------------------------
-echo "## SQLite alone: sqlite_baseline, $sqlite_records rows, same schema/pragmas/upsert (load avg before: $(load))"
-echo
-"$BIN/sqlite_baseline" --records "$sqlite_records" --dir "$BENCH_DIR/syncline-sqlite-baseline-$$"
-rm -rf "$BENCH_DIR/syncline-sqlite-baseline-$$"
-echo
+if want sqlite; then
+    echo "## SQLite alone: sqlite_baseline, $sqlite_records rows, same schema/pragmas/upsert (load avg before: $(load))"
+    echo
+    "$BIN/sqlite_baseline" --records "$sqlite_records" --dir "$BENCH_DIR/syncline-sqlite-baseline-$$"
+    rm -rf "$BENCH_DIR/syncline-sqlite-baseline-$$"
+    echo
+fi
+
+# --- Redis ------------------------------------------------------------------------------------
+# A throwaway redis-server on 127.0.0.1 with the tests' settings (tests/support/redis_server.h:
+# appendonly yes, appendfsync everysec, no RDB), emptied before every run.
+if want redis; then
+    redis_dir=$(mktemp -d "$BENCH_DIR/syncline-redis-XXXXXX")
+    redis_port=""
+    for _ in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 20000))
+        redis-server --port "$port" --bind 127.0.0.1 --dir "$redis_dir" --daemonize no --save "" \
+            --appendonly yes --appendfsync everysec --logfile "$redis_dir/redis.log" &
+        redis_pid=$!
+        for _ in $(seq 50); do
+            redis-cli -p "$port" ping >/dev/null 2>&1 && { redis_port=$port; break; }
+            kill -0 "$redis_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        [[ -n "$redis_port" ]] && break
+        kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null || true
+    done
+    [[ -n "$redis_port" ]] || { echo "run_benchmarks.sh: redis-server did not start (see $redis_dir/redis.log)" >&2; exit 1; }
+    trap 'kill $redis_pid 2>/dev/null; wait $redis_pid 2>/dev/null; rm -rf "$redis_dir"' EXIT
+    echo "## Redis ($(redis-server --version | cut -d' ' -f3), appendfsync everysec): pipeline, $target_records records"
+    echo
+    throughput_header
+    for w in $workers_list; do
+        redis-cli -p "$redis_port" flushall >/dev/null
+        run_throughput "redis://127.0.0.1:$redis_port/0" "$target_records" "$w"
+    done
+    echo
+    echo "## Redis alone: redis_baseline, $target_records rows (load avg before: $(load))"
+    echo
+    "$BIN/redis_baseline" --uri "redis://127.0.0.1:$redis_port/0" --records "$target_records"
+    echo
+fi
+
+# --- RocksDB mirror ---------------------------------------------------------------------------
+if want rocksdb; then
+    echo "## RocksDB mirror (rocksdb:, synced per batch): pipeline, $target_records records"
+    echo
+    throughput_header
+    for w in $workers_list; do
+        mirror="$BENCH_DIR/syncline-mirror-bench-$$"
+        rm -rf "$mirror"
+        run_throughput "rocksdb:$mirror" "$target_records" "$w"
+        rm -rf "$mirror"
+    done
+    echo
+fi
 echo "load average after: $(load)"

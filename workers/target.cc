@@ -1,11 +1,15 @@
 #include "workers/target.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <string_view>
 
 #include "workers/internal/uri.h"
 #include "workers/targets/jsonl_target.h"
 #include "workers/targets/null_target.h"
+#include "workers/targets/redis_target.h"
+#include "workers/targets/rocksdb_target.h"
 #include "workers/targets/sqlite_target.h"
 
 namespace syncline::workers {
@@ -13,7 +17,9 @@ namespace {
 
 // One line per scheme, listed in every URI error so the user sees what is accepted.
 constexpr std::string_view supported_schemes =
-    "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:";
+    "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:, "
+    "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
+    "rocksdb:PATH[?sync=true|false]";
 
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
@@ -56,6 +62,80 @@ result<opener> parse_null(const std::string&, const internal::parsed_uri& p, int
     return opener([] { return result<std::unique_ptr<target>>(std::unique_ptr<target>(std::make_unique<null_target>())); });
 }
 
+// redis://[user@]host[:port][/db]. A password in the URI is refused: URIs are logged and shown in
+// errors, so the password comes from an environment variable named by ?password_env=.
+result<opener> parse_redis(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                           const target_options&) {
+    if (!p.had_slashes) return options.error("write redis://HOST[:PORT][/DB]");
+    redis_target_options o;
+    std::string_view rest = p.path;
+    const auto slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    if (slash != std::string_view::npos) {
+        const std::string db(rest.substr(slash + 1));
+        if (db.size() > 5 || db.find_first_not_of("0123456789") != std::string::npos)
+            return options.error("database must be a number, not '" + db + "'");
+        if (!db.empty()) o.db = static_cast<unsigned>(std::stoul(db));
+    }
+    if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+        const std::string_view userinfo = authority.substr(0, at);
+        if (userinfo.find(':') != std::string_view::npos)
+            return options.error("no password in the URI (it would be logged): set ?password_env=VARIABLE");
+        auto user = internal::percent_decode(userinfo);
+        if (!user || user->empty()) return options.error("bad user name");
+        o.user = std::move(*user);
+        authority.remove_prefix(at + 1);
+    }
+    std::string_view host = authority;
+    if (authority.starts_with('[')) {  // [::1]:6379
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos) return options.error("unclosed '[' in the host");
+        host = authority.substr(1, close - 1);
+        authority.remove_prefix(close + 1);
+        if (!authority.empty() && !authority.starts_with(':')) return options.error("bad host");
+    } else {
+        host = authority.substr(0, authority.find(':'));
+        authority.remove_prefix(host.size());
+    }
+    if (host.empty()) return options.error("no host");
+    o.host = std::string(host);
+    if (authority.starts_with(':')) {
+        const std::string port(authority.substr(1));
+        char* end = nullptr;
+        const unsigned long n = std::strtoul(port.c_str(), &end, 10);
+        if (port.empty() || *end != '\0' || n == 0 || n > 65535)
+            return options.error("port must be 1..65535, not '" + port + "'");
+        o.port = static_cast<int>(n);
+    }
+    if (auto var = options.take("password_env")) {
+        const char* value = std::getenv(var->c_str());
+        if (value == nullptr) return options.error("environment variable " + *var + " (password_env) is not set");
+        o.password = value;
+    }
+    if (auto prefix = options.take("prefix")) o.prefix = std::move(*prefix);
+    auto connect_ms = options.take_uint("connect_timeout_ms", static_cast<std::uint64_t>(o.connect_timeout.count()), 1, 600'000);
+    if (!connect_ms.ok()) return connect_ms.get_status();
+    auto io_ms = options.take_uint("timeout_ms", static_cast<std::uint64_t>(o.timeout.count()), 1, 600'000);
+    if (!io_ms.ok()) return io_ms.get_status();
+    auto chunk = options.take_uint("chunk_records", o.chunk_records, 1, 100'000);
+    if (!chunk.ok()) return chunk.get_status();
+    o.connect_timeout = std::chrono::milliseconds(connect_ms.value());
+    o.timeout = std::chrono::milliseconds(io_ms.value());
+    o.chunk_records = chunk.value();
+    return opener([o] { return upcast(redis_target::open(o)); });
+}
+
+result<opener> parse_rocksdb(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                             const target_options&) {
+    if (p.path.empty()) return options.error("empty path");
+    rocksdb_target_options o;
+    o.path = std::string(p.path);
+    auto sync = options.take_bool("sync", o.sync);
+    if (!sync.ok()) return sync.get_status();
+    o.sync = sync.value();
+    return opener([o] { return upcast(rocksdb_target::open(o)); });
+}
+
 struct scheme {
     std::string_view name;
     scheme_parser parse;
@@ -65,16 +145,31 @@ constexpr scheme schemes[] = {
     {"sqlite", parse_sqlite},
     {"jsonl", parse_jsonl},
     {"null", parse_null},
+    {"redis", parse_redis},
+    {"rocksdb", parse_rocksdb},
 };
 
-result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {
+// Errors quote the URI: a password written into it (user:password@host) is shown as "***".
+std::string without_password(const std::string& uri) {
+    const auto start = uri.find("://");
+    if (start == std::string::npos) return uri;
+    const auto end = std::min(uri.find_first_of("/?", start + 3), uri.size());
+    const auto at = uri.rfind('@', end - 1);
+    if (at == std::string::npos || at < start + 3) return uri;
+    const auto colon = uri.find(':', start + 3);
+    if (colon == std::string::npos || colon > at) return uri;
+    return uri.substr(0, colon + 1) + "***" + uri.substr(at);
+}
+
+result<opener> parse_target_uri(const std::string& raw_uri, const target_options& opts) {
+    const std::string uri = without_password(raw_uri);
     internal::uri_options options(uri, std::string(supported_schemes));
-    internal::parsed_uri p = internal::split_uri(uri);
+    internal::parsed_uri p = internal::split_uri(raw_uri);
     if (p.scheme.empty()) return options.error("no scheme");
     for (const scheme& s : schemes) {
         if (s.name != p.scheme) continue;
         SYNCLINE_RETURN_IF_ERROR(options.parse(p.query));
-        auto made = s.parse(uri, p, options, opts);
+        auto made = s.parse(raw_uri, p, options, opts);
         // Parsers may return a bare reason; every error leaves here naming the URI.
         if (!made.ok() && made.get_status().message().find(uri) == std::string::npos)
             return options.error(made.get_status().message());
