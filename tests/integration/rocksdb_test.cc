@@ -12,6 +12,7 @@ namespace {
 using std::chrono::seconds;
 
 constexpr const char* standby_line = "held by another process";
+constexpr const char* started_line = "started id=";  // Logged once the worker has its target.
 
 class rocksdb_pipeline_test : public target_pipeline {
 protected:
@@ -28,26 +29,37 @@ TEST_F(rocksdb_pipeline_test, one_of_4_workers_writes_a_standby_takes_over_when_
     auto ventilator = start_ventilator();
     ASSERT_TRUE(wait_committed(20'000)) << "committed " << committed_now();
 
-    // The writer is the worker that never had to wait for the lock.
+    // One worker has the mirror; the three others wait for its lock.
     std::vector<int> writers;
     ASSERT_TRUE(eventually([&] {
         writers.clear();
-        for (int i = 1; i <= 4; ++i)
-            if (count_lines_with(worker_log(i), standby_line) == 0) writers.push_back(i);
-        return writers.size() == 1;
-    }, seconds(20))) << writers.size() << " workers never waited for the lock";
+        int standbys = 0;
+        for (int i = 1; i <= 4; ++i) {
+            if (count_lines_with(worker_log(i), started_line) > 0) writers.push_back(i);
+            else if (count_lines_with(worker_log(i), standby_line) > 0) ++standbys;
+        }
+        return writers.size() == 1 && standbys == 3;
+    }, seconds(20))) << writers.size() << " workers started";
     const int writer_index = writers.front();
     workers[writer_index - 1].signal(SIGKILL);
     ASSERT_TRUE(workers[writer_index - 1].wait_for(seconds(5)).has_value());
+    EXPECT_LT(committed_now(), 100'000u) << "the writer finished before it was killed";
     ASSERT_TRUE(wait_committed(100'000)) << "committed " << committed_now();
+    int takeovers = 0;
+    for (int i = 1; i <= 4; ++i) takeovers += i != writer_index && count_lines_with(worker_log(i), started_line) > 0;
+    EXPECT_EQ(takeovers, 1) << "exactly one standby should have taken the mirror over";
 
     // verify needs the mirror: stop the pipeline first (the lock is one process's).
     ventilator.signal(SIGTERM);
     EXPECT_EQ(ventilator.wait_or_kill(seconds(20)), 0);
-    for (int i = 1; i <= 4; ++i)
+    for (int i = 1; i <= 4; ++i) {
         if (i != writer_index) workers[i - 1].signal(SIGTERM);
-    for (int i = 1; i <= 4; ++i)
-        if (i != writer_index) EXPECT_EQ(workers[i - 1].wait_or_kill(seconds(20)), 0);
+    }
+    for (int i = 1; i <= 4; ++i) {
+        if (i != writer_index) {
+            EXPECT_EQ(workers[i - 1].wait_or_kill(seconds(20)), 0);
+        }
+    }
     sink.signal(SIGTERM);
     EXPECT_EQ(sink.wait_or_kill(seconds(20)), 0);
 
