@@ -81,6 +81,8 @@ result<std::unique_ptr<mirror_store>> mirror_store::open(const mirror_store_opti
     if (!parent.empty() && !fs::is_directory(parent, ec))
         return status{errc::invalid_argument,
                       "rocksdb target " + opts.path + ": directory " + parent.string() + " does not exist"};
+    if (fs::exists(opts.path, ec) && !fs::is_directory(opts.path, ec))
+        return status{errc::invalid_argument, "rocksdb target " + opts.path + ": not a directory"};
 
     auto m = std::make_unique<impl>();
     m->path = opts.path;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "workers/target.h"
 #include "workers/tests/target_checks.h"
@@ -123,6 +124,10 @@ TEST(rocksdb_uri, validates_without_creating_anything) {
     auto missing = open_target("rocksdb:" + dir.file("no/such/dir"));
     ASSERT_FALSE(missing.ok());
     EXPECT_EQ(missing.get_status().code(), errc::invalid_argument);
+    { std::ofstream(dir.file("a-file")) << "x"; }
+    auto file = open_target("rocksdb:" + dir.file("a-file"));
+    ASSERT_FALSE(file.ok());
+    EXPECT_EQ(file.get_status().code(), errc::invalid_argument) << file.get_status().to_string();
 }
 
 }  // namespace
