@@ -27,6 +27,11 @@
 
 namespace syncline::workers {
 
+namespace internal {
+struct parsed_uri;
+class uri_options;
+}  // namespace internal
+
 struct redis_target_options {
     std::string host = "127.0.0.1";                    // Default: 127.0.0.1.
     int port = 6379;                                    // Default: 6379.
@@ -41,6 +46,9 @@ struct redis_target_options {
 
 class redis_target final : public target {
 public:
+    // The options of a redis:// URI (see the top of this file and docs/targets/redis.md), without
+    // connecting: invalid_argument naming what is wrong; a password in the URI is refused.
+    static result<redis_target_options> options_from_uri(const internal::parsed_uri& p, internal::uri_options& options);
     // Connects (AUTH, SELECT, SCRIPT LOAD) so that a bad password or db fails at start.
     static result<std::unique_ptr<redis_target>> open(const redis_target_options& opts);
     ~redis_target() override;
