@@ -55,7 +55,9 @@ std::string redis_server::uri(unsigned db, const std::string& query) const {
 
 void redis_server::start() {
     spawn_options opts;
-    opts.argv = {server_binary(),
+    // setpriv (util-linux, always on Debian) execs the server with a parent-death signal: even a
+    // test binary killed outright (SIGKILL, a ctest timeout) takes its server with it.
+    opts.argv = {"/usr/bin/setpriv", "--pdeathsig", "KILL", server_binary(),
                  "--port", std::to_string(_port),
                  "--bind", "127.0.0.1",
                  "--dir", _dir.path(),

@@ -8,7 +8,8 @@
 // finds every acknowledged write: what the outage tests need. (A SIGKILL or power loss could
 // lose the last second; tests that want that must say so.)
 // stop()/start() can be repeated; the destructor kills (SIGKILL) and reaps a running server and
-// removes the directory. Throws std::runtime_error when the server does not come up (its log
+// removes the directory; if the test process dies without unwinding, the kernel kills the server
+// (parent-death signal). Throws std::runtime_error when the server does not come up (its log
 // is in the message). Not thread-safe.
 #include <chrono>
 #include <optional>
