@@ -2,15 +2,18 @@
 # bench/run_benchmarks.sh: the pipeline benchmarks of docs/benchmarks.md ("Pipeline"), in one go.
 # Builds Release into build-bench/, prints the machine and its load, then runs pipeline_bench
 # (throughput with null: and sqlite:, 1/2/4 workers; commit latency at a fixed offered load) and
-# sqlite_baseline, printing markdown tables. Run by hand, never by ctest.
+# sqlite_baseline, then the real targets (issue 5): redis:// against a throwaway redis-server
+# next to redis_baseline, the rocksdb: mirror, and postgresql:// against a throwaway PostgreSQL
+# next to postgres_baseline. Prints markdown tables. Run by hand, never by ctest.
 #
-#   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--workers "1 2 4"] [--quick]
-#                           [--postgres | --postgres-only] [--postgres-records N] [--postgres-value T]
+#   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--target-records N] [--workers "1 2 4"]
+#                           [--only "null sqlite latency redis rocksdb postgres"] [--quick]
+#                           [--postgres-records N] [--postgres-value jsonb|text|bytea]
 #
 # --quick: 100,000 records everywhere and 3 s latency runs (a smoke test, not numbers to record).
-# --postgres: also the PostgreSQL section (a throwaway server from /usr/lib/postgresql/15/bin on
-# a free port, run as the postgres user when root); --postgres-only: only that section;
-# --postgres-value text|bytea: the target's value column type for the pipeline runs (default jsonb).
+# --only: the sections to run (default: all).
+# postgres: a throwaway server from /usr/lib/postgresql/15/bin on a free port, run as the postgres
+# user when root; --postgres-value: the target's value column type for the pipeline runs.
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (scratch dir, default $TMPDIR), JOBS.
 set -euo pipefail
 
@@ -21,24 +24,25 @@ JOBS=${JOBS:-2}
 records=1000000
 sqlite_records=1000000
 workers_list="1 2 4"
-postgres=0
-default_sections=1
-postgres_records=200000
-postgres_value=jsonb
 latency_seconds=10
 null_rate=100000
 sqlite_rate=5000
+target_records=1000000
+sections="null sqlite latency redis rocksdb postgres"
+postgres_records=200000
+postgres_value=jsonb
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --records) records=$2; shift 2 ;;
         --sqlite-records) sqlite_records=$2; shift 2 ;;
+        --target-records) target_records=$2; shift 2 ;;
+        --only) sections=$2; shift 2 ;;
         --workers) workers_list=$2; shift 2 ;;
-        --quick) records=100000; sqlite_records=100000; postgres_records=50000; latency_seconds=3; shift ;;
-        --postgres) postgres=1; shift ;;
-        --postgres-only) postgres=1; default_sections=0; shift ;;
         --postgres-records) postgres_records=$2; shift 2 ;;
         --postgres-value) postgres_value=$2; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        --quick) records=100000; sqlite_records=100000; target_records=100000; postgres_records=50000
+                 latency_seconds=3; shift ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -53,7 +57,7 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TEST
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=ON >"$BUILD_DIR/configure.log" 2>&1
 fi
 cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline \
-    postgres_baseline >&2
+    redis_baseline postgres_baseline >&2
 BIN=$BUILD_DIR/bin
 
 # --- machine ----------------------------------------------------------------------------------
@@ -77,6 +81,21 @@ echo "- SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '(sqlite3
 echo
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# Servers started below register how to stop them; one EXIT trap runs them all.
+cleanups=()
+trap 'for c in "${cleanups[@]}"; do eval "$c" || true; done' EXIT
+want() { [[ " $sections " == *" $1 "* ]]; }
+
+# --- pipeline throughput ----------------------------------------------------------------------
+throughput_header() {
+    echo "| target | workers | records | seconds | records/s | first commit at s | records/s after it | peak RSS MiB | load avg before |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+}
+if want null || want sqlite; then
+    echo "## Pipeline throughput (records appended first, then timed from process start to all committed)"
+    echo
+    throughput_header
+fi
 run_throughput() {  # target records workers
     local before row
     before=$(load)
@@ -85,10 +104,87 @@ run_throughput() {  # target records workers
     # pipeline_bench prints "| t | w | n | s | r/s | peak RSS MiB: ventilator V, worker W, sink S |"
     sed -E "s/ peak RSS MiB: (.*) \|$/ \1 | $before |/" <<<"$row"
 }
+if want null; then for w in $workers_list; do run_throughput null: "$records" "$w"; done; fi
+if want sqlite; then for w in $workers_list; do run_throughput sqlite: "$sqlite_records" "$w"; done; fi
+echo
 
-postgres_section() {
-    local port server uri w
-    # Global: the EXIT trap stops the server after this function returned.
+# --- commit latency ---------------------------------------------------------------------------
+run_latency() {  # target workers rate
+    local before row
+    before=$(load)
+    row=$("$BIN/pipeline_bench" --bin-dir "$BIN" --dir "$BENCH_DIR/syncline-pipeline-bench-$$" \
+        --target "$1" --workers "$2" --latency --rate "$3" --seconds "$latency_seconds")
+    sed -E "s/ peak RSS MiB: (.*) \|$/ \1 | $before |/" <<<"$row"
+}
+if want latency; then
+    echo "## Commit latency (append -> committed) at a fixed offered load, ${latency_seconds} s"
+    echo
+    echo "| target | workers | offered rec/s | achieved offered rec/s | appends | p50 ms | p99 ms | max ms | poll period ms | peak RSS MiB | load avg before |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+    run_latency null: 2 "$null_rate"
+    run_latency sqlite: 2 "$sqlite_rate"
+    echo
+fi
+
+# --- SQLite alone -----------------------------------------------------------------------------
+if want sqlite; then
+    echo "## SQLite alone: sqlite_baseline, $sqlite_records rows, same schema/pragmas/upsert (load avg before: $(load))"
+    echo
+    "$BIN/sqlite_baseline" --records "$sqlite_records" --dir "$BENCH_DIR/syncline-sqlite-baseline-$$"
+    rm -rf "$BENCH_DIR/syncline-sqlite-baseline-$$"
+    echo
+fi
+
+# --- Redis ------------------------------------------------------------------------------------
+# A throwaway redis-server on 127.0.0.1 with the tests' settings (tests/support/redis_server.h:
+# appendonly yes, appendfsync everysec, no RDB), emptied before every run.
+if want redis; then
+    redis_dir=$(mktemp -d "$BENCH_DIR/syncline-redis-XXXXXX")
+    redis_port=""
+    for _ in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 20000))
+        redis-server --port "$port" --bind 127.0.0.1 --dir "$redis_dir" --daemonize no --save "" \
+            --appendonly yes --appendfsync everysec --logfile "$redis_dir/redis.log" &
+        redis_pid=$!
+        for _ in $(seq 50); do
+            redis-cli -p "$port" ping >/dev/null 2>&1 && { redis_port=$port; break; }
+            kill -0 "$redis_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        [[ -n "$redis_port" ]] && break
+        kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null || true
+    done
+    [[ -n "$redis_port" ]] || { echo "run_benchmarks.sh: redis-server did not start (see $redis_dir/redis.log)" >&2; exit 1; }
+    cleanups+=('kill $redis_pid 2>/dev/null; wait $redis_pid 2>/dev/null; rm -rf "$redis_dir"')
+    echo "## Redis ($(redis-server --version | cut -d' ' -f3), appendfsync everysec): pipeline, $target_records records"
+    echo
+    throughput_header
+    for w in $workers_list; do
+        redis-cli -p "$redis_port" flushall >/dev/null
+        run_throughput "redis://127.0.0.1:$redis_port/0" "$target_records" "$w"
+    done
+    echo
+    echo "## Redis alone: redis_baseline, $target_records rows (load avg before: $(load))"
+    echo
+    "$BIN/redis_baseline" --uri "redis://127.0.0.1:$redis_port/0" --records "$target_records"
+    echo
+fi
+
+# --- RocksDB mirror ---------------------------------------------------------------------------
+if want rocksdb; then
+    echo "## RocksDB mirror (rocksdb:, synced per batch): pipeline, $target_records records"
+    echo
+    throughput_header
+    for w in $workers_list; do
+        mirror="$BENCH_DIR/syncline-mirror-bench-$$"
+        rm -rf "$mirror"
+        run_throughput "rocksdb:$mirror" "$target_records" "$w"
+        rm -rf "$mirror"
+    done
+    echo
+fi
+# --- PostgreSQL -------------------------------------------------------------------------------
+if want postgres; then
     pg_bin=/usr/lib/postgresql/15/bin
     as_pg=()
     pgdir=$(mktemp -d "$BENCH_DIR/syncline-pg-bench-XXXXXX")
@@ -100,56 +196,19 @@ postgres_section() {
     "${as_pg[@]}" "$pg_bin/initdb" -D "$pgdir/data" -U bench --auth=trust -E UTF8 --locale=C --no-sync >"$pgdir/initdb.log"
     "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -o \
         "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c max_wal_size=2GB" start >&2
-    trap '"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdir/data" -m fast stop >&2 || true; rm -rf "$pgdir"' EXIT
+    cleanups+=('"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdir/data" -m fast stop >&2; rm -rf "$pgdir"')
     server="postgresql://bench@127.0.0.1:$port/postgres"
     echo "## PostgreSQL: pipeline_bench --target postgresql://...?value=$postgres_value, $postgres_records records (server: default settings but"
     echo "shared_buffers=256MB, max_wal_size=2GB, fsync on; each run writes into a new schema)"
     echo
-    echo "| target | workers | records | seconds | records/s | first commit at s | records/s after it | peak RSS MiB | load avg before |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+    throughput_header
     for w in $workers_list; do
-        uri="$server?schema=bench_w${w}_$$&value=$postgres_value"
-        run_throughput "$uri" "$postgres_records" "$w"
+        run_throughput "$server?schema=bench_w${w}_$$&value=$postgres_value" "$postgres_records" "$w"
     done
     echo
     echo "## PostgreSQL alone: postgres_baseline, $postgres_records rows, same schema and fence (load avg before: $(load))"
     echo
     "$BIN/postgres_baseline" --uri "$server" --records "$postgres_records"
     echo
-}
-
-# --- pipeline throughput ----------------------------------------------------------------------
-if (( default_sections )); then
-echo "## Pipeline throughput (records appended first, then timed from process start to all committed)"
-echo
-echo "| target | workers | records | seconds | records/s | first commit at s | records/s after it | peak RSS MiB | load avg before |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
-for w in $workers_list; do run_throughput null: "$records" "$w"; done
-for w in $workers_list; do run_throughput sqlite: "$sqlite_records" "$w"; done
-echo
-
-# --- commit latency ---------------------------------------------------------------------------
-echo "## Commit latency (append -> committed) at a fixed offered load, ${latency_seconds} s"
-echo
-echo "| target | workers | offered rec/s | achieved offered rec/s | appends | p50 ms | p99 ms | max ms | poll period ms | peak RSS MiB | load avg before |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
-run_latency() {  # target workers rate
-    local before row
-    before=$(load)
-    row=$("$BIN/pipeline_bench" --bin-dir "$BIN" --dir "$BENCH_DIR/syncline-pipeline-bench-$$" \
-        --target "$1" --workers "$2" --latency --rate "$3" --seconds "$latency_seconds")
-    sed -E "s/ peak RSS MiB: (.*) \|$/ \1 | $before |/" <<<"$row"
-}
-run_latency null: 2 "$null_rate"
-run_latency sqlite: 2 "$sqlite_rate"
-echo
-
-# --- SQLite alone -----------------------------------------------------------------------------
-echo "## SQLite alone: sqlite_baseline, $sqlite_records rows, same schema/pragmas/upsert (load avg before: $(load))"
-echo
-"$BIN/sqlite_baseline" --records "$sqlite_records" --dir "$BENCH_DIR/syncline-sqlite-baseline-$$"
-rm -rf "$BENCH_DIR/syncline-sqlite-baseline-$$"
-echo
 fi
-(( postgres )) && postgres_section
 echo "load average after: $(load)"

@@ -8,6 +8,8 @@
 #include "workers/targets/jsonl_target.h"
 #include "workers/targets/null_target.h"
 #include "workers/targets/postgres_target.h"
+#include "workers/targets/redis_target.h"
+#include "workers/targets/rocksdb_target.h"
 #include "workers/targets/sqlite_target.h"
 
 namespace syncline::workers {
@@ -16,7 +18,9 @@ namespace {
 // One line per scheme, listed in every URI error so the user sees what is accepted.
 constexpr std::string_view supported_schemes =
     "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:, "
-    "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S]";
+    "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S], "
+    "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
+    "rocksdb:PATH[?sync=true|false]";
 
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
@@ -131,6 +135,25 @@ result<opener> parse_postgres(const std::string& uri, const internal::parsed_uri
     return opener([o] { return upcast(postgres_target::open(o)); });
 }
 
+// redis://[user@]host[:port][/db]: parsed by redis_target (a password in the URI is refused).
+result<opener> parse_redis(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                           const target_options&) {
+    auto parsed = redis_target::options_from_uri(p, options);
+    if (!parsed.ok()) return parsed.get_status();
+    return opener([o = std::move(parsed.value())] { return upcast(redis_target::open(o)); });
+}
+
+result<opener> parse_rocksdb(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                             const target_options&) {
+    if (p.path.empty()) return options.error("empty path");
+    rocksdb_target_options o;
+    o.path = std::string(p.path);
+    auto sync = options.take_bool("sync", o.sync);
+    if (!sync.ok()) return sync.get_status();
+    o.sync = sync.value();
+    return opener([o] { return upcast(rocksdb_target::open(o)); });
+}
+
 struct scheme {
     std::string_view name;
     scheme_parser parse;
@@ -142,6 +165,8 @@ constexpr scheme schemes[] = {
     {"null", parse_null},
     {"postgresql", parse_postgres},
     {"postgres", parse_postgres},
+    {"redis", parse_redis},
+    {"rocksdb", parse_rocksdb},
 };
 
 result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {

@@ -1,0 +1,106 @@
+#pragma once
+// A pipeline of the real processes (sink, ventilator, N workers) on ipc sockets in a temp dir,
+// writing to a target URI given by the test, plus the `syncline` commands the target tests use
+// (verify, replay, offsets set) and a snapshot of the target's state for before/after checks.
+// Shared by the integration tests of the real targets (redis_test.cc, rocksdb_test.cc).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "store/change_log.h"
+#include "tests/support/harness.h"
+#include "workers/target.h"
+
+namespace syncline::testing {
+
+struct cli_run {
+    int code = -1;
+    std::string out;  // stdout and stderr together.
+};
+
+class target_pipeline : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto log = store::change_log::open_writer({.path = log_dir});
+        ASSERT_TRUE(log.ok()) << log.get_status().message();
+        writer = std::move(log.value());
+    }
+
+    void TearDown() override {
+        if (!HasFailure()) return;
+        // Children are killed and reaped by their destructors; keep their logs for the reader.
+        const std::string kept = dir.path() + ".kept";
+        std::error_code ec;
+        std::filesystem::rename(dir.path(), kept, ec);
+        std::fprintf(stderr, "logs kept in %s\n", kept.c_str());
+    }
+
+    child_process start_sink() {
+        return start("syncline-sink",
+                     {"--state", state, "--pipeline", pipeline, "--acks", acks, "--control", control},
+                     dir / "sink.log");
+    }
+    child_process start_ventilator() {
+        return start("syncline-ventilator",
+                     {"--log", log_dir, "--pipeline", pipeline, "--work", work, "--control", control,
+                      "--ack-timeout-ms", "1500", "--tail-interval-ms", "5"},
+                     dir / "ventilator.log");
+    }
+    child_process start_worker(int i) {
+        return start("syncline-worker",
+                     {"--target", target, "--pipeline", pipeline, "--work", work, "--acks", acks, "--id",
+                      "w" + std::to_string(i)},
+                     worker_log(i));
+    }
+    std::vector<child_process> start_workers(int n) {
+        std::vector<child_process> out;
+        for (int i = 1; i <= n; ++i) out.push_back(start_worker(i));
+        return out;
+    }
+    std::string worker_log(int i) const { return dir / ("worker-" + std::to_string(i) + ".log"); }
+
+    std::uint64_t committed_now() const { return committed(state, pipeline); }
+    bool wait_committed(std::uint64_t offset, std::chrono::milliseconds timeout = std::chrono::seconds(60)) const {
+        return eventually([&] { return committed_now() >= offset; }, timeout);
+    }
+
+    // `syncline args...` to completion.
+    cli_run syncline(std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+        const std::string out = dir / ("cmd-" + std::to_string(++_calls) + ".log");
+        cli_run r;
+        r.code = run_to_exit("syncline", args, out, timeout);
+        r.out = read_file(out);
+        return r;
+    }
+    cli_run verify() {
+        return syncline({"verify", "--log", log_dir, "--state", state, "--pipeline", pipeline, "--target", target});
+    }
+
+    // Everything the target holds now (tombstones included).
+    workers::state_map target_state() {
+        auto t = workers::open_target(target, {pipeline});
+        EXPECT_TRUE(t.ok()) << t.get_status().message();
+        if (!t.ok()) return {};
+        auto s = (*t)->read_state();
+        EXPECT_TRUE(s.ok()) << s.get_status().message();
+        return s.ok() && s->has_value() ? **s : workers::state_map{};
+    }
+
+    temp_dir dir;
+    std::string pipeline = "p1";
+    std::string log_dir = dir / "log";
+    std::string state = dir / "state";
+    std::string target;  // Set by the test before starting workers.
+    std::string work = "ipc://" + (dir / "work.sock");
+    std::string acks = "ipc://" + (dir / "acks.sock");
+    std::string control = "ipc://" + (dir / "control.sock");
+    std::unique_ptr<store::change_log> writer;
+
+private:
+    int _calls = 0;
+};
+
+}  // namespace syncline::testing
