@@ -38,6 +38,21 @@ struct answer {
     std::string body = "ok";
     std::optional<int> retry_after_seconds;      // A Retry-After header.
     std::chrono::milliseconds delay{0};          // Waits this long before answering.
+
+    static answer with(int status, std::string body = "ok") {
+        answer a;
+        a.status = status;
+        a.body = std::move(body);
+        return a;
+    }
+    answer retry_after(int seconds) && {
+        retry_after_seconds = seconds;
+        return std::move(*this);
+    }
+    answer after(std::chrono::milliseconds wait) && {
+        delay = wait;
+        return std::move(*this);
+    }
 };
 
 class http_receiver {
