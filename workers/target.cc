@@ -15,8 +15,8 @@ namespace {
 // One line per scheme, listed in every URI error so the user sees what is accepted.
 constexpr std::string_view supported_schemes =
     "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:, "
-    "http(s)://HOST[:PORT]/PATH[?QUERY]#secret_env=NAME|secret_file=PATH[&mode=batch|record&timeout_ms=N"
-    "&connect_timeout_ms=N&verify_tls=true|false&ca_file=PATH]";
+    "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
+    "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH]";
 
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
@@ -59,11 +59,11 @@ result<opener> parse_null(const std::string&, const internal::parsed_uri& p, int
     return opener([] { return result<std::unique_ptr<target>>(std::unique_ptr<target>(std::make_unique<null_target>())); });
 }
 
-// An HTTP endpoint's query string is its own: syncline's options follow '#', which HTTP clients
-// never send (docs/targets/webhook.md).
+// An HTTP endpoint's query string is its own: syncline's options are the items named
+// syncline.NAME, which the target takes out before sending (docs/targets/webhook.md).
 result<opener> parse_http(const std::string& uri, const internal::parsed_uri&, internal::uri_options& options,
                           const target_options& opts) {
-    auto o = parse_http_target_options(uri.substr(0, uri.find('#')), options, opts.pipeline);
+    auto o = parse_http_target_options(uri, options, opts.pipeline);
     if (!o.ok()) return o.get_status();
     return opener([o = std::move(o.value())] { return upcast(http_target::open(o)); });
 }
@@ -71,7 +71,7 @@ result<opener> parse_http(const std::string& uri, const internal::parsed_uri&, i
 struct scheme {
     std::string_view name;
     scheme_parser parse;
-    bool options_after_hash = false;  // Options are the pairs after '#' rather than after '?'.
+    bool parses_own_query = false;  // The parser feeds `options` itself (the query is not all options).
 };
 
 constexpr scheme schemes[] = {
@@ -88,9 +88,7 @@ result<opener> parse_target_uri(const std::string& uri, const target_options& op
     if (p.scheme.empty()) return options.error("no scheme");
     for (const scheme& s : schemes) {
         if (s.name != p.scheme) continue;
-        const auto hash = uri.find('#');
-        const std::string_view after_hash = hash == std::string::npos ? std::string_view{} : std::string_view(uri).substr(hash + 1);
-        SYNCLINE_RETURN_IF_ERROR(options.parse(s.options_after_hash ? after_hash : p.query));
+        if (!s.parses_own_query) SYNCLINE_RETURN_IF_ERROR(options.parse(p.query));
         auto made = s.parse(uri, p, options, opts);
         // Parsers may return a bare reason; every error leaves here naming the URI.
         if (!made.ok() && made.get_status().message().find(uri) == std::string::npos)

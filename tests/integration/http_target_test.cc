@@ -57,7 +57,8 @@ protected:
     void SetUp() override { std::ofstream(secret_file) << secret << "\n"; }
 
     std::unique_ptr<workers::target> open(const std::string& path = "/hook", const std::string& extra = "") {
-        auto t = workers::open_target(receiver.url(path) + "#secret_file=" + secret_file + extra, {"p1"});
+        const std::string joint = path.find('?') == std::string::npos ? "?" : "&";
+        auto t = workers::open_target(receiver.url(path) + joint + "syncline.secret_file=" + secret_file + extra, {"p1"});
         if (!t.ok()) ADD_FAILURE() << t.get_status().message();
         return t.ok() ? std::move(t.value()) : nullptr;
     }
@@ -113,7 +114,7 @@ TEST_F(http_target_test, the_signature_fails_with_a_wrong_secret_a_changed_body_
 
     // A receiver with another secret rejects it.
     http_receiver other("not-the-secret");
-    auto t2 = workers::open_target(other.url() + "#secret_file=" + secret_file, {"p1"});
+    auto t2 = workers::open_target(other.url() + "?syncline.secret_file=" + secret_file, {"p1"});
     ASSERT_TRUE(t2.ok());
     ASSERT_TRUE((*t2)->deliver(views(rs)).transient.ok());
     EXPECT_FALSE(other.requests().at(0).signature_valid);
@@ -170,7 +171,7 @@ TEST_F(http_target_test, a_400_refuses_the_whole_batch_with_the_status_and_a_bod
 }
 
 TEST_F(http_target_test, per_record_mode_posts_each_record_and_refuses_only_the_rejected_one) {
-    auto t = open("/hook", "&mode=record");
+    auto t = open("/hook", "&syncline.mode=record");
     ASSERT_TRUE(t);
     receiver.answer_when([](const received_request& r) -> std::optional<answer> {
         if (r.offsets == std::vector<std::uint64_t>{23}) return answer::with(422, "no");
@@ -191,7 +192,7 @@ TEST_F(http_target_test, per_record_mode_posts_each_record_and_refuses_only_the_
 }
 
 TEST_F(http_target_test, a_slow_answer_times_out_and_a_closed_port_is_transient) {
-    auto t = open("/hook", "&timeout_ms=300&connect_timeout_ms=300");
+    auto t = open("/hook", "&syncline.timeout_ms=300&syncline.connect_timeout_ms=300");
     ASSERT_TRUE(t);
     receiver.answer_next(1, answer::with(200).after(milliseconds(1500)));
     auto rs = sample(1, 3);

@@ -46,7 +46,7 @@ std::size_t keep_response(char* data, std::size_t size, std::size_t count, void*
 
 result<std::string> read_secret(internal::uri_options& options) {
     if (options.take("secret"))
-        return options.error("the secret never goes into the URI (URIs are logged): use secret_env=NAME or secret_file=PATH");
+        return options.error("the secret never goes into the URI (URIs are logged): use syncline.secret_env=NAME or syncline.secret_file=PATH");
     auto env = options.take("secret_env");
     auto file = options.take("secret_file");
     if (env && file) return options.error("give secret_env or secret_file, not both");
@@ -66,7 +66,7 @@ result<std::string> read_secret(internal::uri_options& options) {
         if (secret.empty()) return options.error("secret_file " + *file + " is empty");
         return secret;
     }
-    return options.error("needs secret_env=NAME or secret_file=PATH after '#' (the HMAC-SHA256 key)");
+    return options.error("needs syncline.secret_env=NAME or syncline.secret_file=PATH (the HMAC-SHA256 key)");
 }
 
 status check_url(const std::string& url, internal::uri_options& options) {
@@ -88,14 +88,36 @@ status check_url(const std::string& url, internal::uri_options& options) {
     return {};
 }
 
+// Splits `uri` into the URL to post to (without syncline.* items and fragment) and the text of
+// syncline's options ("name=value&..." with the prefix taken off).
+std::pair<std::string, std::string> split_options(std::string_view uri) {
+    uri = uri.substr(0, uri.find('#'));  // Never sent by HTTP clients.
+    const auto q = uri.find('?');
+    if (q == std::string_view::npos) return {std::string(uri), {}};
+    std::string url(uri.substr(0, q)), kept, options;
+    std::string_view query = uri.substr(q + 1);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view item = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        std::string& to = item.starts_with(option_prefix) ? options : kept;
+        if (!to.empty()) to.push_back('&');
+        to += item.starts_with(option_prefix) ? item.substr(option_prefix.size()) : item;
+    }
+    if (!kept.empty()) url += "?" + kept;
+    return {std::move(url), std::move(options)};
+}
+
 }  // namespace
 
-result<http_target_options> parse_http_target_options(const std::string& url, internal::uri_options& options,
+result<http_target_options> parse_http_target_options(const std::string& uri, internal::uri_options& options,
                                                       const std::string& pipeline) {
+    auto [url, option_text] = split_options(uri);
+    SYNCLINE_RETURN_IF_ERROR(options.parse(option_text));
     http_target_options o;
-    o.url = url;
+    o.url = std::move(url);
     o.pipeline = pipeline;
-    SYNCLINE_RETURN_IF_ERROR(check_url(url, options));
+    SYNCLINE_RETURN_IF_ERROR(check_url(o.url, options));
     auto secret = read_secret(options);
     if (!secret.ok()) return secret.get_status();
     o.secret = std::move(secret.value());

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "workers/internal/uri.h"
@@ -33,11 +34,13 @@ struct http_target_options {
 // Longest Retry-After honoured; longer waits are cut to this (the batch is meanwhile held).
 inline constexpr std::chrono::seconds max_retry_after{60};
 
-// The options of an http(s) target URI: `url` is the URI without its '#' part, `options` holds
-// the pairs after '#' (secret_env / secret_file, mode, timeouts, verify_tls, ca_file). Reads
-// the secret (from the environment or a file) but connects to nothing. invalid_argument on bad
-// input, naming the variable or file but never the secret.
-result<http_target_options> parse_http_target_options(const std::string& url, internal::uri_options& options,
+// The query items named `syncline.NAME` are syncline's options (secret_env / secret_file, mode,
+// timeouts, verify_tls, ca_file); everything else (other query items included) is the endpoint
+// URL, sent without them and without a '#' fragment. Reads the secret (from the environment or a
+// file) but connects to nothing. invalid_argument on bad input, naming the variable or file but
+// never the secret.
+inline constexpr std::string_view option_prefix = "syncline.";
+result<http_target_options> parse_http_target_options(const std::string& uri, internal::uri_options& options,
                                                       const std::string& pipeline);
 
 class http_target final : public target {
