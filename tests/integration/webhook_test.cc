@@ -230,8 +230,11 @@ TEST_F(webhook_test, refused_requests_are_dead_lettered_with_the_status_and_the_
     std::set<std::uint64_t> accepted;
     for (const auto& r : receiver.requests())
         if (r.answered == 200) accepted.insert(r.offsets.begin(), r.offsets.end());
-    for (std::uint64_t o = 1; o <= n; ++o)
-        if (!refused.count(o)) ASSERT_TRUE(accepted.count(o)) << o;
+    for (std::uint64_t o = 1; o <= n; ++o) {
+        if (!refused.count(o)) {
+            ASSERT_TRUE(accepted.count(o)) << o;
+        }
+    }
 }
 
 TEST_F(webhook_test, in_record_mode_only_the_refused_record_is_dead_lettered) {
