@@ -2,9 +2,10 @@
 # bench/run_benchmarks.sh: the pipeline benchmarks of docs/benchmarks.md ("Pipeline"), in one go.
 # Builds Release into build-bench/, prints the machine and its load, then runs pipeline_bench
 # (throughput with null: and sqlite:, 1/2/4 workers; commit latency at a fixed offered load) and
-# sqlite_baseline, printing markdown tables. Run by hand, never by ctest.
+# sqlite_baseline, then the webhook target against http_receiver_bench next to webhook_baseline
+# (the receiver's own limit), printing markdown tables. Run by hand, never by ctest.
 #
-#   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--workers "1 2 4"] [--quick]
+#   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--webhook-records N] [--workers "1 2 4"] [--quick]
 #
 # --quick: 100,000 records everywhere and 3 s latency runs (a smoke test, not numbers to record).
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (scratch dir, default $TMPDIR), JOBS.
@@ -16,6 +17,7 @@ BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
 JOBS=${JOBS:-2}
 records=1000000
 sqlite_records=1000000
+webhook_records=500000
 workers_list="1 2 4"
 latency_seconds=10
 null_rate=100000
@@ -24,9 +26,10 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --records) records=$2; shift 2 ;;
         --sqlite-records) sqlite_records=$2; shift 2 ;;
+        --webhook-records) webhook_records=$2; shift 2 ;;
         --workers) workers_list=$2; shift 2 ;;
-        --quick) records=100000; sqlite_records=100000; latency_seconds=3; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        --quick) records=100000; sqlite_records=100000; webhook_records=100000; latency_seconds=3; shift ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -40,7 +43,8 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TEST
     echo "   configure with SYNCLINE_BUILD_TESTS=OFF failed (see $BUILD_DIR/configure.log); retrying with ON" >&2
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=ON >"$BUILD_DIR/configure.log" 2>&1
 fi
-cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline >&2
+cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline \
+    http_receiver_bench webhook_baseline >&2
 BIN=$BUILD_DIR/bin
 
 # --- machine ----------------------------------------------------------------------------------
@@ -103,5 +107,33 @@ echo "## SQLite alone: sqlite_baseline, $sqlite_records rows, same schema/pragma
 echo
 "$BIN/sqlite_baseline" --records "$sqlite_records" --dir "$BENCH_DIR/syncline-sqlite-baseline-$$"
 rm -rf "$BENCH_DIR/syncline-sqlite-baseline-$$"
+echo
+
+# --- webhook ----------------------------------------------------------------------------------
+# One receiver process (checks every signature, answers 200) on a free port for all runs.
+webhook_dir="$BENCH_DIR/syncline-webhook-bench-$$"
+mkdir -p "$webhook_dir"
+echo "bench-secret-$$" >"$webhook_dir/secret"
+"$BIN/http_receiver_bench" --secret-file "$webhook_dir/secret" >"$webhook_dir/receiver.log" 2>&1 &
+receiver_pid=$!
+trap 'kill "$receiver_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q "listening port=" "$webhook_dir/receiver.log" && break; sleep 0.05; done
+port=$(sed -n 's/^listening port=//p' "$webhook_dir/receiver.log")
+echo "## Webhook: $webhook_records records, http_receiver_bench on 127.0.0.1:$port (load avg before: $(load))"
+echo
+echo "| target | workers | records | seconds | records/s | first commit at s | records/s after it | peak RSS MiB | load avg before |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+for w in $workers_list; do
+    run_throughput "http://127.0.0.1:$port/hook?syncline.secret_file=$webhook_dir/secret" "$webhook_records" "$w"
+done
+echo
+echo "| receiver's limit | records | requests | seconds | records/s |"
+echo "|---|---:|---:|---:|---:|"
+"$BIN/webhook_baseline" --url "http://127.0.0.1:$port/hook" --secret-file "$webhook_dir/secret" --records "$webhook_records"
+kill "$receiver_pid"
+wait "$receiver_pid" 2>/dev/null || true
+echo
+echo "receiver: $(tail -1 "$webhook_dir/receiver.log")"
+rm -rf "$webhook_dir"
 echo
 echo "load average after: $(load)"
