@@ -1,7 +1,8 @@
 // webhook_baseline: the receiver's own limit for docs/benchmarks.md "Webhook": one process, one
 // kept-alive libcurl connection, posting the standard workload (bench/workload.h) in requests of
 // --batch records, each body built and signed exactly as the webhook target does
-// (workers/targets/http_format.h), one after another as fast as the receiver answers.
+// (workers/targets/http_format.h), one after another as fast as the receiver answers. The bodies
+// are built before timing; signing is timed (it happens per send).
 // Usage: webhook_baseline --url URL --secret-file PATH [--records N] [--keys K] [--batch B]
 // Output: one markdown row | webhook_baseline | records | requests | seconds | records/s |.
 #include <chrono>
@@ -52,12 +53,16 @@ int main(int argc, char** argv) {
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
 
+    // Bodies are built before the clock starts (pipeline_bench appends its log before timing
+    // too); signing stays inside, as every request is signed at sending time.
     bench::workload gen(keys);
     std::vector<record> owned;
     std::vector<record_view> views;
-    std::string body;
-    std::uint64_t offset = 0, requests = 0;
-    const auto began = std::chrono::steady_clock::now();
+    struct request {
+        std::string body, key;
+    };
+    std::vector<request> requests;
+    std::uint64_t offset = 0;
     for (std::uint64_t done = 0; done < records; done += batch) {
         gen.fill(owned, std::min<std::uint64_t>(batch, records - done));
         views.clear();
@@ -65,31 +70,33 @@ int main(int argc, char** argv) {
             r.offset = ++offset;
             views.push_back({r.offset, r.ts_ms, r.collection, r.key, r.operation, r.value, {}});
         }
-        body.clear();
-        workers::webhook::append_body(body, "bench", views);
+        request q;
+        workers::webhook::append_body(q.body, "bench", views);
+        q.key = workers::webhook::idempotency_key("bench", views.front().offset, views.back().offset);
+        requests.push_back(std::move(q));
+    }
+    const auto began = std::chrono::steady_clock::now();
+    for (const request& q : requests) {
         curl_slist* headers = nullptr;
         for (const std::string& h :
-             {std::string("Content-Type: application/json"), std::string("Expect:"),
-              "Idempotency-Key: " + workers::webhook::idempotency_key("bench", views.front().offset, views.back().offset),
-              "Syncline-Signature: " + workers::webhook::signature_header(secret, std::time(nullptr), body)})
+             {std::string("Content-Type: application/json"), std::string("Expect:"), "Idempotency-Key: " + q.key,
+              "Syncline-Signature: " + workers::webhook::signature_header(secret, std::time(nullptr), q.body)})
             headers = curl_slist_append(headers, h.c_str());
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, q.body.data());
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(q.body.size()));
         const CURLcode rc = curl_easy_perform(curl);
         long status = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         curl_slist_free_all(headers);
         if (rc != CURLE_OK || status != 200) {
-            std::fprintf(stderr, "webhook_baseline: request %llu failed: %s HTTP %ld\n", static_cast<unsigned long long>(requests),
-                         curl_easy_strerror(rc), status);
+            std::fprintf(stderr, "webhook_baseline: request %s failed: %s HTTP %ld\n", q.key.c_str(), curl_easy_strerror(rc), status);
             return 1;
         }
-        ++requests;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     std::printf("| webhook_baseline | %llu | %llu | %.2f | %.0f |\n", static_cast<unsigned long long>(records),
-                static_cast<unsigned long long>(requests), seconds, static_cast<double>(records) / seconds);
+                static_cast<unsigned long long>(requests.size()), seconds, static_cast<double>(records) / seconds);
     curl_easy_cleanup(curl);
     return 0;
 }
