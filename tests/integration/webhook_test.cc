@@ -2,6 +2,7 @@
 // this process (tests/support/http_receiver.h). A webhook cannot be read back, so the check is
 // the receiver's record: every offset arrived at least once in an accepted request with a valid
 // signature, and every request that carried an offset carried the same Idempotency-Key.
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -174,7 +175,10 @@ TEST_F(webhook_test, an_outage_stalls_the_pipeline_which_then_completes_with_not
 
     // Then it answers 503 for a few seconds: stalls again, retries again.
     receiver.answer_for(seconds(3), answer::with(503, "maintenance"));
-    ASSERT_TRUE(eventually([&] { return worker_log_lines_with("HTTP 503", 2) >= 1; }, seconds(30)));
+    ASSERT_TRUE(eventually([&] {
+        const auto got = receiver.requests();
+        return std::count_if(got.begin(), got.end(), [](const received_request& r) { return r.answered == 503; }) >= 2;
+    }, seconds(30)));
     ASSERT_TRUE(wait_committed(n)) << "committed " << committed(state, "p1");
 
     expect_every_offset_received(n);
