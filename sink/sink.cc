@@ -135,13 +135,20 @@ private:
             }
             _log = std::move(opened.value());
         }
-        if (!_log->catch_up().ok()) return {};
-        std::string found;
-        auto scanned = _log->scan(offset, 1, 1, [&](std::uint64_t at, std::string_view bytes) {
-            if (at == offset) found.assign(bytes);
-            return false;
-        });
-        (void)scanned;
+        auto find = [&] {
+            std::string found;
+            auto scanned = _log->scan(offset, 1, 1, [&](std::uint64_t at, std::string_view bytes) {
+                if (at == offset) found.assign(bytes);
+                return false;
+            });
+            (void)scanned;
+            return found;
+        };
+        // Catching up replays the writer's recent WAL, which takes milliseconds: only when the
+        // record is not visible yet (a refused batch of 1000 records would otherwise catch up
+        // 1000 times, stalling the sink for seconds).
+        std::string found = find();
+        if (found.empty() && _log->catch_up().ok()) found = find();
         return found;
     }
 

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "workers/internal/uri.h"
+#include "workers/targets/http_target.h"
 #include "workers/targets/jsonl_target.h"
 #include "workers/targets/null_target.h"
 #include "workers/targets/postgres_target.h"
@@ -20,7 +21,9 @@ constexpr std::string_view supported_schemes =
     "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:, "
     "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S], "
     "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
-    "rocksdb:PATH[?sync=true|false]";
+    "rocksdb:PATH[?sync=true|false], "
+    "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
+    "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH]";
 
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
@@ -154,9 +157,19 @@ result<opener> parse_rocksdb(const std::string&, const internal::parsed_uri& p, 
     return opener([o] { return upcast(rocksdb_target::open(o)); });
 }
 
+// An HTTP endpoint's query string is its own: syncline's options are the items named
+// syncline.NAME, which the target takes out before sending (docs/targets/webhook.md).
+result<opener> parse_http(const std::string& uri, const internal::parsed_uri&, internal::uri_options& options,
+                          const target_options& opts) {
+    auto o = parse_http_target_options(uri, options, opts.pipeline);
+    if (!o.ok()) return o.get_status();
+    return opener([o = std::move(o.value())] { return upcast(http_target::open(o)); });
+}
+
 struct scheme {
     std::string_view name;
     scheme_parser parse;
+    bool parses_own_query = false;  // The parser feeds `options` itself (the query is not all options).
 };
 
 constexpr scheme schemes[] = {
@@ -167,6 +180,8 @@ constexpr scheme schemes[] = {
     {"postgres", parse_postgres},
     {"redis", parse_redis},
     {"rocksdb", parse_rocksdb},
+    {"http", parse_http, true},
+    {"https", parse_http, true},
 };
 
 result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {
@@ -177,7 +192,7 @@ result<opener> parse_target_uri(const std::string& uri, const target_options& op
     if (p.scheme.empty()) return options.error("no scheme");
     for (const scheme& s : schemes) {
         if (s.name != p.scheme) continue;
-        SYNCLINE_RETURN_IF_ERROR(options.parse(p.query));
+        if (!s.parses_own_query) SYNCLINE_RETURN_IF_ERROR(options.parse(p.query));
         auto made = s.parse(uri, p, options, opts);
         // Parsers may return a bare reason; every error leaves here naming the URI.
         if (!made.ok() && made.get_status().message().find(shown) == std::string::npos)

@@ -4,6 +4,7 @@
 // A target instance belongs to one worker thread. State targets fence by offset: a change is
 // applied only if its offset is greater than the one stored for its (collection, key), deletes
 // included (they leave tombstones), so redelivery, reordering and replay converge to the log's state.
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,6 +26,9 @@ struct delivery_outcome {
     status transient;
     // Records the target refused for good (bad value, rejected by a constraint): dead-lettered.
     std::vector<wire::record_failure> failures;
+    // With a transient failure: the least wait before the next try when the target named one
+    // (an HTTP Retry-After). Zero: the worker's own backoff decides.
+    std::chrono::milliseconds retry_after{0};
 };
 
 // What a state target holds for one (collection, key).
@@ -44,6 +48,10 @@ public:
     // Everything the target holds, for `syncline verify`; nullopt for targets that cannot be
     // read back (null:). Includes tombstones.
     virtual result<std::optional<state_map>> read_state() = 0;
+    // Whether a worker may join batches queued to it into one deliver() call. Push targets whose
+    // requests carry their batch's offset range (an idempotency key) say no, so that every
+    // redelivery of a batch is the same request.
+    virtual bool joins_batches() const { return true; }
 };
 
 struct target_options {

@@ -52,7 +52,7 @@ public:
             // transaction, one multi-row statement) for all of them, each still acked alone.
             std::vector<accepted> group;
             std::size_t records = accept(std::move(**got), group);
-            while (records < _options.coalesce_records) {
+            while (_target->joins_batches() && records < _options.coalesce_records) {
                 auto more = zmqx::receive(_work, milliseconds(0));
                 if (!more.ok()) { _dropped.drop(more.get_status().message()); continue; }
                 if (!more->has_value()) break;
@@ -169,6 +169,9 @@ private:
         for (std::size_t i = 0; i < g.records.size(); ++i) {
             auto outcome = _target->deliver(std::span<const record_view>(&g.records[i], 1));
             if (!outcome.transient.ok()) {
+                // A target that says when to come back (HTTP 429/503 Retry-After) is throttling
+                // or down, not refusing this record: wait for it rather than dead-letter.
+                if (outcome.retry_after.count() > 0) return std::nullopt;
                 // Three failures before any success look like an outage, and each try may wait a
                 // full target timeout: stop and let the batch wait for the target instead.
                 if (delivered == 0 && i >= 2) return std::nullopt;
@@ -207,10 +210,12 @@ private:
             delivery_outcome outcome = _target->deliver(records);
             if (outcome.transient.ok()) return outcome;
             if (attempt >= _options.max_retries || stop.stop_requested()) return outcome;
+            // The target's own Retry-After is the least wait; our backoff still grows beneath it.
+            const milliseconds wait = std::max(backoff, outcome.retry_after);
             if (_retry_log.allow())
-                log_worker.warn("target unavailable, retrying in " + std::to_string(backoff.count()) +
+                log_worker.warn("target unavailable, retrying in " + std::to_string(wait.count()) +
                                 "ms: " + outcome.transient.message());
-            sleep_unless_stopped(backoff, stop);
+            sleep_unless_stopped(wait, stop);
             backoff = std::min(backoff * 2, milliseconds(5000));
         }
     }

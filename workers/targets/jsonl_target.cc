@@ -6,95 +6,23 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "workers/internal/json_text.h"
+
 namespace syncline::workers {
 namespace {
 
 using json = nlohmann::json;
+using internal::append_json_string;
+using internal::append_number;
+using internal::embeddable_json;
 
 std::string errno_text(int e) { return std::strerror(e); }
-
-// Length of the valid UTF-8 sequence at p (1..4), or 0 if the bytes there are not one
-// (overlong forms, surrogates and code points above U+10FFFF are invalid, as RFC 3629 says).
-std::size_t utf8_length(const unsigned char* p, std::size_t n) {
-    unsigned char c = p[0];
-    if (c < 0x80) return 1;
-    auto cont = [&](std::size_t i) { return i < n && (p[i] & 0xC0) == 0x80; };
-    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (!cont(1) || !cont(2)) return 0;
-        if (c == 0xE0 && p[1] < 0xA0) return 0;  // Overlong.
-        if (c == 0xED && p[1] > 0x9F) return 0;  // Surrogate.
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (!cont(1) || !cont(2) || !cont(3)) return 0;
-        if (c == 0xF0 && p[1] < 0x90) return 0;  // Overlong.
-        if (c == 0xF4 && p[1] > 0x8F) return 0;  // Above U+10FFFF.
-        return 4;
-    }
-    return 0;
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out.push_back('"');
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const std::size_t n = s.size();
-    for (std::size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        if (c >= 0x80) {
-            std::size_t len = utf8_length(p + i, n - i);
-            if (len == 0) {
-                out += "\xEF\xBF\xBD";  // U+FFFD: JSON text must be UTF-8.
-                ++i;
-            } else {
-                out.append(s.data() + i, len);
-                i += len;
-            }
-            continue;
-        }
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out.push_back(hex[c >> 4]);
-                    out.push_back(hex[c & 15]);
-                } else {
-                    out.push_back(static_cast<char>(c));
-                }
-        }
-        ++i;
-    }
-    out.push_back('"');
-}
-
-template <typename Int>
-void append_number(std::string& out, Int v) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, end);
-}
-
-// A value is embedded as JSON only if the reader will parse it back as the same value; a
-// leading byte-order mark would not survive the middle of a line.
-bool embeddable_json(std::string_view v) {
-    if (v.starts_with("\xEF\xBB\xBF")) return false;
-    return json::accept(v);
-}
 
 void append_line(std::string& out, const record_view& r) {
     out += "{\"offset\":";

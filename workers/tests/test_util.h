@@ -63,6 +63,7 @@ inline record_view view_of(const record& r) {
     v.key = r.key;
     v.operation = r.operation;
     v.value = r.value;
+    for (const auto& [name, value] : r.headers) v.headers.emplace_back(name, value);
     return v;
 }
 
