@@ -160,6 +160,22 @@ TEST_F(postgres_target_test, rows_the_server_refuses_are_dead_lettered_with_its_
     EXPECT_EQ(sql("SELECT \"offset\" FROM c WHERE key = 'k3'"), "62");
 }
 
+TEST_F(postgres_target_test, a_role_without_create_privilege_writes_into_existing_tables) {
+    sql("CREATE TABLE c (\"key\" text PRIMARY KEY, \"value\" jsonb, \"offset\" bigint NOT NULL,"
+        " \"deleted\" boolean NOT NULL DEFAULT false, \"updated_at\" timestamptz NOT NULL)");
+    sql("DROP ROLE IF EXISTS writer; CREATE ROLE writer LOGIN PASSWORD 'w'");
+    sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT SELECT, INSERT, UPDATE ON c TO writer");
+    auto t = workers::open_target("postgresql://writer:w@127.0.0.1:" + std::to_string(server->port()) + "/" + db, {"p1"});
+    ASSERT_TRUE(t.ok()) << t.get_status().message();
+    auto out = (*t)->deliver(views({upsert(1, "c", "k", "{}"), del(2, "c", "k2")}));
+    ASSERT_TRUE(out.transient.ok()) << out.transient.message();
+    EXPECT_EQ(sql("SELECT count(*) FROM c"), "2");
+    // A new collection needs CREATE: transient (the pipeline waits for the grant), nothing lost.
+    out = (*t)->deliver(views({upsert(3, "new_one", "k", "{}")}));
+    EXPECT_FALSE(out.transient.ok());
+    EXPECT_NE(out.transient.message().find("permission denied"), std::string::npos) << out.transient.message();
+}
+
 TEST_F(postgres_target_test, text_and_bytea_values_keep_their_bytes) {
     auto text = open("value=text&schema=plain");
     ASSERT_TRUE(text);

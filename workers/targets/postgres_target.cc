@@ -346,6 +346,24 @@ struct postgres_target::impl {
         return out;
     }
 
+    // CREATE TABLE IF NOT EXISTS needs the CREATE privilege on the schema even when the table
+    // exists, so tables are looked up first (once per collection and connection): a role that
+    // may only write into tables an administrator created works too.
+    status find_existing_tables(std::span<const record_view> records, std::span<const std::size_t> rows) {
+        std::string_view previous;
+        for (std::size_t i : rows) {
+            const std::string_view c = records[i].collection;
+            if (c == previous || tables.count(c)) continue;
+            previous = c;
+            const std::string name = table_name(c);
+            const char* params[] = {name.c_str()};
+            pg_result r(PQexecParams(conn, "SELECT to_regclass($1) IS NOT NULL", 1, nullptr, params, nullptr, nullptr, 0));
+            if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return fail_status("look up table", r.get());
+            if (PQgetvalue(r.get(), 0, 0)[0] == 't') tables.emplace(std::string(c), upsert_sql(c));
+        }
+        return {};
+    }
+
     delivery_outcome deliver(std::span<const record_view> records);
     delivery_outcome deliver_row_by_row(std::span<const record_view> records, std::span<const std::size_t> rows,
                                         delivery_outcome out);
@@ -405,6 +423,11 @@ delivery_outcome postgres_target::impl::deliver(std::span<const record_view> rec
         if (!same_as_next) latest[kept++] = latest[i];
     }
     latest.resize(kept);
+    if (status s = find_existing_tables(records, latest); !s.ok()) {
+        out.failures.clear();
+        out.transient = std::move(s);
+        return out;
+    }
 
     if (PQenterPipelineMode(conn) != 1) {
         std::string msg = "enter pipeline mode: " + server_message(nullptr, conn);

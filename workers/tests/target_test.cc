@@ -26,7 +26,8 @@ void expect_invalid(const std::string& uri) {
 TEST(open_target, rejects_unknown_and_malformed_uris) {
     expect_invalid("");
     expect_invalid("no-scheme-here");
-    expect_invalid("postgresql://localhost/db");
+    expect_invalid("mongodb://localhost/db");
+    expect_invalid("postgresql:db");  // A known scheme in a form it does not take.
     expect_invalid("sqlite:");
     expect_invalid("jsonl:");
     expect_invalid("null:something");
