@@ -4,9 +4,11 @@
 # (throughput with null: and sqlite:, 1/2/4 workers; commit latency at a fixed offered load) and
 # sqlite_baseline, printing markdown tables. Run by hand, never by ctest.
 #
-#   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--workers "1 2 4"] [--quick]
+#   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--workers "1 2 4"] [--quick] [--results FILE]
 #
 # --quick: 100,000 records everywhere and 3 s latency runs (a smoke test, not numbers to record).
+# --results FILE: also save the tables to FILE (bench/results/DATE-NAME.md to keep them), then
+#   redraw docs/img/throughput.png and latency.png from bench/results/*.md (bench/plot_benchmarks.sh).
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (scratch dir, default $TMPDIR), JOBS.
 set -euo pipefail
 
@@ -20,13 +22,15 @@ workers_list="1 2 4"
 latency_seconds=10
 null_rate=100000
 sqlite_rate=5000
+results=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --records) records=$2; shift 2 ;;
         --sqlite-records) sqlite_records=$2; shift 2 ;;
         --workers) workers_list=$2; shift 2 ;;
         --quick) records=100000; sqlite_records=100000; latency_seconds=3; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        --results) results=$2; shift 2 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -42,6 +46,11 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TEST
 fi
 cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline >&2
 BIN=$BUILD_DIR/bin
+if [[ -n "$results" ]]; then
+    mkdir -p "$(dirname "$results")"
+    exec 3>&1 > >(tee "$results")
+    tee_pid=$!
+fi
 
 # --- machine ----------------------------------------------------------------------------------
 fsync_probe=$(mktemp "$BENCH_DIR/syncline-dd-XXXXXX")
@@ -105,3 +114,11 @@ echo
 rm -rf "$BENCH_DIR/syncline-sqlite-baseline-$$"
 echo
 echo "load average after: $(load)"
+
+if [[ -n "$results" ]]; then
+    exec >&3 3>&-
+    wait "$tee_pid"
+    plots=(bench/results/*.md)
+    [[ " ${plots[*]} " == *" $results "* ]] || plots+=("$results")
+    bench/plot_benchmarks.sh --out docs/img "${plots[@]}"
+fi
