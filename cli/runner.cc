@@ -33,6 +33,9 @@ const logger log_run("run");
 constexpr milliseconds restart_backoff_min{500};
 constexpr milliseconds restart_backoff_max{30'000};
 constexpr std::chrono::seconds stable_period{10};
+// A bounded pass (--to, --until-caught-up) is a job a script waits for: a child failing this many
+// times in a row (0.5 + 1 + 2 + 4 s of backoff) fails the run instead of retrying forever.
+constexpr unsigned bounded_pass_max_failures = 5;
 
 // A child the runner keeps alive: restarted with backoff whenever it dies.
 struct supervised {
@@ -116,15 +119,20 @@ public:
         std::optional<std::uint64_t> committed_at_start;
         auto next_progress = steady::now();
 
+        status outcome;
         while (!stop.stop_requested()) {
-            const bool finished = supervise();
+            auto finished = supervise();
+            if (!finished.ok()) {
+                outcome = finished.get_status();
+                break;
+            }
             const auto committed = read_committed();
             if (committed && !committed_at_start) committed_at_start = committed;
             if (_o.progress && steady::now() >= next_progress) {
                 print_progress(committed.value_or(0), committed_at_start.value_or(0), began);
                 next_progress = steady::now() + std::chrono::seconds(1);
             }
-            if (finished) {
+            if (*finished) {
                 // The ventilator exits 0 by itself only after its --to offset is committed.
                 const auto done = read_committed().value_or(_o.to);
                 const double secs = std::chrono::duration<double>(steady::now() - began).count();
@@ -138,7 +146,7 @@ public:
             std::this_thread::sleep_for(milliseconds(100));
         }
         stop_all();
-        return {};
+        return outcome;
     }
 
 private:
@@ -166,7 +174,8 @@ private:
             for (auto& a : split_args(extra)) argv.push_back(std::move(a));
             const std::string log_path = _o.run_dir + "/" + name + ".log";
             // Own process groups: Ctrl-C reaches only this runner, which then stops the children in order.
-            _children.push_back({.name = std::move(name), .spawn = {std::move(argv), log_path, log_path, "/dev/null", true}});
+            _children.push_back(
+                {.name = std::move(name), .spawn = {std::move(argv), log_path, log_path, "/dev/null", true}});
         };
         add("sink",
             {(bin / "syncline-sink").string(), "--state", _o.state, "--pipeline", _o.pipeline, "--log", _o.log,
@@ -182,8 +191,8 @@ private:
         if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
         add("ventilator", std::move(ventilator_argv), _o.ventilator_args);
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
-        log_run.info("starting pipeline=" + _o.pipeline + " target=" + redact_secrets("target", _o.target) + " workers=" + std::to_string(_o.workers) +
-                     " run_dir=" + _o.run_dir);
+        log_run.info("starting pipeline=" + _o.pipeline + " target=" + redact_secrets("target", _o.target) +
+                     " workers=" + std::to_string(_o.workers) + " run_dir=" + _o.run_dir);
         return {};
     }
 
@@ -211,7 +220,7 @@ private:
 
     // Restarts children that died, each after its own backoff, without disturbing the others.
     // True once a bounded pass is complete (the ventilator exited 0 after committing its --to offset).
-    bool supervise() {
+    result<bool> supervise() {
         const auto now = steady::now();
         bool changed = false;
         for (auto& c : _children) {
@@ -241,6 +250,12 @@ private:
             std::error_code ec;
             fs::remove(fs::path(_o.run_dir) / (c.name + ".pid"), ec);
             const std::string log_path = c.spawn.stderr_path;
+            if (_o.to != 0 && c.consecutive_failures >= bounded_pass_max_failures) {
+                write_restarts();
+                return status{errc::unavailable, c.name + " failed " + std::to_string(c.consecutive_failures) +
+                                                     " times in a row, last with " + c.last_exit + ": " +
+                                                     last_line_of(log_path) + " (log: " + log_path + ")"};
+            }
             log_run.error(c.name + " died: " + c.last_exit + "; restarting in " + std::to_string(delay.count()) +
                           " ms last_line=" + quote_field(last_line_of(log_path)) + " log=" + log_path +
                           " consecutive_failures=" + std::to_string(c.consecutive_failures));

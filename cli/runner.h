@@ -6,7 +6,8 @@
 // order (ventilator first, so in-flight work drains and commits; then workers; the sink last) on
 // SIGINT/SIGTERM or, with --to / --until-caught-up, once the ventilator reports that offset
 // committed (it runs with --to and exits 0 then).
-// Errors: invalid_argument for bad options. A failing child never ends the run: it is retried.
+// Errors: invalid_argument for bad options. A failing child is retried for ever, except in a
+// bounded pass (--to / --until-caught-up): unavailable after 5 failures in a row.
 #include <chrono>
 #include <cstdint>
 #include <string>

@@ -246,7 +246,8 @@ status apply_log_options(const parse_outcome& out) {
         const std::string text = out.values["log-format"].as<std::string>();
         log_format format;
         if (!parse_log_format(text, format))
-            return out.locate("log-format", status{errc::invalid_argument, "unknown format '" + text + "' (expected text or json)"});
+            return out.locate("log-format",
+                              status{errc::invalid_argument, "unknown format '" + text + "' (expected text or json)"});
         set_log_format(format);
     }
     if (const auto pipeline = out.values.find("pipeline"); pipeline != out.values.end())

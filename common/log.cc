@@ -272,13 +272,15 @@ std::string format_log_line(log_level level, std::string_view component, std::st
     line.push_back(' ');
     line.append(component);
     line.push_back(' ');
+    // Before the message, not after: parsers take a message's last value up to the line's end.
+    if (!pipeline.empty() && msg.find("pipeline=") == std::string_view::npos)
+        line.append("pipeline=").append(pipeline).push_back(' ');
     // One event per line, always: embedded line breaks would let a message forge log lines.
     for (char c : msg) {
         if (c == '\n') line.append("\\n");
         else if (c == '\r') line.append("\\r");
         else line.push_back(c);
     }
-    if (!pipeline.empty() && msg.find("pipeline=") == std::string_view::npos) line.append(" pipeline=").append(pipeline);
     line.push_back('\n');
     return line;
 }

@@ -1,8 +1,9 @@
 #pragma once
-// common/log.h: one line per event on stderr. Text (default): `ts level component message
-// key=value... pipeline=P`; JSON lines (--log-format json): {"ts","level","process","pid",
-// "component","pipeline","msg","fields":{key: value}}, where `fields` are the key=value words that
-// end the message (a value with spaces is written key="a b"). Thread-safe (one write(2) per line).
+// common/log.h: one line per event on stderr. Text (default): `ts level component pipeline=P
+// message key=value...` (pipeline= unless the message names it); JSON lines (--log-format json):
+// {"ts","level","process","pid","component","pipeline","msg","fields":{key: value}}, where
+// `fields` are the key=value words that end the message (a value with spaces is written
+// key="a b"). Thread-safe (one write(2) per line).
 // Level, format, process and pipeline are process-wide (SYNCLINE_LOG_LEVEL / SYNCLINE_LOG_FORMAT,
 // overridden by --log-level / --log-format). rate_limiter keeps repeated warnings from flooding the log.
 #include <chrono>

@@ -179,7 +179,9 @@ TEST_F(cli_options_test, component_may_declare_general_option_itself) {
 // Scoped SYNCLINE_* variables, so one test's environment never leaks into the next.
 class scoped_env {
 public:
-    scoped_env(std::string name, const std::string& value) : _name(std::move(name)) { ::setenv(_name.c_str(), value.c_str(), 1); }
+    scoped_env(std::string name, const std::string& value) : _name(std::move(name)) {
+        ::setenv(_name.c_str(), value.c_str(), 1);
+    }
     ~scoped_env() { ::unsetenv(_name.c_str()); }
     scoped_env(const scoped_env&) = delete;
     scoped_env& operator=(const scoped_env&) = delete;

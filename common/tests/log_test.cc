@@ -156,7 +156,7 @@ TEST(log, text_lines_name_the_pipeline_once) {
     const std::string tagged = format_log_line(log_level::info, "sink", "committed=5");
     const std::string already = format_log_line(log_level::info, "sink", "started pipeline=orders");
     set_log_pipeline("");
-    EXPECT_TRUE(tagged.ends_with(" info sink committed=5 pipeline=orders\n")) << tagged;
+    EXPECT_TRUE(tagged.ends_with(" info sink pipeline=orders committed=5\n")) << tagged;
     EXPECT_TRUE(already.ends_with(" info sink started pipeline=orders\n")) << already;
 }
 
