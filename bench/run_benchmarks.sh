@@ -9,11 +9,13 @@
 #
 #   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--target-records N] [--workers "1 2 4"]
 #                           [--only "null sqlite latency redis rocksdb postgres webhook"] [--quick]
-#                           [--webhook-records N]
+#                           [--webhook-records N] [--results FILE]
 #                           [--postgres-records N] [--postgres-value jsonb|text|bytea]
 #
 # --quick: 100,000 records everywhere and 3 s latency runs (a smoke test, not numbers to record).
 # --only: the sections to run (default: all).
+# --results FILE: also save the tables to FILE (bench/results/DATE-NAME.md to keep them), then
+#   redraw docs/img/throughput.png and latency.png from bench/results/*.md (bench/plot_benchmarks.sh).
 # postgres: a throwaway server from /usr/lib/postgresql/15/bin on a free port, run as the postgres
 # user when root; --postgres-value: the target's value column type for the pipeline runs.
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (scratch dir, default $TMPDIR), JOBS.
@@ -32,6 +34,7 @@ sqlite_rate=5000
 target_records=1000000
 sections="null sqlite latency redis rocksdb postgres webhook"
 webhook_records=500000
+results=""
 postgres_records=200000
 postgres_value=jsonb
 while [[ $# -gt 0 ]]; do
@@ -43,10 +46,11 @@ while [[ $# -gt 0 ]]; do
         --workers) workers_list=$2; shift 2 ;;
         --postgres-records) postgres_records=$2; shift 2 ;;
         --webhook-records) webhook_records=$2; shift 2 ;;
+        --results) results=$2; shift 2 ;;
         --postgres-value) postgres_value=$2; shift 2 ;;
         --quick) records=100000; sqlite_records=100000; target_records=100000; postgres_records=50000
                  webhook_records=100000; latency_seconds=3; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -63,6 +67,11 @@ fi
 cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline \
     redis_baseline postgres_baseline http_receiver_bench webhook_baseline >&2
 BIN=$BUILD_DIR/bin
+if [[ -n "$results" ]]; then
+    mkdir -p "$(dirname "$results")"
+    exec 3>&1 > >(tee "$results")
+    tee_pid=$!
+fi
 
 # --- machine ----------------------------------------------------------------------------------
 fsync_probe=$(mktemp "$BENCH_DIR/syncline-dd-XXXXXX")
@@ -244,3 +253,11 @@ if want webhook; then
     echo
 fi
 echo "load average after: $(load)"
+
+if [[ -n "$results" ]]; then
+    exec >&3 3>&-
+    wait "$tee_pid"
+    plots=(bench/results/*.md)
+    [[ " ${plots[*]} " == *" $results "* ]] || plots+=("$results")
+    bench/plot_benchmarks.sh --out docs/img "${plots[@]}"
+fi

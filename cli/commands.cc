@@ -31,6 +31,7 @@ constexpr command_entry command_table[] = {
     {"dlq retry", dlq_retry_command, "re-deliver dead-lettered records to a target; removes those that succeed"},
     {"dlq purge", dlq_purge_command, "remove dead letters of a stopped pipeline"},
     {"verify", verify_command, "compare a target with the log's state at the committed offset"},
+    {"config check", config_check_command, "validate a pipeline config file and print the effective configuration"},
 };
 
 void print_help(std::FILE* out) {
@@ -50,7 +51,8 @@ void print_help(std::FILE* out) {
     text +=
         "\n"
         "`syncline <command> --help` shows a command's options. Every command also takes --config FILE\n"
-        "(INI, same names as the options) and --log-level LEVEL.\n"
+        "(INI, same names as the options), --log-level LEVEL and --log-format text|json; every option\n"
+        "can also be set as SYNCLINE_<NAME> (SYNCLINE_WORKERS=8). Precedence: flag > env > file > default.\n"
         "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.\n";
     std::fputs(text.c_str(), out);
     std::fflush(out);

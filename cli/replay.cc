@@ -4,6 +4,7 @@
 // other pipeline keep running on the same log. Its committed offset is set to from - 1 before the
 // sink starts, and cli/runner.h runs it with `to`: the ventilator exits once `to` is committed.
 // While it runs, `log trim` sees the temporary pipeline and keeps the records it still needs.
+#include "common/cli_options.h"
 #include "cli/replay.h"
 
 #include <atomic>
@@ -221,7 +222,7 @@ int replay_command(int argc, const char* const* argv) {
     const bool show_progress = o.progress;
     o.progress = false;  // The runner's line shows lag against the log; ours shows the range.
     std::fprintf(stderr, "syncline replay: offsets %" PRIu64 "..%" PRIu64 " (%" PRIu64 " records) of pipeline %s into %s as %s\n",
-                 range.first, range.last, range.records(), pipeline.c_str(), workers::uri_for_display(o.target).c_str(),
+                 range.first, range.last, range.records(), pipeline.c_str(), cli::redact_secrets("target", o.target).c_str(),
                  o.pipeline.c_str());
 
     const auto began = steady::now();
@@ -278,7 +279,7 @@ int replay_command(int argc, const char* const* argv) {
         return exit_ok;
     }
     std::printf("replayed %" PRIu64 " records (offsets %" PRIu64 "..%" PRIu64 ") into %s in %.2f s (%.0f records/s)\n",
-                range.records(), range.first, range.last, workers::uri_for_display(o.target).c_str(), secs, secs > 0 ? range.records() / secs : 0.0);
+                range.records(), range.first, range.last, cli::redact_secrets("target", o.target).c_str(), secs, secs > 0 ? range.records() / secs : 0.0);
     std::fflush(stdout);
     return exit_ok;
 }

@@ -1,6 +1,7 @@
 #include "cli/runner.h"
 
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -26,14 +27,50 @@ using steady = std::chrono::steady_clock;
 
 const logger log_run("run");
 
-// A child the runner keeps alive: restarted when it dies, unless it dies at once repeatedly.
+// Restart backoff: the first restart after `restart_backoff_min`, doubling per consecutive
+// failure up to `restart_backoff_max`; a child that ran `stable_period` before dying counts as
+// healthy again, so a crash after hours of work is retried quickly.
+constexpr milliseconds restart_backoff_min{500};
+constexpr milliseconds restart_backoff_max{30'000};
+constexpr std::chrono::seconds stable_period{10};
+// A bounded pass (--to, --until-caught-up) is a job a script waits for: a child failing this many
+// times in a row (0.5 + 1 + 2 + 4 s of backoff) fails the run instead of retrying forever.
+constexpr unsigned bounded_pass_max_failures = 5;
+
+// A child the runner keeps alive: restarted with backoff whenever it dies.
 struct supervised {
     std::string name;
     spawn_options spawn;
-    std::optional<child_process> child;
+    std::optional<child_process> child{};
     steady::time_point started{};
-    unsigned quick_failures = 0;
+    unsigned consecutive_failures = 0;  // Deaths since it last ran for stable_period.
+    std::uint64_t restarts = 0;
+    std::optional<steady::time_point> restart_at{};  // Set while it waits to be restarted.
+    std::string last_exit{};                         // "exit code 1", "signal 9 (SIGKILL)"; empty if none.
+    std::int64_t last_exit_ms = 0;                 // Wall clock of that exit.
 };
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// child_process reports a death by signal as 128 + signal; syncline processes exit 0, 1 or 2.
+std::string describe_exit(int code) {
+    if (code > 128 && code < 128 + NSIG) {
+        const int sig = code - 128;
+        const char* name = sigabbrev_np(sig);
+        return "signal " + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : "");
+    }
+    std::string text = "exit code " + std::to_string(code);
+    if (code == exit_usage) text += " (bad usage or configuration)";
+    return text;
+}
+
+milliseconds restart_delay(unsigned consecutive_failures) {
+    milliseconds delay = restart_backoff_min;
+    for (unsigned i = 1; i < consecutive_failures && delay < restart_backoff_max; ++i) delay *= 2;
+    return std::min(delay, restart_backoff_max);
+}
 
 std::vector<std::string> split_args(const std::string& text) {
     std::istringstream in(text);
@@ -81,8 +118,8 @@ public:
         const auto began = steady::now();
         std::optional<std::uint64_t> committed_at_start;
         auto next_progress = steady::now();
-        status outcome;
 
+        status outcome;
         while (!stop.stop_requested()) {
             auto finished = supervise();
             if (!finished.ok()) {
@@ -137,7 +174,8 @@ private:
             for (auto& a : split_args(extra)) argv.push_back(std::move(a));
             const std::string log_path = _o.run_dir + "/" + name + ".log";
             // Own process groups: Ctrl-C reaches only this runner, which then stops the children in order.
-            _children.push_back({name, {std::move(argv), log_path, log_path, "/dev/null", true}, std::nullopt, {}, 0});
+            _children.push_back(
+                {.name = std::move(name), .spawn = {std::move(argv), log_path, log_path, "/dev/null", true}});
         };
         add("sink",
             {(bin / "syncline-sink").string(), "--state", _o.state, "--pipeline", _o.pipeline, "--log", _o.log,
@@ -153,8 +191,8 @@ private:
         if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
         add("ventilator", std::move(ventilator_argv), _o.ventilator_args);
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
-        log_run.info("pipeline=" + _o.pipeline + " target=" + workers::uri_for_display(_o.target) + " workers=" + std::to_string(_o.workers) +
-                     " run_dir=" + _o.run_dir);
+        log_run.info("starting pipeline=" + _o.pipeline + " target=" + redact_secrets("target", _o.target) +
+                     " workers=" + std::to_string(_o.workers) + " run_dir=" + _o.run_dir);
         return {};
     }
 
@@ -173,30 +211,97 @@ private:
     void start_all() {
         // Children inherit this: if the runner dies, even by SIGKILL, they drain and stop.
         setenv(stop_with_parent_env, std::to_string(getpid()).c_str(), 1);
+        // ...and log as this runner was told to (their own --log-* in *-args still win).
+        setenv("SYNCLINE_LOG_LEVEL", std::string(log_level_name(current_log_level())).c_str(), 1);
+        setenv("SYNCLINE_LOG_FORMAT", std::string(log_format_name(current_log_format())).c_str(), 1);
         for (auto& c : _children) start(c);
+        write_restarts();
     }
 
-    // Restarts children that died; fails when one keeps dying right after starting. True once
-    // a bounded pass is complete (the ventilator exited 0 after committing its --to offset).
+    // Restarts children that died, each after its own backoff, without disturbing the others.
+    // True once a bounded pass is complete (the ventilator exited 0 after committing its --to offset).
     result<bool> supervise() {
+        const auto now = steady::now();
+        bool changed = false;
         for (auto& c : _children) {
-            if (c.child && c.child->running()) {
-                if (steady::now() - c.started > std::chrono::seconds(5)) c.quick_failures = 0;
+            if (c.restart_at) {
+                if (now < *c.restart_at) continue;
+                c.restart_at.reset();
+                ++c.restarts;
+                start(c);
+                log_run.info(c.name + " restarted pid=" + (c.child ? std::to_string(c.child->pid()) : "none") +
+                             " restarts=" + std::to_string(c.restarts));
+                changed = true;
                 continue;
             }
-            const int code = c.child && c.child->exit_code() ? *c.child->exit_code() : 255;
+            if (c.child && c.child->running()) {
+                if (now - c.started >= stable_period) c.consecutive_failures = 0;
+                continue;
+            }
+            const int code = c.child && c.child->exit_code() ? *c.child->exit_code() : exit_failure;
             if (code == exit_ok && c.name == "ventilator" && _o.to != 0) return true;
-            const bool quick = steady::now() - c.started < std::chrono::seconds(2);
-            c.quick_failures = quick ? c.quick_failures + 1 : 0;
+            if (now - c.started >= stable_period) c.consecutive_failures = 0;
+            ++c.consecutive_failures;
+            const milliseconds delay = restart_delay(c.consecutive_failures);
+            c.last_exit = c.child ? describe_exit(code) : "did not start";
+            c.last_exit_ms = now_ms();
+            c.restart_at = now + delay;
+            c.child.reset();
+            std::error_code ec;
+            fs::remove(fs::path(_o.run_dir) / (c.name + ".pid"), ec);
             const std::string log_path = c.spawn.stderr_path;
-            if (code == exit_usage || c.quick_failures >= 3)
-                return status{errc::unavailable, c.name + " exited with code " + std::to_string(code) + ": " +
+            if (_o.to != 0 && c.consecutive_failures >= bounded_pass_max_failures) {
+                write_restarts();
+                return status{errc::unavailable, c.name + " failed " + std::to_string(c.consecutive_failures) +
+                                                     " times in a row, last with " + c.last_exit + ": " +
                                                      last_line_of(log_path) + " (log: " + log_path + ")"};
-            log_run.warn(c.name + " exited with code " + std::to_string(code) + ", restarting (log: " + log_path + ")");
-            if (quick) std::this_thread::sleep_for(milliseconds(500));
-            start(c);
+            }
+            log_run.error(c.name + " died: " + c.last_exit + "; restarting in " + std::to_string(delay.count()) +
+                          " ms last_line=" + quote_field(last_line_of(log_path)) + " log=" + log_path +
+                          " consecutive_failures=" + std::to_string(c.consecutive_failures));
+            changed = true;
         }
+        if (changed) write_restarts();
         return false;
+    }
+
+    // STATE/<pipeline>.run/restarts.json (format: docs/operations.md "Supervision"), replaced
+    // atomically so readers (`syncline status`, metrics) never see half a file.
+    void write_restarts() {
+        std::uint64_t total = 0;
+        std::string children;
+        for (const auto& c : _children) {
+            total += c.restarts;
+            if (!children.empty()) children += ",";
+            children += "\n    \"" + c.name + "\": {\"pid\": " + (c.child ? std::to_string(c.child->pid()) : "null") +
+                        ", \"restarts\": " + std::to_string(c.restarts) +
+                        ", \"consecutive_failures\": " + std::to_string(c.consecutive_failures) +
+                        ", \"last_exit\": " + (c.last_exit.empty() ? "null" : "\"" + c.last_exit + "\"") +
+                        ", \"last_exit_ms\": " + (c.last_exit.empty() ? "null" : std::to_string(c.last_exit_ms)) +
+                        ", \"restart_at_ms\": " +
+                        (c.restart_at ? std::to_string(now_ms() + std::chrono::duration_cast<milliseconds>(
+                                                                          *c.restart_at - steady::now()).count())
+                                      : "null") +
+                        "}";
+        }
+        const std::string text = "{\n  \"version\": 1,\n  \"pipeline\": \"" + _o.pipeline +
+                                 "\",\n  \"runner_pid\": " + std::to_string(getpid()) +
+                                 ",\n  \"updated_ms\": " + std::to_string(now_ms()) +
+                                 ",\n  \"restarts_total\": " + std::to_string(total) + ",\n  \"children\": {" +
+                                 children + "\n  }\n}\n";
+        const fs::path final_path = fs::path(_o.run_dir) / "restarts.json";
+        const fs::path temp_path = fs::path(_o.run_dir) / "restarts.json.tmp";
+        {
+            std::ofstream out(temp_path, std::ios::trunc);
+            out << text;
+            if (!out.flush()) {
+                log_run.warn("cannot write " + temp_path.string());
+                return;
+            }
+        }
+        std::error_code ec;
+        fs::rename(temp_path, final_path, ec);
+        if (ec) log_run.warn("cannot write " + final_path.string() + ": " + ec.message());
     }
 
     void stop_all() {
@@ -257,8 +362,7 @@ private:
 
 }  // namespace
 
-result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* argv) {
-    run_options o;
+po::options_description run_options_description(run_options& o) {
     po::options_description desc("run options");
     desc.add_options()
         ("log", po::value(&o.log)->required(), "change log directory")
@@ -277,17 +381,34 @@ result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* 
         ("ventilator-args", po::value(&o.ventilator_args), "extra ventilator options, e.g. \"--window 64\"")
         ("worker-args", po::value(&o.worker_args), "extra worker options")
         ("sink-args", po::value(&o.sink_args), "extra sink options");
-    auto parsed = parse(argc, argv, desc,
+    return desc;
+}
+
+std::vector<std::string> validate_run_options(const run_options& o, const parse_outcome& parsed) {
+    std::vector<std::string> problems;
+    auto check = [&](std::string_view option, const status& s) {
+        if (!s.ok()) problems.push_back(parsed.locate(option, s.message()));
+    };
+    check("pipeline", validate_name("--pipeline", o.pipeline));
+    if (o.workers < 1 || o.workers > 256) check("workers", status{errc::invalid_argument, "must be between 1 and 256"});
+    if (o.until_caught_up && o.to != 0)
+        check("to", status{errc::invalid_argument, "--until-caught-up and --to exclude each other"});
+    if (status s = workers::check_target_uri(o.target, {o.pipeline}); !s.ok())
+        check("target", status{s.code(), redact_secrets_in(s.message(), "target", o.target)});
+    for (const auto& [name, endpoint] : {std::pair{"work", &o.work}, {"acks", &o.acks}, {"control", &o.control}})
+        if (!endpoint->empty()) check(name, validate_endpoint(name, *endpoint));
+    return problems;
+}
+
+result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* argv) {
+    run_options o;
+    auto parsed = parse(argc, argv, run_options_description(o),
                         "usage: syncline run --log DIR --state DIR [--pipeline NAME] [--target URI] [--workers N] "
                         "[--until-caught-up]");
     if (!parsed.ok()) return parsed.get_status();
     if (parsed->exit_now) return std::pair{o, true};
-    SYNCLINE_RETURN_IF_ERROR(validate_name("--pipeline", o.pipeline));
-    if (o.workers < 1 || o.workers > 256) return status{errc::invalid_argument, "--workers must be between 1 and 256"};
-    if (o.until_caught_up && o.to != 0)
-        return status{errc::invalid_argument, "--until-caught-up and --to exclude each other"};
-    for (const auto* e : {&o.work, &o.acks, &o.control})
-        if (!e->empty()) SYNCLINE_RETURN_IF_ERROR(validate_endpoint("endpoint", *e));
+    const auto problems = validate_run_options(o, *parsed);
+    if (!problems.empty()) return status{errc::invalid_argument, problems.front()};
     return std::pair{o, false};
 }
 

@@ -1,15 +1,19 @@
 #pragma once
 // cli/runner.h: `syncline run`: launches a whole pipeline (sink, N workers, ventilator) as child
 // processes from the binaries beside `syncline`, writes their logs and PID files into a run
-// directory, restarts a child that dies, shows progress, and stops them in order (ventilator
-// first, so in-flight work drains and commits; then workers; the sink last) on SIGINT/SIGTERM or,
-// with --to / --until-caught-up, once the ventilator reports that offset committed (it runs
-// with --to and exits 0 then).
-// Errors: invalid_argument for bad options; unavailable when a child keeps failing at start.
+// directory, restarts a child that dies (with exponential backoff, leaving the others running;
+// counts in RUN_DIR/restarts.json, see docs/operations.md), shows progress, and stops them in
+// order (ventilator first, so in-flight work drains and commits; then workers; the sink last) on
+// SIGINT/SIGTERM or, with --to / --until-caught-up, once the ventilator reports that offset
+// committed (it runs with --to and exits 0 then).
+// Errors: invalid_argument for bad options. A failing child is retried for ever, except in a
+// bounded pass (--to / --until-caught-up): unavailable after 5 failures in a row.
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "common/cli_options.h"
 #include "common/process.h"
 #include "common/status.h"
 
@@ -31,6 +35,13 @@ struct run_options {
     std::string worker_args;                  // Extra options for each worker.
     std::string sink_args;                    // Extra options for the sink.
 };
+
+// The `syncline run` options, bound to `o`: also the keys of a pipeline's INI file.
+po::options_description run_options_description(run_options& o);
+
+// Checks that need neither the filesystem nor the network (names, ranges, endpoints, the target
+// URI's syntax and options); every problem, located where its value was set.
+std::vector<std::string> validate_run_options(const run_options& o, const parse_outcome& parsed);
 
 // Parses `syncline run` options (argv[0] is "run"); exit_now after --help.
 result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* argv);

@@ -2,6 +2,7 @@
 // committed offset (workers/verify.h), prints every difference, exits 1 when there is one.
 #include <cstdio>
 
+#include "common/cli_options.h"
 #include "cli/internal/command_util.h"
 #include "cli/syncline_cli.h"
 #include "common/process.h"
@@ -44,7 +45,7 @@ int verify_command(int argc, const char* const* argv) {
         return s.code() == errc::invalid_argument ? internal::usage_error(cmd, s.message())
                                                   : internal::failure(cmd, s.message());
     }
-    auto report = workers::verify_target(**log, **committed, **t, workers::uri_for_display(target));
+    auto report = workers::verify_target(**log, **committed, **t, cli::redact_secrets("target", target));
     if (!report.ok()) return internal::failure(cmd, report.get_status().message());
     std::fputs(workers::format_report(*report, max_lines).c_str(), stdout);
     return report->clean() ? exit_ok : exit_failure;

@@ -4,34 +4,145 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 namespace syncline {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(log_level::info)};
+std::atomic<int> g_format{static_cast<int>(log_format::text)};
 std::once_flag g_env_once;
 
-// SYNCLINE_LOG_LEVEL is read once, on first use, so that set_log_level() called later (from
-// --log-level) overrides it: the command line wins over the environment.
+// Process and pipeline are set once at start-up, but a thread may log meanwhile.
+std::mutex g_tags_mutex;
+std::string g_process = program_invocation_short_name;
+std::string g_pipeline;
+
+// SYNCLINE_LOG_LEVEL / SYNCLINE_LOG_FORMAT are read once, on first use, so that a later
+// set_log_level() (from --log-level) overrides them: the command line wins over the environment.
 void init_from_env() {
     std::call_once(g_env_once, [] {
         const char* env = std::getenv("SYNCLINE_LOG_LEVEL");
         log_level level;
         if (env != nullptr && parse_log_level(env, level)) g_level.store(static_cast<int>(level));
+        const char* format_env = std::getenv("SYNCLINE_LOG_FORMAT");
+        log_format format;
+        if (format_env != nullptr && parse_log_format(format_env, format)) g_format.store(static_cast<int>(format));
     });
 }
 
-std::string_view level_name(log_level level) {
-    switch (level) {
-        case log_level::debug: return "debug";
-        case log_level::info: return "info";
-        case log_level::warn: return "warn";
-        case log_level::error: return "error";
+bool is_key_char(char c, bool first) {
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    return first ? alpha : alpha || (c >= '0' && c <= '9') || c == '.' || c == '-';
+}
+
+// A word of the message: runs to the next space, except inside a quoted value (key="a b").
+struct word {
+    std::size_t begin, end;
+};
+
+std::vector<word> split_words(std::string_view msg) {
+    std::vector<word> words;
+    std::size_t i = 0;
+    while (i < msg.size()) {
+        while (i < msg.size() && msg[i] == ' ') ++i;
+        if (i == msg.size()) break;
+        const std::size_t begin = i;
+        bool quoted = false;
+        for (; i < msg.size(); ++i) {
+            const char c = msg[i];
+            if (quoted && c == '\\' && i + 1 < msg.size()) ++i;
+            else if (c == '"' && (quoted || (i > begin && msg[i - 1] == '='))) quoted = !quoted;
+            else if (c == ' ' && !quoted) break;
+        }
+        words.push_back({begin, i});
     }
-    return "info";
+    return words;
+}
+
+// "key=value" or key="quoted value" -> (key, value); nullopt for any other word.
+std::optional<std::pair<std::string_view, std::string>> as_field(std::string_view w) {
+    const std::size_t eq = w.find('=');
+    if (eq == 0 || eq == std::string_view::npos) return std::nullopt;
+    for (std::size_t i = 0; i < eq; ++i)
+        if (!is_key_char(w[i], i == 0)) return std::nullopt;
+    std::string_view raw = w.substr(eq + 1);
+    std::string value;
+    if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"') {
+        raw = raw.substr(1, raw.size() - 2);
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            if (raw[i] == '\\' && i + 1 < raw.size()) ++i;
+            value.push_back(raw[i]);
+        }
+    } else {
+        value = std::string(raw);
+    }
+    return std::pair{w.substr(0, eq), std::move(value)};
+}
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not one.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xe ? 3 : (b >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    for (std::size_t k = 1; k < n; ++k)
+        if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+// A JSON string literal. Messages can quote bytes from bad input: invalid UTF-8 becomes U+FFFD
+// so that every line stays parseable.
+void append_json_string(std::string& out, std::string_view s) {
+    out.push_back('"');
+    for (std::size_t i = 0; i < s.size();) {
+        const char c = s[i];
+        const std::size_t n = utf8_length(s, i);
+        if (n == 0) {
+            out.append("\\ufffd");
+            ++i;
+            continue;
+        }
+        if (n > 1) {
+            out.append(s.substr(i, n));
+        } else if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(c);
+        } else if (c == '\n') {
+            out.append("\\n");
+        } else if (c == '\r') {
+            out.append("\\r");
+        } else if (c == '\t') {
+            out.append("\\t");
+        } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+            out.append(buf);
+        } else {
+            out.push_back(c);
+        }
+        i += n;
+    }
+    out.push_back('"');
+}
+
+// Plain decimal numbers become JSON numbers (lag=12 -> 12); anything else stays a string.
+bool is_json_number(std::string_view v) {
+    std::size_t i = v.starts_with('-') ? 1 : 0;
+    const std::size_t digits_from = i;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+    const std::size_t digits = i - digits_from;
+    if (digits == 0 || digits > 18 || (digits > 1 && v[digits_from] == '0')) return false;
+    if (i < v.size() && v[i] == '.') {
+        const std::size_t frac_from = ++i;
+        while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+        if (i == frac_from) return false;
+    }
+    return i == v.size();
 }
 
 void append_timestamp(std::string& out) {
@@ -53,6 +164,127 @@ void set_log_level(log_level level) {
     g_level.store(static_cast<int>(level));
 }
 
+log_level current_log_level() {
+    init_from_env();
+    return static_cast<log_level>(g_level.load());
+}
+
+void set_log_format(log_format format) {
+    init_from_env();
+    g_format.store(static_cast<int>(format));
+}
+
+log_format current_log_format() {
+    init_from_env();
+    return static_cast<log_format>(g_format.load());
+}
+
+void set_log_process(std::string_view process) {
+    std::lock_guard lock(g_tags_mutex);
+    g_process = process;
+}
+
+void set_log_pipeline(std::string_view pipeline) {
+    std::lock_guard lock(g_tags_mutex);
+    g_pipeline = pipeline;
+}
+
+std::string_view log_level_name(log_level level) {
+    switch (level) {
+        case log_level::debug: return "debug";
+        case log_level::info: return "info";
+        case log_level::warn: return "warn";
+        case log_level::error: return "error";
+    }
+    return "info";
+}
+
+std::string_view log_format_name(log_format format) { return format == log_format::json ? "json" : "text"; }
+
+bool parse_log_format(std::string_view text, log_format& out) {
+    if (text == "text") out = log_format::text;
+    else if (text == "json") out = log_format::json;
+    else return false;
+    return true;
+}
+
+std::string quote_field(std::string_view value) {
+    bool plain = !value.empty();
+    for (char c : value)
+        if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) plain = false;
+    if (plain) return std::string(value);
+    std::string out = "\"";
+    for (char c : value) {
+        if (c == '"' || c == '\\') out.push_back('\\');
+        out.push_back(c);
+    }
+    out.push_back('"');
+    return out;
+}
+
+std::string format_log_line(log_level level, std::string_view component, std::string_view msg) {
+    std::string process, pipeline;
+    {
+        std::lock_guard lock(g_tags_mutex);
+        process = g_process;
+        pipeline = g_pipeline;
+    }
+    std::string line;
+    line.reserve(96 + component.size() + msg.size());
+    if (current_log_format() == log_format::json) {
+        // The message's trailing key=value words are its fields; what precedes them is the text.
+        const std::vector<word> words = split_words(msg);
+        std::size_t first_field = words.size();
+        std::vector<std::pair<std::string_view, std::string>> fields;
+        while (first_field > 0) {
+            const word& w = words[first_field - 1];
+            auto field = as_field(msg.substr(w.begin, w.end - w.begin));
+            if (!field) break;
+            fields.insert(fields.begin(), std::move(*field));
+            --first_field;
+        }
+        const std::string_view text = first_field == 0 ? std::string_view{}
+                                                        : msg.substr(0, words[first_field - 1].end);
+        line.append("{\"ts\":\"");
+        append_timestamp(line);
+        line.append("\",\"level\":\"").append(log_level_name(level)).append("\",\"process\":");
+        append_json_string(line, process);
+        line.append(",\"pid\":").append(std::to_string(::getpid())).append(",\"component\":");
+        append_json_string(line, component);
+        line.append(",\"pipeline\":");
+        append_json_string(line, pipeline);
+        line.append(",\"msg\":");
+        append_json_string(line, text);
+        line.append(",\"fields\":{");
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            if (i > 0) line.push_back(',');
+            append_json_string(line, fields[i].first);
+            line.push_back(':');
+            if (is_json_number(fields[i].second)) line.append(fields[i].second);
+            else append_json_string(line, fields[i].second);
+        }
+        line.append("}}\n");
+        return line;
+    }
+    append_timestamp(line);
+    line.push_back(' ');
+    line.append(log_level_name(level));
+    line.push_back(' ');
+    line.append(component);
+    line.push_back(' ');
+    // Before the message, not after: parsers take a message's last value up to the line's end.
+    if (!pipeline.empty() && msg.find("pipeline=") == std::string_view::npos)
+        line.append("pipeline=").append(pipeline).push_back(' ');
+    // One event per line, always: embedded line breaks would let a message forge log lines.
+    for (char c : msg) {
+        if (c == '\n') line.append("\\n");
+        else if (c == '\r') line.append("\\r");
+        else line.push_back(c);
+    }
+    line.push_back('\n');
+    return line;
+}
+
 bool parse_log_level(std::string_view text, log_level& out) {
     if (text == "debug") out = log_level::debug;
     else if (text == "info") out = log_level::info;
@@ -69,22 +301,7 @@ bool logger::enabled(log_level level) const {
 
 void logger::write(log_level level, std::string_view msg) const {
     if (!enabled(level)) return;
-    std::string line;
-    line.reserve(48 + _component.size() + msg.size());
-    append_timestamp(line);
-    line.push_back(' ');
-    line.append(level_name(level));
-    line.push_back(' ');
-    line.append(_component);
-    line.push_back(' ');
-    // One event per line, always: embedded line breaks would let a message forge log lines.
-    for (char c : msg) {
-        if (c == '\n') line.append("\\n");
-        else if (c == '\r') line.append("\\r");
-        else line.push_back(c);
-    }
-    line.push_back('\n');
-    write_stderr_line(line);
+    write_stderr_line(format_log_line(level, _component, msg));
 }
 
 void write_stderr_line(std::string_view line) {

@@ -1,7 +1,11 @@
 #pragma once
-// common/log.h: one line per event on stderr: `ts level component message key=value...`.
-// Thread-safe (one write(2) per line). The level is process-wide (set_level / SYNCLINE_LOG_LEVEL).
-// rate_limiter keeps warnings about bad input from flooding the log.
+// common/log.h: one line per event on stderr. Text (default): `ts level component pipeline=P
+// message key=value...` (pipeline= unless the message names it); JSON lines (--log-format json):
+// {"ts","level","process","pid","component","pipeline","msg","fields":{key: value}}, where
+// `fields` are the key=value words that end the message (a value with spaces is written
+// key="a b"). Thread-safe (one write(2) per line).
+// Level, format, process and pipeline are process-wide (SYNCLINE_LOG_LEVEL / SYNCLINE_LOG_FORMAT,
+// overridden by --log-level / --log-format). rate_limiter keeps repeated warnings from flooding the log.
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -10,14 +14,32 @@
 namespace syncline {
 
 enum class log_level { debug = 0, info = 1, warn = 2, error = 3 };
+enum class log_format { text, json };
 
 void set_log_level(log_level level);
+log_level current_log_level();
+void set_log_format(log_format format);
+log_format current_log_format();
+// The program name in JSON lines. Default: the executable's name (syncline-worker, ...).
+void set_log_process(std::string_view process);
+// The pipeline every line is tagged with (set once its options are parsed). Default: none.
+void set_log_pipeline(std::string_view pipeline);
+
+// One complete line (ending in '\n') in the current format, as logger::write emits it.
+std::string format_log_line(log_level level, std::string_view component, std::string_view msg);
+// `value`, quoted ("a b" -> "\"a b\"") when it holds spaces, quotes or '=' or is empty, so
+// that `key=` + quote_field(value) stays one field for the log's parsers.
+std::string quote_field(std::string_view value);
 
 // Writes `line` (ending in '\n') to stderr with one write(2), so lines from concurrent writers
 // (threads, processes sharing a terminal) never interleave; retries on signals and short writes.
 void write_stderr_line(std::string_view line);
 // Parses "debug|info|warn|error"; false if unknown.
 bool parse_log_level(std::string_view text, log_level& out);
+// Parses "text|json"; false if unknown.
+bool parse_log_format(std::string_view text, log_format& out);
+std::string_view log_level_name(log_level level);
+std::string_view log_format_name(log_format format);
 
 class logger {
 public:

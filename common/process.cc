@@ -31,6 +31,11 @@ extern "C" void on_stop_signal(int) {
 }
 
 int report(std::string_view component, std::string_view message, int code) {
+    // Whoever parses JSON logs must be able to parse the last line too.
+    if (current_log_format() == log_format::json) {
+        write_stderr_line(format_log_line(log_level::error, component, message));
+        return code;
+    }
     std::string line(component);
     line += ": error: ";
     line += message;

@@ -21,9 +21,10 @@ config=$2
 [ -r "$config" ] || { echo "pipeline.sh: cannot read config $config" >&2; exit 2; }
 [ -x "$syncline" ] || { echo "pipeline.sh: $syncline not built (run scripts/setup.sh)" >&2; exit 1; }
 
-# The last `key = value` of the INI file (Boost.Program_options uses the same syntax).
+# The value of `key = value` in the INI file (syntax: docs/operations.md "Configuration"; a '#'
+# after whitespace starts a comment).
 ini_get() {
-  sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" "$config" | tail -n 1 | sed 's/[[:space:]]*$//'
+  sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" "$config" | tail -n 1 | sed 's/[[:space:]]#.*$//; s/[[:space:]]*$//'
 }
 state=$(ini_get state)
 pipeline=$(ini_get pipeline); pipeline=${pipeline:-default}
@@ -42,6 +43,8 @@ runner_pid() {
 case "$cmd" in
   start)
     if pid=$(runner_pid); then echo "pipeline $pipeline already running (pid $pid)"; exit 0; fi
+    # Every mistake in the file at once, as FILE:LINE: key 'x': problem, before anything starts.
+    "$syncline" config check "$config" >/dev/null || exit 2
     mkdir -p "$run_dir"
     rm -f "$pid_file"
     setsid "$syncline" run --config "$config" --run-dir "$run_dir" >>"$run_dir/run.log" 2>&1 </dev/null &

@@ -4,6 +4,7 @@
 #include <functional>
 #include <string_view>
 
+#include "common/cli_options.h"
 #include "workers/internal/uri.h"
 #include "workers/targets/http_target.h"
 #include "workers/targets/jsonl_target.h"
@@ -134,7 +135,7 @@ result<opener> parse_postgres(const std::string& uri, const internal::parsed_uri
     o.connection.emplace_back("connect_timeout", std::to_string(timeout.value()));
     o.connection.emplace_back("client_encoding", "UTF8");
     o.connection.emplace_back("application_name", "syncline" + (opts.pipeline.empty() ? "" : "-" + opts.pipeline));
-    o.description = internal::without_password(uri);
+    o.description = cli::redact_secrets("target", uri);
     return opener([o] { return upcast(postgres_target::open(o)); });
 }
 
@@ -186,7 +187,7 @@ constexpr scheme schemes[] = {
 
 result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {
     // Errors name the URI: never with its password.
-    const std::string shown = internal::without_password(uri);
+    const std::string shown = cli::redact_secrets("target", uri);
     internal::uri_options options(shown, std::string(supported_schemes));
     internal::parsed_uri p = internal::split_uri(uri);
     if (p.scheme.empty()) return options.error("no scheme");
@@ -205,7 +206,6 @@ result<opener> parse_target_uri(const std::string& uri, const target_options& op
 
 }  // namespace
 
-std::string uri_for_display(const std::string& uri) { return internal::without_password(uri); }
 
 status check_target_uri(const std::string& uri, const target_options& opts) {
     return parse_target_uri(uri, opts).get_status();

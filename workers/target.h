@@ -65,8 +65,5 @@ result<std::unique_ptr<target>> open_target(const std::string& uri, const target
 // Checks a target URI and its options without opening or connecting to anything.
 status check_target_uri(const std::string& uri, const target_options& opts = {});
 
-// The URI as it may appear in logs and messages: a password (`scheme://user:PASSWORD@...`)
-// replaced by "***".
-std::string uri_for_display(const std::string& uri);
 
 }  // namespace syncline::workers

@@ -41,8 +41,9 @@ public:
         zmqx::tune(_acks, {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)});
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_work, _options.work));
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_acks, _options.acks));
-        log_worker.info("started id=" + _options.id + " pipeline=" + _options.pipeline + " target=" + uri_for_display(_options.target) +
-                        " work=" + _options.work + " acks=" + _options.acks);
+        log_worker.info("started id=" + _options.id + " pipeline=" + _options.pipeline +
+                        " target=" + cli::redact_secrets("target", _options.target) + " work=" + _options.work +
+                        " acks=" + _options.acks);
 
         while (!stop.stop_requested()) {
             auto got = zmqx::receive(_work, milliseconds(100));

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -173,6 +174,102 @@ TEST_F(cli_options_test, component_may_declare_general_option_itself) {
     desc.add_options()("config", po::value<std::string>(), "own config");
     auto out = run({"--version"}, nullptr, desc);
     ASSERT_TRUE(out.ok()) << out.get_status().to_string();
+}
+
+// Scoped SYNCLINE_* variables, so one test's environment never leaks into the next.
+class scoped_env {
+public:
+    scoped_env(std::string name, const std::string& value) : _name(std::move(name)) {
+        ::setenv(_name.c_str(), value.c_str(), 1);
+    }
+    ~scoped_env() { ::unsetenv(_name.c_str()); }
+    scoped_env(const scoped_env&) = delete;
+    scoped_env& operator=(const scoped_env&) = delete;
+
+private:
+    std::string _name;
+};
+
+TEST_F(cli_options_test, precedence_flag_then_env_then_file_then_default) {
+    const std::string path = write_config("window = 32\npipeline = from-file\n");
+    scoped_env window("SYNCLINE_WINDOW", "16");
+    scoped_env pipeline("SYNCLINE_PIPELINE", "from-env");
+    auto out = run({"--config", path, "--window", "4"});
+    ASSERT_TRUE(out.ok()) << out.get_status().to_string();
+    EXPECT_EQ(out->values["window"].as<int>(), 4);
+    EXPECT_EQ(out->origins.at("window").source, value_source::command_line);
+    EXPECT_EQ(out->values["pipeline"].as<std::string>(), "from-env");
+    EXPECT_EQ(out->origins.at("pipeline").source, value_source::environment);
+    EXPECT_EQ(out->origins.at("pipeline").where, "SYNCLINE_PIPELINE");
+    EXPECT_EQ(out->origins.at("endpoint").source, value_source::default_value);
+
+    auto without_flag = run({"--config", path});
+    ASSERT_TRUE(without_flag.ok());
+    EXPECT_EQ(without_flag->values["window"].as<int>(), 16);  // env beats the file
+}
+
+TEST_F(cli_options_test, config_file_from_the_environment) {
+    scoped_env config("SYNCLINE_CONFIG", write_config("window = 32\n"));
+    auto out = run({});
+    ASSERT_TRUE(out.ok()) << out.get_status().to_string();
+    EXPECT_EQ(out->values["window"].as<int>(), 32);
+    EXPECT_EQ(out->origins.at("window").where, (_dir / "test.ini").string() + ":1");
+}
+
+TEST_F(cli_options_test, bad_environment_value_names_the_variable) {
+    scoped_env window("SYNCLINE_WINDOW", "lots");
+    auto out = run({});
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.get_status().code(), errc::invalid_argument);
+    EXPECT_EQ(out.get_status().message().rfind("SYNCLINE_WINDOW: key 'window': ", 0), 0u) << out.get_status().message();
+    EXPECT_FALSE(run({"--window", "3"}).ok()) << "the flag wins, but a bad variable is still reported";
+}
+
+TEST_F(cli_options_test, config_file_errors_name_file_line_and_key) {
+    const std::string path = write_config("# header\n\nwindow = 8\nwindwo = 9\n");
+    auto out = run({"--config", path});
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.get_status().message(), path + ":4: key 'windwo': unknown key (did you mean 'window'?)");
+
+    const std::string twice = write_config("window = 8\n[x]\ny = 1\n");
+    auto section = run({"--config", twice});
+    ASSERT_FALSE(section.ok());
+    EXPECT_EQ(section.get_status().message(), twice + ":3: key 'x.y': unknown key");
+}
+
+TEST_F(cli_options_test, check_config_file_reports_every_problem) {
+    po::options_description desc = options();
+    desc.add_options()("store", po::value<std::string>()->required(), "path");
+    const std::string path =
+        write_config("window = many\npipelin = x\nendpoint = a # trailing comment\nnot a pair\nendpoint = b\n");
+    auto check = check_config_file(desc, path);
+    const std::vector<std::string> expected = {
+        path + ":1: key 'window': the argument ('many') for option 'window' is invalid",
+        path + ":2: key 'pipelin': unknown key (did you mean 'pipeline'?)",
+        path + ":4: expected 'key = value', got 'not a pair'",
+        path + ":5: key 'endpoint': set twice (first on line 3)",
+        path + ": key 'store': required but missing",
+    };
+    EXPECT_EQ(check.problems, expected);
+
+    auto good = check_config_file(desc, write_config("store = /x\nendpoint = ipc:///a#frag\n"));
+    EXPECT_TRUE(good.problems.empty()) << good.problems.front();
+    EXPECT_EQ(value_text(good.outcome, "endpoint"), "ipc:///a#frag");
+    EXPECT_EQ(value_text(good.outcome, "window"), "8");
+    EXPECT_EQ(good.outcome.locate("store", "--store: is bad"), path + ":1: key 'store': is bad");
+    EXPECT_EQ(good.outcome.locate("window", "too big"), "key 'window': too big (the default)");
+}
+
+TEST(redact_secrets, hides_passwords_and_secret_options) {
+    EXPECT_EQ(redact_secrets("target", "postgresql://app:s3cret@db:5432/orders?sslmode=require"),
+              "postgresql://app:***@db:5432/orders?sslmode=require");
+    EXPECT_EQ(redact_secrets("target", "redis://:pw@127.0.0.1:6379/0"), "redis://:***@127.0.0.1:6379/0");
+    EXPECT_EQ(redact_secrets("target", "https://hooks.example/x?secret=abc&timeout_ms=5&token=t"),
+              "https://hooks.example/x?secret=***&timeout_ms=5&token=***");
+    EXPECT_EQ(redact_secrets("target", "sqlite:/data/a@b.db"), "sqlite:/data/a@b.db");
+    EXPECT_EQ(redact_secrets("hmac-secret", "abc"), "***");
+    EXPECT_EQ(redact_secrets_in("bad URI 'redis://:pw@h/0': no", "target", "redis://:pw@h/0"), "bad URI 'redis://:***@h/0': no");
+    EXPECT_EQ(env_name("until-caught-up"), "SYNCLINE_UNTIL_CAUGHT_UP");
 }
 
 TEST(validate_endpoint, accepts) {

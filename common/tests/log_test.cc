@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <regex>
+#include <sstream>
+#include <vector>
 #include <thread>
 
 namespace syncline {
@@ -65,6 +69,104 @@ TEST(rate_limiter, allows_one_per_interval_and_counts_the_rest) {
     std::this_thread::sleep_for(std::chrono::milliseconds(120));
     EXPECT_TRUE(limiter.allow());
     EXPECT_EQ(limiter.suppressed(), 0u);
+}
+
+}  // namespace
+}  // namespace syncline
+
+namespace syncline {
+namespace {
+
+// JSON lines: every line parses on its own and carries ts, level, process, pipeline, msg, fields.
+class json_log_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        set_log_format(log_format::json);
+        set_log_process("syncline-test");
+        set_log_pipeline("orders");
+    }
+    void TearDown() override {
+        set_log_format(log_format::text);
+        set_log_pipeline("");
+        set_log_level(log_level::info);
+    }
+    static nlohmann::json line_of(log_level level, std::string_view msg) {
+        const std::string line = format_log_line(level, "worker", msg);
+        EXPECT_TRUE(line.ends_with("\n"));
+        EXPECT_EQ(line.find('\n'), line.size() - 1) << "one event, one line: " << line;
+        return nlohmann::json::parse(line);
+    }
+};
+
+TEST_F(json_log_test, carries_every_key_and_splits_trailing_fields) {
+    const auto j = line_of(log_level::warn, "target unavailable, retrying attempt=3 delay_ms=250 uri=sqlite:/x.db");
+    EXPECT_TRUE(std::regex_match(j.at("ts").get<std::string>(),
+                                 std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
+    EXPECT_EQ(j.at("level"), "warn");
+    EXPECT_EQ(j.at("process"), "syncline-test");
+    EXPECT_EQ(j.at("component"), "worker");
+    EXPECT_EQ(j.at("pipeline"), "orders");
+    EXPECT_EQ(j.at("msg"), "target unavailable, retrying");
+    EXPECT_EQ(j.at("fields").at("attempt"), 3);  // Numbers stay numbers.
+    EXPECT_EQ(j.at("fields").at("delay_ms"), 250);
+    EXPECT_EQ(j.at("fields").at("uri"), "sqlite:/x.db");
+    EXPECT_GT(j.at("pid").get<int>(), 0);
+}
+
+TEST_F(json_log_test, quoted_values_and_words_that_only_look_like_fields) {
+    // "a=b" inside the text is text: only the trailing run of key=value words are fields.
+    const auto j = line_of(log_level::error,
+                           "worker-2 died: a=b then text last_line=" + quote_field("error: disk \"full\"") + " code=007");
+    EXPECT_EQ(j.at("msg"), "worker-2 died: a=b then text");
+    EXPECT_EQ(j.at("fields").at("last_line"), "error: disk \"full\"");
+    EXPECT_EQ(j.at("fields").at("code"), "007");  // Not a plain number: kept as text.
+    const auto only_fields = line_of(log_level::info, "committed=5");
+    EXPECT_EQ(only_fields.at("msg"), "");
+    EXPECT_EQ(only_fields.at("fields").at("committed"), 5);
+}
+
+TEST_F(json_log_test, hostile_text_stays_one_parseable_line) {
+    const std::string hostile = std::string("bad frame \x01\x7f quote\" back\\slash\nnext line \xff\xfe utf8 \xc3\xa9 ") +
+                                "tab\there pipeline=\xc3";
+    const auto j = line_of(log_level::warn, hostile);
+    const std::string text = j.at("msg").get<std::string>() + j.at("fields").dump();
+    EXPECT_NE(text.find("quote\" back\\slash\nnext line"), std::string::npos) << text;
+    EXPECT_NE(text.find("\xc3\xa9"), std::string::npos);  // Valid UTF-8 passes through.
+    EXPECT_NE(text.find("\xef\xbf\xbd"), std::string::npos);  // Invalid bytes become U+FFFD.
+}
+
+TEST_F(json_log_test, logger_writes_json_lines_to_stderr) {
+    logger log("sink");
+    ::testing::internal::CaptureStderr();
+    log.info("started committed=12");
+    log.debug("hidden at info");
+    log.error("cannot commit: io error");
+    const std::string out = ::testing::internal::GetCapturedStderr();
+    std::istringstream lines(out);
+    std::vector<nlohmann::json> parsed;
+    for (std::string line; std::getline(lines, line);) parsed.push_back(nlohmann::json::parse(line));
+    ASSERT_EQ(parsed.size(), 2u) << out;
+    EXPECT_EQ(parsed[0].at("fields").at("committed"), 12);
+    EXPECT_EQ(parsed[1].at("level"), "error");
+    EXPECT_EQ(parsed[1].at("msg"), "cannot commit: io error");
+}
+
+TEST(log, text_lines_name_the_pipeline_once) {
+    set_log_pipeline("orders");
+    const std::string tagged = format_log_line(log_level::info, "sink", "committed=5");
+    const std::string already = format_log_line(log_level::info, "sink", "started pipeline=orders");
+    set_log_pipeline("");
+    EXPECT_TRUE(tagged.ends_with(" info sink pipeline=orders committed=5\n")) << tagged;
+    EXPECT_TRUE(already.ends_with(" info sink started pipeline=orders\n")) << already;
+}
+
+TEST(log, parse_log_format) {
+    log_format f = log_format::text;
+    EXPECT_TRUE(parse_log_format("json", f));
+    EXPECT_EQ(f, log_format::json);
+    EXPECT_TRUE(parse_log_format("text", f));
+    EXPECT_EQ(f, log_format::text);
+    EXPECT_FALSE(parse_log_format("JSON", f));
 }
 
 }  // namespace

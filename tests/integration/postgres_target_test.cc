@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/cli_options.h"
 #include "tests/support/harness.h"
 #include "tests/support/postgres_server.h"
 #include "workers/target.h"
@@ -270,9 +271,9 @@ TEST_F(postgres_target_test, passwords_come_from_the_uri_or_pgpassword_and_never
 }
 
 TEST(postgres_uri, is_shown_without_its_password) {
-    EXPECT_EQ(workers::uri_for_display("postgresql://u:p%40ss/w@h:5432/db?schema=s"), "postgresql://u:***@h:5432/db?schema=s");
-    EXPECT_EQ(workers::uri_for_display("postgres://u@h/db"), "postgres://u@h/db");
-    EXPECT_EQ(workers::uri_for_display("sqlite:/tmp/a:b@c.db"), "sqlite:/tmp/a:b@c.db");
+    EXPECT_EQ(cli::redact_secrets("target", "postgresql://u:p%40ss/w@h:5432/db?schema=s"), "postgresql://u:***@h:5432/db?schema=s");
+    EXPECT_EQ(cli::redact_secrets("target", "postgres://u@h/db"), "postgres://u@h/db");
+    EXPECT_EQ(cli::redact_secrets("target", "sqlite:/tmp/a:b@c.db"), "sqlite:/tmp/a:b@c.db");
 }
 
 TEST(postgres_uri, is_checked_without_connecting) {

@@ -20,19 +20,6 @@ parsed_uri split_uri(std::string_view uri) {
     return p;
 }
 
-std::string without_password(std::string_view uri) {
-    const parsed_uri p = split_uri(uri);
-    if (!p.had_slashes) return std::string(uri);
-    // The userinfo ends at the last '@' of the authority; a password may hold a raw '/' or '@'.
-    const auto at = p.path.rfind('@');
-    if (at == std::string_view::npos) return std::string(uri);
-    const auto colon = p.path.substr(0, at).find(':');
-    if (colon == std::string_view::npos) return std::string(uri);
-    const std::size_t password_start = static_cast<std::size_t>(p.path.data() - uri.data()) + colon + 1;
-    const std::size_t password_end = static_cast<std::size_t>(p.path.data() - uri.data()) + at;
-    return std::string(uri.substr(0, password_start)) + "***" + std::string(uri.substr(password_end));
-}
-
 status uri_options::error(std::string_view why) const {
     return {errc::invalid_argument, "target URI '" + _uri + "': " + std::string(why) + " (" + _help + ")"};
 }

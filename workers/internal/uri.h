@@ -51,9 +51,6 @@ private:
     std::map<std::string, std::string> _values;
 };
 
-// `uri` with the password of a `scheme://user:password@...` URI replaced by "***", for messages
-// and logs; other URIs unchanged.
-std::string without_password(std::string_view uri);
 
 // Decodes %XX escapes (for user names, passwords and paths inside URIs); nullopt if malformed.
 std::optional<std::string> percent_decode(std::string_view text);
