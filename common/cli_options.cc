@@ -150,6 +150,9 @@ void read_environment(const po::options_description& desc, const po::positional_
     for (const auto& option : desc.options()) {
         const std::string& name = option->long_name();
         if (name.empty() || name == "help" || name == "version") continue;
+        // A destructive confirmation comes from the command line only: an exported variable must
+        // never turn every later `offsets set` / `log trim` dry run into the real thing.
+        if (name == "execute") continue;
         bool is_positional = false;
         if (positional != nullptr)
             for (unsigned i = 0; i < positional->max_total_count() && i < 16; ++i)
