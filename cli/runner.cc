@@ -368,7 +368,7 @@ po::options_description run_options_description(run_options& o) {
         ("log", po::value(&o.log)->required(), "change log directory")
         ("state", po::value(&o.state)->required(), "state root directory")
         ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
-        ("target", po::value(&o.target)->default_value(o.target), "target URI: sqlite:PATH, jsonl:PATH, null:")
+        ("target", po::value(&o.target)->default_value(o.target), "target URI: sqlite:PATH, postgresql://, redis://, rocksdb:PATH, http(s)://, jsonl:PATH, null: (docs/targets)")
         ("workers", po::value(&o.workers)->default_value(o.workers), "number of worker processes")
         ("until-caught-up", po::bool_switch(&o.until_caught_up), "exit 0 once what the log held at start is committed")
         ("to", po::value(&o.to), "exit 0 once this offset is committed (a bounded pass)")

@@ -21,7 +21,7 @@ int verify_command(int argc, const char* const* argv) {
         ("log", po::value(&log_dir)->required(), "change log directory")
         ("state", po::value(&state)->required(), "state root directory")
         ("pipeline", po::value(&pipeline)->default_value(pipeline), "pipeline name")
-        ("target", po::value(&target)->required(), "target URI to check (sqlite:PATH, jsonl:PATH)")
+        ("target", po::value(&target)->required(), "target URI to check: sqlite:PATH, postgresql://, redis://, rocksdb:PATH (state targets; docs/targets)")
         ("max-differences", po::value(&max_lines)->default_value(max_lines), "differences to print");
     auto parsed = parse(argc, argv, desc,
                         "usage: syncline verify --log DIR --state DIR --pipeline NAME --target URI\n"

@@ -271,7 +271,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     long backoff_ms = o.retry_backoff.count();
     po::options_description desc("worker options");
     desc.add_options()
-        ("target", po::value(&o.target)->default_value(o.target), "target URI: sqlite:PATH, jsonl:PATH, null:")
+        ("target", po::value(&o.target)->default_value(o.target), "target URI: sqlite:PATH, postgresql://, redis://, rocksdb:PATH, http(s)://, jsonl:PATH, null: (docs/targets)")
         ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
         ("work", po::value(&o.work)->default_value(o.work), "the ventilator's work endpoint to connect to")
         ("acks", po::value(&o.acks)->default_value(o.acks), "the sink's acks endpoint to connect to")
