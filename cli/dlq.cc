@@ -303,7 +303,7 @@ int dlq_retry_command(int argc, const char* const* argv) {
     add_offsets(desc, a, "the dead letters to retry (repeatable). Default: all");
     add_log(desc, a);
     desc.add_options()("target", po::value(&a.target)->required()->value_name("URI"),
-                       "target URI to deliver to: sqlite:PATH, jsonl:PATH, null: (usually the pipeline's own)");
+                       "target URI to deliver to (usually the pipeline's own; docs/targets)");
     if (auto code = parse_dlq(cmd, argc, argv, desc,
                               "usage: syncline dlq retry --state DIR --pipeline NAME --target URI [--offset N ...] [--log DIR]\n\n"
                               "Delivers dead-lettered records (all, or those given) to --target again, in offset order;\n"
