@@ -12,6 +12,7 @@
 
 #include "common/cli_options.h"
 #include "common/log.h"
+#include "common/metrics_endpoint.h"
 #include "common/subprocess.h"
 #include "store/change_log.h"
 #include "store/state_store.h"
@@ -132,7 +133,12 @@ private:
                 return status{errc::invalid_argument, std::string("cannot find ") + program + " in " + bin.string() +
                                                           " (set SYNCLINE_BIN_DIR or --bin-dir)"};
 
+        unsigned metrics_port_offset = 0;
         auto add = [&](std::string name, std::vector<std::string> argv, const std::string& extra) {
+            if (_o.metrics_listen != "off") {
+                argv.insert(argv.end(), {"--metrics-listen", metrics_address(metrics_port_offset++), "--metrics-file",
+                                         _o.run_dir + "/" + name + ".metrics"});
+            }
             for (auto& a : split_args(extra)) argv.push_back(std::move(a));
             const std::string log_path = _o.run_dir + "/" + name + ".log";
             // Own process groups: Ctrl-C reaches only this runner, which then stops the children in order.
@@ -155,6 +161,13 @@ private:
         log_run.info("pipeline=" + _o.pipeline + " target=" + _o.target + " workers=" + std::to_string(_o.workers) +
                      " run_dir=" + _o.run_dir);
         return {};
+    }
+
+    // HOST:0 for every child, or HOST:(P + offset) when a base port P is given.
+    std::string metrics_address(unsigned offset) const {
+        const auto colon = _o.metrics_listen.rfind(':');
+        const unsigned base = static_cast<unsigned>(std::stoul(_o.metrics_listen.substr(colon + 1)));
+        return _o.metrics_listen.substr(0, colon + 1) + std::to_string(base == 0 ? 0 : base + offset);
     }
 
     void start(supervised& c) {
@@ -210,6 +223,7 @@ private:
                 if (code != 0) log_run.warn(c.name + " stopped with code " + std::to_string(code));
                 std::error_code ec;
                 fs::remove(fs::path(_o.run_dir) / (c.name + ".pid"), ec);
+                fs::remove(fs::path(_o.run_dir) / (c.name + ".metrics"), ec);
             }
         };
         stop_named("ventilator", milliseconds(30'000));
@@ -275,7 +289,10 @@ result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* 
         ("progress", po::bool_switch(&o.progress), "print a progress line every second")
         ("ventilator-args", po::value(&o.ventilator_args), "extra ventilator options, e.g. \"--window 64\"")
         ("worker-args", po::value(&o.worker_args), "extra worker options")
-        ("sink-args", po::value(&o.sink_args), "extra sink options");
+        ("sink-args", po::value(&o.sink_args), "extra sink options")
+        ("metrics-listen", po::value(&o.metrics_listen)->default_value(o.metrics_listen)->value_name("HOST:PORT"),
+         "children serve /metrics, /live, /ready: PORT 0 = each on a free port, else sink PORT, ventilator "
+         "PORT+1, worker i PORT+1+i; addresses in RUN_DIR/<child>.metrics; off = none");
     auto parsed = parse(argc, argv, desc,
                         "usage: syncline run --log DIR --state DIR [--pipeline NAME] [--target URI] [--workers N] "
                         "[--until-caught-up]");
@@ -287,6 +304,15 @@ result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* 
         return status{errc::invalid_argument, "--until-caught-up and --to exclude each other"};
     for (const auto* e : {&o.work, &o.acks, &o.control})
         if (!e->empty()) SYNCLINE_RETURN_IF_ERROR(validate_endpoint("endpoint", *e));
+    if (o.metrics_listen != "off") {
+        metrics::endpoint_options listen;
+        listen.listen = o.metrics_listen;
+        SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(listen));
+        const auto port = std::stoul(o.metrics_listen.substr(o.metrics_listen.rfind(':') + 1));
+        if (port != 0 && port + 1 + o.workers > 65535)
+            return status{errc::invalid_argument, "--metrics-listen: ports " + std::to_string(port) + ".." +
+                                                      std::to_string(port + 1 + o.workers) + " run past 65535"};
+    }
     return std::pair{o, false};
 }
 

@@ -25,6 +25,11 @@ void append_value(std::string& out, double v) {
     if (std::isnan(v)) return out.append("NaN"), void();
     if (std::isinf(v)) return out.append(v > 0 ? "+Inf" : "-Inf"), void();
     char buf[32];
+    // Whole numbers (offsets, counts) as integers: "200000", not the shorter "2e+05".
+    if (std::abs(v) < 9007199254740992.0 && v == std::floor(v)) {
+        const auto r = std::to_chars(buf, buf + sizeof buf, static_cast<std::int64_t>(v));
+        return out.append(buf, r.ptr), void();
+    }
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
     out.append(buf, r.ptr);
 }
