@@ -63,7 +63,8 @@ void write_pid_file(const fs::path& path, pid_t pid) {
 
 class runner {
 public:
-    explicit runner(run_options o) : _o(std::move(o)) {}
+    explicit runner(run_options o)
+        : _o(std::move(o)), _registry(metrics::const_labels{{"pipeline", _o.pipeline}}) {}
 
     status run(const stop_flag& stop) {
         if (_o.until_caught_up) {
@@ -76,6 +77,7 @@ public:
             }
         }
         SYNCLINE_RETURN_IF_ERROR(prepare());
+        SYNCLINE_RETURN_IF_ERROR(serve_metrics());
         if (_o.to != 0) log_run.info("running until offset " + std::to_string(_o.to) + " is committed");
         start_all();
         const auto began = steady::now();
@@ -84,6 +86,7 @@ public:
         status outcome;
 
         while (!stop.stop_requested()) {
+            _health.beat();
             auto finished = supervise();
             if (!finished.ok()) {
                 outcome = finished.get_status();
@@ -163,6 +166,20 @@ private:
         return {};
     }
 
+    // The runner's own /metrics (restarts per child), after its children's ports, in run.metrics.
+    status serve_metrics() {
+        if (_o.metrics_listen == "off") return {};
+        for (const auto& c : _children) _restarts.with({c.name});  // Every child shows 0 from the start.
+        metrics::endpoint_options listen;
+        listen.listen = metrics_address(static_cast<unsigned>(_children.size()));
+        listen.address_file = _o.run_dir + "/run.metrics";
+        auto served = metrics::serve(listen, _registry, _health, "run");
+        if (!served.ok()) return served.get_status();
+        _endpoint = std::move(*served);
+        _health.set_ready(true);
+        return {};
+    }
+
     // HOST:0 for every child, or HOST:(P + offset) when a base port P is given.
     std::string metrics_address(unsigned offset) const {
         const auto colon = _o.metrics_listen.rfind(':');
@@ -205,6 +222,7 @@ private:
                 return status{errc::unavailable, c.name + " exited with code " + std::to_string(code) + ": " +
                                                      last_line_of(log_path) + " (log: " + log_path + ")"};
             log_run.warn(c.name + " exited with code " + std::to_string(code) + ", restarting (log: " + log_path + ")");
+            _restarts.with({c.name}).inc();
             if (quick) std::this_thread::sleep_for(milliseconds(500));
             start(c);
         }
@@ -231,6 +249,7 @@ private:
         stop_named("sink", milliseconds(15'000));
         std::error_code ec;
         fs::remove(fs::path(_o.run_dir) / "run.pid", ec);
+        fs::remove(fs::path(_o.run_dir) / "run.metrics", ec);
         log_run.info("stopped pipeline=" + _o.pipeline);
     }
 
@@ -263,6 +282,11 @@ private:
     }
 
     run_options _o;
+    metrics::registry _registry;
+    metrics::family<metrics::counter>& _restarts = _registry.counter_family(
+        "syncline_run_restarts_total", "Children restarted by syncline run after they exited.", {"process"});
+    metrics::health _health;
+    std::unique_ptr<metrics::endpoint> _endpoint;  // After what it serves: destroyed first.
     std::vector<supervised> _children;
     std::unique_ptr<store::state_store> _state;
     std::unique_ptr<store::change_log> _log;
@@ -292,7 +316,8 @@ result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* 
         ("sink-args", po::value(&o.sink_args), "extra sink options")
         ("metrics-listen", po::value(&o.metrics_listen)->default_value(o.metrics_listen)->value_name("HOST:PORT"),
          "children serve /metrics, /live, /ready: PORT 0 = each on a free port, else sink PORT, ventilator "
-         "PORT+1, worker i PORT+1+i; addresses in RUN_DIR/<child>.metrics; off = none");
+         "PORT+1, worker i PORT+1+i, the runner itself (restarts) the next; addresses in RUN_DIR/<name>.metrics; "
+         "off = none");
     auto parsed = parse(argc, argv, desc,
                         "usage: syncline run --log DIR --state DIR [--pipeline NAME] [--target URI] [--workers N] "
                         "[--until-caught-up]");
@@ -309,9 +334,9 @@ result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* 
         listen.listen = o.metrics_listen;
         SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(listen));
         const auto port = std::stoul(o.metrics_listen.substr(o.metrics_listen.rfind(':') + 1));
-        if (port != 0 && port + 1 + o.workers > 65535)
+        if (port != 0 && port + 2 + o.workers > 65535)
             return status{errc::invalid_argument, "--metrics-listen: ports " + std::to_string(port) + ".." +
-                                                      std::to_string(port + 1 + o.workers) + " run past 65535"};
+                                                      std::to_string(port + 2 + o.workers) + " run past 65535"};
     }
     return std::pair{o, false};
 }

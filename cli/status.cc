@@ -221,6 +221,9 @@ private:
                     static_cast<std::uint64_t>(s.value) == o.oldest_unacked && s.labels.count("worker"))
                     o.oldest_holder = s.labels.at("worker");
         }
+        if (auto run = scrape(run_dir / "run.metrics"))
+            for (const auto& s : *run)
+                if (s.name == "syncline_run_restarts_total") o.restarts += static_cast<std::uint64_t>(s.value);
         if (auto sink = scrape(run_dir / "sink.metrics")) {
             const double now = unix_seconds();
             for (const auto& s : *sink)
@@ -254,6 +257,7 @@ nlohmann::ordered_json to_json(const pipeline_observation& o, std::optional<doub
     j["oldest_unacked_holder"] = o.oldest_holder.empty() ? json(nullptr) : json(o.oldest_holder);
     j["workers_seen"] = o.recent_workers;
     j["dead_letters"] = o.dead_letters;
+    j["restarts"] = o.restarts;
     static constexpr const char* states[] = {"stopped", "caught_up", "catching_up", "stalled", "unknown"};
     j["state"] = states[static_cast<int>(v.state)];
     j["verdict"] = v.text;
@@ -264,7 +268,7 @@ nlohmann::ordered_json to_json(const pipeline_observation& o, std::optional<doub
 bool report(const status_options& opts, const std::vector<pipeline_observation>& now,
             const std::vector<pipeline_observation>* before) {
     std::vector<std::vector<std::string>> table{
-        {"PIPELINE", "STATE", "COMMITTED", "LOG LAST", "LAG", "LAG AGE", "RATE/S", "ETA", "WORKERS", "DLQ", "VERDICT"}};
+        {"PIPELINE", "STATE", "COMMITTED", "LOG LAST", "LAG", "LAG AGE", "RATE/S", "ETA", "WORKERS", "RESTARTS", "DLQ", "VERDICT"}};
     bool any_stalled = false;
     std::string json_lines;
     for (const auto& o : now) {
@@ -288,7 +292,8 @@ bool report(const status_options& opts, const std::vector<pipeline_observation>&
                          o.lag_seconds ? human_duration(*o.lag_seconds) : "-",
                          rate ? with_thousands(static_cast<std::uint64_t>(*rate)) : "-",
                          eta ? human_duration(*eta) : (rate && o.lag_records() > 0 ? "never" : "-"),
-                         o.running ? std::to_string(o.recent_workers.size()) : "-", with_thousands(o.dead_letters),
+                         o.running ? std::to_string(o.recent_workers.size()) : "-",
+                         o.running ? std::to_string(o.restarts) : "-", with_thousands(o.dead_letters),
                          v.text});
     }
     if (opts.as_json) {

@@ -29,6 +29,8 @@ struct pipeline_observation {
     std::string oldest_holder;                 // The worker that confirmed receiving it; empty if none.
     // From the sink's /metrics: workers heard from within the last minute.
     std::vector<std::string> recent_workers;
+    // From the runner's /metrics: children it restarted.
+    std::uint64_t restarts = 0;
 
     std::uint64_t lag_records() const {
         const std::uint64_t c = committed.value_or(0);

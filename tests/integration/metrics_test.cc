@@ -190,6 +190,14 @@ TEST_F(metrics_test, status_reports_a_stall_while_the_target_is_locked_and_recov
     EXPECT_NE(recovered.output.find("\"workers_seen\":[\"p1-worker-1\",\"p1-worker-2\"]"), std::string::npos)
         << recovered.output;
 
+    // A killed worker is restarted by the runner, and status counts the restart.
+    const long worker_pid = std::stol(read_file(state + "/p1.run/worker-1.pid"));
+    ASSERT_EQ(::kill(static_cast<pid_t>(worker_pid), SIGKILL), 0);
+    status_result restarted;
+    EXPECT_TRUE(eventually([&] { return (restarted = status()).output.find("\"restarts\":1") != std::string::npos; },
+                           seconds(20)))
+        << restarted.output;
+
     run.signal(SIGTERM);
     EXPECT_EQ(run.wait_for(seconds(60)), 0);
     // Stopped: offsets still come from the stores.
