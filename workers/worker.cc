@@ -235,8 +235,12 @@ private:
         const auto began = std::chrono::steady_clock::now();
         delivery_outcome outcome = _target->deliver(records);
         _m.delivery_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
-        if (!outcome.transient.ok()) _m.target_errors.inc();
-        _health.set_ready(outcome.transient.ok(), "target failing: " + outcome.transient.message());
+        if (outcome.transient.ok()) {
+            _health.set_ready(true);
+        } else {
+            _m.target_errors.inc();
+            _health.set_ready(false, "target failing: " + outcome.transient.message());
+        }
         return outcome;
     }
 
