@@ -25,6 +25,7 @@ constexpr command_entry command_table[] = {
     {"offsets set", offsets_set_command, "rewind or skip a stopped pipeline (prints the plan; --execute applies it)"},
     {"generate", generate_command, "append deterministic sample changes (demo, benchmarks)"},
     {"run", run_command, "launch and supervise a whole pipeline (sink, workers, ventilator)"},
+    {"status", status_command, "every pipeline: running or not, lag, rate, ETA, workers, dead letters, stalls"},
     {"replay", replay_command, "re-deliver offsets N..M into a target as a bounded pass, beside the running pipeline"},
     {"dlq list", dlq_list_command, "a pipeline's dead letters: offset, time, attempts, error"},
     {"dlq show", dlq_show_command, "dead letters in full, with the decoded record"},
@@ -53,7 +54,7 @@ void print_help(std::FILE* out) {
         "`syncline <command> --help` shows a command's options. Every command also takes --config FILE\n"
         "(INI, same names as the options), --log-level LEVEL and --log-format text|json; every option\n"
         "can also be set as SYNCLINE_<NAME> (SYNCLINE_WORKERS=8). Precedence: flag > env > file > default.\n"
-        "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.\n";
+        "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config (status: 3 when a pipeline is stalled).\n";
     std::fputs(text.c_str(), out);
     std::fflush(out);
 }

@@ -13,6 +13,7 @@
 
 #include "common/cli_options.h"
 #include "common/log.h"
+#include "common/metrics_endpoint.h"
 #include "common/subprocess.h"
 #include "store/change_log.h"
 #include "store/state_store.h"
@@ -100,7 +101,8 @@ void write_pid_file(const fs::path& path, pid_t pid) {
 
 class runner {
 public:
-    explicit runner(run_options o) : _o(std::move(o)) {}
+    explicit runner(run_options o)
+        : _o(std::move(o)), _registry(metrics::const_labels{{"pipeline", _o.pipeline}}) {}
 
     status run(const stop_flag& stop) {
         if (_o.until_caught_up) {
@@ -113,6 +115,7 @@ public:
             }
         }
         SYNCLINE_RETURN_IF_ERROR(prepare());
+        SYNCLINE_RETURN_IF_ERROR(serve_metrics());
         if (_o.to != 0) log_run.info("running until offset " + std::to_string(_o.to) + " is committed");
         start_all();
         const auto began = steady::now();
@@ -121,6 +124,7 @@ public:
 
         status outcome;
         while (!stop.stop_requested()) {
+            _health.beat();
             auto finished = supervise();
             if (!finished.ok()) {
                 outcome = finished.get_status();
@@ -170,7 +174,12 @@ private:
                 return status{errc::invalid_argument, std::string("cannot find ") + program + " in " + bin.string() +
                                                           " (set SYNCLINE_BIN_DIR or --bin-dir)"};
 
+        unsigned metrics_port_offset = 0;
         auto add = [&](std::string name, std::vector<std::string> argv, const std::string& extra) {
+            if (_o.metrics_listen != "off") {
+                argv.insert(argv.end(), {"--metrics-listen", metrics_address(metrics_port_offset++), "--metrics-file",
+                                         _o.run_dir + "/" + name + ".metrics"});
+            }
             for (auto& a : split_args(extra)) argv.push_back(std::move(a));
             const std::string log_path = _o.run_dir + "/" + name + ".log";
             // Own process groups: Ctrl-C reaches only this runner, which then stops the children in order.
@@ -194,6 +203,27 @@ private:
         log_run.info("starting pipeline=" + _o.pipeline + " target=" + redact_secrets("target", _o.target) +
                      " workers=" + std::to_string(_o.workers) + " run_dir=" + _o.run_dir);
         return {};
+    }
+
+    // The runner's own /metrics (restarts per child), after its children's ports, in run.metrics.
+    status serve_metrics() {
+        if (_o.metrics_listen == "off") return {};
+        for (const auto& c : _children) _restarts.with({c.name});  // Every child shows 0 from the start.
+        metrics::endpoint_options listen;
+        listen.listen = metrics_address(static_cast<unsigned>(_children.size()));
+        listen.address_file = _o.run_dir + "/run.metrics";
+        auto served = metrics::serve(listen, _registry, _health, "run");
+        if (!served.ok()) return served.get_status();
+        _endpoint = std::move(*served);
+        _health.set_ready(true);
+        return {};
+    }
+
+    // HOST:0 for every child, or HOST:(P + offset) when a base port P is given.
+    std::string metrics_address(unsigned offset) const {
+        const auto colon = _o.metrics_listen.rfind(':');
+        const unsigned base = static_cast<unsigned>(std::stoul(_o.metrics_listen.substr(colon + 1)));
+        return _o.metrics_listen.substr(0, colon + 1) + std::to_string(base == 0 ? 0 : base + offset);
     }
 
     void start(supervised& c) {
@@ -228,6 +258,7 @@ private:
                 if (now < *c.restart_at) continue;
                 c.restart_at.reset();
                 ++c.restarts;
+                _restarts.with({c.name}).inc();
                 start(c);
                 log_run.info(c.name + " restarted pid=" + (c.child ? std::to_string(c.child->pid()) : "none") +
                              " restarts=" + std::to_string(c.restarts));
@@ -316,6 +347,7 @@ private:
                 if (code != 0) log_run.warn(c.name + " stopped with code " + std::to_string(code));
                 std::error_code ec;
                 fs::remove(fs::path(_o.run_dir) / (c.name + ".pid"), ec);
+                fs::remove(fs::path(_o.run_dir) / (c.name + ".metrics"), ec);
             }
         };
         stop_named("ventilator", milliseconds(30'000));
@@ -323,6 +355,7 @@ private:
         stop_named("sink", milliseconds(15'000));
         std::error_code ec;
         fs::remove(fs::path(_o.run_dir) / "run.pid", ec);
+        fs::remove(fs::path(_o.run_dir) / "run.metrics", ec);
         log_run.info("stopped pipeline=" + _o.pipeline);
     }
 
@@ -355,6 +388,11 @@ private:
     }
 
     run_options _o;
+    metrics::registry _registry;
+    metrics::family<metrics::counter>& _restarts = _registry.counter_family(
+        "syncline_run_restarts_total", "Children restarted by syncline run after they exited.", {"process"});
+    metrics::health _health;
+    std::unique_ptr<metrics::endpoint> _endpoint;  // After what it serves: destroyed first.
     std::vector<supervised> _children;
     std::unique_ptr<store::state_store> _state;
     std::unique_ptr<store::change_log> _log;
@@ -380,7 +418,11 @@ po::options_description run_options_description(run_options& o) {
         ("progress", po::bool_switch(&o.progress), "print a progress line every second")
         ("ventilator-args", po::value(&o.ventilator_args), "extra ventilator options, e.g. \"--window 64\"")
         ("worker-args", po::value(&o.worker_args), "extra worker options")
-        ("sink-args", po::value(&o.sink_args), "extra sink options");
+        ("sink-args", po::value(&o.sink_args), "extra sink options")
+        ("metrics-listen", po::value(&o.metrics_listen)->default_value(o.metrics_listen)->value_name("HOST:PORT"),
+         "children serve /metrics, /live, /ready: PORT 0 = each on a free port, else sink PORT, ventilator "
+         "PORT+1, worker i PORT+1+i, the runner itself (restarts) the next; addresses in RUN_DIR/<name>.metrics; "
+         "off = none");
     return desc;
 }
 
@@ -397,6 +439,19 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
         check("target", status{s.code(), redact_secrets_in(s.message(), "target", o.target)});
     for (const auto& [name, endpoint] : {std::pair{"work", &o.work}, {"acks", &o.acks}, {"control", &o.control}})
         if (!endpoint->empty()) check(name, validate_endpoint(name, *endpoint));
+    if (o.metrics_listen != "off") {
+        metrics::endpoint_options listen;
+        listen.listen = o.metrics_listen;
+        if (status s = metrics::validate_endpoint_options(listen); !s.ok()) {
+            check("metrics-listen", s);
+        } else {
+            const auto port = std::stoul(o.metrics_listen.substr(o.metrics_listen.rfind(':') + 1));
+            if (port != 0 && port + 2 + o.workers > 65535)
+                check("metrics-listen", status{errc::invalid_argument, "ports " + std::to_string(port) + ".." +
+                                                                           std::to_string(port + 2 + o.workers) +
+                                                                           " run past 65535"});
+        }
+    }
     return problems;
 }
 

@@ -34,6 +34,11 @@ struct run_options {
     std::string ventilator_args;              // Extra options for the ventilator ("--window 64 ...").
     std::string worker_args;                  // Extra options for each worker.
     std::string sink_args;                    // Extra options for the sink.
+    // Children serve /metrics here: HOST:0 = each on a free port; HOST:P = sink on P, ventilator
+    // on P+1, worker i on P+1+i, and the runner itself (syncline_run_restarts_total) on the next
+    // port. Each address goes to <run_dir>/<name>.metrics (run.metrics for the runner; syncline
+    // status reads them). "off" = no metrics. Default: 127.0.0.1:0.
+    std::string metrics_listen = "127.0.0.1:0";
 };
 
 // The `syncline run` options, bound to `o`: also the keys of a pipeline's INI file.

@@ -11,6 +11,8 @@
 #include <optional>
 #include <vector>
 
+#include "common/metrics.h"
+
 namespace syncline {
 namespace {
 
@@ -320,6 +322,7 @@ void write_stderr_line(std::string_view line) {
 
 void drop_counter::drop(std::string_view why) {
     ++_total;
+    if (_counted != nullptr) _counted->inc();
     std::string line = "dropped bad message: ";
     line += why;
     line += " dropped_total=" + std::to_string(_total);

@@ -13,6 +13,10 @@
 
 namespace syncline {
 
+namespace metrics {
+class counter;
+}
+
 enum class log_level { debug = 0, info = 1, warn = 2, error = 3 };
 enum class log_format { text, json };
 
@@ -71,15 +75,17 @@ private:
 };
 
 // Counts input a process drops (bad frames, foreign pipelines) and says why: a rate-limited
-// warning with the running total, and every drop at debug level.
+// warning with the running total, and every drop at debug level. With `counted`, each drop also
+// increments that metric (the bad-frames counter a process exposes).
 class drop_counter {
 public:
-    explicit drop_counter(const logger& log) : _log(log) {}
+    explicit drop_counter(const logger& log, metrics::counter* counted = nullptr) : _log(log), _counted(counted) {}
     void drop(std::string_view why);
     std::uint64_t total() const noexcept { return _total; }
 
 private:
     const logger& _log;
+    metrics::counter* _counted;
     rate_limiter _limiter;
     std::uint64_t _total = 0;
 };

@@ -74,6 +74,14 @@ struct header_encoder {
         put_kv_uint(out, "attempt", n.attempt);
         put_kv_str(out, "worker", n.worker);
     }
+    void operator()(const receipt& r) const {
+        put_common(out, 5, "receipt", r.pipeline);
+        put_kv_uint(out, "batch_id", r.batch_id);
+        put_kv_uint(out, "first", r.offsets.first);
+        put_kv_uint(out, "last", r.offsets.last);
+        put_kv_uint(out, "attempt", r.attempt);
+        put_kv_str(out, "worker", r.worker);
+    }
     void operator()(const hello& h) const {
         put_common(out, 1, "hello", h.pipeline);
         put_kv_uint(out, "ventilator_epoch", h.ventilator_epoch);
@@ -98,12 +106,24 @@ struct body_encoder {
     }
     void operator()(const nack& n) const { mp::put_str(out, n.reason); }
     void operator()(const hello&) const { mp::put_map_header(out, 0); }
+    void operator()(const receipt&) const { mp::put_map_header(out, 0); }
     void operator()(const progress& p) const {
-        mp::put_map_header(out, 2);
+        // `received` only when there is some: older ventilators skip it anyway (unknown key).
+        mp::put_map_header(out, p.received.empty() ? 2 : 3);
         mp::put_str(out, "acked");
         put_ranges(out, p.acked);
         mp::put_str(out, "redeliver");
         put_ranges(out, p.redeliver);
+        if (p.received.empty()) return;
+        mp::put_str(out, "received");
+        mp::put_array_header(out, static_cast<std::uint32_t>(p.received.size()));
+        for (const held_range& h : p.received) {
+            mp::put_array_header(out, 4);
+            mp::put_uint(out, h.offsets.first);
+            mp::put_uint(out, h.offsets.last);
+            mp::put_uint(out, h.attempt);
+            mp::put_str(out, h.worker);
+        }
     }
 };
 
@@ -233,6 +253,29 @@ status read_ranges(mp::reader& in, std::string_view name, std::vector<range>& ou
     return {};
 }
 
+// [[first, last, attempt, worker]...] of progress.received.
+status read_held(mp::reader& in, std::vector<held_range>& out) {
+    std::uint32_t n = 0;
+    if (!in.read_array_header(n)) return corrupt(std::string("progress body: received: ") + in.error());
+    out.reserve(std::min<std::size_t>(n, in.remaining() / 5 + 1));
+    for (std::uint32_t i = 0; i < n; ++i) {
+        std::uint32_t fields = 0;
+        held_range h;
+        std::uint64_t attempt = 0;
+        std::string_view worker;
+        if (!in.read_array_header(fields) || fields != 4 || !in.read_uint(h.offsets.first) ||
+            !in.read_uint(h.offsets.last) || !in.read_uint(attempt) || !in.read_str(worker, max_name_bytes))
+            return corrupt("progress body: received entry " + std::to_string(i) +
+                           ": expected [first, last, attempt, worker]");
+        if (h.offsets.first > h.offsets.last || attempt < 1 || attempt > std::numeric_limits<std::uint32_t>::max())
+            return corrupt("progress body: received entry " + std::to_string(i) + ": bad range or attempt");
+        h.attempt = static_cast<std::uint32_t>(attempt);
+        h.worker.assign(worker);
+        out.push_back(std::move(h));
+    }
+    return {};
+}
+
 result<message> decode_batch(const header_fields& h, std::string_view body) {
     batch b;
     SYNCLINE_RETURN_IF_ERROR(read_delivery(h, "batch", b));
@@ -294,6 +337,21 @@ result<message> decode_nack(const header_fields& h, std::string_view body) {
     return message{std::move(m)};
 }
 
+result<message> decode_receipt(const header_fields& h, std::string_view body) {
+    receipt m;
+    SYNCLINE_RETURN_IF_ERROR(read_delivery(h, "receipt", m));
+    SYNCLINE_RETURN_IF_ERROR(require(h, header_fields::f_worker, "receipt"));
+    m.worker.assign(h.worker);
+    // The body is an empty map today; whatever a newer peer puts in it is skipped.
+    mp::reader in(body);
+    std::uint32_t n = 0;
+    if (!in.read_map_header(n)) return corrupt(std::string("receipt body: ") + in.error());
+    for (std::uint64_t i = 0; i < 2ull * n; ++i)
+        if (!in.skip()) return corrupt(std::string("receipt body: ") + in.error());
+    if (!in.at_end()) return corrupt("receipt body: trailing bytes");
+    return message{std::move(m)};
+}
+
 result<message> decode_hello(const header_fields& h, std::string_view body) {
     hello m;
     SYNCLINE_RETURN_IF_ERROR(require(h, header_fields::f_ventilator_epoch, "hello"));
@@ -318,11 +376,15 @@ result<message> decode_progress(const header_fields& h, std::string_view body) {
     mp::reader in(body);
     std::uint32_t n = 0;
     if (!in.read_map_header(n)) return corrupt(std::string("progress body: ") + in.error());
-    bool seen_acked = false, seen_redeliver = false;
+    bool seen_acked = false, seen_redeliver = false, seen_received = false;
     for (std::uint32_t i = 0; i < n; ++i) {
         std::string_view key;
         if (!in.read_str(key, max_key_bytes)) return corrupt(std::string("progress body key: ") + in.error());
-        if (key == "acked" || key == "redeliver") {
+        if (key == "received") {
+            if (seen_received) return corrupt("progress body: duplicate field 'received'");
+            seen_received = true;
+            SYNCLINE_RETURN_IF_ERROR(read_held(in, m.received));
+        } else if (key == "acked" || key == "redeliver") {
             bool& seen = key == "acked" ? seen_acked : seen_redeliver;
             if (seen) return corrupt("progress body: duplicate field '" + std::string(key) + "'");
             seen = true;
@@ -364,6 +426,7 @@ result<message> decode(std::string_view header_frame, std::string_view body_fram
     if (h.type == "nack") return decode_nack(h, body_frame);
     if (h.type == "hello") return decode_hello(h, body_frame);
     if (h.type == "progress") return decode_progress(h, body_frame);
+    if (h.type == "receipt") return decode_receipt(h, body_frame);
     // Printable prefix only: the type is attacker-controlled and ends up in logs.
     std::string shown;
     for (char c : h.type.substr(0, 32)) shown.push_back(c >= 0x20 && c < 0x7f ? c : '?');
@@ -371,7 +434,7 @@ result<message> decode(std::string_view header_frame, std::string_view body_fram
 }
 
 std::string_view type_name(const message& m) {
-    static constexpr std::string_view names[] = {"batch", "ack", "nack", "hello", "progress"};
+    static constexpr std::string_view names[] = {"batch", "ack", "nack", "hello", "progress", "receipt"};
     return names[m.index()];
 }
 

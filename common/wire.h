@@ -59,6 +59,25 @@ struct nack {
     std::string reason;
 };
 
+// worker -> sink: the worker took the batch and is delivering it. The sink passes it on to the
+// ventilator (progress.received) so the stall watchdog can name the worker holding a batch
+// (PUSH round-robin alone does not tell). Body: an empty map (room for more).
+struct receipt {
+    std::string pipeline;
+    std::uint64_t batch_id = 0;
+    range offsets;
+    std::uint32_t attempt = 1;
+    std::string worker;
+};
+
+// A batch delivery a worker confirmed receiving, as the sink forwards it.
+struct held_range {
+    range offsets;
+    std::uint32_t attempt = 1;
+    std::string worker;
+    bool operator==(const held_range&) const = default;
+};
+
 // ventilator -> sink (control), on start and then as a heartbeat.
 struct hello {
     std::string pipeline;
@@ -74,9 +93,10 @@ struct progress {
     std::uint64_t committed = 0;      // Durable watermark: every offset <= committed is done.
     std::vector<range> acked;         // Newly acknowledged ranges (above committed when sent).
     std::vector<range> redeliver;     // Ranges a worker nacked: send again now.
+    std::vector<held_range> received; // Receipts since the last message: who holds which delivery.
 };
 
-using message = std::variant<batch, ack, nack, hello, progress>;
+using message = std::variant<batch, ack, nack, hello, progress, receipt>;
 
 struct frames {
     std::string header;

@@ -1,5 +1,6 @@
 #include "sink/sink.h"
 
+#include <map>
 #include <optional>
 #include <random>
 #include <vector>
@@ -8,6 +9,7 @@
 
 #include "common/cli_options.h"
 #include "common/log.h"
+#include "common/metrics_endpoint.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "sink/watermark.h"
@@ -24,15 +26,56 @@ std::int64_t now_ms() {
                std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// What the sink exposes (docs/operations.md "Metrics" lists every metric).
+struct sink_metrics {
+    explicit sink_metrics(metrics::registry& r)
+        : batches_acked(r.add_counter("syncline_sink_batches_acked_total", "Acks received from workers.")),
+          records_acked(r.add_counter("syncline_sink_records_acked_total",
+                                      "Records covered by acks received (duplicates from redelivery included).")),
+          batches_nacked(r.add_counter("syncline_sink_batches_nacked_total",
+                                       "Nacks received: batches a worker could not deliver, redelivered at once.")),
+          receipts(r.add_counter("syncline_sink_receipts_total", "Receipts received (a worker took a batch).")),
+          records_dead_lettered(r.add_counter("syncline_sink_records_dead_lettered_total",
+                                              "Records durably dead-lettered by this sink.")),
+          commits(r.add_counter("syncline_sink_commits_total", "Commits that moved the watermark.")),
+          bad_frames(r.add_counter("syncline_sink_bad_frames_dropped_total",
+                                   "Messages dropped as malformed, unexpected or for another pipeline.")),
+          commit_seconds(r.add_histogram("syncline_sink_commit_duration_seconds",
+                                         "Seconds per synced commit of the watermark and dead letters.",
+                                         metrics::latency_buckets())),
+          committed_offset(r.add_gauge("syncline_sink_committed_offset", "The committed watermark.")),
+          dead_letters(r.add_gauge("syncline_sink_dead_letters", "Dead letters stored for the pipeline.")),
+          pending_ranges(r.add_gauge("syncline_sink_pending_ranges",
+                                     "Acknowledged ranges above the watermark, waiting for a gap to fill.")),
+          worker_last_seen(r.gauge_family("syncline_sink_worker_last_seen_timestamp_seconds",
+                                          "When a worker last sent an ack, nack or receipt (Unix time).",
+                                          {"worker"})) {}
+
+    metrics::counter &batches_acked, &records_acked, &batches_nacked, &receipts, &records_dead_lettered, &commits,
+        &bad_frames;
+    metrics::histogram& commit_seconds;
+    metrics::gauge &committed_offset, &dead_letters, &pending_ranges;
+    metrics::family<metrics::gauge>& worker_last_seen;
+};
+
+// A worker silent this long is dropped from the metrics (ids with a pid change on restart).
+constexpr auto forget_worker_after = std::chrono::hours(1);
+
 // Everything the sink knows between two commits.
 class sink_state {
 public:
-    sink_state(const sink_options& options, std::unique_ptr<store::state_store> store, std::uint64_t committed)
+    sink_state(const sink_options& options, std::unique_ptr<store::state_store> store, std::uint64_t committed,
+               sink_metrics& m)
         : _options(options), _store(std::move(store)), _tracker(committed), _committed(committed),
-          _epoch(std::random_device{}() * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(now_ms())) {}
+          _epoch(std::random_device{}() * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(now_ms())), _m(m) {
+        _m.committed_offset.set(static_cast<double>(committed));
+    }
 
     void on_ack(const wire::ack& a) {
         ++_acks;
+        _m.batches_acked.inc();
+        _m.records_acked.inc(a.offsets.last - a.offsets.first + 1);
+        seen(a.worker);
         wire::range done = a.offsets;
         const wire::record_failure* first_refused = nullptr;
         for (const auto& failure : a.failures) {
@@ -57,30 +100,65 @@ public:
 
     void on_nack(const wire::nack& n) {
         ++_nacks;
+        _m.batches_nacked.inc();
+        seen(n.worker);
         if (_nack_log.allow())
             log_sink.warn("nack range=" + std::to_string(n.offsets.first) + ".." + std::to_string(n.offsets.last) +
                           " worker=" + n.worker + " attempt=" + std::to_string(n.attempt) + " reason=" + n.reason);
         if (n.offsets.last > _committed) _news.redeliver.push_back(n.offsets);
     }
 
+    // A worker took a batch: the ventilator learns who holds it (its stall watchdog names them).
+    void on_receipt(const wire::receipt& r) {
+        _m.receipts.inc();
+        seen(r.worker);
+        if (r.offsets.last > _committed) _news.received.push_back({r.offsets, r.attempt, r.worker});
+    }
+
     // Writes the watermark and the dead letters in one synced batch when either changed.
     status commit() {
         const std::uint64_t w = _tracker.watermark();
         if (w == _committed && _pending_dead.empty()) return {};
+        const auto began = std::chrono::steady_clock::now();
         SYNCLINE_RETURN_IF_ERROR(_store->commit(w, _pending_dead));
+        _m.commit_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
         _dead_lettered += _pending_dead.size();
+        _m.records_dead_lettered.inc(_pending_dead.size());
+        _m.dead_letters.add(static_cast<double>(_pending_dead.size()));
         _pending_dead.clear();
         if (w != _committed) {
             _committed = w;
             _committed_changed = true;
             ++_commits;
+            _m.commits.inc();
+            _m.committed_offset.set(static_cast<double>(w));
         }
+        _m.pending_ranges.set(static_cast<double>(_tracker.pending_ranges()));
         return {};
+    }
+
+    // Publishes when each worker was last heard from, at most once a second per worker, and
+    // forgets workers silent for long.
+    void publish_workers() {
+        const auto now = std::chrono::steady_clock::now();
+        for (auto it = _workers.begin(); it != _workers.end();) {
+            if (now - it->second.heard > forget_worker_after) {
+                _m.worker_last_seen.remove({it->first});
+                it = _workers.erase(it);
+                continue;
+            }
+            if (it->second.heard_unix_ms != it->second.published_unix_ms) {
+                _m.worker_last_seen.with({it->first}).set(static_cast<double>(it->second.heard_unix_ms) / 1000.0);
+                it->second.published_unix_ms = it->second.heard_unix_ms;
+            }
+            ++it;
+        }
     }
 
     // The progress message to send the ventilator, if there is news (or `force`).
     std::optional<wire::progress> take_news(bool force) {
-        if (!force && !_committed_changed && _news.acked.empty() && _news.redeliver.empty()) return std::nullopt;
+        if (!force && !_committed_changed && _news.acked.empty() && _news.redeliver.empty() && _news.received.empty())
+            return std::nullopt;
         wire::progress p = std::move(_news);
         _news = {};
         p.pipeline = _options.pipeline;
@@ -98,6 +176,12 @@ public:
     }
 
 private:
+    void seen(const std::string& worker) {
+        auto& w = _workers[worker];
+        w.heard = std::chrono::steady_clock::now();
+        w.heard_unix_ms = now_ms();
+    }
+
     // One error per stopping offset (then a rate-limited warning per redelivery).
     void report_stop(const wire::record_failure& failure, std::uint32_t attempt) {
         const std::string what = "pipeline " + _options.pipeline + " stopped at offset " +
@@ -163,6 +247,12 @@ private:
     std::vector<store::dead_letter> _pending_dead;
     std::uint64_t _acks = 0, _nacks = 0, _dead_lettered = 0, _commits = 0;
     std::uint64_t _stopped_at = 0;  // Policy stop: the offset the pipeline last stopped at.
+    sink_metrics& _m;
+    struct worker_seen {
+        std::chrono::steady_clock::time_point heard{};
+        std::int64_t heard_unix_ms = 0, published_unix_ms = 0;
+    };
+    std::map<std::string, worker_seen> _workers;
     rate_limiter _nack_log;
     rate_limiter _stop_log{std::chrono::seconds(10)};
 };
@@ -187,6 +277,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("on-failure", po::value(&on_failure)->default_value(on_failure),
          "a record the target refuses for good: dlq = dead-letter it and move on; stop = the pipeline stops "
          "at that offset until the target accepts it or an operator skips it");
+    metrics::add_endpoint_options(desc, o.metrics);
     auto parsed = cli::parse(argc, argv, desc, "usage: syncline-sink --state DIR [--pipeline NAME] [options]");
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;
@@ -194,6 +285,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--pipeline", o.pipeline));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--acks", o.acks));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--control", o.control));
+    SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(o.metrics));
     if (commit_ms < 1 || commit_ms > 60'000)
         return status{errc::invalid_argument, "--commit-interval-ms must be between 1 and 60000"};
     o.commit_interval = std::chrono::milliseconds(commit_ms);
@@ -204,11 +296,21 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
 }
 
 status run(const sink_options& options, const stop_flag& stop) {
+    metrics::registry registry(metrics::const_labels{{"pipeline", options.pipeline}});
+    sink_metrics m(registry);
+    metrics::health health;
+    health.set_ready(false, "opening the state of pipeline " + options.pipeline);
+    auto endpoint = metrics::serve(options.metrics, registry, health, "sink");
+    if (!endpoint.ok()) return endpoint.get_status();
+
     auto opened = store::state_store::open({options.state, options.pipeline, options.sync});
     if (!opened.ok()) return opened.get_status();
     auto committed = opened.value()->committed();
     if (!committed.ok()) return committed.get_status();
-    sink_state state(options, std::move(opened.value()), committed->value_or(0));
+    auto dead_letters = opened.value()->dead_letter_count();
+    if (!dead_letters.ok()) return dead_letters.get_status();
+    m.dead_letters.set(static_cast<double>(*dead_letters));
+    sink_state state(options, std::move(opened.value()), committed->value_or(0), m);
 
     zmq::context_t context(1);
     zmq::socket_t acks(context, zmq::socket_type::pull);
@@ -226,9 +328,10 @@ status run(const sink_options& options, const stop_flag& stop) {
                   " on_failure=" + (options.on_failure == failure_policy::stop ? "stop" : "dlq"));
     for (const auto& endpoint : *acks_at) log_sink.info("listening channel=acks endpoint=" + endpoint);
     for (const auto& endpoint : *control_at) log_sink.info("listening channel=control endpoint=" + endpoint);
+    health.set_ready(true);
 
     std::string ventilator;  // Routing id of the ventilator that last spoke; empty until one does.
-    drop_counter dropped(log_sink);
+    drop_counter dropped(log_sink, &m.bad_frames);
     auto drop = [&](const std::string& why) { dropped.drop(why); };
     auto tell_ventilator = [&](bool force) {
         if (ventilator.empty()) return;
@@ -237,7 +340,9 @@ status run(const sink_options& options, const stop_flag& stop) {
     };
 
     auto next_commit = std::chrono::steady_clock::now() + options.commit_interval;
+    auto next_publish = std::chrono::steady_clock::now();
     while (!stop.stop_requested()) {
+        health.beat();
         zmq::pollitem_t items[] = {{acks.handle(), 0, ZMQ_POLLIN, 0}, {control.handle(), 0, ZMQ_POLLIN, 0}};
         const auto wait = std::max<std::chrono::milliseconds>(
             std::chrono::milliseconds(0),
@@ -261,6 +366,9 @@ status run(const sink_options& options, const stop_flag& stop) {
             } else if (auto* n = std::get_if<wire::nack>(&*msg)) {
                 if (n->pipeline != options.pipeline) { drop("nack for pipeline " + n->pipeline); continue; }
                 state.on_nack(*n);
+            } else if (auto* r = std::get_if<wire::receipt>(&*msg)) {
+                if (r->pipeline != options.pipeline) { drop("receipt for pipeline " + r->pipeline); continue; }
+                state.on_receipt(*r);
             } else {
                 drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the acks channel");
             }
@@ -283,6 +391,10 @@ status run(const sink_options& options, const stop_flag& stop) {
         if (std::chrono::steady_clock::now() >= next_commit) {
             SYNCLINE_RETURN_IF_ERROR(state.commit().with_context("commit"));
             next_commit = std::chrono::steady_clock::now() + options.commit_interval;
+        }
+        if (std::chrono::steady_clock::now() >= next_publish) {
+            state.publish_workers();
+            next_publish = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
         }
         tell_ventilator(false);
     }

@@ -4,10 +4,15 @@
 // and tells the ventilator over the control channel what is acknowledged, committed, or must be
 // redelivered. It owns the pipeline's state store: a second sink of the same pipeline gets
 // "busy". run() returns ok on a requested stop after a final commit; errors are store failures.
+// Workers' receipts (who took which batch) are passed on to the ventilator in progress messages.
+// Metrics (docs/operations.md): acks, nacks, receipts, dead letters, commits and their latency,
+// the committed offset, and when each worker was last heard from. Ready once the state is open
+// and the sockets are bound.
 #include <chrono>
 #include <cstdint>
 #include <string>
 
+#include "common/metrics_endpoint.h"
 #include "common/process.h"
 #include "common/status.h"
 
@@ -30,6 +35,7 @@ struct sink_options {
     std::chrono::milliseconds commit_interval{50};     // Default: 50 ms.
     bool sync = true;                                  // fsync each commit. Default: true.
     failure_policy on_failure = failure_policy::dlq;   // --on-failure dlq|stop. Default: dlq.
+    metrics::endpoint_options metrics;                 // /metrics, /live, /ready. Default: off.
 };
 
 struct cli_outcome {

@@ -396,6 +396,21 @@ result<std::optional<std::uint64_t>> change_log::offset_at_time(std::int64_t ts_
     return std::optional<std::uint64_t>{std::max(offset, first)};
 }
 
+result<std::optional<std::int64_t>> change_log::append_time(std::uint64_t offset) const {
+    std::optional<std::int64_t> ts;
+    status bad;
+    auto scanned = scan(offset, 1, 1, [&](std::uint64_t at, std::string_view encoded) {
+        if (at != offset) return false;
+        auto r = codec::decode_record(encoded);
+        if (r.ok()) ts = r->ts_ms;
+        else bad = r.get_status().with_context("change log " + _impl->path + ": offset " + std::to_string(offset));
+        return false;
+    });
+    if (!scanned.ok()) return scanned.get_status();
+    if (!bad.ok()) return bad;
+    return ts;
+}
+
 result<std::uint64_t> change_log::trim_below(std::uint64_t below) {
     impl& m = *_impl;
     if (!m.writer) return status{errc::invalid_argument, "change log " + m.path + ": trim on a reader"};

@@ -74,6 +74,11 @@ public:
     // The first offset whose append time is >= ts_ms; nullopt if none is.
     result<std::optional<std::uint64_t>> offset_at_time(std::int64_t ts_ms) const;
 
+    // When the record at `offset` was appended (ms since the epoch); nullopt when the log does not
+    // hold it (trimmed, or not appended yet). The age of the oldest uncommitted record is the lag
+    // in seconds that metrics and `syncline status` show.
+    result<std::optional<std::int64_t>> append_time(std::uint64_t offset) const;
+
     // Deletes every record with offset < `below`; returns how many were deleted. Writer only.
     result<std::uint64_t> trim_below(std::uint64_t below);
 

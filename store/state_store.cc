@@ -308,6 +308,23 @@ result<std::vector<dead_letter>> state_store::dead_letters(std::uint64_t from, s
     return out;
 }
 
+result<std::uint64_t> state_store::dead_letter_count() const {
+    impl& m = *_impl;
+    std::string upper = m.pipeline;
+    upper.append(9, '\xff');  // Above every key of this pipeline (name + 8 bytes).
+    rocksdb::Slice upper_s(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_s;
+    std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro, m.dlq));
+    std::uint64_t n = 0;
+    for (it->Seek(m.dlq_key(0)); it->Valid(); it->Next()) {
+        const rocksdb::Slice k = it->key();
+        if (k.size() == m.pipeline.size() + 8 && k.starts_with(m.pipeline)) ++n;
+    }
+    if (!it->status().ok()) return from_rocks(it->status(), m.context() + ": counting dead letters");
+    return n;
+}
+
 status state_store::remove_dead_letters(std::span<const std::uint64_t> offsets) {
     impl& m = *_impl;
     rocksdb::WriteBatch b;

@@ -60,6 +60,8 @@ public:
     // Dead letters with offset >= from, at most `limit`, in offset order.
     result<std::vector<dead_letter>> dead_letters(std::uint64_t from = 0, std::size_t limit = SIZE_MAX) const;
     status remove_dead_letters(std::span<const std::uint64_t> offsets);
+    // How many dead letters the pipeline holds (keys only: nothing is decoded).
+    result<std::uint64_t> dead_letter_count() const;
 
     // Reader: sees the writer's newer commits.
     status refresh();

@@ -1,5 +1,6 @@
 #include "ventilator/ventilator.h"
 
+#include <map>
 #include <optional>
 #include <random>
 
@@ -8,6 +9,7 @@
 #include "common/cli_options.h"
 #include "common/codec.h"
 #include "common/log.h"
+#include "common/metrics_endpoint.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "store/change_log.h"
@@ -23,11 +25,60 @@ milliseconds until(clock::time_point t, clock::time_point now) {
     return t <= now ? milliseconds(0) : std::chrono::duration_cast<milliseconds>(t - now) + milliseconds(1);
 }
 
+// What the ventilator exposes (docs/operations.md "Metrics" lists every metric).
+struct ventilator_metrics {
+    explicit ventilator_metrics(metrics::registry& r)
+        : batches_sent(r.add_counter("syncline_ventilator_batches_sent_total",
+                                     "Batch deliveries sent to workers, redeliveries included.")),
+          records_sent(r.add_counter("syncline_ventilator_records_sent_total",
+                                     "Records in the batch deliveries sent, redeliveries included.")),
+          batches_redelivered(r.add_counter("syncline_ventilator_batches_redelivered_total",
+                                            "Batches sent again (ack timeout, nack, sink restart).")),
+          records_redelivered(r.add_counter("syncline_ventilator_records_redelivered_total",
+                                            "Records in the batches sent again.")),
+          bad_frames(r.add_counter("syncline_ventilator_bad_frames_dropped_total",
+                                   "Control messages dropped as malformed or unexpected.")),
+          committed_offset(r.add_gauge("syncline_ventilator_committed_offset",
+                                       "The sink's committed watermark as last heard.")),
+          log_last_offset(r.add_gauge("syncline_ventilator_log_last_offset", "The change log's last offset.")),
+          lag_records(r.add_gauge("syncline_ventilator_lag_records", "Log last offset minus committed offset.")),
+          lag_seconds(r.add_gauge("syncline_ventilator_lag_seconds",
+                                  "Age of the oldest uncommitted record (0 when caught up).")),
+          window_batches(r.add_gauge("syncline_ventilator_window_batches",
+                                     "Batches in the window: unacknowledged, or acknowledged and not yet committed.")),
+          in_flight_batches(r.add_gauge("syncline_ventilator_in_flight_batches",
+                                        "Batches in the window not yet acknowledged.")),
+          oldest_unacked_offset(r.add_gauge("syncline_ventilator_oldest_unacked_offset",
+                                            "First offset of the oldest unacknowledged batch (0 when none).")),
+          oldest_unacked_attempt(r.add_gauge("syncline_ventilator_oldest_unacked_attempt",
+                                             "Deliveries of the oldest unacknowledged batch so far (0 = not sent).")),
+          stalled_seconds(r.add_gauge("syncline_ventilator_stalled_seconds",
+                                      "Seconds with work in flight and no commit (0 while progressing or idle).")),
+          worker_in_flight(r.gauge_family("syncline_ventilator_worker_in_flight_batches",
+                                          "Unacknowledged batches a worker confirmed receiving.", {"worker"})),
+          worker_oldest(r.gauge_family("syncline_ventilator_worker_oldest_unacked_offset",
+                                       "First offset of the oldest batch a worker holds (0 when none).", {"worker"})) {}
+
+    metrics::counter &batches_sent, &records_sent, &batches_redelivered, &records_redelivered, &bad_frames;
+    metrics::gauge &committed_offset, &log_last_offset, &lag_records, &lag_seconds, &window_batches,
+        &in_flight_batches, &oldest_unacked_offset, &oldest_unacked_attempt, &stalled_seconds;
+    metrics::family<metrics::gauge> &worker_in_flight, &worker_oldest;
+};
+
+// A worker that holds nothing is forgotten (its series removed) this long after its last receipt:
+// worker ids with a pid in them change on every restart.
+constexpr auto forget_worker_after = std::chrono::minutes(5);
+// The sink answers the hello heartbeat every second; this much silence makes the ventilator unready.
+constexpr auto sink_silence_unready = std::chrono::seconds(5);
+constexpr auto metrics_interval = std::chrono::milliseconds(250);
+
 class ventilator_loop {
 public:
-    ventilator_loop(const ventilator_options& options, std::unique_ptr<store::change_log> log)
+    ventilator_loop(const ventilator_options& options, std::unique_ptr<store::change_log> log,
+                    metrics::registry& registry, metrics::health& health)
         : _options(options), _log(std::move(log)), _window(options.window),
-          _context(1), _work(_context, zmq::socket_type::push), _control(_context, zmq::socket_type::dealer) {
+          _context(1), _work(_context, zmq::socket_type::push), _control(_context, zmq::socket_type::dealer),
+          _metrics(registry), _health(health) {
         std::random_device rd;
         _epoch = (static_cast<std::uint64_t>(rd()) << 32) | rd();
     }
@@ -47,6 +98,7 @@ public:
                       " ack_timeout_ms=" + std::to_string(_options.window.ack_timeout.count()));
         for (const auto& endpoint : *work_at) log_vent.info("listening channel=work endpoint=" + endpoint);
 
+        _health.set_ready(false, "waiting for the sink at " + _options.control);
         if (!wait_for_resume(stop)) {
             log_vent.info("stopped before the sink answered");
             return {};
@@ -54,10 +106,12 @@ public:
         log_vent.info("resuming at offset=" + std::to_string(_next) + " committed=" + std::to_string(_committed));
 
         std::optional<clock::time_point> drain_deadline;
-        auto last_progress = clock::now();
+        _progress_at = clock::now();
+        auto next_stall_warning = _progress_at + _options.stall_warning;
         std::uint64_t last_committed = _committed;
         while (true) {
             const auto now = clock::now();
+            _health.beat();
             if (stop.stop_requested() && !drain_deadline) {
                 drain_deadline = now + _options.drain_timeout;
                 log_vent.info("stopping: draining in_flight=" + std::to_string(_window.size()));
@@ -85,16 +139,16 @@ public:
             if (!sent.ok()) return sent.get_status();
             const bool blocked = !*sent;
 
-            if (_committed != last_committed) {
+            if (_committed != last_committed || _window.empty()) {
                 last_committed = _committed;
-                last_progress = now;
-            } else if (_window.empty()) {
-                last_progress = now;
-            } else if (now - last_progress >= _options.stall_warning) {
-                warn_stalled(now - last_progress);
-                last_progress = now;
+                _progress_at = now;
+                next_stall_warning = now + _options.stall_warning;
+            } else if (now >= next_stall_warning) {
+                warn_stalled(now - _progress_at);
+                next_stall_warning = now + _options.stall_warning;
             }
             if (now >= _next_hello) send_hello(now);
+            if (now >= _next_metrics) publish_metrics(now);
 
             // Sleep only when there is nothing to do right now.
             milliseconds wait = more_to_read && _window.has_room() && !blocked ? milliseconds(0) : milliseconds(100);
@@ -103,6 +157,7 @@ public:
             wait = std::min(wait, until(_next_hello, now));
             SYNCLINE_RETURN_IF_ERROR(poll_control(wait, blocked));
         }
+        publish_metrics(clock::now());
         log_vent.info("stopped committed=" + std::to_string(_committed) + " next=" + std::to_string(_next) +
                       " batches_sent=" + std::to_string(_batches_sent) +
                       " records_sent=" + std::to_string(_records_sent) +
@@ -116,6 +171,7 @@ private:
     bool wait_for_resume(const stop_flag& stop) {
         while (!stop.stop_requested()) {
             const auto now = clock::now();
+            _health.beat();
             if (now >= _next_hello) {
                 send_hello(now);
                 if (_hellos_sent > 1 && _hellos_sent % 5 == 0)
@@ -206,9 +262,15 @@ private:
             if (b->attempt > 0 && _redelivery_log.allow())
                 log_vent.warn("redelivering range=" + std::to_string(b->offsets.first) + ".." +
                               std::to_string(b->offsets.last) + " attempt=" + std::to_string(b->attempt + 1));
+            if (b->attempt > 0) {
+                _metrics.batches_redelivered.inc();
+                _metrics.records_redelivered.inc(b->count);
+            }
             _window.mark_sent(*b, now);
             ++_batches_sent;
             _records_sent += b->count;
+            _metrics.batches_sent.inc();
+            _metrics.records_sent.inc(b->count);
         }
         return true;
     }
@@ -238,6 +300,7 @@ private:
 
     void apply(const wire::progress& p) {
         const auto now = clock::now();
+        _sink_heard = now;
         if (p.sink_epoch != _sink_epoch) {
             if (_sink_epoch != 0) {
                 log_vent.warn("sink restarted: re-arming " + std::to_string(_window.size()) + " in-flight batches");
@@ -252,6 +315,69 @@ private:
         _window.on_committed(_committed);
         for (const auto& r : p.acked) _window.on_acked(r);
         for (const auto& r : p.redeliver) _window.on_redeliver(r, now);
+        for (const auto& held : p.received) {
+            _window.on_received(held);
+            _workers_seen[held.worker] = now;
+        }
+    }
+
+    // Gauges are refreshed a few times a second (counters as things happen): cheap, and fresh
+    // enough for any scrape interval.
+    void publish_metrics(clock::time_point now) {
+        _next_metrics = now + metrics_interval;
+        const bool sink_answers = _sink_epoch != 0 && now - _sink_heard < sink_silence_unready;
+        _health.set_ready(sink_answers, "no answer from the sink at " + _options.control);
+
+        const std::uint64_t last = _log->last_offset();
+        const std::uint64_t lag = last > _committed ? last - _committed : 0;
+        _metrics.committed_offset.set(static_cast<double>(_committed));
+        _metrics.log_last_offset.set(static_cast<double>(last));
+        _metrics.lag_records.set(static_cast<double>(lag));
+        _metrics.lag_seconds.set(lag == 0 ? 0.0 : oldest_uncommitted_age_seconds());
+        _metrics.window_batches.set(static_cast<double>(_window.size()));
+        _metrics.in_flight_batches.set(static_cast<double>(_window.unacked()));
+        const auto* oldest = _window.oldest_unacked();
+        _metrics.oldest_unacked_offset.set(oldest ? static_cast<double>(oldest->offsets.first) : 0.0);
+        _metrics.oldest_unacked_attempt.set(oldest ? static_cast<double>(oldest->attempt) : 0.0);
+        _metrics.stalled_seconds.set(_window.empty() ? 0.0 : std::chrono::duration<double>(now - _progress_at).count());
+
+        struct held_by {
+            std::size_t batches = 0;
+            std::uint64_t oldest = 0;
+        };
+        std::map<std::string, held_by> holders;
+        for (const auto& b : _window.batches()) {
+            if (b.acked || b.holder.empty()) continue;
+            auto& h = holders[b.holder];
+            if (h.batches++ == 0) h.oldest = b.offsets.first;
+        }
+        for (auto it = _workers_seen.begin(); it != _workers_seen.end();) {
+            const auto held = holders.find(it->first);
+            if (held == holders.end() && now - it->second > forget_worker_after) {
+                _metrics.worker_in_flight.remove({it->first});
+                _metrics.worker_oldest.remove({it->first});
+                it = _workers_seen.erase(it);
+                continue;
+            }
+            const held_by h = held == holders.end() ? held_by{} : held->second;
+            _metrics.worker_in_flight.with({it->first}).set(static_cast<double>(h.batches));
+            _metrics.worker_oldest.with({it->first}).set(static_cast<double>(h.oldest));
+            ++it;
+        }
+    }
+
+    // Seconds since the record at committed + 1 was appended; the lookup is redone only when the
+    // committed offset moves.
+    double oldest_uncommitted_age_seconds() {
+        if (_lag_time_offset != _committed + 1) {
+            auto ts = _log->append_time(_committed + 1);
+            if (!ts.ok() || !ts->has_value()) return 0.0;
+            _lag_time_offset = _committed + 1;
+            _lag_time_ms = **ts;
+        }
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+        return std::max<double>(0.0, static_cast<double>(now_ms - _lag_time_ms) / 1000.0);
     }
 
     void warn_stalled(clock::duration quiet) {
@@ -264,6 +390,7 @@ private:
         }
         log_vent.warn("work in flight, no progress for " + std::to_string(secs) +
                       "s oldest_unacked_offset=" + std::to_string(oldest->offsets.first) +
+                      " held_by=" + (oldest->holder.empty() ? std::string("none") : oldest->holder) +
                       " attempt=" + std::to_string(oldest->attempt) + " in_flight=" + std::to_string(_window.size()));
     }
 
@@ -281,7 +408,15 @@ private:
     clock::time_point _next_hello{};
     clock::time_point _next_catch_up{};
     std::uint64_t _hellos_sent = 0, _batches_sent = 0, _records_sent = 0;
-    drop_counter _dropped{log_vent};
+    ventilator_metrics _metrics;
+    metrics::health& _health;
+    clock::time_point _progress_at{};       // Last commit, or last time the window was empty.
+    clock::time_point _sink_heard{};        // Last progress message from the sink.
+    clock::time_point _next_metrics{};
+    std::map<std::string, clock::time_point> _workers_seen;  // Worker id -> last receipt.
+    std::uint64_t _lag_time_offset = 0;     // The offset whose append time _lag_time_ms holds.
+    std::int64_t _lag_time_ms = 0;
+    drop_counter _dropped{log_vent, &_metrics.bad_frames};
     rate_limiter _redelivery_log;
 };
 
@@ -308,6 +443,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("drain-timeout-ms", po::value(&drain_ms)->default_value(drain_ms), "on stop, how long to wait for in-flight commits")
         ("stall-warning-ms", po::value(&stall_ms)->default_value(stall_ms), "warn when nothing commits for this long")
         ("to", po::value(&o.to), "bounded pass: stop at this offset and exit 0 once it is committed");
+    metrics::add_endpoint_options(desc, o.metrics);
     auto parsed = cli::parse(argc, argv, desc, "usage: syncline-ventilator --log DIR [--pipeline NAME] [options]");
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;
@@ -315,6 +451,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--pipeline", o.pipeline));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--work", o.work));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--control", o.control));
+    SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(o.metrics));
     auto in_range = [](const char* name, long v, long lo, long hi) -> status {
         if (v < lo || v > hi)
             return status{errc::invalid_argument, std::string(name) + " must be between " + std::to_string(lo) +
@@ -339,7 +476,12 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
 status run(const ventilator_options& options, const stop_flag& stop) {
     auto log = store::change_log::open_reader(options.log);
     if (!log.ok()) return log.get_status();
-    ventilator_loop loop(options, std::move(log.value()));
+    metrics::registry registry(metrics::const_labels{{"pipeline", options.pipeline}});
+    metrics::health health;
+    // Declared after the loop's registry and health, so it stops serving before they go away.
+    ventilator_loop loop(options, std::move(log.value()), registry, health);
+    auto endpoint = metrics::serve(options.metrics, registry, health, "ventilator");
+    if (!endpoint.ok()) return endpoint.get_status();
     return loop.run(stop);
 }
 

@@ -5,12 +5,17 @@
 // It forwards the stored record bytes without decoding them. run() returns ok on a requested
 // stop (after draining in-flight work, bounded by the drain timeout) or, with `to`, once that
 // offset is committed (replay, --until-caught-up); errors: the log is missing
-// or was trimmed past the resume point, socket bind failures.
+// or was trimmed past the resume point, socket or metrics bind failures.
+// Metrics (docs/operations.md): sent / redelivered batches and records, committed and last log
+// offsets, lag in records and seconds, in-flight batches (per worker, from the receipts the sink
+// forwards), the oldest unacknowledged offset and its holder, stall time, bad frames.
+// Ready once the sink answers (and while it keeps answering the hello heartbeat).
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "common/metrics_endpoint.h"
 #include "common/process.h"
 #include "common/status.h"
 #include "ventilator/window.h"
@@ -30,6 +35,7 @@ struct ventilator_options {
     std::chrono::milliseconds stall_warning{30'000};   // Warn when nothing commits for this long with work in flight.
     std::uint64_t to = 0;                              // Bounded pass: send nothing past this offset and
                                                        // exit once it is committed. 0 = follow the log forever.
+    metrics::endpoint_options metrics;                 // /metrics, /live, /ready. Default: off.
 };
 
 struct cli_outcome {

@@ -26,6 +26,7 @@ in_flight_batch* send_window::next_due(clock::time_point now) {
 void send_window::mark_sent(in_flight_batch& batch, clock::time_point now) {
     if (batch.attempt > 0) ++_redeliveries;
     ++batch.attempt;
+    batch.holder.clear();  // Unknown until a worker confirms this attempt.
     // Backoff protects a struggling target from a redelivery storm; the cap keeps a batch
     // that was lost with a dead worker from waiting long.
     const std::uint32_t factor = std::min<std::uint32_t>(1u << std::min<std::uint32_t>(batch.attempt - 1, 16),
@@ -70,6 +71,13 @@ void send_window::on_sink_restart(clock::time_point now) {
         if (b.acked) --_acked;
         b.acked = false;
         b.due = now;
+    }
+}
+
+void send_window::on_received(const wire::held_range& held) {
+    for (auto& b : _batches) {
+        if (b.offsets.first > held.offsets.first) break;
+        if (b.offsets == held.offsets && b.attempt == held.attempt && !b.acked) b.holder = held.worker;
     }
 }
 

@@ -35,6 +35,8 @@ struct in_flight_batch {
     std::uint32_t attempt = 0;        // Deliveries so far; 0 = never sent.
     clock::time_point due{};          // When it must be (re)sent if not acknowledged.
     bool acked = false;
+    std::string holder;               // The worker that confirmed receiving the current attempt; empty
+                                      // until one does (in a socket queue, or lost with a dead worker).
 };
 
 class send_window {
@@ -66,8 +68,16 @@ public:
     // whose body was freed must get it back (from the log) before they are sent.
     void on_sink_restart(clock::time_point now);
 
+    // A worker confirmed receiving a delivery: it holds that batch until it acks or the batch is
+    // sent again. Receipts for an older attempt or an unknown range are ignored.
+    void on_received(const wire::held_range& held);
+
     // The oldest batch not yet acknowledged, for the stall watchdog.
     const in_flight_batch* oldest_unacked() const;
+    // Every batch in the window, in offset order (metrics: in flight per worker).
+    const std::deque<in_flight_batch>& batches() const noexcept { return _batches; }
+    // Batches in the window not yet acknowledged (sent or not).
+    std::size_t unacked() const noexcept { return _batches.size() - _acked; }
     std::uint64_t redeliveries() const noexcept { return _redeliveries; }
 
 private:

@@ -28,11 +28,38 @@ std::string default_worker_id() {
     return std::string(host) + ":" + std::to_string(getpid());
 }
 
+// What a worker exposes (docs/operations.md "Metrics" lists every metric).
+struct worker_metrics {
+    explicit worker_metrics(metrics::registry& r)
+        : batches_received(r.add_counter("syncline_worker_batches_received_total", "Valid batches taken from the ventilator.")),
+          records_received(r.add_counter("syncline_worker_records_received_total", "Records in the batches taken.")),
+          batches_acked(r.add_counter("syncline_worker_batches_acked_total", "Batches delivered and acknowledged to the sink.")),
+          records_delivered(r.add_counter("syncline_worker_records_delivered_total",
+                                          "Records in acknowledged batches (refused ones included).")),
+          records_failed(r.add_counter("syncline_worker_records_failed_total",
+                                       "Records the target refused for good (reported for dead-lettering).")),
+          batches_nacked(r.add_counter("syncline_worker_batches_nacked_total",
+                                       "Batches given back to the sink undelivered (target unavailable, stopping).")),
+          target_errors(r.add_counter("syncline_worker_target_errors_total",
+                                      "Target calls that failed as a whole (transient: retried, then nacked).")),
+          bad_frames(r.add_counter("syncline_worker_bad_frames_dropped_total",
+                                   "Messages dropped as malformed, unexpected or for another pipeline.")),
+          delivery_seconds(r.add_histogram("syncline_worker_delivery_duration_seconds",
+                                           "Seconds per target call (one call delivers one or more batches).",
+                                           metrics::latency_buckets())),
+          in_hand(r.add_gauge("syncline_worker_in_flight_batches", "Batches this worker is delivering now.")) {}
+
+    metrics::counter &batches_received, &records_received, &batches_acked, &records_delivered, &records_failed,
+        &batches_nacked, &target_errors, &bad_frames;
+    metrics::histogram& delivery_seconds;
+    metrics::gauge& in_hand;
+};
+
 class worker_loop {
 public:
-    worker_loop(const worker_options& options, std::unique_ptr<target> t)
+    worker_loop(const worker_options& options, std::unique_ptr<target> t, worker_metrics& m, metrics::health& health)
         : _options(options), _target(std::move(t)), _context(1),
-          _work(_context, zmq::socket_type::pull), _acks(_context, zmq::socket_type::push) {}
+          _work(_context, zmq::socket_type::pull), _acks(_context, zmq::socket_type::push), _m(m), _health(health) {}
 
     status run(const stop_flag& stop) {
         // Few batches wait in this worker's queue: what waits here is lost if it dies, and is
@@ -45,7 +72,9 @@ public:
                         " target=" + cli::redact_secrets("target", _options.target) + " work=" + _options.work +
                         " acks=" + _options.acks);
 
+        _health.set_ready(true);
         while (!stop.stop_requested()) {
+            _health.beat();
             auto got = zmqx::receive(_work, milliseconds(100));
             if (!got.ok()) { _dropped.drop(got.get_status().message()); continue; }
             if (!got->has_value()) continue;
@@ -59,7 +88,10 @@ public:
                 if (!more->has_value()) break;
                 records += accept(std::move(**more), group);
             }
-            if (!group.empty()) deliver(group, stop);
+            if (group.empty()) continue;
+            _m.in_hand.set(static_cast<double>(group.size()));
+            deliver(group, stop);
+            _m.in_hand.set(0);
         }
         // Batches already queued to this worker would otherwise wait for the ack timeout.
         std::uint64_t returned = 0;
@@ -119,6 +151,10 @@ private:
             return 0;
         }
         const std::size_t count = records->size();
+        _m.batches_received.inc();
+        _m.records_received.inc(count);
+        // Tells the ventilator (through the sink) who holds this delivery, for the stall watchdog.
+        send(wire::encode(wire::receipt{b->pipeline, b->batch_id, b->offsets, b->attempt, _options.id}));
         group.push_back({std::move(frames), std::move(*b), std::move(records.value())});
         return count;
     }
@@ -149,9 +185,12 @@ private:
             return;
         }
         _failed_records += outcome.failures.size();
+        _m.records_failed.inc(outcome.failures.size());
         for (const auto& g : group) {
             ++_batches;
             _records += g.records.size();
+            _m.batches_acked.inc();
+            _m.records_delivered.inc(g.records.size());
             wire::ack a = ack_for(g.header);
             for (auto& f : outcome.failures)
                 if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(std::move(f));
@@ -168,7 +207,7 @@ private:
         wire::ack a = ack_for(g.header);
         std::size_t delivered = 0;
         for (std::size_t i = 0; i < g.records.size(); ++i) {
-            auto outcome = _target->deliver(std::span<const record_view>(&g.records[i], 1));
+            auto outcome = timed_deliver(std::span<const record_view>(&g.records[i], 1));
             if (!outcome.transient.ok()) {
                 // A target that says when to come back (HTTP 429/503 Retry-After) is throttling
                 // or down, not refusing this record: wait for it rather than dead-letter.
@@ -189,7 +228,24 @@ private:
         ++_batches;
         _records += g.records.size();
         _failed_records += a.failures.size();
+        _m.batches_acked.inc();
+        _m.records_delivered.inc(g.records.size());
+        _m.records_failed.inc(a.failures.size());
         return a;
+    }
+
+    // One target call, timed into the latency histogram; a failing target makes the worker unready.
+    delivery_outcome timed_deliver(std::span<const record_view> records) {
+        const auto began = std::chrono::steady_clock::now();
+        delivery_outcome outcome = _target->deliver(records);
+        _m.delivery_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+        if (outcome.transient.ok()) {
+            _health.set_ready(true);
+        } else {
+            _m.target_errors.inc();
+            _health.set_ready(false, "target failing: " + outcome.transient.message());
+        }
+        return outcome;
     }
 
     // Empty when the records match the header: count, range, strictly increasing offsets.
@@ -208,7 +264,7 @@ private:
     delivery_outcome deliver_with_retries(const std::vector<record_view>& records, const stop_flag& stop) {
         milliseconds backoff = _options.retry_backoff;
         for (std::uint32_t attempt = 0;; ++attempt) {
-            delivery_outcome outcome = _target->deliver(records);
+            delivery_outcome outcome = timed_deliver(records);
             if (outcome.transient.ok()) return outcome;
             if (attempt >= _options.max_retries || stop.stop_requested()) return outcome;
             // The target's own Retry-After is the least wait; our backoff still grows beneath it.
@@ -221,10 +277,12 @@ private:
         }
     }
 
-    static void sleep_unless_stopped(milliseconds total, const stop_flag& stop) {
+    void sleep_unless_stopped(milliseconds total, const stop_flag& stop) {
         const auto end = std::chrono::steady_clock::now() + total;
-        while (!stop.stop_requested() && std::chrono::steady_clock::now() < end)
+        while (!stop.stop_requested() && std::chrono::steady_clock::now() < end) {
+            _health.beat();
             std::this_thread::sleep_for(std::min(milliseconds(50), total));
+        }
     }
 
     wire::ack ack_for(const wire::batch& b) const {
@@ -239,6 +297,7 @@ private:
 
     void send_nack(const wire::batch& b, const std::string& reason) {
         ++_nacks;
+        _m.batches_nacked.inc();
         wire::nack n{b.pipeline, b.batch_id, b.offsets, b.attempt, _options.id, reason};
         send(wire::encode(n));
     }
@@ -258,7 +317,9 @@ private:
     zmq::socket_t _work;
     zmq::socket_t _acks;
     std::uint64_t _batches = 0, _records = 0, _nacks = 0, _failed_records = 0;
-    drop_counter _dropped{log_worker};
+    worker_metrics& _m;
+    metrics::health& _health;
+    drop_counter _dropped{log_worker, &_m.bad_frames};
     rate_limiter _retry_log, _ack_log;
 };
 
@@ -283,6 +344,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("retry-backoff-ms", po::value(&backoff_ms)->default_value(backoff_ms), "first retry delay, doubled per retry up to 5 s")
         ("coalesce-records", po::value(&o.coalesce_records)->default_value(o.coalesce_records),
          "deliver batches already queued here together, up to this many records (1 = one batch at a time)");
+    metrics::add_endpoint_options(desc, o.metrics);
     auto parsed = cli::parse(argc, argv, desc, "usage: syncline-worker --target URI [--pipeline NAME] [options]");
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;
@@ -290,6 +352,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--pipeline", o.pipeline));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--work", o.work));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--acks", o.acks));
+    SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(o.metrics));
     if (backoff_ms < 1 || backoff_ms > 60'000)
         return status{errc::invalid_argument, "--retry-backoff-ms must be between 1 and 60000"};
     if (o.max_retries > 1000) return status{errc::invalid_argument, "--max-retries must be at most 1000"};
@@ -299,18 +362,27 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
 }
 
 status run(const worker_options& options, const stop_flag& stop) {
+    metrics::registry registry(metrics::const_labels{{"pipeline", options.pipeline}, {"worker", options.id}});
+    worker_metrics m(registry);
+    metrics::health health;
+    health.set_ready(false, "opening target " + options.target);
+    auto endpoint = metrics::serve(options.metrics, registry, health, "worker");
+    if (!endpoint.ok()) return endpoint.get_status();
+
     auto t = open_target(options.target, {options.pipeline});
     // A target that cannot be reached yet is waited for: workers start before their databases.
     milliseconds backoff = options.retry_backoff;
     while (!t.ok() && t.get_status().code() == errc::unavailable && !stop.stop_requested()) {
         log_worker.warn("target unavailable, retrying: " + t.get_status().message());
+        health.set_ready(false, "target unavailable: " + t.get_status().message());
+        health.beat();
         std::this_thread::sleep_for(backoff);
         backoff = std::min(backoff * 2, milliseconds(5000));
         t = open_target(options.target, {options.pipeline});
     }
     if (stop.stop_requested() && !t.ok()) return {};
     if (!t.ok()) return t.get_status();
-    worker_loop loop(options, std::move(t.value()));
+    worker_loop loop(options, std::move(t.value()), m, health);
     return loop.run(stop);
 }
 

@@ -5,11 +5,16 @@
 // nothing but connections: killing it at any moment loses nothing (the ventilator redelivers).
 // run() returns ok on a requested stop after finishing the batch in hand and nacking the ones
 // still queued to it (so they are redelivered at once); invalid_argument for a bad target URI.
+// Each batch it takes is confirmed to the sink with a receipt (worker id), so the ventilator knows
+// who holds what. Metrics (docs/operations.md): batches and records received, delivered, failed,
+// nacked, retries, the target latency histogram, batches in hand, bad frames. Ready while the
+// target is open and its last delivery did not fail.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "common/metrics_endpoint.h"
 #include "common/process.h"
 #include "common/status.h"
 
@@ -26,6 +31,7 @@ struct worker_options {
                                                       // retried record by record (see worker.cc). Default: 5.
     std::chrono::milliseconds retry_backoff{100};     // First retry delay, doubled up to 5 s. Default: 100 ms.
     std::size_t coalesce_records = 10'000;            // Queued batches delivered together up to this many records.
+    metrics::endpoint_options metrics;                // /metrics, /live, /ready. Default: off.
 };
 
 struct cli_outcome {

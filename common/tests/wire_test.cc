@@ -161,6 +161,28 @@ TEST(wire, progress_round_trip) {
     EXPECT_EQ(type_name(empty), "progress");
 }
 
+TEST(wire, receipt_and_progress_received_round_trip) {
+    receipt r{"orders", 9, {812001, 813000}, 3, "w3"};
+    const receipt got = round_trip<receipt>(r);
+    EXPECT_EQ(got.batch_id, 9u);
+    EXPECT_EQ(got.offsets, (range{812001, 813000}));
+    EXPECT_EQ(got.attempt, 3u);
+    EXPECT_EQ(got.worker, "w3");
+    EXPECT_EQ(type_name(r), "receipt");
+
+    progress p = sample_progress();
+    p.received = {{{1002, 1010}, 1, "w1"}, {{1011, 1019}, 2, "w2"}};
+    EXPECT_EQ(round_trip<progress>(p).received, p.received);
+
+    receipt no_worker = r;
+    no_worker.worker.clear();
+    EXPECT_TRUE(round_trip<receipt>(no_worker).worker.empty());
+    receipt bad_attempt = r;
+    bad_attempt.attempt = 0;
+    const frames f = encode(bad_attempt);
+    EXPECT_FALSE(decode(f.header, f.body).ok());
+}
+
 TEST(wire, ignores_unknown_fields) {
     std::string h = header({{"v", std::uint64_t{1}}, {"type", "hello"}, {"pipeline", "p"},
                             {"ventilator_epoch", std::uint64_t{3}}, {"future", "x"}});

@@ -345,6 +345,17 @@ TEST_F(change_log_test, offset_at_time) {
     EXPECT_GE(c[0].ts_ms, b[0].ts_ms);
 }
 
+TEST_F(change_log_test, append_time_of_an_offset) {
+    auto a = make_batch(3);
+    append(a);
+    auto t = _log->append_time(2);
+    ASSERT_TRUE(t.ok()) << t.get_status().to_string();
+    EXPECT_EQ(*t, a[1].ts_ms);
+    auto missing = _log->append_time(4);
+    ASSERT_TRUE(missing.ok());
+    EXPECT_EQ(*missing, std::nullopt);
+}
+
 TEST_F(change_log_test, trim_below) {
     std::vector<std::vector<record>> batches;
     for (int i = 0; i < 3; ++i) {

@@ -88,6 +88,9 @@ TEST_F(state_store_test, dead_letters_round_trip) {
     ASSERT_RESULT_OK(some);
     ASSERT_EQ(some->size(), 1u);
     EXPECT_EQ((*some)[0].offset, 7u);
+    auto count = _store->dead_letter_count();
+    ASSERT_RESULT_OK(count);
+    EXPECT_EQ(*count, 3u);
 
     std::vector<std::uint64_t> gone{3, 12, 999};
     ASSERT_OK(_store->remove_dead_letters(gone));

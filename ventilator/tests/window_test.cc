@@ -127,5 +127,29 @@ TEST(window, partial_ack_range_does_not_ack_a_larger_batch) {
     ASSERT_NE(w.oldest_unacked(), nullptr);
 }
 
+TEST(window, receipts_name_the_holder_of_the_current_attempt_only) {
+    auto w = make_window();
+    const auto t0 = clock::now();
+    w.add(1, {1, 10}, 10, "a");
+    w.mark_sent(*w.next_due(t0), t0);
+    EXPECT_EQ(w.oldest_unacked()->holder, "");
+    w.on_received({{1, 10}, 1, "w1"});
+    EXPECT_EQ(w.oldest_unacked()->holder, "w1");
+
+    // Redelivered: the holder is unknown again, and a late receipt of attempt 1 does not count.
+    const auto t1 = t0 + milliseconds(150);
+    w.mark_sent(*w.next_due(t1), t1);
+    EXPECT_EQ(w.oldest_unacked()->holder, "");
+    w.on_received({{1, 10}, 1, "w1"});
+    EXPECT_EQ(w.oldest_unacked()->holder, "");
+    w.on_received({{1, 10}, 2, "w2"});
+    EXPECT_EQ(w.oldest_unacked()->holder, "w2");
+    w.on_received({{1, 9}, 2, "w3"});  // Not a batch of this window.
+    EXPECT_EQ(w.oldest_unacked()->holder, "w2");
+    EXPECT_EQ(w.unacked(), 1u);
+    w.on_acked({1, 10});
+    EXPECT_EQ(w.unacked(), 0u);
+}
+
 }  // namespace
 }  // namespace syncline::ventilator

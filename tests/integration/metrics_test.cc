@@ -1,0 +1,211 @@
+// Metrics and status against the real processes: /metrics scraped during and after a run and
+// checked against what happened (records sent = committed, a killed worker's batches redelivered,
+// a bad frame counted), /live and /ready answered, and `syncline status` reporting a stall while
+// the SQLite target is locked by this test and recovering once it is released.
+#include <csignal>
+#include <map>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <zmq.hpp>
+
+#include "common/metrics.h"
+#include "common/metrics_endpoint.h"
+#include "common/zmq_util.h"
+#include "store/change_log.h"
+#include "tests/support/harness.h"
+
+namespace syncline::testing {
+namespace {
+
+using std::chrono::seconds;
+
+// The samples at the address a process wrote to `address_file`; empty if it does not answer.
+std::vector<metrics::sample> scrape(const std::string& address_file) {
+    const std::string address = read_file(address_file).substr(0, read_file(address_file).find('\n'));
+    if (address.empty()) return {};
+    auto got = metrics::http_get(address, "/metrics");
+    if (!got.ok() || got->status != 200) return {};
+    auto samples = metrics::parse_exposition(got->body);
+    EXPECT_TRUE(samples.ok()) << samples.get_status().message();
+    return samples.ok() ? *samples : std::vector<metrics::sample>{};
+}
+
+double value(const std::string& address_file, const std::string& name,
+             const std::map<std::string, std::string>& labels = {}) {
+    return metrics::find_sample(scrape(address_file), name, labels).value_or(-1);
+}
+
+int http_status(const std::string& address_file, const std::string& path) {
+    const std::string text = read_file(address_file);
+    auto got = metrics::http_get(text.substr(0, text.find('\n')), path);
+    return got.ok() ? got->status : -1;
+}
+
+class metrics_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto log = store::change_log::open_writer({.path = log_dir});
+        ASSERT_TRUE(log.ok()) << log.get_status().message();
+        writer = std::move(log.value());
+    }
+    void TearDown() override {
+        if (HasFailure()) std::fprintf(stderr, "logs in %s (kept)\n", dir.path().c_str()), keep();
+    }
+    void keep() { std::rename(dir.path().c_str(), (dir.path() + ".kept").c_str()); }
+
+    std::vector<std::string> metrics_args(const std::string& name) {
+        return {"--metrics-listen", "127.0.0.1:0", "--metrics-file", dir / (name + ".metrics")};
+    }
+    child_process start_with_metrics(const std::string& binary_name, const std::string& name,
+                                     std::vector<std::string> args) {
+        for (auto& a : metrics_args(name)) args.push_back(a);
+        return start(binary_name, args, dir / (name + ".log"));
+    }
+
+    temp_dir dir;
+    std::string log_dir = dir / "log";
+    std::string state = dir / "state";
+    std::string work = "ipc://" + (dir / "work.sock");
+    std::string acks = "ipc://" + (dir / "acks.sock");
+    std::string control = "ipc://" + (dir / "control.sock");
+    std::unique_ptr<store::change_log> writer;
+};
+
+TEST_F(metrics_test, counters_match_what_happened_and_probes_answer) {
+    constexpr std::uint64_t records = 60'000;
+    append_sample(*writer, records, 5'000, 1);
+    const std::string target = "sqlite:" + (dir / "target.db");
+    auto sink = start_with_metrics("syncline-sink", "sink",
+                                   {"--state", state, "--pipeline", "p1", "--acks", acks, "--control", control});
+    std::vector<child_process> workers;
+    for (int i = 1; i <= 3; ++i)
+        workers.push_back(start_with_metrics("syncline-worker", "w" + std::to_string(i),
+                                             {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks,
+                                              "--id", "w" + std::to_string(i), "--coalesce-records", "1000"}));
+    auto ventilator = start_with_metrics("syncline-ventilator", "ventilator",
+                                         {"--log", log_dir, "--pipeline", "p1", "--work", work, "--control", control,
+                                          "--ack-timeout-ms", "1000", "--batch-records", "500"});
+    const std::string vent = dir / "ventilator.metrics", sink_file = dir / "sink.metrics";
+
+    for (const char* name : {"sink", "ventilator", "w1", "w2", "w3"}) {
+        const std::string file = dir / (std::string(name) + ".metrics");
+        ASSERT_TRUE(eventually([&] { return http_status(file, "/live") == 200; }, seconds(20))) << name;
+        ASSERT_TRUE(eventually([&] { return http_status(file, "/ready") == 200; }, seconds(20))) << name;
+    }
+
+    // Kill w1 while the ventilator knows it holds a batch: that batch must be redelivered.
+    ASSERT_TRUE(eventually([&] { return value(vent, "syncline_ventilator_worker_in_flight_batches", {{"worker", "w1"}}) >= 1; },
+                           seconds(30)));
+    workers[0].signal(SIGKILL);
+    ASSERT_TRUE(workers[0].wait_for(seconds(5)).has_value());
+
+    // A bad frame on the sink's acks channel is dropped and counted, never fatal.
+    {
+        zmq::context_t ctx(1);
+        zmq::socket_t push(ctx, zmq::socket_type::push);
+        ASSERT_TRUE(zmqx::connect(push, acks).ok());
+        ASSERT_TRUE(zmqx::send(push, wire::frames{"not msgpack", "x"}, std::chrono::milliseconds(2000)));
+        EXPECT_TRUE(eventually([&] { return value(sink_file, "syncline_sink_bad_frames_dropped_total") >= 1; }, seconds(10)));
+    }
+
+    ASSERT_TRUE(eventually([&] { return committed(state, "p1") >= records; }, seconds(60)));
+    ASSERT_TRUE(eventually([&] { return value(vent, "syncline_ventilator_committed_offset") == records; }, seconds(10)));
+    const auto v = scrape(vent);
+    auto get = [&](const char* name) { return metrics::find_sample(v, name, {{"pipeline", "p1"}}).value_or(-1); };
+    EXPECT_GE(get("syncline_ventilator_batches_redelivered_total"), 1);
+    // Every record was sent once, plus the redeliveries.
+    EXPECT_EQ(get("syncline_ventilator_records_sent_total") - get("syncline_ventilator_records_redelivered_total"),
+              static_cast<double>(records));
+    EXPECT_EQ(get("syncline_ventilator_log_last_offset"), static_cast<double>(records));
+    EXPECT_EQ(get("syncline_ventilator_lag_records"), 0);
+    EXPECT_EQ(get("syncline_ventilator_lag_seconds"), 0);
+    EXPECT_EQ(get("syncline_ventilator_in_flight_batches"), 0);
+    EXPECT_EQ(value(sink_file, "syncline_sink_committed_offset"), static_cast<double>(records));
+    EXPECT_GE(value(sink_file, "syncline_sink_worker_last_seen_timestamp_seconds", {{"worker", "w2"}}), 1e9);
+    EXPECT_GE(value(dir / "w2.metrics", "syncline_worker_delivery_duration_seconds_count"), 1);
+    EXPECT_GE(value(dir / "w2.metrics", "syncline_worker_batches_acked_total") +
+                  value(dir / "w3.metrics", "syncline_worker_batches_acked_total"),
+              1);
+
+    ventilator.signal(SIGTERM);
+    EXPECT_EQ(ventilator.wait_for(seconds(20)), 0);
+    for (std::size_t i = 1; i < workers.size(); ++i) workers[i].signal(SIGTERM);
+    sink.signal(SIGTERM);
+    EXPECT_EQ(sink.wait_for(seconds(20)), 0);
+}
+
+// `syncline status` as a script sees it: exit code and JSON.
+struct status_result {
+    int code = -1;
+    std::string output;
+};
+
+TEST_F(metrics_test, status_reports_a_stall_while_the_target_is_locked_and_recovers) {
+    const std::string db = dir / "target.db";
+    const std::string status_out = dir / "status.out";
+    auto status = [&] {
+        std::remove(status_out.c_str());
+        status_result r;
+        r.code = run_to_exit("syncline",
+                             {"status", "--state", state, "--log", log_dir, "--json", "--stall-after", "2",
+                              "--interval-ms", "200"},
+                             status_out, seconds(30));
+        r.output = read_file(status_out);
+        return r;
+    };
+    auto run = start("syncline",
+                     {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "2", "--target",
+                      "sqlite:" + db + "?busy_timeout_ms=100", "--ventilator-args", "--ack-timeout-ms 1000",
+                      "--worker-args", "--max-retries 2 --retry-backoff-ms 50"},
+                     dir / "run.log");
+    const std::string vent = state + "/p1.run/ventilator.metrics";
+    ASSERT_TRUE(eventually([&] { return http_status(vent, "/ready") == 200; }, seconds(30)));
+    ASSERT_TRUE(eventually([&] { return http_status(state + "/p1.run/worker-1.metrics", "/ready") == 200; }, seconds(30)));
+
+    // A writer holding the target's lock: every delivery fails until it lets go.
+    sqlite3* lock = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &lock), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(lock, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    append_sample(*writer, 5'000, 500, 2);
+
+    status_result stalled;
+    EXPECT_TRUE(eventually([&] { return (stalled = status()).code == 3; }, seconds(30))) << stalled.output;
+    EXPECT_NE(stalled.output.find("\"state\":\"stalled\""), std::string::npos) << stalled.output;
+    EXPECT_NE(stalled.output.find("in flight, no progress for"), std::string::npos) << stalled.output;
+    EXPECT_NE(stalled.output.find("offset 1 "), std::string::npos) << stalled.output;
+    EXPECT_NE(stalled.output.find("\"lag_records\":5000"), std::string::npos) << stalled.output;
+    // The worker is alive but cannot deliver: not ready.
+    EXPECT_TRUE(eventually([&] {
+        return http_status(state + "/p1.run/worker-1.metrics", "/ready") == 503 ||
+               http_status(state + "/p1.run/worker-2.metrics", "/ready") == 503;
+    }, seconds(10)));
+
+    sqlite3_exec(lock, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(lock);
+    ASSERT_TRUE(eventually([&] { return committed(state, "p1") >= 5'000; }, seconds(60)));
+    status_result recovered;
+    EXPECT_TRUE(eventually([&] { return (recovered = status()).code == 0; }, seconds(20))) << recovered.output;
+    EXPECT_NE(recovered.output.find("\"state\":\"caught_up\""), std::string::npos) << recovered.output;
+    EXPECT_NE(recovered.output.find("\"workers_seen\":[\"p1-worker-1\",\"p1-worker-2\"]"), std::string::npos)
+        << recovered.output;
+
+    // A killed worker is restarted by the runner, and status counts the restart.
+    const long worker_pid = std::stol(read_file(state + "/p1.run/worker-1.pid"));
+    ASSERT_EQ(::kill(static_cast<pid_t>(worker_pid), SIGKILL), 0);
+    status_result restarted;
+    EXPECT_TRUE(eventually([&] { return (restarted = status()).output.find("\"restarts\":1") != std::string::npos; },
+                           seconds(20)))
+        << restarted.output;
+
+    run.signal(SIGTERM);
+    EXPECT_EQ(run.wait_for(seconds(60)), 0);
+    // Stopped: offsets still come from the stores.
+    const status_result stopped = status();
+    EXPECT_EQ(stopped.code, 0) << stopped.output;
+    EXPECT_NE(stopped.output.find("\"running\":false,\"committed\":5000,\"log_last\":5000"), std::string::npos)
+        << stopped.output;
+}
+
+}  // namespace
+}  // namespace syncline::testing
