@@ -31,6 +31,7 @@ constexpr command_entry command_table[] = {
     {"dlq retry", dlq_retry_command, "re-deliver dead-lettered records to a target; removes those that succeed"},
     {"dlq purge", dlq_purge_command, "remove dead letters of a stopped pipeline"},
     {"verify", verify_command, "compare a target with the log's state at the committed offset"},
+    {"keygen", keygen_command, "write a CurveZMQ key pair (NAME.key, NAME.pub) for secure pipelines"},
 };
 
 void print_help(std::FILE* out) {

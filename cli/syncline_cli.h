@@ -40,5 +40,6 @@ int dlq_list_command(int argc, const char* const* argv);  // cli/dlq.cc
 int dlq_show_command(int argc, const char* const* argv);
 int dlq_retry_command(int argc, const char* const* argv);
 int dlq_purge_command(int argc, const char* const* argv);
+int keygen_command(int argc, const char* const* argv);    // cli/keygen.cc
 
 }  // namespace syncline::cli

@@ -6,8 +6,10 @@
 // "busy". run() returns ok on a requested stop after a final commit; errors are store failures.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "common/curve.h"
 #include "common/process.h"
 #include "common/status.h"
 
@@ -30,6 +32,7 @@ struct sink_options {
     std::chrono::milliseconds commit_interval{50};     // Default: 50 ms.
     bool sync = true;                                  // fsync each commit. Default: true.
     failure_policy on_failure = failure_policy::dlq;   // --on-failure dlq|stop. Default: dlq.
+    std::optional<curve::keys> curve;                  // CURVE on both sockets (server). Default: off.
 };
 
 struct cli_outcome {

@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "common/curve.h"
 #include "common/process.h"
 #include "common/status.h"
 #include "ventilator/window.h"
@@ -30,6 +32,8 @@ struct ventilator_options {
     std::chrono::milliseconds stall_warning{30'000};   // Warn when nothing commits for this long with work in flight.
     std::uint64_t to = 0;                              // Bounded pass: send nothing past this offset and
                                                        // exit once it is committed. 0 = follow the log forever.
+    std::optional<curve::keys> curve;                  // CURVE on the work socket (server) and control
+                                                       // (client of the sink). Default: off (--curve-*).
 };
 
 struct cli_outcome {

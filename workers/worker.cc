@@ -39,6 +39,9 @@ public:
         // held up if it is slow. Acks queue deeply and survive a sink restart (no IMMEDIATE).
         zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
         zmqx::tune(_acks, {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)});
+        auto secured = curve::secure_sockets(_context, _options.curve, log_worker, {},
+                                             {{&_work, "work", _options.work}, {&_acks, "acks", _options.acks}});
+        if (!secured.ok()) return secured.get_status();
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_work, _options.work));
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_acks, _options.acks));
         log_worker.info("started id=" + _options.id + " pipeline=" + _options.pipeline + " target=" + _options.target +
@@ -277,6 +280,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("retry-backoff-ms", po::value(&backoff_ms)->default_value(backoff_ms), "first retry delay, doubled per retry up to 5 s")
         ("coalesce-records", po::value(&o.coalesce_records)->default_value(o.coalesce_records),
          "deliver batches already queued here together, up to this many records (1 = one batch at a time)");
+    curve::curve_options curve_flags;
+    curve::add_cli_options(desc, curve_flags, curve::role::client);
     auto parsed = cli::parse(argc, argv, desc, "usage: syncline-worker --target URI [--pipeline NAME] [options]");
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;
@@ -289,6 +294,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     if (o.max_retries > 1000) return status{errc::invalid_argument, "--max-retries must be at most 1000"};
     o.retry_backoff = milliseconds(backoff_ms);
     if (o.id.empty()) o.id = default_worker_id();
+    auto keys = curve::load(curve_flags, curve::role::client);
+    if (!keys.ok()) return keys.get_status();
+    o.curve = std::move(keys.value());
     return out;
 }
 

@@ -8,8 +8,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "common/curve.h"
 #include "common/process.h"
 #include "common/status.h"
 
@@ -26,6 +28,7 @@ struct worker_options {
                                                       // retried record by record (see worker.cc). Default: 5.
     std::chrono::milliseconds retry_backoff{100};     // First retry delay, doubled up to 5 s. Default: 100 ms.
     std::size_t coalesce_records = 10'000;            // Queued batches delivered together up to this many records.
+    std::optional<curve::keys> curve;                 // CURVE client on both sockets. Default: off (--curve-*).
 };
 
 struct cli_outcome {
