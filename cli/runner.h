@@ -30,6 +30,9 @@ struct run_options {
     std::string ventilator_args;              // Extra options for the ventilator ("--window 64 ...").
     std::string worker_args;                  // Extra options for each worker.
     std::string sink_args;                    // Extra options for the sink.
+    std::string curve_keys;                   // CURVE on: DIR with server.key (ventilator, sink) and
+                                              // worker.key (the workers started here). Default: off.
+    std::string curve_allow;                  // Admitted clients' *.pub. Default: curve_keys.
 };
 
 // Parses `syncline run` options (argv[0] is "run"); exit_now after --help.
