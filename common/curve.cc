@@ -272,6 +272,50 @@ result<std::unique_ptr<zap_guard>> secure_sockets(zmq::context_t& context, const
     return guard;
 }
 
+refusal_watch::refusal_watch(zmq::context_t& context, const logger& log, std::chrono::milliseconds retry)
+    : _context(context), _log(log), _retry(retry) {}
+
+void refusal_watch::watch(zmq::socket_t& socket, const std::string& channel, const std::string& endpoint) {
+    static std::atomic<unsigned> sequence{0};
+    const std::string monitor_at = "inproc://syncline-refusals-" + channel + "-" + std::to_string(sequence++);
+    const int events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (zmq_socket_monitor(socket.handle(), monitor_at.c_str(), events) != 0) {
+        _log.warn("cannot monitor channel=" + channel + ": " + zmq_strerror(zmq_errno()));
+        return;
+    }
+    zmq::socket_t monitor(_context, zmq::socket_type::pair);
+    monitor.set(zmq::sockopt::linger, 0);
+    monitor.connect(monitor_at);
+    _watched.push_back({&socket, channel, endpoint, std::move(monitor), std::nullopt});
+}
+
+void refusal_watch::poll() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& w : _watched) {
+        zmq::message_t event, address;
+        while (w.monitor.recv(event, zmq::recv_flags::dontwait)) {
+            if (event.more()) (void)w.monitor.recv(address, zmq::recv_flags::dontwait);
+            ++_refusals;
+            if (!w.reconnect_at) w.reconnect_at = now + _retry;
+            if (_refusal_log.allow())
+                _log.error("the server at " + w.endpoint + " (channel=" + w.channel +
+                           ") refused this process's CURVE handshake: its public key is not in the server's "
+                           "--curve-allow directory, or --curve-server-key is not the server's key; retrying every " +
+                           std::to_string(_retry.count()) + " ms");
+        }
+        if (w.reconnect_at && now >= *w.reconnect_at) {
+            w.reconnect_at.reset();
+            try {
+                w.socket->disconnect(w.endpoint);
+                w.socket->connect(w.endpoint);
+            } catch (const zmq::error_t& e) {
+                _log.warn("reconnect " + w.endpoint + ": " + e.what());
+            }
+        }
+    }
+}
+
 namespace {
 
 constexpr const char* zap_endpoint = "inproc://zeromq.zap.01";

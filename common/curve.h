@@ -159,6 +159,34 @@ private:
     std::thread _thread;
 };
 
+// The client side of a refusal: libzmq does not reconnect a connection whose handshake failed
+// (key not allowed, wrong server key), so a refused worker would wait forever even after its key
+// is added. This watches client sockets (monitor events, polled by the owner's loop: one thread)
+// and reconnects a refused one at most every `retry`, logging what the operator must fix.
+class refusal_watch {
+public:
+    refusal_watch(zmq::context_t& context, const logger& log, std::chrono::milliseconds retry = std::chrono::seconds(1));
+    // Before connecting `socket` to `endpoint`.
+    void watch(zmq::socket_t& socket, const std::string& channel, const std::string& endpoint);
+    // Reads pending events without blocking; reconnects refused sockets whose retry is due.
+    void poll();
+    std::uint64_t refusals() const { return _refusals; }
+
+private:
+    struct watched {
+        zmq::socket_t* socket;
+        std::string channel, endpoint;
+        zmq::socket_t monitor;
+        std::optional<std::chrono::steady_clock::time_point> reconnect_at;
+    };
+    zmq::context_t& _context;
+    const logger& _log;
+    std::chrono::milliseconds _retry;
+    std::vector<watched> _watched;
+    std::uint64_t _refusals = 0;
+    rate_limiter _refusal_log{std::chrono::seconds(10)};
+};
+
 // One socket of a process and what it is for, for secure_sockets.
 struct channel_socket {
     zmq::socket_t* socket;

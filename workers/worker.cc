@@ -42,12 +42,18 @@ public:
         auto secured = curve::secure_sockets(_context, _options.curve, log_worker, {},
                                              {{&_work, "work", _options.work}, {&_acks, "acks", _options.acks}});
         if (!secured.ok()) return secured.get_status();
+        if (_options.curve) {
+            _refusals.emplace(_context, log_worker);
+            _refusals->watch(_work, "work", _options.work);
+            _refusals->watch(_acks, "acks", _options.acks);
+        }
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_work, _options.work));
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_acks, _options.acks));
         log_worker.info("started id=" + _options.id + " pipeline=" + _options.pipeline + " target=" + _options.target +
                         " work=" + _options.work + " acks=" + _options.acks);
 
         while (!stop.stop_requested()) {
+            if (_refusals) _refusals->poll();
             auto got = zmqx::receive(_work, milliseconds(100));
             if (!got.ok()) { _dropped.drop(got.get_status().message()); continue; }
             if (!got->has_value()) continue;
@@ -254,6 +260,7 @@ private:
     zmq::context_t _context;
     zmq::socket_t _work;
     zmq::socket_t _acks;
+    std::optional<curve::refusal_watch> _refusals;  // CURVE only: reconnects when a server refused us.
     std::uint64_t _batches = 0, _records = 0, _nacks = 0, _failed_records = 0;
     drop_counter _dropped{log_worker};
     rate_limiter _retry_log, _ack_log;
