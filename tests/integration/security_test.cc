@@ -154,6 +154,28 @@ TEST_F(security_test, a_worker_whose_key_is_added_at_runtime_is_admitted) {
     expect_verified();
 }
 
+TEST_F(security_test, syncline_run_with_curve_keys_secures_every_child_and_verifies) {
+    // keys/ holds server.* and worker.*: as its own allow list it admits the runner's workers.
+    ASSERT_EQ(run_to_exit("syncline",
+                          {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target,
+                           "--workers", "2", "--until-caught-up", "--curve-keys", keys},
+                          dir / "run.log", seconds(90)),
+              0)
+        << read_file(dir / "run.log");
+    EXPECT_EQ(committed(state, "p1"), 30'000u);
+    expect_verified();
+    const std::string run_dir = state + "/p1.run";
+    for (const char* child : {"sink", "ventilator"})
+        EXPECT_EQ(count_lines_with(run_dir + "/" + child + ".log", "curve on:"), 1u) << child;
+    // A missing key is one clear message at once (exit 2), naming the command that creates it.
+    EXPECT_EQ(run_to_exit("syncline",
+                          {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target,
+                           "--until-caught-up", "--curve-keys", dir / "nokeys"},
+                          dir / "run-missing.log", seconds(30)),
+              2);
+    EXPECT_EQ(count_lines_with(dir / "run-missing.log", "syncline keygen --out"), 1u) << read_file(dir / "run-missing.log");
+}
+
 // A TCP relay from a local port to `upstream` that flips one byte of the client's stream once,
 // after `flip_after` bytes (past the CURVE handshake), and records whether the server then
 // closed that connection. Later connections are relayed untouched.
