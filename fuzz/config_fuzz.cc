@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "cli/runner.h"
@@ -15,8 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     using namespace syncline;
     // The parsers read files, so the input is one (per process, rewritten each run).
     static const std::string path = "/tmp/syncline-config-fuzz-" + std::to_string(getpid()) + ".ini";
-    static const bool quiet = (set_log_level(log_level::error), true);
-    (void)quiet;
+    static const bool once = (set_log_level(log_level::error), std::atexit([] { std::remove(path.c_str()); }), true);
+    (void)once;
     std::FILE* f = std::fopen(path.c_str(), "wb");
     if (f == nullptr) return 0;
     std::fwrite(data, 1, size, f);
