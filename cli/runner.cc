@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/cli_options.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
 #include "common/subprocess.h"
@@ -174,8 +175,21 @@ private:
                 return status{errc::invalid_argument, std::string("cannot find ") + program + " in " + bin.string() +
                                                           " (set SYNCLINE_BIN_DIR or --bin-dir)"};
 
+        std::vector<std::string> server_curve, worker_curve;
+        if (!_o.curve_keys.empty()) {
+            SYNCLINE_RETURN_IF_ERROR(check_curve_keys());
+            const std::string keys = fs::absolute(_o.curve_keys).string();
+            const std::string allow = fs::absolute(_o.curve_allow).string();
+            server_curve = {"--curve-secret", keys + "/server.key", "--curve-allow", allow};
+            worker_curve = {"--curve-secret", keys + "/worker.key", "--curve-server-key", keys + "/server.pub"};
+        } else {
+            for (const auto& [channel, endpoints] : {std::pair{"work", _o.work}, {"acks", _o.acks}, {"control", _o.control}})
+                curve::warn_if_exposed(log_run, channel, endpoints, false);
+        }
         unsigned metrics_port_offset = 0;
-        auto add = [&](std::string name, std::vector<std::string> argv, const std::string& extra) {
+        auto add = [&](std::string name, std::vector<std::string> argv, const std::string& extra,
+                       const std::vector<std::string>& curve_args) {
+            argv.insert(argv.end(), curve_args.begin(), curve_args.end());
             if (_o.metrics_listen != "off") {
                 argv.insert(argv.end(), {"--metrics-listen", metrics_address(metrics_port_offset++), "--metrics-file",
                                          _o.run_dir + "/" + name + ".metrics"});
@@ -189,16 +203,16 @@ private:
         add("sink",
             {(bin / "syncline-sink").string(), "--state", _o.state, "--pipeline", _o.pipeline, "--log", _o.log,
              "--acks", _o.acks, "--control", _o.control},
-            _o.sink_args);
+            _o.sink_args, server_curve);
         for (unsigned i = 1; i <= _o.workers; ++i)
             add("worker-" + std::to_string(i),
                 {(bin / "syncline-worker").string(), "--target", _o.target, "--pipeline", _o.pipeline, "--work",
                  _o.work, "--acks", _o.acks, "--id", _o.pipeline + "-worker-" + std::to_string(i)},
-                _o.worker_args);
+                _o.worker_args, worker_curve);
         std::vector<std::string> ventilator_argv = {(bin / "syncline-ventilator").string(), "--log", _o.log,
                                                     "--pipeline", _o.pipeline, "--work", _o.work, "--control", _o.control};
         if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
-        add("ventilator", std::move(ventilator_argv), _o.ventilator_args);
+        add("ventilator", std::move(ventilator_argv), _o.ventilator_args, server_curve);
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
         log_run.info("starting pipeline=" + _o.pipeline + " target=" + redact_secrets("target", _o.target) +
                      " workers=" + std::to_string(_o.workers) + " run_dir=" + _o.run_dir);
@@ -224,6 +238,32 @@ private:
         const auto colon = _o.metrics_listen.rfind(':');
         const unsigned base = static_cast<unsigned>(std::stoul(_o.metrics_listen.substr(colon + 1)));
         return _o.metrics_listen.substr(0, colon + 1) + std::to_string(base == 0 ? 0 : base + offset);
+    }
+
+    // The key files `curve_keys` needs, loaded once here so a mistake is one clear message
+    // (exit 2) instead of children failing one by one; and the local workers must be admitted.
+    status check_curve_keys() {
+        if (_o.curve_allow.empty()) _o.curve_allow = _o.curve_keys;
+        const fs::path dir(_o.curve_keys);
+        for (const char* name : {"server", "worker"})
+            if (!fs::exists(dir / (std::string(name) + ".key")))
+                return status{errc::invalid_argument,
+                              "--curve-keys: " + (dir / (std::string(name) + ".key")).string() +
+                                  " is missing; create it with: syncline keygen --out " + _o.curve_keys + " --name " + name};
+        for (const char* name : {"server.key", "worker.key"}) {
+            auto pair = curve::load_secret_key((dir / name).string());
+            if (!pair.ok()) return pair.get_status();
+        }
+        auto worker_public = curve::load_public_key((dir / "worker.pub").string());
+        if (!worker_public.ok()) return worker_public.get_status();
+        if (!fs::is_directory(_o.curve_allow))
+            return status{errc::invalid_argument, "--curve-allow: " + _o.curve_allow + " is not a directory"};
+        curve::allow_list allowed(_o.curve_allow, log_run);
+        if (!allowed.admits(*worker_public))
+            return status{errc::invalid_argument, "--curve-allow: the local workers' key " + (dir / "worker.pub").string() +
+                                                      " is not in " + _o.curve_allow + "; copy it there"};
+        log_run.info("curve on: keys=" + _o.curve_keys + " allow=" + _o.curve_allow);
+        return {};
     }
 
     void start(supervised& c) {
@@ -422,7 +462,12 @@ po::options_description run_options_description(run_options& o) {
         ("metrics-listen", po::value(&o.metrics_listen)->default_value(o.metrics_listen)->value_name("HOST:PORT"),
          "children serve /metrics, /live, /ready: PORT 0 = each on a free port, else sink PORT, ventilator "
          "PORT+1, worker i PORT+1+i, the runner itself (restarts) the next; addresses in RUN_DIR/<name>.metrics; "
-         "off = none");
+         "off = none")
+        ("curve-keys", po::value(&o.curve_keys)->value_name("DIR"),
+         "CurveZMQ on every socket: DIR holds server.key/.pub (ventilator, sink) and worker.key/.pub (the workers "
+         "started here); create them with syncline keygen --out DIR --name server|worker")
+        ("curve-allow", po::value(&o.curve_allow)->value_name("DIR"),
+         "CurveZMQ: directory of admitted clients' public keys (*.pub), re-read on change (default: --curve-keys)");
     return desc;
 }
 
@@ -452,6 +497,8 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
                                                                            " run past 65535"});
         }
     }
+    if (!o.curve_allow.empty() && o.curve_keys.empty())
+        check("curve-allow", status{errc::invalid_argument, "needs --curve-keys"});
     return problems;
 }
 

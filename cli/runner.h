@@ -39,6 +39,9 @@ struct run_options {
     // port. Each address goes to <run_dir>/<name>.metrics (run.metrics for the runner; syncline
     // status reads them). "off" = no metrics. Default: 127.0.0.1:0.
     std::string metrics_listen = "127.0.0.1:0";
+    std::string curve_keys;                   // CURVE on: DIR with server.key (ventilator, sink) and
+                                              // worker.key (the workers started here). Default: off.
+    std::string curve_allow;                  // Admitted clients' *.pub. Default: curve_keys.
 };
 
 // The `syncline run` options, bound to `o`: also the keys of a pipeline's INI file.

@@ -42,5 +42,6 @@ int dlq_retry_command(int argc, const char* const* argv);
 int dlq_purge_command(int argc, const char* const* argv);
 int config_check_command(int argc, const char* const* argv);  // cli/config_check.cc
 int status_command(int argc, const char* const* argv);    // cli/status.cc
+int keygen_command(int argc, const char* const* argv);    // cli/keygen.cc
 
 }  // namespace syncline::cli

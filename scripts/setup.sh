@@ -20,7 +20,7 @@ packages=(cmake g++ make pkg-config
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev librocksdb-dev libboost-program-options-dev
   libgtest-dev libsqlite3-dev sqlite3 nlohmann-json3-dev python3
   libpq-dev postgresql redis-server libhiredis-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
-  gnuplot-nox)
+  gnuplot-nox iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -278,6 +278,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
          "a record the target refuses for good: dlq = dead-letter it and move on; stop = the pipeline stops "
          "at that offset until the target accepts it or an operator skips it");
     metrics::add_endpoint_options(desc, o.metrics);
+    curve::curve_options curve_flags;
+    curve::add_cli_options(desc, curve_flags, curve::role::server);
     auto parsed = cli::parse(argc, argv, desc, "usage: syncline-sink --state DIR [--pipeline NAME] [options]");
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;
@@ -292,6 +294,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     if (on_failure == "dlq") o.on_failure = failure_policy::dlq;
     else if (on_failure == "stop") o.on_failure = failure_policy::stop;
     else return status{errc::invalid_argument, "--on-failure must be dlq or stop, not '" + on_failure + "'"};
+    auto keys = curve::load(curve_flags, curve::role::server);
+    if (!keys.ok()) return keys.get_status();
+    o.curve = std::move(keys.value());
     return out;
 }
 
@@ -318,6 +323,11 @@ status run(const sink_options& options, const stop_flag& stop) {
     // Acks are small and must not be lost while the sink is busy committing: a deep queue.
     zmqx::tune(acks, {.send_hwm = 1000, .recv_hwm = 10'000, .immediate = false});
     zmqx::tune(control, {.send_hwm = 1000, .recv_hwm = 1000, .immediate = false});
+    // Declared after the sockets, so the ZAP thread stops before they close.
+    auto secured = curve::secure_sockets(context, options.curve, log_sink,
+                                         {{&acks, "acks", options.acks}, {&control, "control", options.control}}, {});
+    if (!secured.ok()) return secured.get_status();
+    const std::unique_ptr<curve::zap_guard> zap = std::move(secured.value());
     auto acks_at = zmqx::bind_all(acks, options.acks);
     if (!acks_at.ok()) return acks_at.get_status();
     auto control_at = zmqx::bind_all(control, options.control);
@@ -402,7 +412,7 @@ status run(const sink_options& options, const stop_flag& stop) {
     SYNCLINE_RETURN_IF_ERROR(state.commit().with_context("final commit"));
     tell_ventilator(false);
     log_sink.info("stopped " + state.summary() + " bad_frames=" + std::to_string(dropped.total()) +
-                  " peak_rss_kb=" + std::to_string(peak_rss_kb()));
+                  (zap ? " " + zap->summary() : "") + " peak_rss_kb=" + std::to_string(peak_rss_kb()));
     return {};
 }
 

@@ -10,9 +10,11 @@
 // and the sockets are bound.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/metrics_endpoint.h"
+#include "common/curve.h"
 #include "common/process.h"
 #include "common/status.h"
 
@@ -36,6 +38,7 @@ struct sink_options {
     bool sync = true;                                  // fsync each commit. Default: true.
     failure_policy on_failure = failure_policy::dlq;   // --on-failure dlq|stop. Default: dlq.
     metrics::endpoint_options metrics;                 // /metrics, /live, /ready. Default: off.
+    std::optional<curve::keys> curve;                  // CURVE on both sockets (server). Default: off.
 };
 
 struct cli_outcome {

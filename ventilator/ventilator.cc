@@ -88,6 +88,10 @@ public:
         // the HWM, holds the work, so a dead worker strands little and timeouts recover it.
         zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
         zmqx::tune(_control, {.send_hwm = 100, .recv_hwm = 1000, .immediate = false});
+        auto secured = curve::secure_sockets(_context, _options.curve, log_vent, {{&_work, "work", _options.work}},
+                                             {{&_control, "control", _options.control}});
+        if (!secured.ok()) return secured.get_status();
+        _zap = std::move(secured.value());
         auto work_at = zmqx::bind_all(_work, _options.work);
         if (!work_at.ok()) return work_at.get_status();
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_control, _options.control));
@@ -162,7 +166,8 @@ public:
                       " batches_sent=" + std::to_string(_batches_sent) +
                       " records_sent=" + std::to_string(_records_sent) +
                       " redeliveries=" + std::to_string(_window.redeliveries()) +
-                      " bad_frames=" + std::to_string(_dropped.total()) + " peak_rss_kb=" + std::to_string(peak_rss_kb()));
+                      " bad_frames=" + std::to_string(_dropped.total()) + (_zap ? " " + _zap->summary() : "") +
+                      " peak_rss_kb=" + std::to_string(peak_rss_kb()));
         return {};
     }
 
@@ -400,6 +405,7 @@ private:
     zmq::context_t _context;
     zmq::socket_t _work;
     zmq::socket_t _control;
+    std::unique_ptr<curve::zap_guard> _zap;  // Declared after the sockets: stopped before they close.
     std::uint64_t _epoch = 0;
     std::uint64_t _sink_epoch = 0;  // 0 until the sink first answers.
     std::uint64_t _committed = 0;
@@ -444,6 +450,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("stall-warning-ms", po::value(&stall_ms)->default_value(stall_ms), "warn when nothing commits for this long")
         ("to", po::value(&o.to), "bounded pass: stop at this offset and exit 0 once it is committed");
     metrics::add_endpoint_options(desc, o.metrics);
+    curve::curve_options curve_flags;
+    curve::add_cli_options(desc, curve_flags, curve::role::server_and_client);
     auto parsed = cli::parse(argc, argv, desc, "usage: syncline-ventilator --log DIR [--pipeline NAME] [options]");
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;
@@ -470,6 +478,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     o.tail_interval = milliseconds(tail_ms);
     o.drain_timeout = milliseconds(drain_ms);
     o.stall_warning = milliseconds(stall_ms);
+    auto keys = curve::load(curve_flags, curve::role::server_and_client);
+    if (!keys.ok()) return keys.get_status();
+    o.curve = std::move(keys.value());
     return out;
 }
 

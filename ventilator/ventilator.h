@@ -13,9 +13,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/metrics_endpoint.h"
+#include "common/curve.h"
 #include "common/process.h"
 #include "common/status.h"
 #include "ventilator/window.h"
@@ -36,6 +38,8 @@ struct ventilator_options {
     std::uint64_t to = 0;                              // Bounded pass: send nothing past this offset and
                                                        // exit once it is committed. 0 = follow the log forever.
     metrics::endpoint_options metrics;                 // /metrics, /live, /ready. Default: off.
+    std::optional<curve::keys> curve;                  // CURVE on the work socket (server) and control
+                                                       // (client of the sink). Default: off (--curve-*).
 };
 
 struct cli_outcome {

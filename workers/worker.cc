@@ -66,6 +66,14 @@ public:
         // held up if it is slow. Acks queue deeply and survive a sink restart (no IMMEDIATE).
         zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
         zmqx::tune(_acks, {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)});
+        auto secured = curve::secure_sockets(_context, _options.curve, log_worker, {},
+                                             {{&_work, "work", _options.work}, {&_acks, "acks", _options.acks}});
+        if (!secured.ok()) return secured.get_status();
+        if (_options.curve) {
+            _refusals.emplace(_context, log_worker);
+            _refusals->watch(_work, "work", _options.work);
+            _refusals->watch(_acks, "acks", _options.acks);
+        }
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_work, _options.work));
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_acks, _options.acks));
         log_worker.info("started id=" + _options.id + " pipeline=" + _options.pipeline +
@@ -75,6 +83,7 @@ public:
         _health.set_ready(true);
         while (!stop.stop_requested()) {
             _health.beat();
+            if (_refusals) _refusals->poll();
             auto got = zmqx::receive(_work, milliseconds(100));
             if (!got.ok()) { _dropped.drop(got.get_status().message()); continue; }
             if (!got->has_value()) continue;
@@ -316,6 +325,7 @@ private:
     zmq::context_t _context;
     zmq::socket_t _work;
     zmq::socket_t _acks;
+    std::optional<curve::refusal_watch> _refusals;  // CURVE only: reconnects when a server refused us.
     std::uint64_t _batches = 0, _records = 0, _nacks = 0, _failed_records = 0;
     worker_metrics& _m;
     metrics::health& _health;
@@ -345,6 +355,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("coalesce-records", po::value(&o.coalesce_records)->default_value(o.coalesce_records),
          "deliver batches already queued here together, up to this many records (1 = one batch at a time)");
     metrics::add_endpoint_options(desc, o.metrics);
+    curve::curve_options curve_flags;
+    curve::add_cli_options(desc, curve_flags, curve::role::client);
     auto parsed = cli::parse(argc, argv, desc, "usage: syncline-worker --target URI [--pipeline NAME] [options]");
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;
@@ -358,6 +370,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     if (o.max_retries > 1000) return status{errc::invalid_argument, "--max-retries must be at most 1000"};
     o.retry_backoff = milliseconds(backoff_ms);
     if (o.id.empty()) o.id = default_worker_id();
+    auto keys = curve::load(curve_flags, curve::role::client);
+    if (!keys.ok()) return keys.get_status();
+    o.curve = std::move(keys.value());
     return out;
 }
 

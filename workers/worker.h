@@ -12,9 +12,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/metrics_endpoint.h"
+#include "common/curve.h"
 #include "common/process.h"
 #include "common/status.h"
 
@@ -32,6 +34,7 @@ struct worker_options {
     std::chrono::milliseconds retry_backoff{100};     // First retry delay, doubled up to 5 s. Default: 100 ms.
     std::size_t coalesce_records = 10'000;            // Queued batches delivered together up to this many records.
     metrics::endpoint_options metrics;                // /metrics, /live, /ready. Default: off.
+    std::optional<curve::keys> curve;                 // CURVE client on both sockets. Default: off (--curve-*).
 };
 
 struct cli_outcome {

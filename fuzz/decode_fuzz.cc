@@ -1,6 +1,5 @@
-// libFuzzer target for every decoder that sees untrusted bytes. Built only with
-// -DSYNCLINE_BUILD_FUZZERS=ON and clang (see common/CMakeLists.txt).
-// Run: ./common_fuzz_decode -max_total_time=60
+// Fuzz target: the record codec, batch bodies and wire messages (every byte a worker, sink or
+// ventilator takes off a socket). See fuzz/README.md for the libFuzzer and replay builds.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

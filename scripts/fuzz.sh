@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan + coverage) into build-fuzz/ and runs each
+# for SECONDS on a scratch copy of its committed corpus (fuzz/corpus/<name>/). A crash leaves its
+# input in build-fuzz/fuzz-findings/<name>/ and fails the script. New interesting inputs are kept in
+# build-fuzz/fuzz-work/<name>/ (copy the good ones into fuzz/corpus/ by hand).
+# Usage: scripts/fuzz.sh [SECONDS per target, default 60]   Needs: clang, libclang-rt-dev.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+build_dir=${SYNCLINE_FUZZ_BUILD_DIR:-build-fuzz}
+command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (apt-get install clang libclang-rt-dev)" >&2; exit 2; }
+
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DSYNCLINE_BUILD_FUZZERS=ON -DSYNCLINE_BUILD_TESTS=OFF \
+  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+targets=(decode jsonl config)
+cmake --build "$build_dir" -j2 --target "${targets[@]/%/_fuzzer}"
+
+status=0
+for t in "${targets[@]}"; do
+  work="$build_dir/fuzz-work/$t" findings="$build_dir/fuzz-findings/$t"
+  mkdir -p "$work" "$findings"
+  echo "fuzz.sh: $t for ${seconds}s"
+  if ! "$build_dir/bin/${t}_fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+       -artifact_prefix="$findings/" -print_final_stats=1 "$work" "fuzz/corpus/$t" 2>"$build_dir/fuzz-$t.log"; then
+    echo "fuzz.sh: $t FAILED: see $build_dir/fuzz-$t.log and $findings/" >&2
+    tail -40 "$build_dir/fuzz-$t.log" >&2
+    status=1
+  else
+    grep -E "stat::number_of_executed_units|cov:" "$build_dir/fuzz-$t.log" | tail -2
+  fi
+done
+exit $status
