@@ -7,7 +7,7 @@
 # Usage: scripts/pipeline.sh start|stop|status|wait CONFIG.ini
 #   start   launch in the background; returns once the pipeline's processes are up
 #   stop    SIGTERM the runner: it drains in-flight work, commits, and stops its children
-#   status  running or not, committed offset and lag
+#   status  running or not, then `syncline status`: committed offset, lag, rate, ETA, stall verdict
 #   wait    block until the runner exits (for --until-caught-up configs)
 # Env: SYNCLINE_BIN (default: build/bin/syncline next to this script).
 set -euo pipefail
@@ -65,7 +65,8 @@ case "$cmd" in
     ;;
   status)
     if pid=$(runner_pid); then echo "pipeline $pipeline running (pid $pid, logs in $run_dir)"; else echo "pipeline $pipeline stopped"; fi
-    "$syncline" offsets show --state "$state" --pipeline "$pipeline" --log "$log"
+    # Lag, rate, ETA and the stall verdict (exit 3 when stalled), from the stores and live metrics.
+    "$syncline" status --state "$state" --pipeline "$pipeline" --log "$log"
     ;;
   wait)
     pid=$(runner_pid) || exit 0
