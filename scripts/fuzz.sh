@@ -3,12 +3,25 @@
 # for SECONDS on a scratch copy of its committed corpus (fuzz/corpus/<name>/). A crash leaves its
 # input in build-fuzz/fuzz-findings/<name>/ and fails the script. New interesting inputs are kept in
 # build-fuzz/fuzz-work/<name>/ (copy the good ones into fuzz/corpus/ by hand).
-# Usage: scripts/fuzz.sh [SECONDS per target, default 60]   Needs: clang, libclang-rt-dev.
+# Usage: scripts/fuzz.sh [SECONDS per target, default 60]   Installs clang and libclang-rt-14-dev when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 build_dir=${SYNCLINE_FUZZ_BUILD_DIR:-build-fuzz}
-command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (apt-get install clang libclang-rt-dev)" >&2; exit 2; }
+# clang and its sanitizer/libFuzzer runtime, installed like scripts/setup.sh installs the rest.
+packages=(clang libclang-rt-14-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "fuzz.sh: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=sudo
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found after installing ${packages[*]}" >&2; exit 2; }
 
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DSYNCLINE_BUILD_FUZZERS=ON -DSYNCLINE_BUILD_TESTS=OFF \
