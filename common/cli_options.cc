@@ -50,6 +50,9 @@ bool printable(std::string_view s) {
 bool names_a_secret(std::string_view name) {
     std::string lower(name);
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // password_env=VAR, secret_file=PATH: they say where the secret is, which is worth showing.
+    for (const char* where : {"_env", "_file", "-env", "-file"})
+        if (lower.ends_with(where)) return false;
     for (const char* word : {"password", "passwd", "secret", "token"})
         if (lower.find(word) != std::string::npos) return true;
     return false;

@@ -268,6 +268,9 @@ TEST(redact_secrets, hides_passwords_and_secret_options) {
               "https://hooks.example/x?secret=***&timeout_ms=5&token=***");
     EXPECT_EQ(redact_secrets("target", "sqlite:/data/a@b.db"), "sqlite:/data/a@b.db");
     EXPECT_EQ(redact_secrets("hmac-secret", "abc"), "***");
+    // Options that name where a secret is (a variable, a file) stay readable.
+    EXPECT_EQ(redact_secrets("target", "redis://h?password_env=REDIS_PW&syncline.secret_file=/k"), "redis://h?password_env=REDIS_PW&syncline.secret_file=/k");
+    EXPECT_EQ(redact_secrets("target", "https://h/x?a=1#p@ss/w@h2"), "https://h/x?a=1#p@ss/w@h2");
     EXPECT_EQ(redact_secrets_in("bad URI 'redis://:pw@h/0': no", "target", "redis://:pw@h/0"), "bad URI 'redis://:***@h/0': no");
     EXPECT_EQ(env_name("until-caught-up"), "SYNCLINE_UNTIL_CAUGHT_UP");
 }
