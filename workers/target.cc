@@ -195,9 +195,13 @@ result<opener> parse_target_uri(const std::string& uri, const target_options& op
         if (s.name != p.scheme) continue;
         if (!s.parses_own_query) SYNCLINE_RETURN_IF_ERROR(options.parse(p.query));
         auto made = s.parse(uri, p, options, opts);
-        // Parsers may return a bare reason; every error leaves here naming the URI.
-        if (!made.ok() && made.get_status().message().find(shown) == std::string::npos)
-            return options.error(made.get_status().message());
+        if (!made.ok()) {
+            // Parsers may return a bare reason; every error leaves here naming the URI. A parser
+            // that stopped early has not taken its later options: they are not "unknown".
+            if (made.get_status().message().find(shown) == std::string::npos)
+                return options.error(made.get_status().message());
+            return made.get_status();
+        }
         SYNCLINE_RETURN_IF_ERROR(options.reject_unknown());
         return made;
     }

@@ -65,6 +65,9 @@ TEST(check_target_uri, validates_without_creating_anything) {
     EXPECT_EQ(check_target_uri("sqlite:" + db + "?synchronous=off").code(), errc::invalid_argument);
     EXPECT_EQ(check_target_uri("jsonl:" + (dir.path() / "x").string() + "?a=b").code(), errc::invalid_argument);
     EXPECT_EQ(check_target_uri("nosuch:x").code(), errc::invalid_argument);
+    // The first problem is reported, not the options a failed parser never got to.
+    auto bad_sync = check_target_uri("sqlite:" + db + "?synchronous=off&busy_timeout_ms=5");
+    EXPECT_NE(bad_sync.message().find("synchronous must be"), std::string::npos) << bad_sync.message();
 }
 
 TEST(null_target, discards_and_cannot_be_read_back) {
