@@ -906,7 +906,7 @@ int fault_run::run() {
         _final_committed = fresh.value_or(0);
         if (_final_committed != _last_offset)
             fail("committed offset " + std::to_string(_final_committed) + " != last offset " + std::to_string(_last_offset));
-        const auto sink_said = last_field(_procs[0].log_path, "sink stopped", "committed");
+        const auto sink_said = last_field(_procs[0].log_path, " stopped ", "committed");
         if (sink_said != _last_offset)
             fail("the sink's last `stopped committed=` line says " + (sink_said ? std::to_string(*sink_said) : std::string("nothing")) +
                  ", expected " + std::to_string(_last_offset));
@@ -1010,7 +1010,7 @@ void fault_run::print_report(bool passed, const std::string& abort_reason) {
     // Evidence from the process logs.
     std::uint64_t redeliveries = 0, bad_frames = 0, retries = 0, nacks = 0;
     if (!_procs.empty()) {
-        redeliveries = sum_field(_procs[1].log_path, "ventilator stopped", "redeliveries");
+        redeliveries = sum_field(_procs[1].log_path, " stopped ", "redeliveries");
         for (const auto& m : _procs) bad_frames += sum_field(m.log_path, " stopped", "bad_frames");
         for (std::size_t i = 2; i < _procs.size(); ++i) retries += count_lines_with(_procs[i].log_path, "target unavailable, retrying");
         nacks = count_lines_with(_procs[0].log_path, "nack range=");
