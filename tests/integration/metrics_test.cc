@@ -42,18 +42,8 @@ int http_status(const std::string& address_file, const std::string& path) {
     return got.ok() ? got->status : -1;
 }
 
-class metrics_test : public ::testing::Test {
+class metrics_test : public pipeline_fixture {
 protected:
-    void SetUp() override {
-        auto log = store::change_log::open_writer({.path = log_dir});
-        ASSERT_TRUE(log.ok()) << log.get_status().message();
-        writer = std::move(log.value());
-    }
-    void TearDown() override {
-        if (HasFailure()) std::fprintf(stderr, "logs in %s (kept)\n", dir.path().c_str()), keep();
-    }
-    void keep() { std::rename(dir.path().c_str(), (dir.path() + ".kept").c_str()); }
-
     std::vector<std::string> metrics_args(const std::string& name) {
         return {"--metrics-listen", "127.0.0.1:0", "--metrics-file", dir / (name + ".metrics")};
     }
@@ -63,13 +53,9 @@ protected:
         return start(binary_name, args, dir / (name + ".log"));
     }
 
-    temp_dir dir;
-    std::string log_dir = dir / "log";
-    std::string state = dir / "state";
     std::string work = "ipc://" + (dir / "work.sock");
     std::string acks = "ipc://" + (dir / "acks.sock");
     std::string control = "ipc://" + (dir / "control.sock");
-    std::unique_ptr<store::change_log> writer;
 };
 
 TEST_F(metrics_test, counters_match_what_happened_and_probes_answer) {

@@ -94,19 +94,6 @@ private:
     bool _created = false;
 };
 
-std::string logged_endpoint(const std::string& log_path, const std::string& channel) {
-    std::string found;
-    eventually([&] {
-        const std::string text = read_file(log_path);
-        const auto at = text.find("listening channel=" + channel + " endpoint=");
-        if (at == std::string::npos) return false;
-        const auto start = text.find("endpoint=", at) + 9;
-        found = text.substr(start, text.find('\n', start) - start);
-        return true;
-    }, seconds(10));
-    return found;
-}
-
 class multihost_test : public ::testing::Test {
 protected:
     void SetUp() override {

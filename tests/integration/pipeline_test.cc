@@ -26,21 +26,8 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class pipeline_test : public ::testing::Test {
+class pipeline_test : public pipeline_fixture {
 protected:
-    void SetUp() override {
-        auto log = store::change_log::open_writer({.path = log_dir});
-        ASSERT_TRUE(log.ok()) << log.get_status().message();
-        writer = std::move(log.value());
-    }
-
-    void TearDown() override {
-        // Children are killed and reaped by their destructors; say where their logs are.
-        if (HasFailure()) std::fprintf(stderr, "logs kept in %s\n", dir.path().c_str()), keep_dir();
-    }
-
-    void keep_dir() { kept = dir.path() + ".kept"; std::rename(dir.path().c_str(), kept.c_str()); }
-
     child_process start_sink() {
         return start("syncline-sink", {"--state", state, "--pipeline", "p1", "--log", log_dir, "--acks", acks,
                                        "--control", control},
@@ -81,15 +68,10 @@ protected:
         EXPECT_GT(report->keys_checked, 0u);
     }
 
-    temp_dir dir;
-    std::string kept;
-    std::string log_dir = dir / "log";
-    std::string state = dir / "state";
     std::string target = "sqlite:" + (dir / "target.db");
     std::string work = "ipc://" + (dir / "work.sock");
     std::string acks = "ipc://" + (dir / "acks.sock");
     std::string control = "ipc://" + (dir / "control.sock");
-    std::unique_ptr<store::change_log> writer;
 };
 
 TEST_F(pipeline_test, delivers_200k_records_with_4_workers_and_verifies) {

@@ -16,22 +16,13 @@ namespace {
 
 using std::chrono::seconds;
 
-class postgres_test : public ::testing::Test {
+class postgres_test : public pipeline_fixture {
 protected:
     void SetUp() override {
-        auto log = store::change_log::open_writer({.path = log_dir});
-        ASSERT_TRUE(log.ok()) << log.get_status().message();
-        writer = std::move(log.value());
+        pipeline_fixture::SetUp();
         target = pg.uri("postgres", "schema=sync");
     }
-
-    void TearDown() override {
-        if (HasFailure()) {
-            const std::string kept = dir.path() + ".kept";
-            std::rename(dir.path().c_str(), kept.c_str());
-            std::fprintf(stderr, "logs kept in %s; server log: %s\n", kept.c_str(), read_file(pg.dir() + "/server.log").c_str());
-        }
-    }
+    std::string on_failure() override { return "; server log: " + read_file(pg.dir() + "/server.log"); }
 
     child_process start_sink() {
         return start("syncline-sink", {"--state", state, "--pipeline", "p1", "--log", log_dir, "--acks", acks,
@@ -78,14 +69,10 @@ protected:
     }
 
     postgres_server pg;
-    temp_dir dir;
-    std::string log_dir = dir / "log";
-    std::string state = dir / "state";
     std::string work = "ipc://" + (dir / "work.sock");
     std::string acks = "ipc://" + (dir / "acks.sock");
     std::string control = "ipc://" + (dir / "control.sock");
     std::string target;
-    std::unique_ptr<store::change_log> writer;
     std::string last_output;
     int calls = 0;
 };

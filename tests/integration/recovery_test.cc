@@ -27,25 +27,8 @@ struct cli_result {
     std::string out;  // stdout and stderr together.
 };
 
-class recovery_test : public ::testing::Test {
+class recovery_test : public pipeline_fixture {
 protected:
-    void SetUp() override { open_writer(); }
-
-    void TearDown() override {
-        if (HasFailure()) {
-            const std::string kept = dir.path() + ".kept";
-            std::error_code ec;
-            fs::rename(dir.path(), kept, ec);
-            std::fprintf(stderr, "logs kept in %s\n", kept.c_str());
-        }
-    }
-
-    void open_writer() {
-        auto log = store::change_log::open_writer({.path = log_dir});
-        ASSERT_TRUE(log.ok()) << log.get_status().message();
-        writer = std::move(log.value());
-    }
-
     // Runs `syncline args...` to completion; output in one file per call.
     cli_result syncline(const std::vector<std::string>& args, milliseconds timeout = seconds(60)) {
         const std::string out = dir / ("cmd-" + std::to_string(++_calls) + ".log");
@@ -94,12 +77,8 @@ protected:
         return out;
     }
 
-    temp_dir dir;
-    std::string log_dir = dir / "log";
-    std::string state = dir / "state";
     std::string db = dir / "target.db";
     std::string target = "sqlite:" + db;
-    std::unique_ptr<store::change_log> writer;
     std::string last_verify;
     int _calls = 0;
 };

@@ -29,38 +29,16 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 namespace fs = std::filesystem;
 
-// The endpoint a process logged for `channel` ("listening channel=acks endpoint=tcp://...").
-std::string logged_endpoint(const std::string& log_path, const std::string& channel) {
-    std::string found;
-    eventually([&] {
-        const std::string text = read_file(log_path);
-        const auto at = text.find("listening channel=" + channel + " endpoint=");
-        if (at == std::string::npos) return false;
-        const auto start = text.find("endpoint=", at) + 9;
-        found = text.substr(start, text.find('\n', start) - start);
-        return true;
-    }, seconds(10));
-    return found;
-}
-
-class security_test : public ::testing::Test {
+class security_test : public pipeline_fixture {
 protected:
     void SetUp() override {
-        auto log = store::change_log::open_writer({.path = log_dir});
-        ASSERT_TRUE(log.ok()) << log.get_status().message();
-        append_sample(**log, 30'000, 3'000, 7);
+        pipeline_fixture::SetUp();
+        append_sample(*writer, 30'000, 3'000, 7);
         for (const char* name : {"server", "worker"})
             ASSERT_EQ(run_to_exit("syncline", {"keygen", "--out", keys, "--name", name}, dir / "keygen.log"), 0);
         ASSERT_EQ(run_to_exit("syncline", {"keygen", "--out", dir / "stranger", "--name", "stranger"}, dir / "keygen.log"), 0);
         fs::create_directories(allow);
         fs::copy_file(keys + "/worker.pub", allow + "/worker.pub");
-    }
-    void TearDown() override {
-        if (HasFailure()) {
-            const std::string kept = dir.path() + ".kept";
-            std::fprintf(stderr, "logs kept in %s\n", kept.c_str());
-            std::rename(dir.path().c_str(), kept.c_str());
-        }
     }
 
     std::vector<std::string> server_curve() const {
@@ -98,8 +76,7 @@ protected:
         EXPECT_TRUE(report->clean()) << workers::format_report(*report, 20);
     }
 
-    temp_dir dir;
-    std::string log_dir = dir / "log", state = dir / "state", keys = dir / "keys", allow = dir / "allow";
+    std::string keys = dir / "keys", allow = dir / "allow";
     std::string target = "sqlite:" + (dir / "target.db");
     std::string work, acks;
     std::optional<child_process> sink, ventilator;

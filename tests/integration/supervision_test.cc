@@ -23,21 +23,8 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 namespace fs = std::filesystem;
 
-class supervision_test : public ::testing::Test {
+class supervision_test : public pipeline_fixture {
 protected:
-    void SetUp() override {
-        auto log = store::change_log::open_writer({.path = log_dir});
-        ASSERT_TRUE(log.ok()) << log.get_status().message();
-        writer = std::move(log.value());
-    }
-    void TearDown() override {
-        if (HasFailure()) {
-            const std::string kept = dir.path() + ".kept";
-            std::rename(dir.path().c_str(), kept.c_str());
-            std::fprintf(stderr, "logs kept in %s\n", kept.c_str());
-        }
-    }
-
     child_process start_run(int workers) {
         return start("syncline",
                      {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target, "--workers",
@@ -93,12 +80,8 @@ protected:
         return out;
     }
 
-    temp_dir dir;
-    std::string log_dir = dir / "log";
-    std::string state = dir / "state";
     std::string run_dir = dir / "run";
     std::string target = "sqlite:" + (dir / "target.db");
-    std::unique_ptr<store::change_log> writer;
 };
 
 TEST_F(supervision_test, a_killed_worker_is_restarted_and_the_others_keep_running) {

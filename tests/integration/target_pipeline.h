@@ -21,23 +21,8 @@ struct cli_run {
     std::string out;  // stdout and stderr together.
 };
 
-class target_pipeline : public ::testing::Test {
+class target_pipeline : public pipeline_fixture {
 protected:
-    void SetUp() override {
-        auto log = store::change_log::open_writer({.path = log_dir});
-        ASSERT_TRUE(log.ok()) << log.get_status().message();
-        writer = std::move(log.value());
-    }
-
-    void TearDown() override {
-        if (!HasFailure()) return;
-        // Children are killed and reaped by their destructors; keep their logs for the reader.
-        const std::string kept = dir.path() + ".kept";
-        std::error_code ec;
-        std::filesystem::rename(dir.path(), kept, ec);
-        std::fprintf(stderr, "logs kept in %s\n", kept.c_str());
-    }
-
     child_process start_sink() {
         return start("syncline-sink",
                      {"--state", state, "--pipeline", pipeline, "--acks", acks, "--control", control},
@@ -89,15 +74,11 @@ protected:
         return s.ok() && s->has_value() ? **s : workers::state_map{};
     }
 
-    temp_dir dir;
     std::string pipeline = "p1";
-    std::string log_dir = dir / "log";
-    std::string state = dir / "state";
     std::string target;  // Set by the test before starting workers.
     std::string work = "ipc://" + (dir / "work.sock");
     std::string acks = "ipc://" + (dir / "acks.sock");
     std::string control = "ipc://" + (dir / "control.sock");
-    std::unique_ptr<store::change_log> writer;
 
 private:
     int _calls = 0;

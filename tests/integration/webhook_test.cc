@@ -26,23 +26,16 @@ using std::chrono::seconds;
 
 const std::string secret = "whsec_integration-0123456789";
 
-class webhook_test : public ::testing::Test {
+class webhook_test : public pipeline_fixture {
 protected:
     void SetUp() override {
         std::ofstream(secret_file) << secret << "\n";
-        auto log = store::change_log::open_writer({.path = log_dir});
-        ASSERT_TRUE(log.ok()) << log.get_status().message();
-        writer = std::move(log.value());
+        pipeline_fixture::SetUp();
     }
 
     void TearDown() override {
         receiver.stop();
-        if (HasFailure()) {
-            const std::string kept = dir.path() + ".kept";
-            std::error_code ec;
-            fs::rename(dir.path(), kept, ec);
-            std::fprintf(stderr, "logs kept in %s\n", kept.c_str());
-        }
+        pipeline_fixture::TearDown();
     }
 
     std::string target(const std::string& extra = "") const {
@@ -120,14 +113,10 @@ protected:
             EXPECT_EQ(read_file(dir / ("worker-" + std::to_string(i) + ".log")).find(secret), std::string::npos) << "worker " << i;
     }
 
-    temp_dir dir;
-    std::string log_dir = dir / "log";
-    std::string state = dir / "state";
     std::string secret_file = dir / "webhook.secret";
     std::string work = "ipc://" + (dir / "work.sock");
     std::string acks = "ipc://" + (dir / "acks.sock");
     std::string control = "ipc://" + (dir / "control.sock");
-    std::unique_ptr<store::change_log> writer;
     http_receiver receiver{secret};
     int _calls = 0;
 };

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -109,6 +110,19 @@ int free_tcp_port() {
     return ntohs(addr.sin_port);
 }
 
+std::string logged_endpoint(const std::string& log_path, const std::string& channel) {
+    std::string found;
+    eventually([&] {
+        const std::string text = read_file(log_path);
+        const auto at = text.find("listening channel=" + channel + " endpoint=");
+        if (at == std::string::npos) return false;
+        const auto start = text.find("endpoint=", at) + 9;
+        found = text.substr(start, text.find('\n', start) - start);
+        return true;
+    }, std::chrono::seconds(10));
+    return found;
+}
+
 std::string read_file(const std::string& path) {
     std::ifstream in(path);
     std::stringstream ss;
@@ -122,6 +136,21 @@ std::size_t count_lines_with(const std::string& path, const std::string& needle)
     for (std::string line; std::getline(in, line);)
         if (line.find(needle) != std::string::npos) ++n;
     return n;
+}
+
+void pipeline_fixture::open_writer() {
+    auto log = store::change_log::open_writer({.path = log_dir});
+    ASSERT_TRUE(log.ok()) << log.get_status().message();
+    writer = std::move(log.value());
+}
+
+void pipeline_fixture::TearDown() {
+    if (!HasFailure()) return;
+    // Children are killed and reaped by their destructors; keep their logs for the reader.
+    const std::string kept = dir.path() + ".kept";
+    std::error_code ec;
+    std::filesystem::rename(dir.path(), kept, ec);
+    std::fprintf(stderr, "logs kept in %s%s\n", kept.c_str(), on_failure().c_str());
 }
 
 }  // namespace syncline::testing

@@ -5,9 +5,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "common/subprocess.h"
 #include "store/change_log.h"
@@ -50,10 +53,31 @@ std::uint64_t committed(const std::string& state_root, const std::string& pipeli
 // servers the tests start (PostgreSQL, Redis, HTTP receivers, metrics endpoints).
 int free_tcp_port();
 
+// The endpoint a process logged for `channel` ("listening channel=acks endpoint=tcp://..."),
+// waiting up to 10 s for the line; "" if it never came.
+std::string logged_endpoint(const std::string& log_path, const std::string& channel);
+
 // The whole text of a file ("" if missing).
 std::string read_file(const std::string& path);
 
 // Counts lines of `path` containing `needle`.
 std::size_t count_lines_with(const std::string& path, const std::string& needle);
+
+// What every pipeline test starts from: a temp dir with a change log (`writer` open on
+// `log_dir`) and a state root. On failure the dir is kept (renamed to DIR.kept, printed) so
+// the processes' logs can be read; `on_failure` adds what a fixture wants printed then.
+class pipeline_fixture : public ::testing::Test {
+protected:
+    void SetUp() override { open_writer(); }
+    void TearDown() override;
+    virtual std::string on_failure() { return ""; }
+    // (Re)opens `writer` on `log_dir`.
+    void open_writer();
+
+    temp_dir dir;
+    std::string log_dir = dir / "log";
+    std::string state = dir / "state";
+    std::unique_ptr<store::change_log> writer;
+};
 
 }  // namespace syncline::testing
