@@ -206,13 +206,14 @@ private:
             std::vector<pollfd> fds{{_listener, POLLIN, 0}};
             for (auto& l : links) fds.push_back({l.client, POLLIN, 0}), fds.push_back({l.server, POLLIN, 0});
             if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
+            const std::size_t polled = links.size();  // A link accepted below has no entry in fds yet.
             if (fds[0].revents & POLLIN) {
                 const int client = ::accept(_listener, nullptr, nullptr);
                 const int server = client >= 0 ? connect_upstream() : -1;
                 if (server >= 0) links.push_back({client, server});
                 else if (client >= 0) ::close(client);
             }
-            for (std::size_t i = 0; i < links.size(); ++i) {
+            for (std::size_t i = 0; i < polled; ++i) {
                 auto& l = links[i];
                 bool closed = false;
                 if (fds[1 + 2 * i].revents & (POLLIN | POLLHUP | POLLERR)) {
