@@ -28,4 +28,18 @@ inline std::string printable(std::string_view bytes, std::size_t max = 80) {
     return out;
 }
 
+// A SQL identifier in double quotes (doubled inside), the standard form SQLite and PostgreSQL
+// share: any collection name becomes a valid table name (spaces, quotes, keywords, unicode).
+inline std::string quote_ident(std::string_view name) {
+    std::string out;
+    out.reserve(name.size() + 2);
+    out.push_back('"');
+    for (char c : name) {
+        if (c == '"') out.push_back('"');
+        out.push_back(c);
+    }
+    out.push_back('"');
+    return out;
+}
+
 }  // namespace syncline::workers::internal

@@ -10,10 +10,13 @@
 #include <set>
 #include <string_view>
 
+#include "workers/internal/json_text.h"
 #include "workers/internal/text.h"
 
 namespace syncline::workers {
 namespace {
+
+using internal::quote_ident;
 
 // Type OIDs are fixed in PostgreSQL's catalog (pg_type.dat); binary parameters name them.
 constexpr Oid text_array_oid = 1009, bytea_array_oid = 1001, jsonb_array_oid = 3807, int8_array_oid = 1016,
@@ -29,35 +32,10 @@ struct result_deleter {
 };
 using pg_result = std::unique_ptr<PGresult, result_deleter>;
 
-std::string quote_ident(std::string_view name) {
-    std::string out;
-    out.reserve(name.size() + 2);
-    out.push_back('"');
-    for (char c : name) {
-        if (c == '"') out.push_back('"');
-        out.push_back(c);
-    }
-    out.push_back('"');
-    return out;
-}
-
-bool valid_utf8(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        auto c = static_cast<unsigned char>(s[i]);
-        std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (n == 0 || i + n > s.size() || c == 0) return false;
-        for (std::size_t k = 1; k < n; ++k)
-            if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
-        i += n;
-    }
-    return true;
-}
-
 const char* unsafe_collection(std::string_view c) {
     if (c.empty()) return "empty collection name";
     if (c.size() > max_identifier_bytes) return "collection name longer than 63 bytes (PostgreSQL's identifier limit)";
-    if (!valid_utf8(c)) return "collection name is not UTF-8 or contains a NUL byte";
+    if (!internal::valid_utf8(c) || c.find('\0') != std::string_view::npos) return "collection name is not UTF-8 or contains a NUL byte";
     return nullptr;
 }
 

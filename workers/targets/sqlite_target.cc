@@ -17,6 +17,8 @@
 namespace syncline::workers {
 namespace {
 
+using internal::quote_ident;
+
 // SQLite undoes a failed statement on its own (statement journal) and leaves the transaction
 // open for these codes: they concern this record (a user's constraint or trigger, a table of
 // another shape, a value too big), so the record fails alone and the batch goes on without any
@@ -38,18 +40,6 @@ bool is_record_error(int rc) {
 // Quoting makes any collection name a valid identifier (spaces, quotes, keywords, unicode), so
 // users get tables named exactly after their collections. Only names SQLite cannot hold are
 // refused (see unsafe_collection).
-std::string quote_ident(std::string_view name) {
-    std::string out;
-    out.reserve(name.size() + 2);
-    out.push_back('"');
-    for (char c : name) {
-        if (c == '"') out.push_back('"');
-        out.push_back(c);
-    }
-    out.push_back('"');
-    return out;
-}
-
 const char* unsafe_collection(std::string_view c) {
     if (c.empty()) return "empty collection name";
     if (c.find('\0') != std::string_view::npos) return "collection name contains a NUL byte";
