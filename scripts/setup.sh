@@ -20,7 +20,9 @@ packages=(cmake g++ make pkg-config
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev librocksdb-dev libboost-program-options-dev
   libgtest-dev libsqlite3-dev sqlite3 nlohmann-json3-dev python3
   libpq-dev postgresql redis-server libhiredis-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
-  gnuplot-nox iproute2)
+  gnuplot-nox iproute2
+  libmariadb-dev mariadb-server libnats-dev nats-server librabbitmq-dev rabbitmq-server
+  python3-aiosmtpd python3-h2 openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -147,6 +147,22 @@ TEST_F(cli_options_test, bad_options_are_invalid_argument) {
     EXPECT_EQ(stray.get_status().code(), errc::invalid_argument);
 }
 
+// Boost's message formatting used to loop forever on a value holding its own placeholder.
+TEST_F(cli_options_test, values_that_look_like_boost_placeholders_are_reported_verbatim) {
+    for (const std::string text : {"%value%", "1%canonical_option%", "%original_token%%prefix%"}) {
+        auto from_file = run({"--config", write_config("window = " + text + "\n")});
+        ASSERT_FALSE(from_file.ok());
+        EXPECT_NE(from_file.get_status().message().find(text), std::string::npos) << from_file.get_status().message();
+
+        auto from_flag = run({"--window", text});
+        ASSERT_FALSE(from_flag.ok());
+        EXPECT_NE(from_flag.get_status().message().find(text), std::string::npos) << from_flag.get_status().message();
+    }
+    auto unknown_flag = run({"--%original_token%"});
+    ASSERT_FALSE(unknown_flag.ok());
+    EXPECT_NE(unknown_flag.get_status().message().find("%original_token%"), std::string::npos);
+}
+
 TEST_F(cli_options_test, positional_arguments) {
     po::positional_options_description pos;
     pos.add("pipeline", 1);
