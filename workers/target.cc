@@ -21,7 +21,7 @@ namespace {
 constexpr std::string_view supported_schemes =
     "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:, "
     "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S], "
-    "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
+    "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR|password_file=PATH&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
     "rocksdb:PATH[?sync=true|false], "
     "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
     "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH]";
