@@ -140,6 +140,7 @@ void rabbitmq_server::start() {
               epmd_env,
               "RABBITMQ_CONF_ENV_FILE=" + (_dir / "rabbitmq-env.conf"),
               "RABBITMQ_CONFIG_FILE=" + (_dir / "rabbitmq"),  // .conf appended by the broker.
+              "RABBITMQ_ADVANCED_CONFIG_FILE=" + (_dir / "advanced.config"),  // None: not /etc's.
               "RABBITMQ_ENABLED_PLUGINS_FILE=" + (_dir / "enabled_plugins"),
               "RABBITMQ_MNESIA_BASE=" + (_dir / "mnesia"),
               "RABBITMQ_LOG_BASE=" + (_dir / "log"),
