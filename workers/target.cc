@@ -12,6 +12,7 @@
 #include "workers/targets/postgres_target.h"
 #include "workers/targets/redis_target.h"
 #include "workers/targets/rocksdb_target.h"
+#include "workers/targets/smtp_target.h"
 #include "workers/targets/sqlite_target.h"
 
 namespace syncline::workers {
@@ -24,7 +25,10 @@ constexpr std::string_view supported_schemes =
     "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
     "rocksdb:PATH[?sync=true|false], "
     "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
-    "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH]";
+    "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH], "
+    "smtp(s)://HOST[:PORT]?from=ADDRESS&to=TEMPLATE[&subject=T&body=T|body_file=PATH&mode=record|digest&deletes=skip|send"
+    "&starttls=try|required|never&user=U&password_env=VAR|password_file=PATH&timeout_ms=N&connect_timeout_ms=N"
+    "&verify_tls=true|false&ca_file=PATH]";
 
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
@@ -167,6 +171,14 @@ result<opener> parse_http(const std::string& uri, const internal::parsed_uri&, i
     return opener([o = std::move(o.value())] { return upcast(http_target::open(o)); });
 }
 
+// smtp(s)://host[:port]?from=...&to=...: parsed by smtp_target (docs/targets/smtp.md).
+result<opener> parse_smtp(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                          const target_options& opts) {
+    auto o = parse_smtp_target_options(p, options, opts.pipeline);
+    if (!o.ok()) return o.get_status();
+    return opener([o = std::move(o.value())] { return upcast(smtp_target::open(o)); });
+}
+
 struct scheme {
     std::string_view name;
     scheme_parser parse;
@@ -183,6 +195,8 @@ constexpr scheme schemes[] = {
     {"rocksdb", parse_rocksdb},
     {"http", parse_http, true},
     {"https", parse_http, true},
+    {"smtp", parse_smtp},
+    {"smtps", parse_smtp},
 };
 
 result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {

@@ -2,13 +2,11 @@
 
 #include <curl/curl.h>
 
-#include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <fstream>
-#include <mutex>
-#include <sstream>
 
+#include "workers/internal/curl_init.h"
+#include "workers/internal/secret.h"
 #include "workers/internal/text.h"
 #include "workers/targets/http_format.h"
 
@@ -31,12 +29,6 @@ std::string shown_url(std::string_view url) {
     return std::string(url.substr(0, scheme_end + 3)) + std::string(rest);
 }
 
-// libcurl's global state must be set up once, before any handle, and not concurrently.
-void init_curl_once() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 std::size_t keep_response(char* data, std::size_t size, std::size_t count, void* user) {
     auto* kept = static_cast<std::string*>(user);
     const std::size_t n = size * count;
@@ -47,26 +39,10 @@ std::size_t keep_response(char* data, std::size_t size, std::size_t count, void*
 result<std::string> read_secret(internal::uri_options& options) {
     if (options.take("secret"))
         return options.error("the secret never goes into the URI (URIs are logged): use syncline.secret_env=NAME or syncline.secret_file=PATH");
-    auto env = options.take("secret_env");
-    auto file = options.take("secret_file");
-    if (env && file) return options.error("give secret_env or secret_file, not both");
-    if (env) {
-        const char* value = std::getenv(env->c_str());
-        if (value == nullptr || *value == '\0') return options.error("environment variable " + *env + " (secret_env) is not set or empty");
-        return std::string(value);
-    }
-    if (file) {
-        std::ifstream in(*file, std::ios::binary);
-        if (!in) return options.error("cannot read secret_file " + *file + ": " + std::strerror(errno));
-        std::ostringstream text;
-        text << in.rdbuf();
-        std::string secret = text.str();
-        // `echo secret > file` leaves a line break that is not part of the secret.
-        while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-        if (secret.empty()) return options.error("secret_file " + *file + " is empty");
-        return secret;
-    }
-    return options.error("needs syncline.secret_env=NAME or syncline.secret_file=PATH (the HMAC-SHA256 key)");
+    auto secret = internal::take_secret(options, "secret");
+    if (!secret.ok()) return secret.get_status();
+    if (!secret->has_value()) return options.error("needs syncline.secret_env=NAME or syncline.secret_file=PATH (the HMAC-SHA256 key)");
+    return std::move(**secret);
 }
 
 status check_url(const std::string& url, internal::uri_options& options) {
@@ -74,7 +50,7 @@ status check_url(const std::string& url, internal::uri_options& options) {
     const auto authority = url.find("://");
     if (authority == std::string::npos || url.size() == authority + 3 || url[authority + 3] == '/')
         return options.error("the URL has no host");
-    init_curl_once();
+    internal::init_curl_once();
     CURLU* u = curl_url();
     SYNCLINE_CHECK(u != nullptr);
     CURLUcode rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
@@ -222,7 +198,7 @@ http_target::http_target(std::unique_ptr<impl> i) : _impl(std::move(i)) {}
 http_target::~http_target() = default;
 
 result<std::unique_ptr<http_target>> http_target::open(const http_target_options& opts) {
-    init_curl_once();
+    internal::init_curl_once();
     if (opts.secret.empty()) return status{errc::invalid_argument, "webhook " + shown_url(opts.url) + ": empty secret"};
     auto i = std::make_unique<impl>();
     i->options = opts;
