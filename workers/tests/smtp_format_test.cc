@@ -121,11 +121,11 @@ TEST(smtp_uri, accepts_the_documented_forms) {
     std::ofstream(dir.file("password")) << "s3cret\n";
     std::ofstream(dir.file("body.txt")) << "Hello {value.name},\n{value}\n";
     const std::string base = "smtp://127.0.0.1:2525?from=alerts@example.com&to={value.email}";
-    for (const std::string& uri :
-         {base, "smtps://mail.example.com?from=a@b.c&to=ops@example.com", "smtp://[::1]:25/?from=a@b.c&to={key}",
-          base + "&subject=Order%20{value.id}%20{op}&body=Hi%20{value.name}&mode=digest&deletes=send",
-          base + "&body_file=" + dir.file("body.txt") + "&starttls=required&user=mailer&password_file=" + dir.file("password"),
-          base + "&timeout_ms=5000&connect_timeout_ms=1000&verify_tls=false&starttls=never"})
+    for (const std::string& uri : std::vector<std::string>{
+             base, "smtps://mail.example.com?from=a@b.c&to=ops@example.com", "smtp://[::1]:25/?from=a@b.c&to={key}",
+             base + "&subject=Order%20{value.id}%20{op}&body=Hi%20{value.name}&mode=digest&deletes=send",
+             base + "&body_file=" + dir.file("body.txt") + "&starttls=required&user=mailer&password_file=" + dir.file("password"),
+             base + "&timeout_ms=5000&connect_timeout_ms=1000&verify_tls=false&starttls=never"})
         EXPECT_TRUE(check_target_uri(uri, {"p1"}).ok()) << uri << ": " << check_target_uri(uri, {"p1"}).message();
 }
 
