@@ -100,10 +100,10 @@ TEST_F(smtp_target_test, one_email_per_change_with_rfc5322_headers_over_one_conn
 
 TEST_F(smtp_target_test, a_body_line_starting_with_a_dot_arrives_intact) {
     std::ofstream(receiver.dir() + "/body.txt") << ".\n..{value.name}\n.\n";
-    auto t = open("&body_file=" + receiver.dir() + "/body.txt");
-    ASSERT_TRUE(t);
+    auto t = workers::open_target(receiver.uri("from=a@example.com&to={value.email}&body_file=" + receiver.dir() + "/body.txt"), {"p1"});
+    ASSERT_TRUE(t.ok()) << t.get_status().message();
     std::vector<record> rs{user(1, "u1", R"({"email":"ada@example.org","name":"Ada"})")};
-    ASSERT_TRUE(t->deliver(views(rs)).transient.ok());
+    ASSERT_TRUE((*t)->deliver(views(rs)).transient.ok());
     auto mails = receiver.messages();
     ASSERT_EQ(mails.size(), 1u);
     EXPECT_EQ(mails[0].body, ".\r\n..Ada\r\n.\r\n");
@@ -122,11 +122,11 @@ TEST_F(smtp_target_test, a_550_dead_letters_that_message_with_the_reply_and_the_
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
     ASSERT_EQ(out.failures.size(), 3u);
     EXPECT_EQ(out.failures[0].offset, 3u);  // Templates first: before anything is sent.
-    EXPECT_NE(out.failures[0].error.find("email"), std::string::npos) << out.failures[0].error;
+    EXPECT_NE(out.failures[0].reason.find("email"), std::string::npos) << out.failures[0].reason;
     EXPECT_EQ(out.failures[1].offset, 4u);
     EXPECT_EQ(out.failures[2].offset, 2u);
-    EXPECT_NE(out.failures[2].error.find("550"), std::string::npos) << out.failures[2].error;
-    EXPECT_NE(out.failures[2].error.find("no such mailbox"), std::string::npos) << out.failures[2].error;
+    EXPECT_NE(out.failures[2].reason.find("550"), std::string::npos) << out.failures[2].reason;
+    EXPECT_NE(out.failures[2].reason.find("no such mailbox"), std::string::npos) << out.failures[2].reason;
     std::set<std::string> to;
     for (const auto& m : receiver.messages()) to.insert(m.header("to"));
     EXPECT_EQ(to, (std::set<std::string>{"ada@example.org", "cy@example.org"}));
@@ -201,7 +201,7 @@ TEST_F(smtp_target_test, deletes_are_sent_when_asked) {
 }
 
 TEST(smtp_target_auth, logs_in_with_the_password_from_a_file_and_a_wrong_one_is_transient) {
-    smtp_receiver receiver(smtp_credentials{"mailer", "s3cret-pw"});
+    smtp_receiver receiver({.credentials = smtp_credentials{"mailer", "s3cret-pw"}});
     temp_dir dir;
     std::ofstream(dir / "right") << "s3cret-pw\n";
     std::ofstream(dir / "wrong") << "guess\n";
@@ -220,6 +220,39 @@ TEST(smtp_target_auth, logs_in_with_the_password_from_a_file_and_a_wrong_one_is_
     out = (*good)->deliver(views(rs));
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
     EXPECT_EQ(receiver.message_count(), 1u);
+}
+
+TEST_F(smtp_target_test, starttls_required_against_a_server_without_it_is_transient) {
+    auto t = open("&starttls=required");
+    ASSERT_TRUE(t);
+    std::vector<record> rs{user(1, "u1", R"({"email":"ada@example.org","name":"Ada"})")};
+    auto out = t->deliver(views(rs));
+    EXPECT_FALSE(out.transient.ok());
+    EXPECT_TRUE(out.failures.empty());
+    EXPECT_EQ(receiver.message_count(), 0u);
+}
+
+// STARTTLS and SMTPS against a server with a self-signed certificate: trusted through ca_file
+// it delivers; with the system's CAs the certificate is refused (transient: fix the config).
+TEST(smtp_target_tls, starttls_and_smtps_deliver_with_the_certificate_trusted_and_refuse_it_otherwise) {
+    for (auto tls : {smtp_receiver_tls::starttls, smtp_receiver_tls::implicit}) {
+        smtp_receiver receiver({.credentials = std::nullopt, .tls = tls});
+        std::vector<record> rs{user(1, "u1", R"({"email":"ada@example.org","name":"Ada"})")};
+        const std::string tls_option = tls == smtp_receiver_tls::starttls ? "&starttls=required" : "";
+
+        auto untrusted = workers::open_target(receiver.uri(options + tls_option), {"p1"});
+        ASSERT_TRUE(untrusted.ok()) << untrusted.get_status().message();
+        auto out = (*untrusted)->deliver(views(rs));
+        EXPECT_FALSE(out.transient.ok());
+        EXPECT_TRUE(out.failures.empty());
+
+        auto trusted = workers::open_target(receiver.uri(options + tls_option + "&ca_file=" + receiver.ca_file()), {"p1"});
+        ASSERT_TRUE(trusted.ok()) << trusted.get_status().message();
+        out = (*trusted)->deliver(views(rs));
+        ASSERT_TRUE(out.transient.ok()) << out.transient.message();
+        ASSERT_EQ(receiver.message_count(), 1u);
+        EXPECT_EQ(receiver.messages()[0].header("message-id"), "<p1.1@syncline>");
+    }
 }
 
 }  // namespace

@@ -101,7 +101,7 @@ protected:
         return repeated;
     }
 
-    std::string on_failure() override { return "; smtp receiver dir " + receiver.dir(); }
+    std::string on_failure() override { return "\nsmtp receiver log:\n" + read_file(receiver.dir() + "/smtp.log"); }
 
     smtp_receiver receiver;
 };

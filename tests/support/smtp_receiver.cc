@@ -66,6 +66,18 @@ received_mail parse_mail(const fs::path& eml) {
     return m;
 }
 
+// Runs `argv` to completion, output to `log`; its exit code (-1 when it could not run).
+int run_program(const std::vector<std::string>& argv, const std::string& log) {
+    spawn_options opts;
+    opts.argv = argv;
+    opts.stdout_path = log;
+    opts.stderr_path = log;
+    opts.stdin_path = "/dev/null";
+    auto child = child_process::spawn(opts);
+    if (!child.ok()) return -1;
+    return child->wait_or_kill(std::chrono::seconds(30));
+}
+
 std::vector<fs::path> stored_files(const std::string& mail_dir) {
     std::vector<fs::path> out;
     std::error_code ec;
@@ -82,8 +94,15 @@ std::string received_mail::header(const std::string& lower_case_name) const {
     return it == headers.end() ? "" : it->second;
 }
 
-smtp_receiver::smtp_receiver(std::optional<smtp_credentials> credentials) : _credentials(std::move(credentials)) {
-    if (_credentials) std::ofstream(_dir / "password") << _credentials->password << "\n";
+smtp_receiver::smtp_receiver(smtp_receiver_options options) : _options(std::move(options)) {
+    if (_options.credentials) std::ofstream(_dir / "password") << _options.credentials->password << "\n";
+    if (_options.tls != smtp_receiver_tls::none) {
+        const int made = run_program({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                                      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                                      "-keyout", _dir / "key.pem", "-out", ca_file()},
+                                     _dir / "openssl.log");
+        if (made != 0) throw std::runtime_error("openssl req failed: " + read_file(_dir / "openssl.log"));
+    }
     // The free port may be taken by someone else before the server binds it: try a few.
     for (int attempt = 0; attempt < 3; ++attempt) {
         _port = free_tcp_port();
@@ -99,7 +118,8 @@ smtp_receiver::smtp_receiver(std::optional<smtp_credentials> credentials) : _cre
 smtp_receiver::~smtp_receiver() { _process.reset(); }
 
 std::string smtp_receiver::uri(const std::string& query) const {
-    return "smtp://127.0.0.1:" + std::to_string(_port) + "?" + query;
+    const char* scheme = _options.tls == smtp_receiver_tls::implicit ? "smtps" : "smtp";
+    return std::string(scheme) + "://127.0.0.1:" + std::to_string(_port) + "?" + query;
 }
 
 void smtp_receiver::start() {
@@ -110,9 +130,11 @@ void smtp_receiver::start() {
     // outright takes its server with it.
     opts.argv = {"/usr/bin/setpriv", "--pdeathsig", "KILL", python(), SYNCLINE_SMTP_RECEIVER_SCRIPT, _dir.path(),
                  std::to_string(_port)};
-    if (_credentials) {
-        opts.argv.insert(opts.argv.end(), {"--user", _credentials->user, "--password-file", _dir / "password"});
-    }
+    if (_options.credentials)
+        opts.argv.insert(opts.argv.end(), {"--user", _options.credentials->user, "--password-file", _dir / "password"});
+    if (_options.tls != smtp_receiver_tls::none)
+        opts.argv.insert(opts.argv.end(), {"--tls", _options.tls == smtp_receiver_tls::starttls ? "starttls" : "implicit",
+                                           "--cert", ca_file(), "--key", _dir / "key.pem"});
     opts.stdout_path = _dir / "smtp.log";
     opts.stderr_path = _dir / "smtp.log";
     opts.stdin_path = "/dev/null";

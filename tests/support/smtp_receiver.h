@@ -38,17 +38,30 @@ struct smtp_credentials {
     std::string password;
 };
 
+enum class smtp_receiver_tls {
+    none,
+    starttls,  // STARTTLS offered and required before MAIL FROM.
+    implicit,  // TLS from the first byte (smtps://).
+};
+
+struct smtp_receiver_options {
+    std::optional<smtp_credentials> credentials;  // AUTH required with these.
+    smtp_receiver_tls tls = smtp_receiver_tls::none;  // With a self-signed certificate for 127.0.0.1 (ca_file()).
+};
+
 class smtp_receiver {
 public:
-    // Starts the server (requiring AUTH with `credentials` if given); waits up to 20 s.
-    explicit smtp_receiver(std::optional<smtp_credentials> credentials = std::nullopt);
+    // Starts the server; waits up to 20 s.
+    explicit smtp_receiver(smtp_receiver_options options = {});
     ~smtp_receiver();
     smtp_receiver(const smtp_receiver&) = delete;
     smtp_receiver& operator=(const smtp_receiver&) = delete;
 
     int port() const { return _port; }
-    // smtp://127.0.0.1:PORT?query
+    // smtp://127.0.0.1:PORT?query (smtps:// with implicit TLS).
     std::string uri(const std::string& query) const;
+    // The PEM certificate the server presents (made with openssl for IP 127.0.0.1), to trust.
+    std::string ca_file() const { return _dir / "cert.pem"; }
     const std::string& dir() const { return _dir.path(); }
 
     void stop();   // SIGTERM, wait; connections are refused until start().
@@ -68,7 +81,7 @@ public:
 private:
     temp_dir _dir;
     int _port = 0;
-    std::optional<smtp_credentials> _credentials;
+    smtp_receiver_options _options;
     std::optional<child_process> _process;
 };
 

@@ -6,11 +6,14 @@ half a file. Controlled through files in DIR that it rereads on every command:
   DIR/reject     addresses (one a line) answered "550 5.1.1 <addr>: no such mailbox" at RCPT TO
   DIR/defer_until  a Unix time (float): until then every DATA is answered "451 4.3.0 try later"
 With --user U --password-file F it requires AUTH PLAIN/LOGIN with those credentials (in plain
-text: loopback only). Writes DIR/ready once listening; exits on SIGTERM/SIGINT.
-Usage: smtp_receiver.py DIR PORT [--user U --password-file F]"""
+text: loopback only). With --tls starttls|implicit and --cert/--key (PEM) it requires STARTTLS
+before MAIL, or speaks TLS from the first byte (SMTPS). Writes DIR/ready once listening; exits on
+SIGTERM/SIGINT.
+Usage: smtp_receiver.py DIR PORT [--user U --password-file F] [--tls MODE --cert C --key K]"""
 import argparse
 import os
 import signal
+import ssl
 import threading
 import time
 
@@ -62,6 +65,9 @@ def main():
     parser.add_argument("port", type=int)
     parser.add_argument("--user")
     parser.add_argument("--password-file")
+    parser.add_argument("--tls", choices=["none", "starttls", "implicit"], default="none")
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
     args = parser.parse_args()
 
     kwargs = {}
@@ -75,6 +81,13 @@ def main():
             return AuthResult(success=ok)
 
         kwargs = dict(authenticator=authenticator, auth_require_tls=False, auth_required=True)
+    if args.tls != "none":
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+        if args.tls == "starttls":
+            kwargs.update(tls_context=context, require_starttls=True)
+        else:
+            kwargs.update(ssl_context=context)
     controller = Controller(Store(args.dir), hostname="127.0.0.1", port=args.port, decode_data=False,
                             data_size_limit=10 * 1024 * 1024, **kwargs)
     controller.start()

@@ -190,18 +190,20 @@ struct smtp_target::impl {
         return smtp::format_message(m);
     }
 
-    // The last reply the server sent (all lines of a multi-line one), for messages.
-    std::string last_reply() const {
-        if (reply_lines.empty()) return "";
-        std::size_t first = reply_lines.size() - 1;
-        // Lines of one reply: "550-first", "550-more", "550 last".
-        const std::string code = reply_lines.back().substr(0, 3);
-        while (first > 0 && reply_lines[first - 1].starts_with(code + "-")) --first;
+    // The server's last reply with status `code` (all lines of a multi-line one), for messages:
+    // after a refusal libcurl still says QUIT, so the refusal is not the last line.
+    std::string reply_with(long code) const {
+        const std::string code_text = std::to_string(code);
+        // "550-first", "550-more", "550 last".
+        auto has_code = [&](const std::string& line, char separator) {
+            return line.starts_with(code_text) && (line.size() == 3 || line[3] == separator);
+        };
+        auto last = std::find_if(reply_lines.rbegin(), reply_lines.rend(), [&](const std::string& line) { return has_code(line, ' '); });
+        if (last == reply_lines.rend()) return "";
+        auto first = last;
+        while (std::next(first) != reply_lines.rend() && has_code(*std::next(first), '-')) ++first;
         std::string out;
-        for (std::size_t i = first; i < reply_lines.size(); ++i) {
-            if (!out.empty()) out += " ";
-            out += reply_lines[i];
-        }
+        for (auto it = first.base() - 1; it != last.base(); ++it) out += (out.empty() ? "" : " ") + *it;
         return internal::printable(out, reply_excerpt_bytes);
     }
 
@@ -225,7 +227,7 @@ struct smtp_target::impl {
         long code = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
         std::string why = options.url + ": " + (error[0] ? error : curl_easy_strerror(rc));
-        if (const std::string reply = last_reply(); !reply.empty() && code != 0) why += ": " + reply;
+        if (const std::string reply = reply_with(code); !reply.empty()) why += ": " + reply;
         // A refused login is the configuration's fault, not the message's: stall, do not drop.
         if (code >= 500 && code <= 599 && rc != CURLE_LOGIN_DENIED) {
             const std::string reason = "SMTP " + std::to_string(code) + " for " + rcpt + " from " + why;
