@@ -21,7 +21,9 @@ using std::chrono::seconds;
 
 class smtp_test : public pipeline_fixture {
 protected:
-    // The processes of one pipeline, on its own sockets and logs in the shared dir.
+    // The processes of one pipeline, on its own sockets and logs in the shared dir. Batches of
+    // 100: an email is one SMTP transaction, and a batch must be acknowledged well within the
+    // ack timeout or it is sent again while still being delivered (docs/targets/smtp.md).
     struct pipeline_processes {
         child_process sink;
         child_process ventilator;
@@ -40,7 +42,8 @@ protected:
                                                    "--id", "w" + std::to_string(i)},
                                worker_log(name, i)));
         auto ventilator = start("syncline-ventilator", {"--log", log_dir, "--pipeline", name, "--work", work, "--control",
-                                                        control, "--ack-timeout-ms", "3000", "--tail-interval-ms", "5"},
+                                                        control, "--ack-timeout-ms", "5000", "--batch-records", "100",
+                                                        "--tail-interval-ms", "5"},
                                 dir / (name + "-ventilator.log"));
         return {std::move(sink), std::move(ventilator), std::move(ws)};
     }
