@@ -13,6 +13,7 @@
 #include "workers/targets/postgres_target.h"
 #include "workers/targets/redis_target.h"
 #include "workers/targets/rocksdb_target.h"
+#include "workers/targets/smtp_target.h"
 #include "workers/targets/sqlite_target.h"
 
 namespace syncline::workers {
@@ -27,7 +28,10 @@ constexpr std::string_view supported_schemes =
     "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
     "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH], "
     "amqp://[USER@]HOST[:PORT]/EXCHANGE[?vhost=V&user=U&password_env=VAR|password_file=PATH&declare_exchange=TYPE"
-    "&mandatory=true|false&heartbeat_s=N&connect_timeout_ms=N&timeout_ms=N]";
+    "&mandatory=true|false&heartbeat_s=N&connect_timeout_ms=N&timeout_ms=N], "
+    "smtp(s)://HOST[:PORT]?from=ADDRESS&to=TEMPLATE[&subject=T&body=T|body_file=PATH&mode=record|digest&deletes=skip|send"
+    "&starttls=try|required|never&user=U&password_env=VAR|password_file=PATH&timeout_ms=N&connect_timeout_ms=N"
+    "&verify_tls=true|false&ca_file=PATH]";
 
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
@@ -178,6 +182,14 @@ result<opener> parse_amqp(const std::string&, const internal::parsed_uri& p, int
     return opener([o = std::move(parsed.value())] { return upcast(amqp_target::open(o)); });
 }
 
+// smtp(s)://host[:port]?from=...&to=...: parsed by smtp_target (docs/targets/smtp.md).
+result<opener> parse_smtp(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                          const target_options& opts) {
+    auto o = parse_smtp_target_options(p, options, opts.pipeline);
+    if (!o.ok()) return o.get_status();
+    return opener([o = std::move(o.value())] { return upcast(smtp_target::open(o)); });
+}
+
 struct scheme {
     std::string_view name;
     scheme_parser parse;
@@ -195,6 +207,8 @@ constexpr scheme schemes[] = {
     {"http", parse_http, true},
     {"https", parse_http, true},
     {"amqp", parse_amqp},
+    {"smtp", parse_smtp},
+    {"smtps", parse_smtp},
 };
 
 result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {

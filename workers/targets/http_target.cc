@@ -2,13 +2,10 @@
 
 #include <curl/curl.h>
 
-#include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <fstream>
-#include <mutex>
-#include <sstream>
 
+#include "workers/internal/curl_init.h"
 #include "workers/internal/text.h"
 #include "workers/targets/http_format.h"
 
@@ -31,12 +28,6 @@ std::string shown_url(std::string_view url) {
     return std::string(url.substr(0, scheme_end + 3)) + std::string(rest);
 }
 
-// libcurl's global state must be set up once, before any handle, and not concurrently.
-void init_curl_once() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 std::size_t keep_response(char* data, std::size_t size, std::size_t count, void* user) {
     auto* kept = static_cast<std::string*>(user);
     const std::size_t n = size * count;
@@ -56,7 +47,7 @@ status check_url(const std::string& url, internal::uri_options& options) {
     const auto authority = url.find("://");
     if (authority == std::string::npos || url.size() == authority + 3 || url[authority + 3] == '/')
         return options.error("the URL has no host");
-    init_curl_once();
+    internal::init_curl_once();
     CURLU* u = curl_url();
     SYNCLINE_CHECK(u != nullptr);
     CURLUcode rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
@@ -204,7 +195,7 @@ http_target::http_target(std::unique_ptr<impl> i) : _impl(std::move(i)) {}
 http_target::~http_target() = default;
 
 result<std::unique_ptr<http_target>> http_target::open(const http_target_options& opts) {
-    init_curl_once();
+    internal::init_curl_once();
     if (opts.secret.empty()) return status{errc::invalid_argument, "webhook " + shown_url(opts.url) + ": empty secret"};
     auto i = std::make_unique<impl>();
     i->options = opts;
