@@ -10,6 +10,7 @@
 #include "workers/targets/jsonl_target.h"
 #include "workers/targets/null_target.h"
 #include "workers/targets/postgres_target.h"
+#include "workers/targets/push_target.h"
 #include "workers/targets/redis_target.h"
 #include "workers/targets/rocksdb_target.h"
 #include "workers/targets/sqlite_target.h"
@@ -24,7 +25,10 @@ constexpr std::string_view supported_schemes =
     "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
     "rocksdb:PATH[?sync=true|false], "
     "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
-    "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH]";
+    "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH], "
+    "fcm://PROJECT?token_file=PATH|token_env=VAR&title=T&body=T[&data=T&device_token=T&deletes=skip|send&endpoint=URL&ca_file=PATH], "
+    "apns://TOPIC?key_file=PATH&key_id=K&team_id=T&title=T&body=T[&push_type=P&priority=N&collapse_id=T&sandbox=B&data=T"
+    "&device_token=T&deletes=skip|send&endpoint=URL&ca_file=PATH] (docs/targets/push.md)";
 
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
@@ -167,6 +171,14 @@ result<opener> parse_http(const std::string& uri, const internal::parsed_uri&, i
     return opener([o = std::move(o.value())] { return upcast(http_target::open(o)); });
 }
 
+// fcm://PROJECT and apns://TOPIC: mobile push (docs/targets/push.md).
+result<opener> parse_push(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                          const target_options& opts) {
+    auto o = p.scheme == "fcm" ? parse_fcm_options(p, options, opts.pipeline) : parse_apns_options(p, options, opts.pipeline);
+    if (!o.ok()) return o.get_status();
+    return opener([o = std::move(o.value())] { return upcast(push_target::open(o)); });
+}
+
 struct scheme {
     std::string_view name;
     scheme_parser parse;
@@ -183,6 +195,8 @@ constexpr scheme schemes[] = {
     {"rocksdb", parse_rocksdb},
     {"http", parse_http, true},
     {"https", parse_http, true},
+    {"fcm", parse_push},
+    {"apns", parse_push},
 };
 
 result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {
