@@ -132,6 +132,7 @@ struct push_target::impl {
     EVP_PKEY* key = nullptr;  // apns:
     std::string authorization;  // The header line, made by refresh_credentials().
     std::time_t signed_at = 0;
+    bool credentials_refused = false;  // Renew them before the next delivery.
 
     ~impl() {
         if (key != nullptr) EVP_PKEY_free(key);
@@ -223,11 +224,15 @@ result<std::unique_ptr<push_target>> push_target::open(const push_target_options
 delivery_outcome push_target::deliver(std::span<const record_view> records) {
     impl& m = *_impl;
     delivery_outcome out;
-    if (m.options.service == push_service::apns && std::time(nullptr) - m.signed_at >= jwt_lifetime_seconds) {
+    // A refused credential is renewed when the batch is sent again, not at once: the operator
+    // (or a token refresher) fixes the token file meanwhile.
+    if (m.credentials_refused ||
+        (m.options.service == push_service::apns && std::time(nullptr) - m.signed_at >= jwt_lifetime_seconds)) {
         if (status s = m.refresh_credentials(); !s.ok()) {
             out.transient = s;
             return out;
         }
+        m.credentials_refused = false;
     }
     std::vector<internal::h2_request> requests;
     std::vector<std::uint64_t> offsets;
@@ -278,7 +283,7 @@ delivery_outcome push_target::deliver(std::span<const record_view> records) {
                         out.transient = {errc::unavailable, std::move(why)};
                     }
                     if (r.retry_after) out.retry_after = std::max(out.retry_after, *r.retry_after);
-                    if (r.status == 401 || r.status == 403) refresh = true;
+                    if (r.status == 401 || r.status == 403) m.credentials_refused = true;
                     break;
             }
         }
