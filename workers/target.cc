@@ -11,6 +11,7 @@
 #include "workers/targets/jsonl_target.h"
 #include "workers/targets/null_target.h"
 #include "workers/targets/postgres_target.h"
+#include "workers/targets/push_target.h"
 #include "workers/targets/redis_target.h"
 #include "workers/targets/rocksdb_target.h"
 #include "workers/targets/smtp_target.h"
@@ -31,7 +32,10 @@ constexpr std::string_view supported_schemes =
     "&mandatory=true|false&heartbeat_s=N&connect_timeout_ms=N&timeout_ms=N], "
     "smtp(s)://HOST[:PORT]?from=ADDRESS&to=TEMPLATE[&subject=T&body=T|body_file=PATH&mode=record|digest&deletes=skip|send"
     "&starttls=try|required|never&user=U&password_env=VAR|password_file=PATH&timeout_ms=N&connect_timeout_ms=N"
-    "&verify_tls=true|false&ca_file=PATH]";
+    "&verify_tls=true|false&ca_file=PATH], "
+    "fcm://PROJECT?token_file=PATH|token_env=VAR&title=T&body=T[&data=T&device_token=T&deletes=skip|send&endpoint=URL&ca_file=PATH], "
+    "apns://TOPIC?key_file=PATH&key_id=K&team_id=T&title=T&body=T[&push_type=P&priority=N&collapse_id=T&sandbox=B&data=T"
+    "&device_token=T&deletes=skip|send&endpoint=URL&ca_file=PATH] (docs/targets/push.md)";
 
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
@@ -190,6 +194,14 @@ result<opener> parse_smtp(const std::string&, const internal::parsed_uri& p, int
     return opener([o = std::move(o.value())] { return upcast(smtp_target::open(o)); });
 }
 
+// fcm://PROJECT and apns://TOPIC: mobile push (docs/targets/push.md).
+result<opener> parse_push(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                          const target_options& opts) {
+    auto o = p.scheme == "fcm" ? parse_fcm_options(p, options, opts.pipeline) : parse_apns_options(p, options, opts.pipeline);
+    if (!o.ok()) return o.get_status();
+    return opener([o = std::move(o.value())] { return upcast(push_target::open(o)); });
+}
+
 struct scheme {
     std::string_view name;
     scheme_parser parse;
@@ -209,6 +221,8 @@ constexpr scheme schemes[] = {
     {"amqp", parse_amqp},
     {"smtp", parse_smtp},
     {"smtps", parse_smtp},
+    {"fcm", parse_push},
+    {"apns", parse_push},
 };
 
 result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {

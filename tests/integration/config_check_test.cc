@@ -143,8 +143,9 @@ TEST_F(config_check_test, every_example_config_is_valid) {
         const std::string from = "/tmp/syncline-example";
         for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at))
             text.replace(at, from.size(), dir.path());
-        // A secret file an example names is the operator's to create; here, a stand-in.
-        for (const std::string secret_option : {"secret_file=", "password_file="}) {
+        // Secret and key files an example names are the operator's to create; here, stand-ins
+        // (the check reads them but loads a push signing key only when the target opens).
+        for (const std::string secret_option : {"secret_file=", "password_file=", "token_file=", "key_file="}) {
             for (auto at = text.find(secret_option); at != std::string::npos; at = text.find(secret_option, at + 1)) {
                 const auto start = at + secret_option.size();
                 const std::string secret_path = text.substr(start, text.find_first_of("&\n", start) - start);

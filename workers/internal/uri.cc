@@ -77,7 +77,16 @@ status uri_options::reject_unknown() const {
     return error("unknown option '" + _values.begin()->first + "'");
 }
 
-result<std::optional<std::string>> take_secret(uri_options& options, const std::string& name) {
+result<std::string> read_text_file(const std::string& path, std::string_view what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return status{errc::invalid_argument, "cannot read " + std::string(what) + " " + path + ": " + std::strerror(errno)};
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+result<std::optional<std::string>> take_secret(uri_options& options, const std::string& name,
+                                               std::string* file_path) {
     const std::string env_option = name + "_env", file_option = name + "_file";
     if (options.take(name))
         return options.error("the " + name + " never goes into the URI (URIs are logged): use " + env_option +
@@ -92,15 +101,24 @@ result<std::optional<std::string>> take_secret(uri_options& options, const std::
         return std::optional<std::string>(value);
     }
     if (!file) return std::optional<std::string>();
-    std::ifstream in(*file, std::ios::binary);
-    if (!in) return options.error("cannot read " + file_option + " " + *file + ": " + std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::string secret = text.str();
+    auto text = read_text_file(*file, file_option);
+    if (!text.ok()) return options.error(text.get_status().message());
+    std::string secret = std::move(text.value());
     // `echo secret > file` leaves a line break that is not part of the secret.
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
     if (secret.empty()) return options.error(file_option + " " + *file + " is empty");
+    if (file_path != nullptr) *file_path = *file;
     return std::optional<std::string>(std::move(secret));
+}
+
+result<std::string> require_secret(uri_options& options, const std::string& name, std::string_view prefix,
+                                   std::string_view what, std::string* file_path) {
+    auto secret = take_secret(options, name, file_path);
+    if (!secret.ok()) return secret.get_status();
+    if (!secret.value())
+        return options.error("needs " + std::string(prefix) + name + "_env=NAME or " + std::string(prefix) + name +
+                             "_file=PATH (" + std::string(what) + ")");
+    return std::move(*secret.value());
 }
 
 result<authority> parse_authority(std::string_view text, int default_port, const uri_options& options) {

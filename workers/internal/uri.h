@@ -51,10 +51,19 @@ private:
     std::map<std::string, std::string> _values;
 };
 
+// The text of a file, for keys and tokens; invalid_argument naming `what` and the path.
+result<std::string> read_text_file(const std::string& path, std::string_view what);
+
 // A secret named by option NAME_env (an environment variable) or NAME_file (a file whose trailing
 // line break is dropped), never given itself: URIs are logged and shown in errors, so `NAME=` and a
-// password in the authority are refused. nullopt when neither option is given.
-result<std::optional<std::string>> take_secret(uri_options& options, const std::string& name);
+// password in the authority are refused. nullopt when neither option is given. `file_path`
+// (when given) receives the file's path ("" when the secret came from the environment).
+result<std::optional<std::string>> take_secret(uri_options& options, const std::string& name,
+                                               std::string* file_path = nullptr);
+// take_secret for a secret the target cannot do without: an error saying what it is (`what`) and
+// how to give it (options spelled with `prefix`, e.g. "syncline.") when neither option is there.
+result<std::string> require_secret(uri_options& options, const std::string& name, std::string_view prefix,
+                                   std::string_view what, std::string* file_path = nullptr);
 
 // `[USER@]HOST[:PORT]` (HOST may be `[v6]`), the authority of network targets; USER is
 // percent-decoded, a `USER:PASSWORD@` is refused (see take_secret).

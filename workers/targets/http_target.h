@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "workers/internal/curl_http.h"
 #include "workers/internal/uri.h"
 #include "workers/target.h"
 
@@ -25,14 +26,10 @@ struct http_target_options {
     std::string pipeline;                               // In bodies and idempotency keys.
     std::string secret;                                 // HMAC-SHA256 key. Non-empty; never logged.
     bool per_record = false;                            // One request per record. Default: per batch.
-    std::chrono::milliseconds connect_timeout{5'000};   // Default: 5 s.
-    std::chrono::milliseconds timeout{30'000};          // Whole request, connect included. Default: 30 s.
-    bool verify_tls = true;                             // Certificate and host name. Default: on.
-    std::string ca_file;                                // PEM bundle to trust. Default: the system's.
+    internal::http_transport transport;                 // Timeouts and TLS trust.
 };
 
-// Longest Retry-After honoured; longer waits are cut to this (the batch is meanwhile held).
-inline constexpr std::chrono::seconds max_retry_after{60};
+using internal::max_retry_after;
 
 // The query items named `syncline.NAME` are syncline's options (secret_env / secret_file, mode,
 // timeouts, verify_tls, ca_file); everything else (other query items included) is the endpoint

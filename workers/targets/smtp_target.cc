@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "workers/internal/curl_init.h"
+#include "workers/internal/curl_http.h"
 #include "workers/internal/text.h"
 #include "workers/targets/smtp_format.h"
 
