@@ -211,13 +211,17 @@ struct mysql_target::impl {
         mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_s);
         mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &io_s);
         mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &io_s);
+        // The client's own limit must not be the smaller one: queries are sized to the server's.
+        const unsigned long client_packet = 1UL << 30;
+        mysql_options(conn, MYSQL_OPT_MAX_ALLOWED_PACKET, &client_packet);
         if (opts.tls != mysql_tls::off) {
             const my_bool on = 1, verify = opts.tls == mysql_tls::verify ? 1 : 0;
             mysql_options(conn, MYSQL_OPT_SSL_ENFORCE, &on);
             mysql_options(conn, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
             if (!opts.tls_ca_file.empty()) mysql_options(conn, MYSQL_OPT_SSL_CA, opts.tls_ca_file.c_str());
         }
-        if (mysql_real_connect(conn, opts.host.c_str(), opts.user.c_str(), opts.password ? opts.password->c_str() : nullptr,
+        // The client library uses a unix socket only when the host is localhost (or none).
+        if (mysql_real_connect(conn, opts.socket.empty() ? opts.host.c_str() : nullptr, opts.user.c_str(), opts.password ? opts.password->c_str() : nullptr,
                                opts.database.c_str(), opts.port, opts.socket.empty() ? nullptr : opts.socket.c_str(),
                                CLIENT_MULTI_STATEMENTS) == nullptr) {
             std::string msg = server_message();
@@ -234,7 +238,7 @@ struct mysql_target::impl {
         const std::size_t packet = row && row[0] ? std::strtoull(row[0], nullptr, 10) : 0;
         if (r) mysql_free_result(r);
         if (packet < 4096) return fail_status("read max_allowed_packet");
-        query_budget = packet - 1024;  // Room for the packet header and the transaction statements.
+        query_budget = std::min<std::size_t>(packet, client_packet) - 1024;  // Room for the packet header.
         return {};
     }
 
@@ -242,12 +246,6 @@ struct mysql_target::impl {
         status s{errc::unavailable, context(std::string(what) + ": " + server_message())};
         disconnect();
         return s;
-    }
-
-    delivery_outcome transient(std::string msg) {
-        delivery_outcome out;
-        out.transient = status{errc::unavailable, context(msg)};
-        return out;
     }
 
     // Runs `statements` in as few multi-statement queries as max_allowed_packet allows.
@@ -555,10 +553,12 @@ result<std::optional<state_map>> mysql_target::read_state() {
     };
     // One snapshot across all tables while workers keep writing.
     if (mysql_query(m.conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY") != 0) return fail("begin read");
-    // Our tables: those with the four columns verify needs; other tables are ignored.
+    // Our tables: those with the four columns verify needs; other tables are ignored. Grouped by
+    // the name's bytes: information_schema compares names case-insensitively (accounts, Accounts).
     if (mysql_query(m.conn,
                     "SELECT TABLE_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
-                    " AND COLUMN_NAME IN ('key', 'value', 'offset', 'deleted') GROUP BY TABLE_NAME HAVING COUNT(*) = 4") != 0)
+                    " AND COLUMN_NAME IN ('key', 'value', 'offset', 'deleted')"
+                    " GROUP BY CAST(TABLE_NAME AS BINARY) HAVING COUNT(*) = 4") != 0)
         return fail("list tables");
     std::vector<std::string> names;
     {
@@ -577,7 +577,7 @@ result<std::optional<state_map>> mysql_target::read_state() {
             const unsigned long* lengths = mysql_fetch_lengths(rows);
             row_state r;
             if (row[1] != nullptr) r.value.assign(row[1], lengths[1]);
-            r.offset = std::strtoull(row[2], nullptr, 10);
+            r.offset = row[2] != nullptr ? std::strtoull(row[2], nullptr, 10) : 0;
             r.deleted = row[3] != nullptr && row[3][0] != '0';
             state.insert_or_assign({name, std::string(row[0], lengths[0])}, std::move(r));
         }
