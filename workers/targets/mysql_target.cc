@@ -23,6 +23,9 @@ namespace {
 // trailing space (the server refuses such names).
 constexpr std::size_t max_identifier_chars = 64;
 
+// What a query leaves of max_allowed_packet for the protocol's own bytes.
+constexpr std::size_t packet_headroom = 1024;
+
 const char* unsafe_collection(std::string_view c) {
     if (c.empty()) return "empty collection name";
     if (!internal::valid_utf8(c) || c.find('\0') != std::string_view::npos)
@@ -238,7 +241,7 @@ struct mysql_target::impl {
         const std::size_t packet = row && row[0] ? std::strtoull(row[0], nullptr, 10) : 0;
         if (r) mysql_free_result(r);
         if (packet < 4096) return fail_status("read max_allowed_packet");
-        query_budget = std::min<std::size_t>(packet, client_packet) - 1024;  // Room for the packet header.
+        query_budget = std::min<std::size_t>(packet, client_packet) - packet_headroom;
         return {};
     }
 
@@ -351,32 +354,40 @@ struct mysql_target::impl {
     std::vector<std::string> upserts(std::span<const record_view> records, std::span<const std::size_t> rows,
                                      std::vector<wire::record_failure>& failures) {
         std::vector<std::string> out;
-        std::string row;
+        std::string row, head;
         std::string_view collection;
-        bool open_statement = false;
+        bool open_statement = false;  // out.back() still takes rows of `collection`.
+        auto close_statement = [&] {
+            if (open_statement) out.back() += upsert_tail;
+            open_statement = false;
+        };
         for (std::size_t i : rows) {
             const record_view& r = records[i];
+            if (head.empty() || r.collection != collection) {
+                close_statement();
+                collection = r.collection;
+                head = upsert_head(collection);
+            }
             row.clear();
             append_row(row, r);
-            if (upsert_head(r.collection).size() + row.size() + upsert_tail.size() + 64 > query_budget) {
+            constexpr std::size_t slack = 64;  // Separators between the statements of a query.
+            if (head.size() + row.size() + upsert_tail.size() + slack > query_budget) {
                 failures.push_back({r.offset, "mysql: collection '" + internal::printable(r.collection) + "' key '" +
                                                   internal::printable(r.key) + "': the row (" + std::to_string(row.size()) +
                                                   " bytes as SQL) does not fit the server's max_allowed_packet (" +
-                                                  std::to_string(query_budget + 1024) + " bytes)"});
+                                                  std::to_string(query_budget + packet_headroom) + " bytes)"});
                 continue;
             }
-            if (open_statement && r.collection == collection &&
-                out.back().size() + 1 + row.size() + upsert_tail.size() + 64 <= query_budget) {
+            if (open_statement && out.back().size() + 1 + row.size() + upsert_tail.size() + slack <= query_budget) {
                 out.back() += ',';
                 out.back() += row;
                 continue;
             }
-            if (open_statement) out.back() += upsert_tail;
-            out.push_back(upsert_head(r.collection) + row);
-            collection = r.collection;
+            close_statement();
+            out.push_back(head + row);
             open_statement = true;
         }
-        if (open_statement) out.back() += upsert_tail;
+        close_statement();
         return out;
     }
 
