@@ -2,6 +2,8 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -17,8 +19,8 @@ TEST(mysql_uri, good_uris_are_checked_without_connecting) {
     std::ofstream(password) << "pw\n";
     ::setenv("SYNCLINE_TEST_MYSQL_PW", "pw", 1);
     // Port 1 has no server: checking does not connect.
-    for (const std::string uri :
-         {"mysql://u@127.0.0.1:1/db", "mariadb://u@localhost/db?value=blob", "mysql://u%40x@[::1]:3306/app?value=text",
+    for (const std::string& uri : std::vector<std::string>{
+             "mysql://u@127.0.0.1:1/db", "mariadb://u@localhost/db?value=blob", "mysql://u%40x@[::1]:3306/app?value=text",
           "mysql://u@h/db?password_file=" + password + "&tls=verify&tls_ca_file=/etc/ssl/ca.pem&connect_timeout=3&timeout=5",
           "mysql://u@h/db?password_env=SYNCLINE_TEST_MYSQL_PW&socket=/run/mysqld/mysqld.sock&tls=require"}) {
         const status s = check_target_uri(uri);
