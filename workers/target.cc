@@ -9,6 +9,7 @@
 #include "workers/targets/amqp_target.h"
 #include "workers/targets/http_target.h"
 #include "workers/targets/jsonl_target.h"
+#include "workers/targets/mysql_target.h"
 #include "workers/targets/null_target.h"
 #include "workers/targets/postgres_target.h"
 #include "workers/targets/push_target.h"
@@ -25,6 +26,8 @@ constexpr std::string_view supported_schemes =
     "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:, "
     "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S], "
     "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR|password_file=PATH&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
+    "mysql|mariadb://USER@HOST[:PORT]/DB[?password_env=VAR|password_file=PATH&value=json|text|blob&socket=PATH"
+    "&tls=off|require|verify&tls_ca_file=PATH&connect_timeout=S&timeout=S], "
     "rocksdb:PATH[?sync=true|false], "
     "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
     "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH], "
@@ -150,6 +153,14 @@ result<opener> parse_postgres(const std::string& uri, const internal::parsed_uri
     return opener([o] { return upcast(postgres_target::open(o)); });
 }
 
+// mysql://user@host[:port]/db (alias mariadb://): parsed by mysql_target (a password in the URI is refused).
+result<opener> parse_mysql(const std::string& uri, const internal::parsed_uri& p, internal::uri_options& options,
+                           const target_options&) {
+    auto parsed = mysql_target::options_from_uri(cli::redact_secrets("target", uri), p, options);
+    if (!parsed.ok()) return parsed.get_status();
+    return opener([o = std::move(parsed.value())] { return upcast(mysql_target::open(o)); });
+}
+
 // redis://[user@]host[:port][/db]: parsed by redis_target (a password in the URI is refused).
 result<opener> parse_redis(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
                            const target_options&) {
@@ -214,6 +225,8 @@ constexpr scheme schemes[] = {
     {"null", parse_null},
     {"postgresql", parse_postgres},
     {"postgres", parse_postgres},
+    {"mysql", parse_mysql},
+    {"mariadb", parse_mysql},
     {"redis", parse_redis},
     {"rocksdb", parse_rocksdb},
     {"http", parse_http, true},

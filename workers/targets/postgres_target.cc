@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "workers/internal/json_text.h"
+#include "workers/internal/rows.h"
 #include "workers/internal/text.h"
 
 namespace syncline::workers {
@@ -386,21 +387,8 @@ delivery_outcome postgres_target::impl::deliver(std::span<const record_view> rec
     }
 
     // One upsert per collection holding each key once (ON CONFLICT DO UPDATE cannot touch a row
-    // twice in one statement): the key's last change in the batch, the only one fencing keeps.
-    // Rows sorted by (collection, key) take row locks in the same order in every worker, so
-    // concurrent batches over the same keys wait for each other instead of deadlocking.
-    std::vector<std::size_t> latest = rows;
-    std::stable_sort(latest.begin(), latest.end(), [&](std::size_t a, std::size_t b) {
-        if (records[a].collection != records[b].collection) return records[a].collection < records[b].collection;
-        return records[a].key < records[b].key;
-    });
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < latest.size(); ++i) {
-        const bool same_as_next = i + 1 < latest.size() && records[latest[i]].collection == records[latest[i + 1]].collection &&
-                                  records[latest[i]].key == records[latest[i + 1]].key;
-        if (!same_as_next) latest[kept++] = latest[i];
-    }
-    latest.resize(kept);
+    // twice in one statement).
+    const std::vector<std::size_t> latest = internal::latest_change_per_key(records, rows);
     if (status s = find_existing_tables(records, latest); !s.ok()) {
         out.failures.clear();
         out.transient = std::move(s);
