@@ -317,11 +317,16 @@ private:
 class sqlite_locker {
 public:
     ~sqlite_locker() { release(); }
-    // Takes the write lock (waiting up to 10 s for a worker's transaction to end).
+    // Takes the write lock (waiting up to scaled(10 s) for the workers' transactions to end).
     void lock(const std::string& path) {
         if (sqlite3_open_v2(path.c_str(), &_db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK)
             throw std::runtime_error("outage: cannot open " + path + ": " + sqlite3_errmsg(_db));
-        sqlite3_busy_timeout(_db, 10'000);
+        // The workers retry a busy lock every 0.1-2 ms (workers/targets/sqlite_target.cc); with
+        // SQLite's default handler (up to 100 ms between tries) this connection rarely found
+        // the lock free between their back-to-back transactions and gave up (seen under ASan,
+        // where the transactions take longer). So it retries as eagerly as they do.
+        _busy_until = clock::now() + scaled(milliseconds(10'000));
+        sqlite3_busy_handler(_db, retry_until_deadline, this);
         char* err = nullptr;
         if (sqlite3_exec(_db, "BEGIN EXCLUSIVE", nullptr, nullptr, &err) != SQLITE_OK) {
             std::string e = err ? err : "?";
@@ -337,7 +342,14 @@ public:
     }
 
 private:
+    static int retry_until_deadline(void* self, int) {
+        if (clock::now() >= static_cast<sqlite_locker*>(self)->_busy_until) return 0;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        return 1;
+    }
+
     sqlite3* _db = nullptr;
+    clock::time_point _busy_until;
 };
 
 // ---------------------------------------------------------------------------------------------
