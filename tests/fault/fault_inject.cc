@@ -1151,8 +1151,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     // Bounds, not speeds: a sanitizer build gets time_factor() times longer (tests/support/harness.h).
-    o.max_seconds = static_cast<int>(o.max_seconds * testing::time_factor());
-    o.recovery_limit_s = static_cast<int>(o.recovery_limit_s * testing::time_factor());
+    o.max_seconds = static_cast<int>(o.max_seconds * syncline::testing::time_factor());
+    o.recovery_limit_s = static_cast<int>(o.recovery_limit_s * syncline::testing::time_factor());
     for (const char* b : {"syncline", "syncline-sink", "syncline-ventilator", "syncline-worker"})
         if (access((o.bin_dir + "/" + b).c_str(), X_OK) != 0) {
             std::fprintf(stderr, "syncline_fault_inject: error: %s/%s not found (--bin-dir)\n", o.bin_dir.c_str(), b);
