@@ -54,9 +54,9 @@ endif()
 # and every ctest TIMEOUT is multiplied by this one factor. SYNCLINE_TEST_TIME_FACTOR in the
 # environment overrides the deadlines at run time (e.g. on a machine shared with other builds).
 if(SYNCLINE_SANITIZE)
-  set(SYNCLINE_TEST_TIME_FACTOR 3 CACHE STRING "Multiplier for test deadlines and ctest timeouts")
+  set(SYNCLINE_TEST_TIME_FACTOR 3 CACHE STRING "Whole-number multiplier for test deadlines and ctest timeouts")
 else()
-  set(SYNCLINE_TEST_TIME_FACTOR 1 CACHE STRING "Multiplier for test deadlines and ctest timeouts")
+  set(SYNCLINE_TEST_TIME_FACTOR 1 CACHE STRING "Whole-number multiplier for test deadlines and ctest timeouts")
 endif()
 
 # syncline_add_library(NAME n SRCS ... [DEPS public...] [PRIVATE_DEPS ...])
