@@ -50,6 +50,15 @@ if(SYNCLINE_SANITIZE)
   add_link_options(-fsanitize=${SYNCLINE_SANITIZE})
 endif()
 
+# Sanitized processes run 2-5x slower: every test deadline (tests/support/harness.h time_factor)
+# and every ctest TIMEOUT is multiplied by this one factor. SYNCLINE_TEST_TIME_FACTOR in the
+# environment overrides the deadlines at run time (e.g. on a machine shared with other builds).
+if(SYNCLINE_SANITIZE)
+  set(SYNCLINE_TEST_TIME_FACTOR 3 CACHE STRING "Whole-number multiplier for test deadlines and ctest timeouts")
+else()
+  set(SYNCLINE_TEST_TIME_FACTOR 1 CACHE STRING "Whole-number multiplier for test deadlines and ctest timeouts")
+endif()
+
 # syncline_add_library(NAME n SRCS ... [DEPS public...] [PRIVATE_DEPS ...])
 # creates syncline_<n> with alias syncline::<n>; include dir is the repo root.
 function(syncline_add_library)
@@ -80,6 +89,7 @@ function(syncline_add_test)
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 120)
   endif()
+  math(EXPR A_TIMEOUT "${A_TIMEOUT} * ${SYNCLINE_TEST_TIME_FACTOR}")
   add_executable(${A_NAME} ${A_SRCS})
   target_compile_options(${A_NAME} PRIVATE ${SYNCLINE_WARNINGS})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gtest GTest::gtest_main Threads::Threads)

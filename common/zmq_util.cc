@@ -48,6 +48,7 @@ void tune(zmq::socket_t& socket, const socket_tuning& tuning) {
         socket.set(zmq::sockopt::linger, static_cast<int>(tuning.linger.count()));
         // ZMQ_IMMEDIATE only matters on connecting sockets; setting it elsewhere is harmless.
         socket.set(zmq::sockopt::immediate, tuning.immediate);
+        socket.set(zmq::sockopt::maxmsgsize, tuning.max_message_bytes);
     } catch (const zmq::error_t& e) {
         // Only a closed socket or terminated context gets here; the next call reports it.
         log().warn(std::string("tune failed: ") + e.what());

@@ -9,5 +9,12 @@ cd "$(dirname "$0")/.."
 build_dir=${SYNCLINE_BUILD_DIR:-build}
 sanitize=${SYNCLINE_SANITIZE:-}
 scripts/setup.sh --build-dir "$build_dir" --sanitize "$sanitize"
+if [[ -n $sanitize ]]; then
+  # The same options for the test binaries and every process they start (children inherit the
+  # environment): a finding stops the process with a report on its stderr (the tests scan the
+  # children's logs for it) and a leak fails the exit; UBSan prints the stack.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+fi
 cd "$build_dir"
 ctest --output-on-failure -j2 --timeout 600 "$@"

@@ -321,8 +321,10 @@ status run(const sink_options& options, const stop_flag& stop) {
     zmq::socket_t acks(context, zmq::socket_type::pull);
     zmq::socket_t control(context, zmq::socket_type::router);
     // Acks are small and must not be lost while the sink is busy committing: a deep queue.
-    zmqx::tune(acks, {.send_hwm = 1000, .recv_hwm = 10'000, .immediate = false});
-    zmqx::tune(control, {.send_hwm = 1000, .recv_hwm = 1000, .immediate = false});
+    zmqx::tune(acks, {.send_hwm = 1000, .recv_hwm = 10'000, .immediate = false,
+                      .max_message_bytes = zmqx::bound_socket_max_message_bytes});
+    zmqx::tune(control, {.send_hwm = 1000, .recv_hwm = 1000, .immediate = false,
+                         .max_message_bytes = zmqx::bound_socket_max_message_bytes});
     // Declared after the sockets, so the ZAP thread stops before they close.
     auto secured = curve::secure_sockets(context, options.curve, log_sink,
                                          {{&acks, "acks", options.acks}, {&control, "control", options.control}}, {});

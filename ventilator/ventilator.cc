@@ -86,7 +86,8 @@ public:
     status run(const stop_flag& stop) {
         // Workers hold at most a couple of batches each in socket buffers: the window, not
         // the HWM, holds the work, so a dead worker strands little and timeouts recover it.
-        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
+        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true,
+                           .max_message_bytes = zmqx::bound_socket_max_message_bytes});
         zmqx::tune(_control, {.send_hwm = 100, .recv_hwm = 1000, .immediate = false});
         auto secured = curve::secure_sockets(_context, _options.curve, log_vent, {{&_work, "work", _options.work}},
                                              {{&_control, "control", _options.control}});

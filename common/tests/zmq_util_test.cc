@@ -1,8 +1,11 @@
 #include "common/zmq_util.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -143,6 +146,42 @@ TEST_F(zmq_util_test, bind_resolves_wildcard_port_and_reports_errors) {
     EXPECT_EQ(bad.get_status().code(), errc::invalid_argument);
     status c = zmqx::connect(b, "tcp://no-port");
     EXPECT_FALSE(c.ok());
+}
+
+TEST_F(zmq_util_test, a_frame_over_the_inbound_limit_drops_its_sender_and_allocates_nothing) {
+    const std::string path = (_dir / "limited.sock").string();
+    zmq::socket_t pull(_ctx, zmq::socket_type::pull);
+    tune(pull, {.max_message_bytes = 1024});
+    ASSERT_TRUE(zmqx::bind(pull, "ipc://" + path).ok());
+
+    // Raw bytes as a port scanner or a confused client might send: a ZMTP 1.0 frame header
+    // claiming ~8.5 EB. Without the limit libzmq tries to allocate it (fatal under ASan).
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const char junk[] = "\xff\x76\x7c\x8d\x69\xeb\x82\x7f\x45\x00junk";
+    ASSERT_GT(::send(fd, junk, sizeof junk - 1, MSG_NOSIGNAL), 0);
+
+    // A well-formed message over the limit is dropped too; the sockets go on working.
+    zmq::socket_t big(_ctx, zmq::socket_type::push);
+    tune(big);
+    ASSERT_TRUE(zmqx::connect(big, "ipc://" + path).ok());
+    ASSERT_TRUE(send(big, "header", std::string(4096, 'b'), 2000ms));
+    auto got = receive(pull, 300ms);
+    ASSERT_TRUE(got.ok()) << got.get_status().to_string();
+    EXPECT_FALSE(got->has_value());
+
+    zmq::socket_t small(_ctx, zmq::socket_type::push);
+    tune(small);
+    ASSERT_TRUE(zmqx::connect(small, "ipc://" + path).ok());
+    ASSERT_TRUE(send(small, sample(), 2000ms));
+    auto later = receive(pull, 2000ms);
+    ASSERT_TRUE(later.ok() && later->has_value());
+    EXPECT_EQ((*later)->header_view(), sample().header);
+    ::close(fd);
 }
 
 TEST_F(zmq_util_test, send_without_peer_returns_false) {

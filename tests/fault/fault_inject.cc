@@ -167,6 +167,7 @@ std::uint64_t sum_field(const std::string& path, const std::string& needle, cons
 }
 
 using testing::count_lines_with;  // tests/support/harness.h
+using testing::scaled;
 
 // ---------------------------------------------------------------------------------------------
 // The processes, as a supervisor sees them.
@@ -316,11 +317,16 @@ private:
 class sqlite_locker {
 public:
     ~sqlite_locker() { release(); }
-    // Takes the write lock (waiting up to 10 s for a worker's transaction to end).
+    // Takes the write lock (waiting up to scaled(10 s) for the workers' transactions to end).
     void lock(const std::string& path) {
         if (sqlite3_open_v2(path.c_str(), &_db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK)
             throw std::runtime_error("outage: cannot open " + path + ": " + sqlite3_errmsg(_db));
-        sqlite3_busy_timeout(_db, 10'000);
+        // The workers retry a busy lock every 0.1-2 ms (workers/targets/sqlite_target.cc); with
+        // SQLite's default handler (up to 100 ms between tries) this connection rarely found
+        // the lock free between their back-to-back transactions and gave up (seen under ASan,
+        // where the transactions take longer). So it retries as eagerly as they do.
+        _busy_until = clock::now() + scaled(milliseconds(10'000));
+        sqlite3_busy_handler(_db, retry_until_deadline, this);
         char* err = nullptr;
         if (sqlite3_exec(_db, "BEGIN EXCLUSIVE", nullptr, nullptr, &err) != SQLITE_OK) {
             std::string e = err ? err : "?";
@@ -336,7 +342,14 @@ public:
     }
 
 private:
+    static int retry_until_deadline(void* self, int) {
+        if (clock::now() >= static_cast<sqlite_locker*>(self)->_busy_until) return 0;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        return 1;
+    }
+
     sqlite3* _db = nullptr;
+    clock::time_point _busy_until;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -727,12 +740,13 @@ void fault_run::kill_round(int round) {
     victim.child->signal(term ? SIGTERM : SIGKILL);
     // A supervisor waits for the exit; a SIGTERM drain is bounded by the ventilator's drain
     // timeout (5 s) and one batch in a worker's hands.
-    auto code = victim.child->wait_for(milliseconds(term ? 20'000 : 5'000));
+    const auto exit_limit = scaled(milliseconds(term ? 20'000 : 5'000));
+    auto code = victim.child->wait_for(exit_limit);
     if (!code) {
-        fail(victim.name + " did not exit within " + (term ? std::string("20 s of SIGTERM") : std::string("5 s of SIGKILL")) +
+        fail(victim.name + " did not exit within " + std::to_string(exit_limit.count() / 1000) + " s of " + (term ? "SIGTERM" : "SIGKILL") +
              " (round " + std::to_string(round) + "); killed");
         victim.child->signal(SIGKILL);
-        code = victim.child->wait_for(milliseconds(5'000));
+        code = victim.child->wait_for(scaled(milliseconds(5'000)));
     }
     e.stop_ms = std::chrono::duration<double, std::milli>(clock::now() - t_signal).count();
     e.exit_code = code;
@@ -790,11 +804,11 @@ int fault_run::graceful_stop(managed& m, milliseconds grace) {
         return code;
     }
     m.child->signal(SIGTERM);
-    auto code = m.child->wait_for(grace);
+    auto code = m.child->wait_for(scaled(grace));
     if (!code) {
-        fail(m.name + " did not stop within " + std::to_string(grace.count() / 1000) + " s of SIGTERM at the end; killed");
+        fail(m.name + " did not stop within " + std::to_string(scaled(grace).count() / 1000) + " s of SIGTERM at the end; killed");
         m.child->signal(SIGKILL);
-        code = m.child->wait_for(milliseconds(5000));
+        code = m.child->wait_for(scaled(milliseconds(5000)));
     } else if (*code != 0) {
         fail(m.name + " exited with code " + std::to_string(*code) + " on the final SIGTERM; last lines:\n" + tail_lines(m.log_path, 5));
     }
@@ -951,8 +965,11 @@ int fault_run::run() {
     for (auto& m : _procs)
         if (m.child && m.child->running()) {
             m.child->signal(SIGKILL);
-            (void)m.child->wait_for(milliseconds(5000));
+            (void)m.child->wait_for(scaled(milliseconds(5000)));
         }
+    // A child's sanitizer report fails the run even if the child was killed before anyone
+    // looked at its exit code (sanitizer builds only; elsewhere there are none).
+    if (const auto reports = testing::sanitizer_reports(_dir); !reports.empty()) fail("sanitizer report(s) in the process logs:\n" + reports);
     _total_s = seconds_since(g_start);
     const bool passed = abort_reason.empty() && _failures.empty();
     print_report(passed, abort_reason);
@@ -1133,6 +1150,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "syncline_fault_inject: error: bad numeric option (see --help)\n");
         return 2;
     }
+    // Bounds, not speeds: a sanitizer build gets time_factor() times longer (tests/support/harness.h).
+    o.max_seconds = static_cast<int>(o.max_seconds * syncline::testing::time_factor());
+    o.recovery_limit_s = static_cast<int>(o.recovery_limit_s * syncline::testing::time_factor());
     for (const char* b : {"syncline", "syncline-sink", "syncline-ventilator", "syncline-worker"})
         if (access((o.bin_dir + "/" + b).c_str(), X_OK) != 0) {
             std::fprintf(stderr, "syncline_fault_inject: error: %s/%s not found (--bin-dir)\n", o.bin_dir.c_str(), b);

@@ -60,4 +60,9 @@ set +e
 "$launcher" start "$dir/missing.ini" 2>/dev/null; code=$?
 set -e
 [ "$code" = 2 ] || fail "missing config gave exit $code"
+# A sanitizer build's report in a child's log fails the test (the same markers as
+# tests/support/harness.h sanitizer_reports).
+if grep -n -E "ERROR: (Address|Leak)Sanitizer|: runtime error: " "$run_dir"/*.log >&2; then
+  fail "sanitizer report in a process log"
+fi
 echo "1 passed, 0 failed"

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +23,42 @@ namespace syncline::testing {
 
 namespace fs = std::filesystem;
 
+double time_factor() {
+    static const double factor = [] {
+        const char* env = std::getenv("SYNCLINE_TEST_TIME_FACTOR");
+        const double from_env = env ? std::atof(env) : 0;
+        return from_env > 0 ? from_env : static_cast<double>(SYNCLINE_TEST_BUILD_TIME_FACTOR);
+    }();
+    return factor;
+}
+
+std::chrono::milliseconds scaled(std::chrono::milliseconds deadline) {
+    return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(static_cast<double>(deadline.count()) * time_factor()));
+}
+
+std::string sanitizer_reports(const std::string& dir) {
+    // The first line of every report: ASan and LSan "==PID==ERROR: ...Sanitizer", UBSan
+    // "file:line:col: runtime error: ..." (fatal here: -fno-sanitize-recover=all).
+    static const char* const markers[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", ": runtime error: "};
+    std::string found;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (!it->is_regular_file(ec) || it->path().extension() != ".log") continue;
+        std::ifstream in(it->path());
+        std::string line;
+        for (int line_no = 1; std::getline(in, line); ++line_no) {
+            const bool report = std::any_of(std::begin(markers), std::end(markers),
+                                            [&](const char* m) { return line.find(m) != std::string::npos; });
+            if (!report) continue;
+            found += it->path().string() + ":" + std::to_string(line_no) + ":\n" + line + "\n";
+            // The stack's top frames say where; the full report stays in the file.
+            for (int extra = 0; extra < 8 && std::getline(in, line); ++extra) found += line + "\n";
+            break;
+        }
+    }
+    return found;
+}
+
 temp_dir::temp_dir() {
     const char* base = std::getenv("TMPDIR");
     std::string pattern = std::string(base && *base ? base : "/tmp") + "/syncline-test-XXXXXX";
@@ -31,6 +68,12 @@ temp_dir::temp_dir() {
 
 temp_dir::~temp_dir() {
     std::error_code ec;
+    if (const auto reports = sanitizer_reports(_path); !reports.empty()) {
+        const std::string kept = _path + ".kept";
+        fs::rename(_path, kept, ec);
+        ADD_FAILURE() << "sanitizer report(s) from a child process (logs kept in " << kept << "):\n" << reports;
+        return;
+    }
     fs::remove_all(_path, ec);
 }
 
@@ -51,12 +94,12 @@ child_process start(const std::string& name, const std::vector<std::string>& arg
 int run_to_exit(const std::string& name, const std::vector<std::string>& args, const std::string& log_path,
                 std::chrono::milliseconds timeout) {
     auto child = start(name, args, log_path);
-    auto code = child.wait_for(timeout);
+    auto code = child.wait_for(scaled(timeout));
     return code ? *code : -1;
 }
 
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
+    const auto end = std::chrono::steady_clock::now() + scaled(timeout);
     while (std::chrono::steady_clock::now() < end) {
         if (condition()) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -17,7 +17,21 @@
 
 namespace syncline::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
+// How many times slower than a plain build the processes under test run: SYNCLINE_TEST_TIME_FACTOR
+// from the environment if set, else the build's (3 under sanitizers, 1 otherwise; CMake's
+// SYNCLINE_TEST_TIME_FACTOR, which also multiplies the ctest timeouts). The harness's waits
+// (eventually, run_to_exit, logged_endpoint) apply it; tests apply it to their own with scaled().
+double time_factor();
+std::chrono::milliseconds scaled(std::chrono::milliseconds deadline);
+
+// Sanitizer reports (ASan, LSan, UBSan) in the *.log files under `dir`: each report's file and
+// first lines, "" when there is none. A child process's report must fail its test even when the
+// test killed the child or never looked at its exit code.
+std::string sanitizer_reports(const std::string& dir);
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction. Any
+// sanitizer report in its logs fails the running test, and the directory is then kept
+// (renamed to DIR.kept, printed) for the reader.
 class temp_dir {
 public:
     temp_dir();
@@ -35,11 +49,11 @@ std::string binary(const std::string& name);
 // Starts a built binary with `args`, its stdout+stderr appended to `log_path`.
 child_process start(const std::string& name, const std::vector<std::string>& args, const std::string& log_path);
 
-// Runs a built binary to completion (bounded by `timeout`); returns the exit code, -1 on timeout.
+// Runs a built binary to completion (bounded by scaled(`timeout`)); returns the exit code, -1 on timeout.
 int run_to_exit(const std::string& name, const std::vector<std::string>& args, const std::string& log_path,
                 std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
-// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+// Polls `condition` every 20 ms until it holds or scaled(`timeout`) passes; returns whether it held.
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
 // Appends `count` sample records (collections a/b/c, upserts and ~10% deletes over `keys` keys)
@@ -54,7 +68,7 @@ std::uint64_t committed(const std::string& state_root, const std::string& pipeli
 int free_tcp_port();
 
 // The endpoint a process logged for `channel` ("listening channel=acks endpoint=tcp://..."),
-// waiting up to 10 s for the line; "" if it never came.
+// waiting up to scaled(10 s) for the line; "" if it never came.
 std::string logged_endpoint(const std::string& log_path, const std::string& channel);
 
 // The whole text of a file ("" if missing).
