@@ -1,6 +1,7 @@
 // The pipeline end to end: the real sink, ventilator and workers as processes on ipc/tcp
 // endpoints in a temp dir, a real RocksDB log and a real SQLite target, checked with verify.
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -279,7 +280,7 @@ TEST_F(pipeline_test, a_worker_drops_bad_batches_and_keeps_working) {
 // ones they do not take (workers).
 TEST_F(pipeline_test, syncline_run_until_caught_up_then_verify_command) {
     append_sample(*writer, 50'000, 5'000, 7);
-    const fs::path pipeline_file = dir / "pipeline.ini";
+    const std::filesystem::path pipeline_file = dir / "pipeline.ini";
     std::ofstream(pipeline_file) << "log = " << log_dir << "\nstate = " << state << "\npipeline = p1\ntarget = " << target
                                  << "\nworkers = 3\n";
     const int run_code = run_to_exit("syncline", {"run", "--config", pipeline_file.string(), "--until-caught-up"},
