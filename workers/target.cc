@@ -8,6 +8,7 @@
 #include "workers/internal/uri.h"
 #include "workers/targets/http_target.h"
 #include "workers/targets/jsonl_target.h"
+#include "workers/targets/nats_target.h"
 #include "workers/targets/null_target.h"
 #include "workers/targets/postgres_target.h"
 #include "workers/targets/redis_target.h"
@@ -24,7 +25,9 @@ constexpr std::string_view supported_schemes =
     "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
     "rocksdb:PATH[?sync=true|false], "
     "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
-    "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH]";
+    "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH], "
+    "nats://HOST[:PORT]/SUBJECT-PREFIX[?token_env=VAR|token_file=PATH|creds_file=PATH&connect_timeout_ms=N"
+    "&ack_timeout_ms=N&create_stream=NAME&duplicate_window_s=N&missing_stream=retry|dead_letter]";
 
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
@@ -167,6 +170,14 @@ result<opener> parse_http(const std::string& uri, const internal::parsed_uri&, i
     return opener([o = std::move(o.value())] { return upcast(http_target::open(o)); });
 }
 
+// nats://host[:port]/subject-prefix: JetStream publishing (docs/targets/nats.md).
+result<opener> parse_nats(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                          const target_options& opts) {
+    auto o = parse_nats_target_options(p, options, opts.pipeline);
+    if (!o.ok()) return o.get_status();
+    return opener([o = std::move(o.value())] { return upcast(nats_target::open(o)); });
+}
+
 struct scheme {
     std::string_view name;
     scheme_parser parse;
@@ -183,6 +194,7 @@ constexpr scheme schemes[] = {
     {"rocksdb", parse_rocksdb},
     {"http", parse_http, true},
     {"https", parse_http, true},
+    {"nats", parse_nats},
 };
 
 result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {

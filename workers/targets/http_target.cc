@@ -2,13 +2,12 @@
 
 #include <curl/curl.h>
 
-#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <mutex>
-#include <sstream>
 
+#include "workers/internal/secret.h"
 #include "workers/internal/text.h"
 #include "workers/targets/http_format.h"
 
@@ -47,26 +46,11 @@ std::size_t keep_response(char* data, std::size_t size, std::size_t count, void*
 result<std::string> read_secret(internal::uri_options& options) {
     if (options.take("secret"))
         return options.error("the secret never goes into the URI (URIs are logged): use syncline.secret_env=NAME or syncline.secret_file=PATH");
-    auto env = options.take("secret_env");
-    auto file = options.take("secret_file");
-    if (env && file) return options.error("give secret_env or secret_file, not both");
-    if (env) {
-        const char* value = std::getenv(env->c_str());
-        if (value == nullptr || *value == '\0') return options.error("environment variable " + *env + " (secret_env) is not set or empty");
-        return std::string(value);
-    }
-    if (file) {
-        std::ifstream in(*file, std::ios::binary);
-        if (!in) return options.error("cannot read secret_file " + *file + ": " + std::strerror(errno));
-        std::ostringstream text;
-        text << in.rdbuf();
-        std::string secret = text.str();
-        // `echo secret > file` leaves a line break that is not part of the secret.
-        while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-        if (secret.empty()) return options.error("secret_file " + *file + " is empty");
-        return secret;
-    }
-    return options.error("needs syncline.secret_env=NAME or syncline.secret_file=PATH (the HMAC-SHA256 key)");
+    auto secret = internal::take_secret(options, "secret_env", "secret_file");
+    if (!secret.ok()) return secret.get_status();
+    if (!secret->has_value())
+        return options.error("needs syncline.secret_env=NAME or syncline.secret_file=PATH (the HMAC-SHA256 key)");
+    return std::move(**secret);
 }
 
 status check_url(const std::string& url, internal::uri_options& options) {
