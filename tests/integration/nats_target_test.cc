@@ -105,8 +105,8 @@ TEST_F(nats_target_test, a_message_the_stream_refuses_is_dead_lettered_with_the_
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
     ASSERT_EQ(out.failures.size(), 1u);
     EXPECT_EQ(out.failures[0].offset, 2u);
-    EXPECT_NE(out.failures[0].message.find("small.c"), std::string::npos) << out.failures[0].message;
-    EXPECT_NE(out.failures[0].message.find("maximum"), std::string::npos) << out.failures[0].message;
+    EXPECT_NE(out.failures[0].reason.find("small.c"), std::string::npos) << out.failures[0].reason;
+    EXPECT_NE(out.failures[0].reason.find("maximum"), std::string::npos) << out.failures[0].reason;
     const auto stored = server.read_stream("SMALL");
     ASSERT_EQ(stored.size(), 2u);
     EXPECT_EQ(stored[1].headers.at("Syncline-Offset"), "3");
@@ -125,7 +125,7 @@ TEST_F(nats_target_test, no_stream_for_the_subject_is_transient_unless_dead_lett
     out = strict->deliver(views({upsert(1, "c", "k", "v"), upsert(2, "d", "k", "v")}));
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
     ASSERT_EQ(out.failures.size(), 2u);
-    EXPECT_NE(out.failures[0].message.find("no responders"), std::string::npos) << out.failures[0].message;
+    EXPECT_NE(out.failures[0].reason.find("esponders"), std::string::npos) << out.failures[0].reason;
 }
 
 TEST_F(nats_target_test, a_stopped_server_is_transient_and_delivery_resumes_after_its_restart) {

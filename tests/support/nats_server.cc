@@ -12,7 +12,7 @@ namespace {
 
 std::string server_binary() {
     const char* custom = std::getenv("SYNCLINE_NATS_SERVER");
-    return custom && *custom ? custom : "/usr/bin/nats-server";
+    return custom && *custom ? custom : "/usr/sbin/nats-server";
 }
 
 void check(natsStatus s, const std::string& what) {

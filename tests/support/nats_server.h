@@ -1,5 +1,5 @@
 #pragma once
-// tests/support/nats_server.h: a throwaway nats-server with JetStream (/usr/bin/nats-server, or
+// tests/support/nats_server.h: a throwaway nats-server with JetStream (/usr/sbin/nats-server, or
 // $SYNCLINE_NATS_SERVER) for tests: `-js -a 127.0.0.1 -p PORT -sd DIR/jetstream`, log in its own
 // temp dir, started in the foreground as our child. stop() sends SIGTERM (the server flushes
 // its streams), start() again (same port, same dir) finds every stored message: what the
