@@ -45,6 +45,22 @@ struct js_session {
     bool ok() const { return js != nullptr; }
 };
 
+stream_message to_stream_message(natsMsg* m) {
+    stream_message message;
+    message.subject = natsMsg_GetSubject(m);
+    if (const char* data = natsMsg_GetData(m)) message.body.assign(data, static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+    const char** keys = nullptr;
+    int count = 0;
+    if (natsMsgHeader_Keys(m, &keys, &count) == NATS_OK) {
+        for (int k = 0; k < count; ++k) {
+            const char* value = nullptr;
+            if (natsMsgHeader_Get(m, keys[k], &value) == NATS_OK && value != nullptr) message.headers[keys[k]] = value;
+        }
+        std::free(static_cast<void*>(keys));
+    }
+    return message;
+}
+
 bool jetstream_answers(int port) {
     js_session session(port, false);
     if (!session.ok()) return false;
@@ -149,18 +165,7 @@ std::vector<stream_message> nats_server::read_stream(const std::string& name) {
         check(s, "fetch from " + name + " after " + std::to_string(out.size()) + " of " + std::to_string(stored));
         for (int i = 0; i < list.Count; ++i) {
             natsMsg* m = list.Msgs[i];
-            stream_message message;
-            message.subject = natsMsg_GetSubject(m);
-            if (const char* data = natsMsg_GetData(m)) message.body.assign(data, static_cast<std::size_t>(natsMsg_GetDataLength(m)));
-            const char** keys = nullptr;
-            int count = 0;
-            if (natsMsgHeader_Keys(m, &keys, &count) == NATS_OK) {
-                for (int k = 0; k < count; ++k) {
-                    const char* value = nullptr;
-                    if (natsMsgHeader_Get(m, keys[k], &value) == NATS_OK && value != nullptr) message.headers[keys[k]] = value;
-                }
-                std::free(static_cast<void*>(keys));
-            }
+            stream_message message = to_stream_message(m);
             jsMsgMetaData* meta = nullptr;
             if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
                 message.sequence = meta->Sequence.Stream;
@@ -171,6 +176,41 @@ std::vector<stream_message> nats_server::read_stream(const std::string& name) {
         natsMsgList_Destroy(&list);
     }
     return out;
+}
+
+struct nats_recorder::impl {
+    js_session session;
+    natsSubscription* sub = nullptr;
+    std::mutex mutex;
+    std::vector<stream_message> seen;
+
+    explicit impl(int port) : session(port) {}
+
+    static void on_message(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
+        auto* self = static_cast<impl*>(closure);
+        stream_message message = to_stream_message(m);
+        natsMsg_Destroy(m);
+        std::lock_guard lock(self->mutex);
+        self->seen.push_back(std::move(message));
+    }
+};
+
+nats_recorder::nats_recorder(int port, const std::string& subjects) : _impl(std::make_unique<impl>(port)) {
+    check(natsConnection_Subscribe(&_impl->sub, _impl->session.connection, subjects.c_str(), &impl::on_message, _impl.get()),
+          "subscribe to " + subjects);
+    check(natsSubscription_SetPendingLimits(_impl->sub, -1, -1), "pending limits");
+    check(natsConnection_Flush(_impl->session.connection), "flush");  // The server knows the subscription now.
+}
+
+nats_recorder::~nats_recorder() {
+    // Drained: no callback runs into the destroyed recorder.
+    if (natsSubscription_Drain(_impl->sub) == NATS_OK) natsSubscription_WaitForDrainCompletion(_impl->sub, 5000);
+    natsSubscription_Destroy(_impl->sub);
+}
+
+std::vector<stream_message> nats_recorder::messages() {
+    std::lock_guard lock(_impl->mutex);
+    return _impl->seen;
 }
 
 }  // namespace syncline::testing

@@ -9,6 +9,8 @@
 // std::runtime_error when the server does not come up or a call fails. Not thread-safe.
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +57,23 @@ private:
     temp_dir _dir;
     int _port = 0;
     std::optional<child_process> _process;
+};
+
+// A core NATS subscription that records every message published on `subjects` while it lives,
+// the ones a stream drops as duplicates included (the stream's dedup only decides what it
+// stores): how a test sees redeliveries. Thread-safe.
+class nats_recorder {
+public:
+    nats_recorder(int port, const std::string& subjects);
+    ~nats_recorder();
+    nats_recorder(const nats_recorder&) = delete;
+    nats_recorder& operator=(const nats_recorder&) = delete;
+
+    std::vector<stream_message> messages();  // So far, in arrival order (sequence 0).
+
+private:
+    struct impl;
+    std::unique_ptr<impl> _impl;
 };
 
 }  // namespace syncline::testing

@@ -37,19 +37,31 @@ struct nats_target::impl {
     natsOptions* connect_options = nullptr;
     natsConnection* connection = nullptr;
     jsCtx* js = nullptr;
+    bool published_async = false;  // By `js`.
 
     // Filled by on_ack (a libnats thread) for the batch being delivered, keyed by offset.
     std::mutex mutex;
     std::condition_variable acked;
     std::unordered_map<std::uint64_t, ack> acks;
 
-    ~impl() {
-        if (js != nullptr) jsCtx_Destroy(js);
+    ~impl() { disconnect(); }
+
+    void disconnect() {
+        if (js != nullptr) {
+            abandon_pending();  // No ack callback may run into a destroyed target.
+            jsCtx_Destroy(js);
+            js = nullptr;
+            published_async = false;
+        }
         if (connection != nullptr) {
             natsConnection_Close(connection);
             natsConnection_Destroy(connection);
+            connection = nullptr;
         }
-        if (connect_options != nullptr) natsOptions_Destroy(connect_options);
+        if (connect_options != nullptr) {
+            natsOptions_Destroy(connect_options);
+            connect_options = nullptr;
+        }
     }
 
     static void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pub_ack, jsPubAckErr* error, void* closure) {
@@ -123,6 +135,8 @@ struct nats_target::impl {
     // Takes back the messages whose acks did not come, so that late acks of this batch are
     // dropped by libnats instead of landing in the next batch's table.
     void abandon_pending() {
+        // libnats 3.4 crashes asking a context that never published asynchronously (no list yet).
+        if (!published_async) return;
         natsMsgList pending;
         if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) natsMsgList_Destroy(&pending);
     }
@@ -146,7 +160,10 @@ struct nats_target::impl {
         jsPubOptions_Init(&publish_options);
         publish_options.MsgId = id.c_str();  // Sent as the Nats-Msg-Id header.
         publish_options.MaxWait = options.ack_timeout.count();
-        if (s == NATS_OK) s = js_PublishMsgAsync(js, &msg, &publish_options);
+        if (s == NATS_OK) {
+            s = js_PublishMsgAsync(js, &msg, &publish_options);
+            if (s == NATS_OK) published_async = true;  // A failed call leaves nothing pending.
+        }
         natsMsg_Destroy(msg);  // Null once libnats took it.
         return s;
     }
@@ -158,6 +175,16 @@ struct nats_target::impl {
             out.transient = {errc::unavailable, "nats " + shown + ": " + std::move(why)};
             return out;
         };
+        // libnats reconnects forever; a connection it closed all the same (the server refused
+        // us on reconnecting), or one half made by a failed try, is made anew.
+        if (js == nullptr || natsConnection_Status(connection) == NATS_CONN_STATUS_CLOSED) {
+            disconnect();
+            if (status s = connect(); !s.ok()) {
+                disconnect();  // Half made (stream creation failed): all again next time.
+                out.transient = {errc::unavailable, s.message()};
+                return out;
+            }
+        }
         if (natsConnection_Status(connection) != NATS_CONN_STATUS_CONNECTED)
             return transient("not connected to the server (libnats is reconnecting)");
         {
