@@ -56,7 +56,7 @@ void add_log(po::options_description& desc, dlq_args& a) {
 // Parses argv into `a`; an exit code when the command must stop now (help, bad usage).
 std::optional<int> parse_dlq(std::string_view cmd, int argc, const char* const* argv, po::options_description desc,
                              std::string_view usage, dlq_args& a) {
-    auto parsed = parse(argc, argv, std::move(desc), usage);
+    auto parsed = parse(argc, argv, std::move(desc), usage, nullptr, &internal::pipeline_file_keys());
     if (!parsed.ok()) return usage_error(cmd, parsed.get_status().message());
     if (parsed->exit_now) return exit_ok;
     if (status s = validate_name("--pipeline", a.pipeline); !s.ok()) return usage_error(cmd, s.message());

@@ -158,7 +158,8 @@ int replay_command(int argc, const char* const* argv) {
                         "log; its state is removed afterwards unless --keep-state. Targets are fenced by offset:\n"
                         "replaying into the target the pipeline also writes is harmless (a replayed change never\n"
                         "overwrites a newer one), so restoring a target from a copy taken at committed offset B and\n"
-                        "replaying --from B+1 makes it exact again.");
+                        "replaying --from B+1 makes it exact again.",
+                        nullptr, &internal::pipeline_file_keys());
     if (!parsed.ok()) return usage_error(cmd, parsed.get_status().message());
     if (parsed->exit_now) return exit_ok;
     if (status s = validate_name("--pipeline", pipeline); !s.ok()) return usage_error(cmd, s.message());

@@ -25,7 +25,8 @@ int verify_command(int argc, const char* const* argv) {
         ("max-differences", po::value(&max_lines)->default_value(max_lines), "differences to print");
     auto parsed = parse(argc, argv, desc,
                         "usage: syncline verify --log DIR --state DIR --pipeline NAME --target URI\n"
-                        "Exit 0 when the target equals the log's state at the committed offset, 1 otherwise.");
+                        "Exit 0 when the target equals the log's state at the committed offset, 1 otherwise.",
+                        nullptr, &internal::pipeline_file_keys());
     if (!parsed.ok()) return internal::usage_error(cmd, parsed.get_status().message());
     if (parsed->exit_now) return exit_ok;
     if (auto s = validate_name("--pipeline", pipeline); !s.ok()) return internal::usage_error(cmd, s.message());

@@ -133,9 +133,11 @@ bool wraps_negative(const po::variable_value& stored, std::string_view text) {
 // Stores `key = value` from a lower-precedence source: validated always (so a bad value is
 // reported even where a flag overrides it), kept only if no earlier source set the option.
 void apply(const po::options_description& desc, parse_outcome& out, const std::string& key, const std::string& value,
-           value_origin origin, std::vector<std::string>& problems) {
+           value_origin origin, std::vector<std::string>& problems,
+           const po::options_description* pipeline_file_keys = nullptr) {
     const std::string where = origin.where + ": key '" + key + "': ";
     if (desc.find_nothrow(key, false) == nullptr) {
+        if (pipeline_file_keys != nullptr && pipeline_file_keys->find_nothrow(key, false) != nullptr) return;
         problems.push_back(where + unknown_key(desc, key));
         return;
     }
@@ -198,7 +200,7 @@ std::string trim(std::string_view s) {
 // "section.", comments from '#' or ';' at the start of a line or '#' after a space (a '#' inside
 // a value, as in a URI fragment, stays).
 void read_config_file(const po::options_description& desc, const std::string& path, parse_outcome& out,
-                      std::vector<std::string>& problems) {
+                      std::vector<std::string>& problems, const po::options_description* pipeline_file_keys = nullptr) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
         problems.push_back(path + ": is a directory, not a config file");
@@ -246,7 +248,8 @@ void read_config_file(const po::options_description& desc, const std::string& pa
             problems.push_back(where + ": key '" + key + "': set twice (first on line " + std::to_string(it->second) + ")");
             continue;
         }
-        apply(desc, out, key, trim(std::string_view(line).substr(eq + 1)), {value_source::config_file, where}, problems);
+        apply(desc, out, key, trim(std::string_view(line).substr(eq + 1)), {value_source::config_file, where}, problems,
+              pipeline_file_keys);
     }
 }
 
@@ -282,7 +285,8 @@ status apply_log_options(const parse_outcome& out) {
 }  // namespace
 
 result<parse_outcome> parse(int argc, const char* const* argv, po::options_description desc,
-                            std::string_view usage, const po::positional_options_description* positional) {
+                            std::string_view usage, const po::positional_options_description* positional,
+                            const po::options_description* pipeline_file_keys) {
     try {
         add_general_options(desc);
         parse_outcome out;
@@ -315,7 +319,7 @@ result<parse_outcome> parse(int argc, const char* const* argv, po::options_descr
         std::vector<std::string> problems;
         read_environment(desc, positional, out, problems);
         if (problems.empty() && out.values.count("config"))
-            read_config_file(desc, out.values["config"].as<std::string>(), out, problems);
+            read_config_file(desc, out.values["config"].as<std::string>(), out, problems, pipeline_file_keys);
         if (!problems.empty()) return invalid(problems.front());
         po::notify(out.values);
         note_defaults(desc, out);

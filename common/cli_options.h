@@ -44,10 +44,12 @@ struct parse_outcome {
 
 // Adds --help, --version, --config, --log-level and --log-format to `desc`, reads argv, the
 // SYNCLINE_* environment and the config file, runs notify(), applies the log options.
-// `usage` heads the --help text.
+// `usage` heads the --help text. Keys of `pipeline_file_keys` that `desc` lacks are skipped when
+// they come from the config file, so one pipeline file serves `run`, `verify`, `replay` and `dlq`.
 result<parse_outcome> parse(int argc, const char* const* argv, po::options_description desc,
                             std::string_view usage,
-                            const po::positional_options_description* positional = nullptr);
+                            const po::positional_options_description* positional = nullptr,
+                            const po::options_description* pipeline_file_keys = nullptr);
 
 // What `syncline config check` reports: the options of `desc` read from the environment and the
 // INI file `path` (never the command line), with every problem found rather than the first:

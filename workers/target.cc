@@ -6,6 +6,7 @@
 
 #include "common/cli_options.h"
 #include "workers/internal/uri.h"
+#include "workers/targets/amqp_target.h"
 #include "workers/targets/http_target.h"
 #include "workers/targets/jsonl_target.h"
 #include "workers/targets/nats_target.h"
@@ -22,12 +23,14 @@ namespace {
 constexpr std::string_view supported_schemes =
     "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:, "
     "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S], "
-    "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
+    "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR|password_file=PATH&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
     "rocksdb:PATH[?sync=true|false], "
     "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
     "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH], "
     "nats://HOST[:PORT]/SUBJECT-PREFIX[?token_env=VAR|token_file=PATH|creds_file=PATH&connect_timeout_ms=N"
-    "&ack_timeout_ms=N&create_stream=NAME&duplicate_window_s=N&missing_stream=retry|dead_letter]";
+    "&ack_timeout_ms=N&create_stream=NAME&duplicate_window_s=N&missing_stream=retry|dead_letter], "
+    "amqp://[USER@]HOST[:PORT]/EXCHANGE[?vhost=V&user=U&password_env=VAR|password_file=PATH&declare_exchange=TYPE"
+    "&mandatory=true|false&heartbeat_s=N&connect_timeout_ms=N&timeout_ms=N]";
 
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
@@ -178,6 +181,14 @@ result<opener> parse_nats(const std::string&, const internal::parsed_uri& p, int
     return opener([o = std::move(o.value())] { return upcast(nats_target::open(o)); });
 }
 
+// amqp://[user@]host[:port]/exchange: parsed by amqp_target (a password in the URI is refused).
+result<opener> parse_amqp(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                          const target_options& opts) {
+    auto parsed = amqp_target::options_from_uri(p, options, opts.pipeline);
+    if (!parsed.ok()) return parsed.get_status();
+    return opener([o = std::move(parsed.value())] { return upcast(amqp_target::open(o)); });
+}
+
 struct scheme {
     std::string_view name;
     scheme_parser parse;
@@ -195,6 +206,7 @@ constexpr scheme schemes[] = {
     {"http", parse_http, true},
     {"https", parse_http, true},
     {"nats", parse_nats},
+    {"amqp", parse_amqp},
 };
 
 result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {

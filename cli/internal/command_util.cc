@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "cli/display.h"
+#include "cli/runner.h"
 #include "common/log.h"
 #include "common/process.h"
 
@@ -128,6 +129,12 @@ std::string appended_summary(std::uint64_t count, std::uint64_t first, std::uint
     if (count == 0) return "appended 0 records";
     return "appended " + std::to_string(count) + (count == 1 ? " record" : " records") + ": offsets " +
            std::to_string(first) + ".." + std::to_string(last);
+}
+
+const po::options_description& pipeline_file_keys() {
+    static run_options unused;
+    static const po::options_description keys = run_options_description(unused);
+    return keys;
 }
 
 }  // namespace syncline::cli::internal

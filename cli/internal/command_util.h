@@ -40,6 +40,10 @@ result<std::unique_ptr<store::change_log>> open_log_writer(const std::string& pa
 // The log as a reader (works while a writer appends); not_found when the directory is missing.
 result<std::unique_ptr<store::change_log>> open_log_reader(const std::string& path);
 
+// The keys of a pipeline file (`syncline run`'s options), for parse(): verify, replay and dlq read
+// the same file and skip the keys they do not use.
+const po::options_description& pipeline_file_keys();
+
 // "appended N records: offsets a..b" (or "appended 0 records").
 std::string appended_summary(std::uint64_t count, std::uint64_t first, std::uint64_t last);
 

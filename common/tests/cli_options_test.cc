@@ -163,6 +163,30 @@ TEST_F(cli_options_test, values_that_look_like_boost_placeholders_are_reported_v
     EXPECT_NE(unknown_flag.get_status().message().find("%original_token%"), std::string::npos);
 }
 
+TEST_F(cli_options_test, pipeline_file_keys_are_skipped_only_in_files) {
+    po::options_description pipeline_keys("pipeline file");
+    pipeline_keys.add_options()("workers", po::value<int>(), "n")("window", po::value<int>(), "n");
+    std::vector<std::string> args = {"prog", "--config", write_config("window = 4\nworkers = 3\n")};
+    std::vector<const char*> argv;
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    auto from_file = parse(static_cast<int>(argv.size()), argv.data(), options(), "usage", nullptr, &pipeline_keys);
+    ASSERT_TRUE(from_file.ok()) << from_file.get_status().to_string();
+    EXPECT_EQ(from_file->values["window"].as<int>(), 4);  // Its own key is still read.
+    EXPECT_EQ(from_file->values.count("workers"), 0u);
+
+    args = {"prog", "--workers", "3"};
+    argv.clear();
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    EXPECT_FALSE(parse(static_cast<int>(argv.size()), argv.data(), options(), "usage", nullptr, &pipeline_keys).ok());
+
+    args = {"prog", "--config", write_config("wrokers = 3\n")};  // A typo is no pipeline key.
+    argv.clear();
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    auto typo = parse(static_cast<int>(argv.size()), argv.data(), options(), "usage", nullptr, &pipeline_keys);
+    ASSERT_FALSE(typo.ok());
+    EXPECT_NE(typo.get_status().message().find("wrokers"), std::string::npos);
+}
+
 TEST_F(cli_options_test, positional_arguments) {
     po::positional_options_description pos;
     pos.add("pipeline", 1);

@@ -144,11 +144,12 @@ TEST_F(config_check_test, every_example_config_is_valid) {
         for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at))
             text.replace(at, from.size(), dir.path());
         // A secret file an example names is the operator's to create; here, a stand-in.
-        const std::string secret_option = "secret_file=";
-        for (auto at = text.find(secret_option); at != std::string::npos; at = text.find(secret_option, at + 1)) {
-            const auto start = at + secret_option.size();
-            const std::string secret_path = text.substr(start, text.find_first_of("&\n", start) - start);
-            std::ofstream(secret_path) << "example-secret\n";
+        for (const std::string secret_option : {"secret_file=", "password_file="}) {
+            for (auto at = text.find(secret_option); at != std::string::npos; at = text.find(secret_option, at + 1)) {
+                const auto start = at + secret_option.size();
+                const std::string secret_path = text.substr(start, text.find_first_of("&\n", start) - start);
+                std::ofstream(secret_path) << "example-secret\n";
+            }
         }
         const std::string copy = write(entry.path().filename(), text);
         std::string out;

@@ -1,6 +1,7 @@
 // The pipeline end to end: the real sink, ventilator and workers as processes on ipc/tcp
 // endpoints in a temp dir, a real RocksDB log and a real SQLite target, checked with verify.
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -269,21 +270,29 @@ TEST_F(pipeline_test, a_worker_drops_bad_batches_and_keeps_working) {
     EXPECT_EQ(count_lines_with(dir / "worker-1.log", "bad_frames=6"), 1u) << read_file(dir / "worker-1.log");
 }
 
+// One pipeline file serves every command: run uses all of its keys, verify and dlq skip the
+// ones they do not take (workers).
 TEST_F(pipeline_test, syncline_run_until_caught_up_then_verify_command) {
     append_sample(*writer, 50'000, 5'000, 7);
-    const int run_code = run_to_exit("syncline",
-                                     {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target,
-                                      "--workers", "3", "--until-caught-up"},
+    const fs::path pipeline_file = dir / "pipeline.ini";
+    std::ofstream(pipeline_file) << "log = " << log_dir << "\nstate = " << state << "\npipeline = p1\ntarget = " << target
+                                 << "\nworkers = 3\n";
+    const int run_code = run_to_exit("syncline", {"run", "--config", pipeline_file.string(), "--until-caught-up"},
                                      dir / "run.log", seconds(120));
     ASSERT_EQ(run_code, 0) << read_file(dir / "run.log");
     EXPECT_EQ(committed(state, "p1"), 50'000u);
     EXPECT_NE(read_file(dir / "run.log").find("caught up"), std::string::npos);
     // Every child drained and exited 0 when the runner stopped them in order.
     EXPECT_EQ(count_lines_with(dir / "run.log", "stopped with code"), 0u) << read_file(dir / "run.log");
-    const int verify_code = run_to_exit(
-        "syncline", {"verify", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target},
-        dir / "verify.log", seconds(60));
+    const int verify_code =
+        run_to_exit("syncline", {"verify", "--config", pipeline_file.string()}, dir / "verify.log", seconds(60));
     EXPECT_EQ(verify_code, 0) << read_file(dir / "verify.log");
+    EXPECT_EQ(run_to_exit("syncline", {"dlq", "list", "--config", pipeline_file.string()}, dir / "dlq.log", seconds(30)), 0)
+        << read_file(dir / "dlq.log");
+    // On the command line a key the command does not take is still an error.
+    EXPECT_EQ(run_to_exit("syncline", {"verify", "--config", pipeline_file.string(), "--workers", "3"},
+                          dir / "verify-bad.log", seconds(30)),
+              2);
 }
 
 // A record that makes its whole batch fail (a trigger rolls the transaction back) holds the

@@ -1,6 +1,11 @@
 #include "workers/internal/uri.h"
 
+#include <cerrno>
 #include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace syncline::workers::internal {
 
@@ -70,6 +75,68 @@ result<bool> uri_options::take_bool(const std::string& name, bool fallback) {
 status uri_options::reject_unknown() const {
     if (_values.empty()) return {};
     return error("unknown option '" + _values.begin()->first + "'");
+}
+
+result<std::optional<std::string>> take_secret(uri_options& options, const std::string& name) {
+    const std::string env_option = name + "_env", file_option = name + "_file";
+    if (options.take(name))
+        return options.error("the " + name + " never goes into the URI (URIs are logged): use " + env_option +
+                             "=VARIABLE or " + file_option + "=PATH");
+    const auto env = options.take(env_option);
+    const auto file = options.take(file_option);
+    if (env && file) return options.error("give " + env_option + " or " + file_option + ", not both");
+    if (env) {
+        const char* value = std::getenv(env->c_str());
+        if (value == nullptr || *value == '\0')
+            return options.error("environment variable " + *env + " (" + env_option + ") is not set or empty");
+        return std::optional<std::string>(value);
+    }
+    if (!file) return std::optional<std::string>();
+    std::ifstream in(*file, std::ios::binary);
+    if (!in) return options.error("cannot read " + file_option + " " + *file + ": " + std::strerror(errno));
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string secret = text.str();
+    // `echo secret > file` leaves a line break that is not part of the secret.
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    if (secret.empty()) return options.error(file_option + " " + *file + " is empty");
+    return std::optional<std::string>(std::move(secret));
+}
+
+result<authority> parse_authority(std::string_view text, int default_port, const uri_options& options) {
+    authority out;
+    out.port = default_port;
+    if (const auto at = text.rfind('@'); at != std::string_view::npos) {
+        const std::string_view userinfo = text.substr(0, at);
+        if (userinfo.find(':') != std::string_view::npos)
+            return options.error("no password in the URI (it would be logged): use password_env or password_file");
+        auto user = percent_decode(userinfo);
+        if (!user || user->empty()) return options.error("bad user name '" + std::string(userinfo) + "'");
+        out.user = std::move(*user);
+        text.remove_prefix(at + 1);
+    }
+    std::string_view host = text;
+    if (text.starts_with('[')) {  // [::1]:6379
+        const auto close = text.find(']');
+        if (close == std::string_view::npos) return options.error("unclosed '[' in the host");
+        host = text.substr(1, close - 1);
+        text.remove_prefix(close + 1);
+        if (!text.empty() && !text.starts_with(':')) return options.error("bad host");
+    } else {
+        host = text.substr(0, text.find(':'));
+        text.remove_prefix(host.size());
+    }
+    if (host.empty()) return options.error("no host");
+    out.host = std::string(host);
+    if (text.starts_with(':')) {
+        const std::string port(text.substr(1));
+        char* end = nullptr;
+        const unsigned long n = std::strtoul(port.c_str(), &end, 10);
+        if (port.empty() || *end != '\0' || n == 0 || n > 65535)
+            return options.error("port must be 1..65535, not '" + port + "'");
+        out.port = static_cast<int>(n);
+    }
+    return out;
 }
 
 std::optional<std::string> percent_decode(std::string_view text) {

@@ -51,6 +51,19 @@ private:
     std::map<std::string, std::string> _values;
 };
 
+// A secret named by option NAME_env (an environment variable) or NAME_file (a file whose trailing
+// line break is dropped), never given itself: URIs are logged and shown in errors, so `NAME=` and a
+// password in the authority are refused. nullopt when neither option is given.
+result<std::optional<std::string>> take_secret(uri_options& options, const std::string& name);
+
+// `[USER@]HOST[:PORT]` (HOST may be `[v6]`), the authority of network targets; USER is
+// percent-decoded, a `USER:PASSWORD@` is refused (see take_secret).
+struct authority {
+    std::string user;  // Empty when not given.
+    std::string host;
+    int port = 0;      // `default_port` when not given.
+};
+result<authority> parse_authority(std::string_view text, int default_port, const uri_options& options);
 
 // Decodes %XX escapes (for user names, passwords and paths inside URIs); nullopt if malformed.
 std::optional<std::string> percent_decode(std::string_view text);

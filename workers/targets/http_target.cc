@@ -2,12 +2,13 @@
 
 #include <curl/curl.h>
 
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 
-#include "workers/internal/secret.h"
 #include "workers/internal/text.h"
 #include "workers/targets/http_format.h"
 
@@ -44,13 +45,10 @@ std::size_t keep_response(char* data, std::size_t size, std::size_t count, void*
 }
 
 result<std::string> read_secret(internal::uri_options& options) {
-    if (options.take("secret"))
-        return options.error("the secret never goes into the URI (URIs are logged): use syncline.secret_env=NAME or syncline.secret_file=PATH");
-    auto secret = internal::take_secret(options, "secret_env", "secret_file");
+    auto secret = internal::take_secret(options, "secret");
     if (!secret.ok()) return secret.get_status();
-    if (!secret->has_value())
-        return options.error("needs syncline.secret_env=NAME or syncline.secret_file=PATH (the HMAC-SHA256 key)");
-    return std::move(**secret);
+    if (!secret.value()) return options.error("needs syncline.secret_env=NAME or syncline.secret_file=PATH (the HMAC-SHA256 key)");
+    return std::move(*secret.value());
 }
 
 status check_url(const std::string& url, internal::uri_options& options) {

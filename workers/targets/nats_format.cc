@@ -1,9 +1,7 @@
 #include "workers/targets/nats_format.h"
 
-#include <cstdlib>
 #include <fstream>
 
-#include "workers/internal/secret.h"
 
 namespace syncline::workers {
 namespace {
@@ -66,27 +64,19 @@ result<nats_target_options> parse_nats_target_options(const internal::parsed_uri
     nats_target_options o;
     o.pipeline = pipeline;
     const auto slash = p.path.find('/');
-    std::string_view authority = p.path.substr(0, slash);
-    if (authority.find('@') != std::string_view::npos)
+    auto authority = internal::parse_authority(p.path.substr(0, slash), o.port, options);
+    if (!authority.ok()) return authority.get_status();
+    if (!authority->user.empty())
         return options.error("no user or token in the URI (it would be logged): use token_env, token_file or creds_file");
-    const auto colon = authority.rfind(':');
-    o.host = std::string(authority.substr(0, colon));
-    if (o.host.empty()) return options.error("no host");
-    if (colon != std::string_view::npos) {
-        const std::string port(authority.substr(colon + 1));
-        char* end = nullptr;
-        const unsigned long n = std::strtoul(port.c_str(), &end, 10);
-        if (port.empty() || *end != '\0' || n == 0 || n > 65535)
-            return options.error("port must be 1..65535, not '" + port + "'");
-        o.port = static_cast<int>(n);
-    }
+    o.host = std::move(authority->host);
+    o.port = authority->port;
     auto prefix = internal::percent_decode(slash == std::string_view::npos ? std::string_view{} : p.path.substr(slash + 1));
     if (!prefix || !valid_prefix(*prefix))
         return options.error("the subject prefix must be dot-separated tokens of printable ASCII without '*' or '>' "
                              "(nats://HOST[:PORT]/SUBJECT-PREFIX)");
     o.prefix = std::move(*prefix);
 
-    auto token = internal::take_secret(options, "token_env", "token_file");
+    auto token = internal::take_secret(options, "token");
     if (!token.ok()) return token.get_status();
     if (token->has_value()) o.token = std::move(**token);
     if (auto creds = options.take("creds_file")) {

@@ -83,7 +83,8 @@ struct nats_target::impl {
 
     status connect() {
         natsStatus s = natsOptions_Create(&connect_options);
-        const std::string url = "nats://" + options.host + ":" + std::to_string(options.port);
+        const bool v6 = options.host.find(':') != std::string::npos;
+        const std::string url = "nats://" + (v6 ? "[" + options.host + "]" : options.host) + ":" + std::to_string(options.port);
         if (s == NATS_OK) s = natsOptions_SetURL(connect_options, url.c_str());
         if (s == NATS_OK) s = natsOptions_SetTimeout(connect_options, options.connect_timeout.count());
         if (s == NATS_OK) s = natsOptions_SetName(connect_options, ("syncline-" + options.pipeline).c_str());

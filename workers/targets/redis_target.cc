@@ -250,56 +250,28 @@ std::string redis_target::redis_key(std::string_view prefix, std::string_view co
     return out;
 }
 
-// A password in the URI is refused: URIs are logged and shown in errors, so it comes from the
-// environment variable named by ?password_env= (read here, so a missing one is a config error).
+// A password in the URI is refused: URIs are logged and shown in errors, so it comes from
+// password_env / password_file (read here, so a missing one is a config error).
 result<redis_target_options> redis_target::options_from_uri(const internal::parsed_uri& p,
                                                             internal::uri_options& options) {
     if (!p.had_slashes) return options.error("write redis://HOST[:PORT][/DB]");
     redis_target_options o;
     std::string_view rest = p.path;
     const auto slash = rest.find('/');
-    std::string_view authority = rest.substr(0, slash);
     if (slash != std::string_view::npos) {
         const std::string db(rest.substr(slash + 1));
         if (db.size() > 5 || db.find_first_not_of("0123456789") != std::string::npos)
             return options.error("database must be a number, not '" + db + "'");
         if (!db.empty()) o.db = static_cast<unsigned>(std::stoul(db));
     }
-    if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
-        const std::string_view userinfo = authority.substr(0, at);
-        if (userinfo.find(':') != std::string_view::npos)
-            return options.error("no password in the URI (it would be logged): set ?password_env=VARIABLE");
-        auto user = internal::percent_decode(userinfo);
-        if (!user || user->empty()) return options.error("bad user name");
-        o.user = std::move(*user);
-        authority.remove_prefix(at + 1);
-    }
-    std::string_view host = authority;
-    if (authority.starts_with('[')) {  // [::1]:6379
-        const auto close = authority.find(']');
-        if (close == std::string_view::npos) return options.error("unclosed '[' in the host");
-        host = authority.substr(1, close - 1);
-        authority.remove_prefix(close + 1);
-        if (!authority.empty() && !authority.starts_with(':')) return options.error("bad host");
-    } else {
-        host = authority.substr(0, authority.find(':'));
-        authority.remove_prefix(host.size());
-    }
-    if (host.empty()) return options.error("no host");
-    o.host = std::string(host);
-    if (authority.starts_with(':')) {
-        const std::string port(authority.substr(1));
-        char* end = nullptr;
-        const unsigned long n = std::strtoul(port.c_str(), &end, 10);
-        if (port.empty() || *end != '\0' || n == 0 || n > 65535)
-            return options.error("port must be 1..65535, not '" + port + "'");
-        o.port = static_cast<int>(n);
-    }
-    if (auto var = options.take("password_env")) {
-        const char* value = std::getenv(var->c_str());
-        if (value == nullptr) return options.error("environment variable " + *var + " (password_env) is not set");
-        o.password = value;
-    }
+    auto authority = internal::parse_authority(rest.substr(0, slash), o.port, options);
+    if (!authority.ok()) return authority.get_status();
+    o.user = std::move(authority.value().user);
+    o.host = std::move(authority.value().host);
+    o.port = authority.value().port;
+    auto password = internal::take_secret(options, "password");
+    if (!password.ok()) return password.get_status();
+    if (password.value()) o.password = std::move(*password.value());
     if (auto prefix = options.take("prefix")) o.prefix = std::move(*prefix);
     auto connect_ms = options.take_uint("connect_timeout_ms", static_cast<std::uint64_t>(o.connect_timeout.count()), 1, 600'000);
     if (!connect_ms.ok()) return connect_ms.get_status();
