@@ -10,6 +10,7 @@
 #include "workers/targets/http_target.h"
 #include "workers/targets/jsonl_target.h"
 #include "workers/targets/mysql_target.h"
+#include "workers/targets/nats_target.h"
 #include "workers/targets/null_target.h"
 #include "workers/targets/postgres_target.h"
 #include "workers/targets/push_target.h"
@@ -31,6 +32,8 @@ constexpr std::string_view supported_schemes =
     "rocksdb:PATH[?sync=true|false], "
     "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
     "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH], "
+    "nats://HOST[:PORT]/SUBJECT-PREFIX[?token_env=VAR|token_file=PATH|creds_file=PATH&connect_timeout_ms=N"
+    "&ack_timeout_ms=N&create_stream=NAME&duplicate_window_s=N&missing_stream=retry|dead_letter], "
     "amqp://[USER@]HOST[:PORT]/EXCHANGE[?vhost=V&user=U&password_env=VAR|password_file=PATH&declare_exchange=TYPE"
     "&mandatory=true|false&heartbeat_s=N&connect_timeout_ms=N&timeout_ms=N], "
     "smtp(s)://HOST[:PORT]?from=ADDRESS&to=TEMPLATE[&subject=T&body=T|body_file=PATH&mode=record|digest&deletes=skip|send"
@@ -189,6 +192,14 @@ result<opener> parse_http(const std::string& uri, const internal::parsed_uri&, i
     return opener([o = std::move(o.value())] { return upcast(http_target::open(o)); });
 }
 
+// nats://host[:port]/subject-prefix: JetStream publishing (docs/targets/nats.md).
+result<opener> parse_nats(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                          const target_options& opts) {
+    auto o = parse_nats_target_options(p, options, opts.pipeline);
+    if (!o.ok()) return o.get_status();
+    return opener([o = std::move(o.value())] { return upcast(nats_target::open(o)); });
+}
+
 // amqp://[user@]host[:port]/exchange: parsed by amqp_target (a password in the URI is refused).
 result<opener> parse_amqp(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
                           const target_options& opts) {
@@ -231,6 +242,7 @@ constexpr scheme schemes[] = {
     {"rocksdb", parse_rocksdb},
     {"http", parse_http, true},
     {"https", parse_http, true},
+    {"nats", parse_nats},
     {"amqp", parse_amqp},
     {"smtp", parse_smtp},
     {"smtps", parse_smtp},
