@@ -1,6 +1,6 @@
 // CURVE end to end (docs/security.md): the real sink, ventilator and workers on tcp with keys
 // made by `syncline keygen`; a worker whose key is not allowed gets nothing and commits nothing,
-// is admitted once its key is added at runtime; a byte flipped on the wire drops the connection.
+// is admitted once its key is added at runtime; a byte flipped or a frame replayed on the wire is rejected.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -153,12 +153,16 @@ TEST_F(security_test, syncline_run_with_curve_keys_secures_every_child_and_verif
     EXPECT_EQ(count_lines_with(dir / "run-missing.log", "syncline keygen --out"), 1u) << read_file(dir / "run-missing.log");
 }
 
-// A TCP relay from a local port to `upstream` that flips one byte of the client's stream once,
-// after `flip_after` bytes (past the CURVE handshake), and records whether the server then
-// closed that connection. Later connections are relayed untouched.
+// A TCP relay from a local port to `upstream` that tampers with the client's stream once, after
+// `tamper_after` bytes (past the CURVE handshake): it flips one byte, or it replays a chunk (sends
+// bytes it already forwarded, whole recorded frames when the chunk holds them, again). It records
+// whether the server then closed that connection. Later connections are relayed untouched.
+enum class tampering { flip_byte, replay_chunk };
+
 class tampering_relay {
 public:
-    tampering_relay(int upstream_port, std::size_t flip_after) : _upstream(upstream_port), _flip_after(flip_after) {
+    tampering_relay(int upstream_port, std::size_t tamper_after, tampering how)
+        : _upstream(upstream_port), _tamper_after(tamper_after), _how(how) {
         _listener = ::socket(AF_INET, SOCK_STREAM, 0);
         const int one = 1;
         ::setsockopt(_listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -178,8 +182,8 @@ public:
         ::close(_listener);
     }
     int port() const { return _port; }
-    bool flipped() const { return _flipped; }
-    bool server_closed_tampered_connection() const { return _closed_after_flip; }
+    bool tampered() const { return _tampered; }
+    bool server_closed_tampered_connection() const { return _closed_after_tampering; }
 
 private:
     int connect_upstream() const {
@@ -220,15 +224,20 @@ private:
                     const ssize_t n = ::read(l.client, buf, sizeof buf);
                     if (n <= 0) closed = true;
                     else {
-                        if (!_flipped && l.forwarded + n > _flip_after) {
+                        const bool tamper_now = !_tampered && l.forwarded + n > _tamper_after;
+                        if (tamper_now && _how == tampering::flip_byte)
                             buf[n - 1] ^= 0x20;  // The last byte of this chunk: a frame's MAC or payload.
-                            _flipped = true;
+                        l.forwarded += n;
+                        bool sent = ::send(l.server, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) == n;
+                        if (tamper_now && _how == tampering::replay_chunk && sent)
+                            sent = ::send(l.server, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) == n;
+                        if (tamper_now) {
+                            _tampered = true;
                             l.tampered = true;
                         }
-                        l.forwarded += n;
-                        if (::send(l.server, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) {
+                        if (!sent) {
                             closed = true;  // The server closed it first.
-                            if (l.tampered) _closed_after_flip = true;
+                            if (l.tampered) _closed_after_tampering = true;
                         }
                     }
                 }
@@ -236,7 +245,7 @@ private:
                     const ssize_t n = ::read(l.server, buf, sizeof buf);
                     if (n <= 0) {
                         closed = true;
-                        if (l.tampered) _closed_after_flip = true;
+                        if (l.tampered) _closed_after_tampering = true;
                     } else {
                         closed = ::send(l.client, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n;
                     }
@@ -253,20 +262,25 @@ private:
     }
 
     int _upstream;
-    std::size_t _flip_after;
+    std::size_t _tamper_after;
+    tampering _how;
     int _listener = -1;
     int _port = 0;
-    std::atomic<bool> _stop{false}, _flipped{false}, _closed_after_flip{false};
+    std::atomic<bool> _stop{false}, _tampered{false}, _closed_after_tampering{false};
     std::thread _thread;
 };
 
-TEST_F(security_test, a_byte_flipped_on_the_wire_is_detected_and_commits_nothing_wrong) {
+class tampering_test : public security_test, public ::testing::WithParamInterface<tampering> {};
+
+// A flipped byte fails CURVE's MAC; a replayed frame carries a nonce the sink has seen (CurveZMQ
+// nonces only grow), so neither is applied.
+TEST_P(tampering_test, tampered_or_replayed_bytes_on_the_wire_are_rejected_and_commit_nothing_wrong) {
     start_servers();
     const int acks_port = std::stoi(acks.substr(acks.rfind(':') + 1));
     // Acks flow worker -> sink through the relay; 2 KB is well past the handshake (~600 bytes).
-    tampering_relay relay(acks_port, 2048);
+    tampering_relay relay(acks_port, 2048, GetParam());
     auto worker = start_worker("worker", keys, "tcp://127.0.0.1:" + std::to_string(relay.port()));
-    ASSERT_TRUE(eventually([&] { return relay.flipped(); }, seconds(30)));
+    ASSERT_TRUE(eventually([&] { return relay.tampered(); }, seconds(30)));
     // CURVE's MAC (or the framing inside the box) catches the altered byte: the sink drops the
     // connection's input, counts it and logs it, and applies nothing from it.
     EXPECT_TRUE(eventually([&] { return count_lines_with(dir / "sink.log", "handshake failed channel=acks") > 0; },
@@ -280,6 +294,12 @@ TEST_F(security_test, a_byte_flipped_on_the_wire_is_detected_and_commits_nothing
     std::fprintf(stderr, "relay: server closed the tampered connection: %s\n",
                  relay.server_closed_tampered_connection() ? "yes" : "no");
 }
+
+INSTANTIATE_TEST_SUITE_P(on_the_acks_link, tampering_test,
+                         ::testing::Values(tampering::flip_byte, tampering::replay_chunk),
+                         [](const ::testing::TestParamInfo<tampering>& info) {
+                             return std::string(info.param == tampering::flip_byte ? "byte_flipped" : "chunk_replayed");
+                         });
 
 }  // namespace
 }  // namespace syncline::testing
