@@ -28,7 +28,7 @@ void init_curl_once() {
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-status check_http_url(const std::string& url, uri_options& options) {
+status check_curl_url(const std::string& url, uri_options& options) {
     // libcurl reads http:///x as host "x"; an empty authority is a typo here.
     const auto authority = url.find("://");
     if (authority == std::string::npos || url.size() == authority + 3 || url[authority + 3] == '/')

@@ -17,8 +17,9 @@ namespace syncline::workers::internal {
 // libcurl's global state: set up once, before any handle, and not concurrently.
 void init_curl_once();
 
-// invalid_argument (via `options`) unless `url` is a URL with a host that libcurl accepts.
-status check_http_url(const std::string& url, uri_options& options);
+// invalid_argument (via `options`) unless `url` is a URL with a host that libcurl accepts
+// (http(s):// for the webhook and push targets, smtp(s):// for email).
+status check_curl_url(const std::string& url, uri_options& options);
 
 struct http_transport {
     std::chrono::milliseconds connect_timeout{5'000};  // Default: 5 s.

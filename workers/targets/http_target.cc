@@ -44,7 +44,7 @@ result<http_target_options> parse_http_target_options(const std::string& uri, in
     http_target_options o;
     o.url = std::move(url);
     o.pipeline = pipeline;
-    SYNCLINE_RETURN_IF_ERROR(internal::check_http_url(o.url, options));
+    SYNCLINE_RETURN_IF_ERROR(internal::check_curl_url(o.url, options));
     auto secret = internal::require_secret(options, "secret", option_prefix, "the HMAC-SHA256 key");
     if (!secret.ok()) return secret.get_status();
     o.secret = std::move(secret.value());

@@ -58,7 +58,7 @@ status take_common(internal::uri_options& options, push_target_options& o, const
     while (o.endpoint.ends_with('/')) o.endpoint.pop_back();
     if (!o.endpoint.starts_with("https://") && !o.endpoint.starts_with("http://"))
         return options.error("endpoint must be an http:// or https:// URL, not '" + internal::shown_url(o.endpoint) + "'");
-    SYNCLINE_RETURN_IF_ERROR(internal::check_http_url(o.endpoint, options));
+    SYNCLINE_RETURN_IF_ERROR(internal::check_curl_url(o.endpoint, options));
     auto transport = internal::take_transport_options(options);
     if (!transport.ok()) return transport.get_status();
     o.transport = std::move(transport.value());

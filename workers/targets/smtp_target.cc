@@ -42,23 +42,6 @@ result<internal::message_template> take_body(internal::uri_options& options) {
     return parsed;
 }
 
-// HOST[:PORT] checked by libcurl's own URL parser (IPv6 literals, port range), so that what
-// passes here is what libcurl will connect to.
-status check_authority(const std::string& url, internal::uri_options& options) {
-    internal::init_curl_once();
-    CURLU* u = curl_url();
-    SYNCLINE_CHECK(u != nullptr);
-    CURLUcode rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
-    char* host = nullptr;
-    if (rc == CURLUE_OK) rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
-    const bool has_host = host != nullptr && *host != '\0';
-    curl_free(host);
-    curl_url_cleanup(u);
-    if (rc != CURLUE_OK) return options.error(std::string("not a valid HOST[:PORT]: ") + curl_url_strerror(rc));
-    if (!has_host) return options.error("no host");
-    return {};
-}
-
 // "smtp://host:port" of the URI; user info and paths are refused.
 result<std::string> server_url(const internal::parsed_uri& p, internal::uri_options& options) {
     if (!p.had_slashes) return options.error("write " + std::string(p.scheme) + "://HOST[:PORT]");
@@ -69,7 +52,8 @@ result<std::string> server_url(const internal::parsed_uri& p, internal::uri_opti
     if (authority.find('/') != std::string_view::npos) return options.error("no path after HOST[:PORT]");
     if (authority.empty()) return options.error("no host");
     std::string url = std::string(p.scheme) + "://" + std::string(authority);
-    SYNCLINE_RETURN_IF_ERROR(check_authority(url, options));
+    // Checked by libcurl's own URL parser (IPv6 literals, port range): what passes is what it connects to.
+    SYNCLINE_RETURN_IF_ERROR(internal::check_curl_url(url, options));
     return url;
 }
 
