@@ -12,6 +12,7 @@
 #include "tests/support/harness.h"
 #include "tests/support/http_receiver.h"
 #include "workers/target.h"
+#include "workers/tests/test_util.h"
 #include "workers/targets/http_target.h"
 
 namespace syncline::testing {
@@ -37,20 +38,7 @@ std::vector<record> sample(std::uint64_t first, std::size_t n) {
     return rs;
 }
 
-std::vector<record_view> views(const std::vector<record>& rs) {
-    std::vector<record_view> out;
-    for (const auto& r : rs) {
-        record_view v;
-        v.offset = r.offset;
-        v.ts_ms = r.ts_ms;
-        v.collection = r.collection;
-        v.key = r.key;
-        v.operation = r.operation;
-        v.value = r.value;
-        out.push_back(v);
-    }
-    return out;
-}
+using workers::testing::views;
 
 class http_target_test : public ::testing::Test {
 protected:

@@ -12,6 +12,7 @@
 
 #include "tests/support/harness.h"
 #include "tests/support/push_receiver.h"
+#include "workers/tests/test_util.h"
 #include "workers/target.h"
 #include "workers/targets/push_format.h"
 
@@ -24,20 +25,7 @@ using std::chrono::seconds;
 // Records whose key is the device token (the receiver answers by its prefix).
 struct batch {
     std::vector<record> records;
-    std::vector<record_view> views() const {
-        std::vector<record_view> out;
-        for (const auto& r : records) {
-            record_view v;
-            v.offset = r.offset;
-            v.ts_ms = r.ts_ms;
-            v.collection = r.collection;
-            v.key = r.key;
-            v.operation = r.operation;
-            v.value = r.value;
-            out.push_back(v);
-        }
-        return out;
-    }
+    std::vector<record_view> views() const { return workers::testing::views(records); }
     batch& add(const std::string& token, op operation = op::upsert, std::string value = "") {
         record r;
         r.offset = records.empty() ? 1 : records.back().offset + 1;

@@ -12,6 +12,7 @@
 #include "tests/support/harness.h"
 #include "tests/support/smtp_receiver.h"
 #include "workers/target.h"
+#include "workers/tests/test_util.h"
 
 namespace syncline::testing {
 namespace {
@@ -29,20 +30,7 @@ record user(std::uint64_t offset, const std::string& key, const std::string& val
     return r;
 }
 
-std::vector<record_view> views(const std::vector<record>& rs) {
-    std::vector<record_view> out;
-    for (const auto& r : rs) {
-        record_view v;
-        v.offset = r.offset;
-        v.ts_ms = r.ts_ms;
-        v.collection = r.collection;
-        v.key = r.key;
-        v.operation = r.operation;
-        v.value = r.value;
-        out.push_back(v);
-    }
-    return out;
-}
+using workers::testing::views;
 
 const std::string options = "from=alerts@example.com&to={value.email}&subject={value.name}%20is%20{op}"
                             "&body=Hello%20{value.name},%0Akey%20{key}%20at%20offset%20{offset}.%0A&timeout_ms=5000";
