@@ -277,10 +277,59 @@ result<std::unique_ptr<change_log>> change_log::open_reader(const std::string& p
     return std::unique_ptr<change_log>(new change_log(std::move(i)));
 }
 
-result<offset_range> change_log::append(std::span<record> records) {
+result<offset_range> change_log::append(std::span<record> records) { return append(records, {}); }
+
+namespace {
+status check_meta_key(std::string_view key) {
+    if (key.find('/') == std::string_view::npos)
+        return status{errc::invalid_argument, "meta key '" + std::string(key) + "' has no '/' (e.g. \"producer/<id>\")"};
+    return {};
+}
+}  // namespace
+
+result<std::optional<std::string>> change_log::get_meta(std::string_view key) const {
+    const impl& m = *_impl;
+    SYNCLINE_RETURN_IF_ERROR(check_meta_key(key));
+    std::string v;
+    auto s = m.db->Get(rocksdb::ReadOptions(), m.meta, rocksdb::Slice(key.data(), key.size()), &v);
+    if (s.IsNotFound()) return std::optional<std::string>{};
+    if (!s.ok()) return from_rocks(s, "change log " + m.path + ": reading meta " + std::string(key));
+    return std::optional<std::string>{std::move(v)};
+}
+
+result<std::vector<meta_entry>> change_log::scan_meta(std::string_view prefix) const {
+    const impl& m = *_impl;
+    SYNCLINE_RETURN_IF_ERROR(check_meta_key(prefix));
+    std::vector<meta_entry> out;
+    std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(rocksdb::ReadOptions(), m.meta));
+    for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid() && it->key().starts_with(
+             rocksdb::Slice(prefix.data(), prefix.size()));
+         it->Next())
+        out.push_back(meta_entry{it->key().ToString(), it->value().ToString()});
+    if (!it->status().ok()) return from_rocks(it->status(), "change log " + m.path + ": scanning meta " + std::string(prefix));
+    return out;
+}
+
+result<offset_range> change_log::append(std::span<record> records, std::span<const meta_entry> meta) {
     impl& m = *_impl;
     if (!m.writer) return status{errc::invalid_argument, "change log " + m.path + ": append on a reader"};
-    if (records.empty()) return status{errc::invalid_argument, "append: empty batch"};
+    for (const meta_entry& e : meta) SYNCLINE_RETURN_IF_ERROR(check_meta_key(e.key));
+    if (records.empty() && meta.empty()) return status{errc::invalid_argument, "append: empty batch"};
+    if (records.empty()) {
+        rocksdb::WriteBatch b;
+        rocksdb::Status s;
+        for (const meta_entry& e : meta) {
+            if (!s.ok()) break;
+            s = e.value.empty() ? b.Delete(m.meta, e.key) : b.Put(m.meta, e.key, e.value);
+        }
+        if (s.ok()) {
+            rocksdb::WriteOptions wo;
+            wo.sync = m.sync;
+            s = m.db->Write(wo, &b);
+        }
+        if (!s.ok()) return from_rocks(s, "change log " + m.path + ": writing meta");
+        return offset_range{0, 0};
+    }
     // Validate everything first: a batch is written whole or not at all.
     for (std::size_t i = 0; i < records.size(); ++i) {
         if (records[i].collection.empty())
@@ -316,6 +365,10 @@ result<offset_range> change_log::append(std::span<record> records) {
     put_be64(time_key, static_cast<std::uint64_t>(std::max<std::int64_t>(ts, 0)));
     put_be64(time_key + 8, first);  // Tiebreak: several appends in one millisecond.
     if (s.ok()) s = m.batch.Put(m.time, rocksdb::Slice(time_key, 16), rocksdb::Slice(time_key + 8, 8));
+    for (const meta_entry& e : meta) {
+        if (!s.ok()) break;
+        s = e.value.empty() ? m.batch.Delete(m.meta, e.key) : m.batch.Put(m.meta, e.key, e.value);
+    }
 
     if (s.ok()) {
         rocksdb::WriteOptions wo;

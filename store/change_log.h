@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/record.h"
 #include "common/status.h"
@@ -43,6 +44,15 @@ struct log_stats {
     std::map<std::string, std::uint64_t> per_collection;  // Record counts.
 };
 
+// A key/value pair that a writer stores beside its records, in the log's `meta` column family and
+// in the same atomic WriteBatch as an append: the gateway's producer table, the capture's source
+// position. Keys must contain a '/' ("producer/<id>", "capture/<slot>"), which keeps them apart from
+// the log's own meta keys; an empty value deletes the key.
+struct meta_entry {
+    std::string key;
+    std::string value;
+};
+
 // Receives stored records in offset order; return false to stop early.
 using record_visitor = std::function<bool(std::uint64_t offset, std::string_view encoded)>;
 
@@ -58,6 +68,16 @@ public:
     // (by default) synced WriteBatch: all or nothing. invalid_argument for an empty batch or a
     // record without collection/key. Writer only.
     result<offset_range> append(std::span<record> records);
+    // The same, and writes `meta` in the same WriteBatch: the records and the meta entries are
+    // durable together or not at all. invalid_argument for a key without '/'. An empty `records`
+    // with non-empty `meta` writes only the meta entries and returns {0, 0}.
+    result<offset_range> append(std::span<record> records, std::span<const meta_entry> meta);
+
+    // A meta entry written by append(records, meta); nullopt when absent. Readers see what the
+    // last catch_up() saw.
+    result<std::optional<std::string>> get_meta(std::string_view key) const;
+    // Every meta entry whose key starts with `prefix` (which must contain '/'), in key order.
+    result<std::vector<meta_entry>> scan_meta(std::string_view prefix) const;
 
     // Reader: makes appends by the writer visible. Cheap when nothing changed.
     status catch_up();

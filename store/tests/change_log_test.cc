@@ -427,3 +427,39 @@ TEST_F(change_log_test, stats_per_collection) {
 
 }  // namespace
 }  // namespace syncline::store
+
+// Writers keep their own state (the gateway's producer table, the capture's source position) in
+// the same atomic write as the records it describes.
+TEST_F(change_log_test, meta_entries_ride_with_an_append) {
+    auto batch = make_batch(3);
+    std::vector<meta_entry> meta{{"producer/a", "seq=7"}, {"capture/slot", "0/16B3748"}};
+    auto r = _log->append(batch, meta);
+    ASSERT_RESULT_OK(r);
+    EXPECT_EQ(r->last, 3u);
+    reopen();
+    auto a = _log->get_meta("producer/a");
+    ASSERT_RESULT_OK(a);
+    ASSERT_TRUE(a->has_value());
+    EXPECT_EQ(**a, "seq=7");
+    auto all = _log->scan_meta("producer/");
+    ASSERT_RESULT_OK(all);
+    ASSERT_EQ(all->size(), 1u);
+    EXPECT_EQ((*all)[0].key, "producer/a");
+
+    // Meta alone (no records), and a delete by empty value.
+    std::vector<record> none;
+    std::vector<meta_entry> del{{"producer/a", ""}};
+    auto d = _log->append(none, del);
+    ASSERT_RESULT_OK(d);
+    EXPECT_EQ(d->first, 0u);
+    EXPECT_FALSE(_log->get_meta("producer/a")->has_value());
+    EXPECT_EQ(_log->last_offset(), 3u);
+
+    // A key without '/' could collide with the log's own meta: refused, nothing written.
+    auto more = make_batch(2);
+    std::vector<meta_entry> bad{{"last_offset", "x"}};
+    auto b = _log->append(more, bad);
+    ASSERT_FALSE(b.ok());
+    EXPECT_EQ(b.get_status().code(), errc::invalid_argument);
+    EXPECT_EQ(_log->last_offset(), 3u);
+}
