@@ -1,6 +1,6 @@
 // postgres_baseline: the PostgreSQL target's own limit. One process, one libpq connection, no
 // ZeroMQ, no log: it writes the rows the pipeline writes (the standard workload of
-// bench/workload.h, offsets 1..N) into the same schema as workers/targets/postgres_target.cc
+// bench/workload.h, offsets 1..N) into the same schema as targets/postgres_target.cc
 // (jsonb values, fenced upsert, tombstones), in transactions of a given size, two ways:
 //   values: BEGIN; one multi-row INSERT ... VALUES (...), (...) ON CONFLICT ... WHERE fence per
 //           collection (text parameters); COMMIT: sent pipelined, one round trip.
@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "bench/workload.h"
-#include "workers/target.h"
+#include "targets/target.h"
 
 namespace {
 
@@ -185,10 +185,10 @@ result_row run_case(PGconn* c, const std::string& uri, const std::vector<record>
             " deleted bool, ts bigint) ON COMMIT DELETE ROWS");
     result_row out{mode, tx, 0, 0, 0};
     std::string buf;
-    std::unique_ptr<workers::target> target;
+    std::unique_ptr<targets::target> target;
     std::vector<record_view> views;
     if (mode == "target") {
-        auto t = workers::open_target(uri + "?schema=" + schema);
+        auto t = targets::open_target(uri + "?schema=" + schema);
         if (!t.ok()) die(t.get_status().message());
         target = std::move(t.value());
         views.reserve(tx);

@@ -4,7 +4,7 @@
 //   plain HSET:   hiredis pipelining HSET <collection>:<key> v .. o .. d .. (the same hash the
 //                 target writes, without the fence), N commands per round trip. The fastest a
 //                 single client writes these rows.
-//   target alone: workers::redis_target::deliver (the fenced EVALSHA chunks) on batches of N,
+//   target alone: targets::redis_target::deliver (the fenced EVALSHA chunks) on batches of N,
 //                 the target's code without the pipeline around it.
 //
 //   redis_baseline --uri redis://127.0.0.1:PORT/DB [--records N] [--keys K] [--batch SIZE[,SIZE...]]
@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "bench/workload.h"
-#include "workers/target.h"
+#include "targets/target.h"
 
 namespace {
 
@@ -95,7 +95,7 @@ timing plain_hset(raw_client& redis, const std::vector<record>& rows, std::size_
 }
 
 timing target_alone(const std::string& uri, const std::vector<record>& rows, std::size_t batch) {
-    auto t = workers::open_target(uri);
+    auto t = targets::open_target(uri);
     if (!t.ok()) die(t.get_status().message());
     std::vector<record_view> views;
     views.reserve(rows.size());

@@ -1,7 +1,7 @@
 // sqlite_baseline: the SQLite target's own limit. One process, one connection, no ZeroMQ, no
 // log: it writes the rows the pipeline writes (the standard workload of bench/workload.h, offsets
 // 1..N) into the same schema with the same pragmas and the same fenced upsert as
-// workers/targets/sqlite_target.cc, in transactions of a given size, and reports rows/s.
+// targets/sqlite_target.cc, in transactions of a given size, and reports rows/s.
 //
 //   sqlite_baseline [--records N] [--keys K] [--tx SIZE[,SIZE...]] [--sync full|normal|off]
 //                   [--dir DIR]

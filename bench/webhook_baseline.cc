@@ -1,7 +1,7 @@
 // webhook_baseline: the receiver's own limit for docs/benchmarks.md "Webhook": one process, one
 // kept-alive libcurl connection, posting the standard workload (bench/workload.h) in requests of
 // --batch records, each body built and signed exactly as the webhook target does
-// (workers/targets/http_format.h), one after another as fast as the receiver answers. The bodies
+// (targets/http_format.h), one after another as fast as the receiver answers. The bodies
 // are built before timing; signing is timed (it happens per send).
 // Usage: webhook_baseline --url URL --secret-file PATH [--records N] [--keys K] [--batch B]
 // Output: one markdown row | webhook_baseline | records | requests | seconds | records/s |.
@@ -17,7 +17,7 @@
 #include <curl/curl.h>
 
 #include "bench/workload.h"
-#include "workers/targets/http_format.h"
+#include "targets/http_format.h"
 
 using namespace syncline;
 
@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
             views.push_back({r.offset, r.ts_ms, r.collection, r.key, r.operation, r.value, {}});
         }
         request q;
-        workers::webhook::append_body(q.body, "bench", views);
-        q.key = workers::webhook::idempotency_key("bench", views.front().offset, views.back().offset);
+        targets::webhook::append_body(q.body, "bench", views);
+        q.key = targets::webhook::idempotency_key("bench", views.front().offset, views.back().offset);
         requests.push_back(std::move(q));
     }
     const auto began = std::chrono::steady_clock::now();
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
         curl_slist* headers = nullptr;
         for (const std::string& h :
              {std::string("Content-Type: application/json"), std::string("Expect:"), "Idempotency-Key: " + q.key,
-              "Syncline-Signature: " + workers::webhook::signature_header(secret, std::time(nullptr), q.body)})
+              "Syncline-Signature: " + targets::webhook::signature_header(secret, std::time(nullptr), q.body)})
             headers = curl_slist_append(headers, h.c_str());
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, q.body.data());

@@ -18,7 +18,7 @@
 #include "cli/syncline_cli.h"
 #include "common/process.h"
 #include "store/state_store.h"
-#include "workers/target.h"
+#include "targets/target.h"
 
 namespace syncline::cli {
 namespace {
@@ -119,7 +119,7 @@ bool check_reachability(const run_options& o) {
         ok = ok && good;
     };
     std::printf("Reachability:\n");
-    if (auto t = workers::open_target(o.target, {o.pipeline}); t.ok())
+    if (auto t = targets::open_target(o.target, {o.pipeline}); t.ok())
         report("target", true, "opened " + redact_secrets("target", o.target));
     else
         report("target", false, redact_secrets_in(t.get_status().message(), "target", o.target));

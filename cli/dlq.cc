@@ -20,7 +20,7 @@
 #include "common/codec.h"
 #include "common/process.h"
 #include "store/state_store.h"
-#include "workers/target.h"
+#include "targets/target.h"
 
 namespace syncline::cli {
 namespace {
@@ -322,7 +322,7 @@ int dlq_retry_command(int argc, const char* const* argv) {
     }
     auto rows = resolve(std::move(*entries), a.log);
     if (!rows.ok()) return failure(cmd, rows.get_status().message());
-    auto target = workers::open_target(a.target, {a.pipeline});
+    auto target = targets::open_target(a.target, {a.pipeline});
     if (!target.ok()) {
         const auto& s = target.get_status();
         return s.code() == errc::invalid_argument ? usage_error(cmd, s.message()) : failure(cmd, s.message());
@@ -340,7 +340,7 @@ int dlq_retry_command(int argc, const char* const* argv) {
             else refused[r.entry.offset] = r.problem;
         }
         if (chunk.empty()) continue;
-        workers::delivery_outcome outcome = (*target)->deliver(chunk);
+        targets::delivery_outcome outcome = (*target)->deliver(chunk);
         if (!outcome.transient.ok()) {
             unavailable = outcome.transient;  // Nothing of this chunk counts as done.
             break;

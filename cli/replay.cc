@@ -19,7 +19,7 @@
 #include "cli/display.h"
 #include "cli/internal/command_util.h"
 #include "cli/runner.h"
-#include "workers/target.h"
+#include "targets/target.h"
 #include "cli/syncline_cli.h"
 #include "common/process.h"
 #include "store/state_store.h"

@@ -18,7 +18,7 @@
 #include "common/subprocess.h"
 #include "store/change_log.h"
 #include "store/state_store.h"
-#include "workers/target.h"
+#include "targets/target.h"
 
 namespace syncline::cli {
 namespace {
@@ -480,7 +480,7 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
     if (o.workers < 1 || o.workers > 256) check("workers", status{errc::invalid_argument, "must be between 1 and 256"});
     if (o.until_caught_up && o.to != 0)
         check("to", status{errc::invalid_argument, "--until-caught-up and --to exclude each other"});
-    if (status s = workers::check_target_uri(o.target, {o.pipeline}); !s.ok())
+    if (status s = targets::check_target_uri(o.target, {o.pipeline}); !s.ok())
         check("target", status{s.code(), redact_secrets_in(s.message(), "target", o.target)});
     for (const auto& [name, endpoint] : {std::pair{"work", &o.work}, {"acks", &o.acks}, {"control", &o.control}})
         if (!endpoint->empty()) check(name, validate_endpoint(name, *endpoint));

@@ -1,5 +1,5 @@
 // `syncline verify`: compares a target with the state the log defines at the pipeline's
-// committed offset (workers/verify.h), prints every difference, exits 1 when there is one.
+// committed offset (targets/verify.h), prints every difference, exits 1 when there is one.
 #include <cstdio>
 
 #include "common/cli_options.h"
@@ -7,8 +7,8 @@
 #include "cli/syncline_cli.h"
 #include "common/process.h"
 #include "store/state_store.h"
-#include "workers/target.h"
-#include "workers/verify.h"
+#include "targets/target.h"
+#include "targets/verify.h"
 
 namespace syncline::cli {
 
@@ -40,15 +40,15 @@ int verify_command(int argc, const char* const* argv) {
     if (!committed->has_value())
         return internal::failure(cmd, "pipeline " + pipeline + " has not committed anything yet");
 
-    auto t = workers::open_target(target, {pipeline});
+    auto t = targets::open_target(target, {pipeline});
     if (!t.ok()) {
         const auto& s = t.get_status();
         return s.code() == errc::invalid_argument ? internal::usage_error(cmd, s.message())
                                                   : internal::failure(cmd, s.message());
     }
-    auto report = workers::verify_target(**log, **committed, **t, cli::redact_secrets("target", target));
+    auto report = targets::verify_target(**log, **committed, **t, cli::redact_secrets("target", target));
     if (!report.ok()) return internal::failure(cmd, report.get_status().message());
-    std::fputs(workers::format_report(*report, max_lines).c_str(), stdout);
+    std::fputs(targets::format_report(*report, max_lines).c_str(), stdout);
     return report->clean() ? exit_ok : exit_failure;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // store/mirror_store.h: the log's state mirrored into a RocksDB database, behind the `rocksdb:`
-// target (workers/targets/rocksdb_target.h; layout and guarantees in docs/targets/rocksdb.md).
+// target (targets/rocksdb_target.h; layout and guarantees in docs/targets/rocksdb.md).
 //
 // Layout: one column family per collection, named exactly after it and created on first use
 // (the collection named "default" lives in RocksDB's default family). RocksDB key = the record's

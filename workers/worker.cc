@@ -14,9 +14,12 @@
 #include "common/log.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
-#include "workers/target.h"
+#include "targets/target.h"
 
 namespace syncline::workers {
+using targets::delivery_outcome;
+using targets::open_target;
+using targets::target;
 namespace {
 
 const logger log_worker("worker");

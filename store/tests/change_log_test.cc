@@ -425,9 +425,6 @@ TEST_F(change_log_test, stats_per_collection) {
     EXPECT_EQ(st->per_collection, (std::map<std::string, std::uint64_t>{{"accounts", 5}, {"events", 1}, {"orders", 4}}));
 }
 
-}  // namespace
-}  // namespace syncline::store
-
 // Writers keep their own state (the gateway's producer table, the capture's source position) in
 // the same atomic write as the records it describes.
 TEST_F(change_log_test, meta_entries_ride_with_an_append) {
@@ -463,3 +460,6 @@ TEST_F(change_log_test, meta_entries_ride_with_an_append) {
     EXPECT_EQ(b.get_status().code(), errc::invalid_argument);
     EXPECT_EQ(_log->last_offset(), 3u);
 }
+
+}  // namespace
+}  // namespace syncline::store

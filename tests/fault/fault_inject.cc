@@ -321,7 +321,7 @@ public:
     void lock(const std::string& path) {
         if (sqlite3_open_v2(path.c_str(), &_db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK)
             throw std::runtime_error("outage: cannot open " + path + ": " + sqlite3_errmsg(_db));
-        // The workers retry a busy lock every 0.1-2 ms (workers/targets/sqlite_target.cc); with
+        // The workers retry a busy lock every 0.1-2 ms (targets/sqlite_target.cc); with
         // SQLite's default handler (up to 100 ms between tries) this connection rarely found
         // the lock free between their back-to-back transactions and gave up (seen under ASan,
         // where the transactions take longer). So it retries as eagerly as they do.
@@ -424,7 +424,7 @@ private:
 
 // ---------------------------------------------------------------------------------------------
 // Independent check: the log's final state per (collection, key) from the store API, compared
-// with the target read directly. Shares no code with workers/verify.
+// with the target read directly. Shares no code with targets/verify.
 
 struct final_entry {
     std::uint64_t offset = 0;

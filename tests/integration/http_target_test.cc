@@ -1,4 +1,4 @@
-// The webhook target (workers/targets/http_target.h) in-process against a real HTTP server
+// The webhook target (targets/http_target.h) in-process against a real HTTP server
 // (tests/support/http_receiver.h): signatures, idempotency keys, the endpoint's own query string,
 // connection reuse, and what each kind of answer turns into (delivered, transient with a
 // Retry-After hint, refused records with the status and a body excerpt).
@@ -11,9 +11,9 @@
 
 #include "tests/support/harness.h"
 #include "tests/support/http_receiver.h"
-#include "workers/target.h"
-#include "workers/tests/test_util.h"
-#include "workers/targets/http_target.h"
+#include "targets/target.h"
+#include "targets/tests/test_util.h"
+#include "targets/http_target.h"
 
 namespace syncline::testing {
 namespace {
@@ -38,15 +38,15 @@ std::vector<record> sample(std::uint64_t first, std::size_t n) {
     return rs;
 }
 
-using workers::testing::views;
+using targets::testing::views;
 
 class http_target_test : public ::testing::Test {
 protected:
     void SetUp() override { std::ofstream(secret_file) << secret << "\n"; }
 
-    std::unique_ptr<workers::target> open(const std::string& path = "/hook", const std::string& extra = "") {
+    std::unique_ptr<targets::target> open(const std::string& path = "/hook", const std::string& extra = "") {
         const std::string joint = path.find('?') == std::string::npos ? "?" : "&";
-        auto t = workers::open_target(receiver.url(path) + joint + "syncline.secret_file=" + secret_file + extra, {"p1"});
+        auto t = targets::open_target(receiver.url(path) + joint + "syncline.secret_file=" + secret_file + extra, {"p1"});
         if (!t.ok()) ADD_FAILURE() << t.get_status().message();
         return t.ok() ? std::move(t.value()) : nullptr;
     }
@@ -102,7 +102,7 @@ TEST_F(http_target_test, the_signature_fails_with_a_wrong_secret_a_changed_body_
 
     // A receiver with another secret rejects it.
     http_receiver other("not-the-secret");
-    auto t2 = workers::open_target(other.url() + "?syncline.secret_file=" + secret_file, {"p1"});
+    auto t2 = targets::open_target(other.url() + "?syncline.secret_file=" + secret_file, {"p1"});
     ASSERT_TRUE(t2.ok());
     ASSERT_TRUE((*t2)->deliver(views(rs)).transient.ok());
     EXPECT_FALSE(other.requests().at(0).signature_valid);
@@ -138,7 +138,7 @@ TEST_F(http_target_test, a_429_or_503_with_retry_after_is_transient_with_that_wa
     receiver.answer_next(1, answer::with(503).retry_after(100'000));
     auto capped = t->deliver(views(rs));
     EXPECT_FALSE(capped.transient.ok());
-    EXPECT_EQ(capped.retry_after, workers::max_retry_after);
+    EXPECT_EQ(capped.retry_after, targets::max_retry_after);
     EXPECT_TRUE(t->deliver(views(rs)).transient.ok());
 }
 

@@ -13,8 +13,8 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/harness.h"
-#include "workers/target.h"
-#include "workers/verify.h"
+#include "targets/target.h"
+#include "targets/verify.h"
 
 namespace syncline::testing {
 namespace {
@@ -138,11 +138,11 @@ protected:
     void expect_verified() {
         auto log = store::change_log::open_reader(log_dir);
         ASSERT_TRUE(log.ok());
-        auto t = workers::open_target(target, {"p1"});
+        auto t = targets::open_target(target, {"p1"});
         ASSERT_TRUE(t.ok());
-        auto report = workers::verify_target(**log, committed(state, "p1"), **t);
+        auto report = targets::verify_target(**log, committed(state, "p1"), **t);
         ASSERT_TRUE(report.ok()) << report.get_status().message();
-        EXPECT_TRUE(report->clean()) << workers::format_report(*report, 20);
+        EXPECT_TRUE(report->clean()) << targets::format_report(*report, 20);
     }
 
     const std::uint64_t records = 60'000;

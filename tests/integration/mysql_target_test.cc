@@ -10,15 +10,15 @@
 
 #include "tests/support/harness.h"
 #include "tests/support/mysql_server.h"
-#include "workers/target.h"
-#include "workers/tests/test_util.h"
+#include "targets/target.h"
+#include "targets/tests/test_util.h"
 
 namespace syncline::testing {
 namespace {
 
-using workers::testing::del;
-using workers::testing::upsert;
-using workers::testing::views;
+using targets::testing::del;
+using targets::testing::upsert;
+using targets::testing::views;
 
 // One server for the whole binary (install-db costs seconds); each test works in its own database.
 mysql_server* server = nullptr;
@@ -41,24 +41,24 @@ protected:
 
     std::string sql(const std::string& command) { return server->query(command, db); }
 
-    std::unique_ptr<workers::target> open(const std::string& query = "") {
-        auto t = workers::open_target(server->uri(db, query), {"p1"});
+    std::unique_ptr<targets::target> open(const std::string& query = "") {
+        auto t = targets::open_target(server->uri(db, query), {"p1"});
         EXPECT_TRUE(t.ok()) << t.get_status().message();
         return t.ok() ? std::move(t.value()) : nullptr;
     }
 
-    static workers::delivery_outcome deliver(workers::target& t, const std::vector<record>& rs) {
+    static targets::delivery_outcome deliver(targets::target& t, const std::vector<record>& rs) {
         auto v = views(rs);
         return t.deliver(v);
     }
 
-    static workers::state_map state_of(workers::target& t) {
+    static targets::state_map state_of(targets::target& t) {
         auto s = t.read_state();
         EXPECT_TRUE(s.ok()) << s.get_status().message();
-        return s.ok() && s->has_value() ? **s : workers::state_map{};
+        return s.ok() && s->has_value() ? **s : targets::state_map{};
     }
 
-    static void sort_failures(workers::delivery_outcome& out) {
+    static void sort_failures(targets::delivery_outcome& out) {
         std::sort(out.failures.begin(), out.failures.end(), [](auto& a, auto& b) { return a.offset < b.offset; });
     }
 
@@ -87,10 +87,10 @@ TEST_F(mysql_target_test, upserts_create_one_table_per_collection_and_read_back)
 
     const auto state = state_of(*t);
     ASSERT_EQ(state.size(), 6u);
-    EXPECT_EQ(state.at({"accounts", "a2"}), (workers::row_state{R"({"n":3})", 3, false}));
+    EXPECT_EQ(state.at({"accounts", "a2"}), (targets::row_state{R"({"n":3})", 3, false}));
     EXPECT_EQ(state.at({"odd `name`'; DROP TABLE x", "k"}).value, "[1,2]");
-    EXPECT_EQ(state.at({"orders", "o2"}), (workers::row_state{"", 5, true}));
-    EXPECT_EQ(state.at({"Accounts", binary_key}), (workers::row_state{R"("é")", 6, false}));
+    EXPECT_EQ(state.at({"orders", "o2"}), (targets::row_state{"", 5, true}));
+    EXPECT_EQ(state.at({"Accounts", binary_key}), (targets::row_state{R"("é")", 6, false}));
 }
 
 TEST_F(mysql_target_test, fencing_keeps_the_newest_offset_and_tombstones_fence_older_upserts) {
@@ -105,7 +105,7 @@ TEST_F(mysql_target_test, fencing_keeps_the_newest_offset_and_tombstones_fence_o
     // A delete leaves a tombstone that still fences an older upsert arriving after it.
     ASSERT_TRUE(deliver(*t, {del(20, "c", "k")}).transient.ok());
     ASSERT_TRUE(deliver(*t, {upsert(15, "c", "k", R"({"v":"late"})")}).transient.ok());
-    EXPECT_EQ(state_of(*t).at({"c", "k"}), (workers::row_state{"", 20, true}));
+    EXPECT_EQ(state_of(*t).at({"c", "k"}), (targets::row_state{"", 20, true}));
     EXPECT_EQ(sql("SELECT `value` FROM c"), "NULL");
 
     // A newer upsert revives the key. Several changes of one key in a batch: the last one wins.
@@ -116,8 +116,8 @@ TEST_F(mysql_target_test, fencing_keeps_the_newest_offset_and_tombstones_fence_o
     ASSERT_TRUE(deliver(*t, batch).transient.ok());
     ASSERT_TRUE(deliver(*t, {upsert(24, "c", "k2", R"({"v":"other"})")}).transient.ok());
     const auto state = state_of(*t);
-    EXPECT_EQ(state.at({"c", "k"}), (workers::row_state{R"({"v":"b"})", 23, false}));
-    EXPECT_EQ(state.at({"c", "k2"}), (workers::row_state{R"({"v":"c"})", 24, false}));
+    EXPECT_EQ(state.at({"c", "k"}), (targets::row_state{R"({"v":"b"})", 23, false}));
+    EXPECT_EQ(state.at({"c", "k2"}), (targets::row_state{R"({"v":"c"})", 24, false}));
 }
 
 TEST_F(mysql_target_test, rows_the_server_refuses_are_dead_lettered_with_its_message_and_the_rest_delivered) {
@@ -210,7 +210,7 @@ TEST_F(mysql_target_test, a_server_killed_mid_run_is_transient_and_the_target_re
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
     const auto state = state_of(*t);
     ASSERT_EQ(state.size(), 2u);
-    EXPECT_EQ(state.at({"c", "k1"}), (workers::row_state{"", 3, true}));
+    EXPECT_EQ(state.at({"c", "k1"}), (targets::row_state{"", 3, true}));
 }
 
 TEST_F(mysql_target_test, a_dropped_table_is_transient_and_created_again) {
@@ -228,14 +228,14 @@ TEST_F(mysql_target_test, a_dropped_table_is_transient_and_created_again) {
 TEST_F(mysql_target_test, passwords_come_from_a_file_or_the_environment_and_never_appear_in_messages) {
     const std::string base = "mysql://syncline@127.0.0.1:" + std::to_string(server->port()) + "/" + db;
     ::setenv("SYNCLINE_TEST_MYSQL_PASSWORD", "Secr3tWrong", 1);
-    auto bad = workers::open_target(base + "?password_env=SYNCLINE_TEST_MYSQL_PASSWORD", {"p1"});
+    auto bad = targets::open_target(base + "?password_env=SYNCLINE_TEST_MYSQL_PASSWORD", {"p1"});
     ASSERT_FALSE(bad.ok());
     EXPECT_EQ(bad.get_status().code(), errc::unavailable);
     EXPECT_EQ(bad.get_status().message().find("Secr3tWrong"), std::string::npos) << bad.get_status().message();
     EXPECT_NE(bad.get_status().message().find("Access denied"), std::string::npos) << bad.get_status().message();
 
     ::setenv("SYNCLINE_TEST_MYSQL_PASSWORD", mysql_server::password, 1);
-    auto from_env = workers::open_target("mariadb://syncline@127.0.0.1:" + std::to_string(server->port()) + "/" + db +
+    auto from_env = targets::open_target("mariadb://syncline@127.0.0.1:" + std::to_string(server->port()) + "/" + db +
                                              "?password_env=SYNCLINE_TEST_MYSQL_PASSWORD",
                                          {"p1"});
     ::unsetenv("SYNCLINE_TEST_MYSQL_PASSWORD");
@@ -243,7 +243,7 @@ TEST_F(mysql_target_test, passwords_come_from_a_file_or_the_environment_and_neve
     EXPECT_TRUE((*from_env)->deliver(views({upsert(1, "c", "k", "{}")})).transient.ok());
 
     // Over the unix socket, the password from a file.
-    auto socket = workers::open_target(base + "?password_file=" + server->password_file() + "&socket=" + server->socket(), {"p1"});
+    auto socket = targets::open_target(base + "?password_file=" + server->password_file() + "&socket=" + server->socket(), {"p1"});
     ASSERT_TRUE(socket.ok()) << socket.get_status().message();
     EXPECT_EQ(state_of(**socket).size(), 1u);
 }

@@ -8,21 +8,21 @@
 
 #include "tests/support/harness.h"
 #include "tests/support/nats_server.h"
-#include "workers/target.h"
-#include "workers/tests/test_util.h"
+#include "targets/target.h"
+#include "targets/tests/test_util.h"
 
 namespace syncline::testing {
 namespace {
 
 using std::chrono::seconds;
-using workers::testing::del;
-using workers::testing::upsert;
-using workers::testing::views;
+using targets::testing::del;
+using targets::testing::upsert;
+using targets::testing::views;
 
 class nats_target_test : public ::testing::Test {
 protected:
-    std::unique_ptr<workers::target> open(const std::string& prefix, const std::string& query = "ack_timeout_ms=2000") {
-        auto t = workers::open_target(server.uri(prefix, query), {"p1"});
+    std::unique_ptr<targets::target> open(const std::string& prefix, const std::string& query = "ack_timeout_ms=2000") {
+        auto t = targets::open_target(server.uri(prefix, query), {"p1"});
         EXPECT_TRUE(t.ok()) << t.get_status().message();
         return t.ok() ? std::move(t.value()) : nullptr;
     }
@@ -159,7 +159,7 @@ TEST_F(nats_target_test, a_stopped_server_is_transient_and_delivery_resumes_afte
 TEST_F(nats_target_test, an_unreachable_server_is_unavailable_at_open) {
     const int port = server.port();
     server.stop();
-    auto t = workers::open_target("nats://127.0.0.1:" + std::to_string(port) + "/sync?connect_timeout_ms=500", {"p1"});
+    auto t = targets::open_target("nats://127.0.0.1:" + std::to_string(port) + "/sync?connect_timeout_ms=500", {"p1"});
     ASSERT_FALSE(t.ok());
     EXPECT_EQ(t.get_status().code(), errc::unavailable) << t.get_status().message();
 }

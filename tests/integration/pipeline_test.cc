@@ -19,8 +19,8 @@
 #include "store/change_log.h"
 #include "store/state_store.h"
 #include "tests/support/harness.h"
-#include "workers/target.h"
-#include "workers/verify.h"
+#include "targets/target.h"
+#include "targets/verify.h"
 
 namespace syncline::testing {
 namespace {
@@ -61,12 +61,12 @@ protected:
     void expect_verified() {
         auto log = store::change_log::open_reader(log_dir);
         ASSERT_TRUE(log.ok()) << log.get_status().message();
-        auto t = workers::open_target(target, {"p1"});
+        auto t = targets::open_target(target, {"p1"});
         ASSERT_TRUE(t.ok()) << t.get_status().message();
         const auto c = committed(state, "p1");
-        auto report = workers::verify_target(**log, c, **t);
+        auto report = targets::verify_target(**log, c, **t);
         ASSERT_TRUE(report.ok()) << report.get_status().message();
-        EXPECT_TRUE(report->clean()) << workers::format_report(*report, 20);
+        EXPECT_TRUE(report->clean()) << targets::format_report(*report, 20);
         EXPECT_GT(report->keys_checked, 0u);
     }
 

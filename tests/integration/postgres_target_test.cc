@@ -11,16 +11,16 @@
 #include "common/cli_options.h"
 #include "tests/support/harness.h"
 #include "tests/support/postgres_server.h"
-#include "workers/target.h"
-#include "workers/tests/test_util.h"
+#include "targets/target.h"
+#include "targets/tests/test_util.h"
 
 namespace syncline::testing {
 namespace {
 
 using std::chrono::seconds;
-using workers::testing::del;
-using workers::testing::upsert;
-using workers::testing::views;
+using targets::testing::del;
+using targets::testing::upsert;
+using targets::testing::views;
 
 // One server for the whole binary: initdb costs seconds; each test works in its own database.
 postgres_server* server = nullptr;
@@ -54,21 +54,21 @@ protected:
         return out;
     }
 
-    std::unique_ptr<workers::target> open(const std::string& query = "") {
-        auto t = workers::open_target(server->uri(db, query), {"p1"});
+    std::unique_ptr<targets::target> open(const std::string& query = "") {
+        auto t = targets::open_target(server->uri(db, query), {"p1"});
         EXPECT_TRUE(t.ok()) << t.get_status().message();
         return t.ok() ? std::move(t.value()) : nullptr;
     }
 
-    static workers::delivery_outcome deliver(workers::target& t, const std::vector<record>& rs) {
+    static targets::delivery_outcome deliver(targets::target& t, const std::vector<record>& rs) {
         auto v = views(rs);
         return t.deliver(v);
     }
 
-    static workers::state_map state_of(workers::target& t) {
+    static targets::state_map state_of(targets::target& t) {
         auto s = t.read_state();
         EXPECT_TRUE(s.ok()) << s.get_status().message();
-        return s.ok() && s->has_value() ? **s : workers::state_map{};
+        return s.ok() && s->has_value() ? **s : targets::state_map{};
     }
 
     std::string db;
@@ -97,9 +97,9 @@ TEST_F(postgres_target_test, upserts_create_one_table_per_collection_and_read_ba
 
     const auto state = state_of(*t);
     ASSERT_EQ(state.size(), 5u);
-    EXPECT_EQ(state.at({"accounts", "a2"}), (workers::row_state{R"({"n": 3})", 3, false}));
+    EXPECT_EQ(state.at({"accounts", "a2"}), (targets::row_state{R"({"n": 3})", 3, false}));
     EXPECT_EQ(state.at({"odd \"name\"; DROP TABLE x", "k"}).value, "[1, 2]");
-    EXPECT_EQ(state.at({"orders", "o2"}), (workers::row_state{"", 5, true}));
+    EXPECT_EQ(state.at({"orders", "o2"}), (targets::row_state{"", 5, true}));
 }
 
 TEST_F(postgres_target_test, fencing_keeps_the_newest_offset_and_tombstones_fence_older_upserts) {
@@ -113,7 +113,7 @@ TEST_F(postgres_target_test, fencing_keeps_the_newest_offset_and_tombstones_fenc
     // A delete leaves a tombstone that still fences an older upsert arriving after it.
     ASSERT_TRUE(deliver(*t, {del(20, "c", "k")}).transient.ok());
     ASSERT_TRUE(deliver(*t, {upsert(15, "c", "k", R"({"v":"late"})")}).transient.ok());
-    EXPECT_EQ(state_of(*t).at({"c", "k"}), (workers::row_state{"", 20, true}));
+    EXPECT_EQ(state_of(*t).at({"c", "k"}), (targets::row_state{"", 20, true}));
 
     // A newer upsert revives the key. Several changes of one key in a batch: the last one wins.
     ASSERT_TRUE(deliver(*t, {upsert(21, "c", "k", R"({"v":"a"})"), del(22, "c", "k2"), upsert(23, "c", "k", R"({"v":"b"})"),
@@ -124,8 +124,8 @@ TEST_F(postgres_target_test, fencing_keeps_the_newest_offset_and_tombstones_fenc
                              upsert(24, "c", "k2", R"({"v":"c"})")})
                     .transient.ok());
     const auto state = state_of(*t);
-    EXPECT_EQ(state.at({"c", "k"}), (workers::row_state{R"({"v": "b"})", 23, false}));
-    EXPECT_EQ(state.at({"c", "k2"}), (workers::row_state{R"({"v": "c"})", 24, false}));
+    EXPECT_EQ(state.at({"c", "k"}), (targets::row_state{R"({"v": "b"})", 23, false}));
+    EXPECT_EQ(state.at({"c", "k2"}), (targets::row_state{R"({"v": "c"})", 24, false}));
 }
 
 TEST_F(postgres_target_test, rows_the_server_refuses_are_dead_lettered_with_its_message_and_the_rest_delivered) {
@@ -166,7 +166,7 @@ TEST_F(postgres_target_test, a_role_without_create_privilege_writes_into_existin
         " \"deleted\" boolean NOT NULL DEFAULT false, \"updated_at\" timestamptz NOT NULL)");
     sql("DROP ROLE IF EXISTS writer; CREATE ROLE writer LOGIN PASSWORD 'w'");
     sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT SELECT, INSERT, UPDATE ON c TO writer");
-    auto t = workers::open_target("postgresql://writer:w@127.0.0.1:" + std::to_string(server->port()) + "/" + db, {"p1"});
+    auto t = targets::open_target("postgresql://writer:w@127.0.0.1:" + std::to_string(server->port()) + "/" + db, {"p1"});
     ASSERT_TRUE(t.ok()) << t.get_status().message();
     auto out = (*t)->deliver(views({upsert(1, "c", "k", "{}"), del(2, "c", "k2")}));
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
@@ -209,7 +209,7 @@ TEST_F(postgres_target_test, a_connection_killed_mid_batch_rolls_back_the_batch_
 
     std::vector<record> batch;
     for (int i = 0; i < 10; ++i) batch.push_back(upsert(10 + i, "c", "k" + std::to_string(i), R"({"n":2})"));
-    workers::delivery_outcome out;
+    targets::delivery_outcome out;
     std::thread delivering([&] { out = deliver(*t, batch); });
     const std::string waiting =
         "SELECT pid FROM pg_stat_activity WHERE application_name = 'syncline-p1' AND wait_event_type = 'Lock'";
@@ -250,21 +250,21 @@ TEST_F(postgres_target_test, a_server_restart_is_transient_and_the_target_reconn
 TEST_F(postgres_target_test, passwords_come_from_the_uri_or_pgpassword_and_never_appear_in_messages) {
     // A wrong password: unavailable (the worker waits), and the message does not show it.
     const std::string wrong = "postgresql://syncline:Secr3tWrong@127.0.0.1:" + std::to_string(server->port()) + "/" + db;
-    auto bad = workers::open_target(wrong, {"p1"});
+    auto bad = targets::open_target(wrong, {"p1"});
     ASSERT_FALSE(bad.ok());
     EXPECT_EQ(bad.get_status().code(), errc::unavailable);
     EXPECT_EQ(bad.get_status().message().find("Secr3tWrong"), std::string::npos) << bad.get_status().message();
     EXPECT_NE(bad.get_status().message().find("password authentication failed"), std::string::npos)
         << bad.get_status().message();
     // Bad options: the URI is shown without its password.
-    auto bad_option = workers::check_target_uri(wrong + "?value=xml");
+    auto bad_option = targets::check_target_uri(wrong + "?value=xml");
     EXPECT_EQ(bad_option.code(), errc::invalid_argument);
     EXPECT_EQ(bad_option.message().find("Secr3tWrong"), std::string::npos) << bad_option.message();
     EXPECT_NE(bad_option.message().find("postgresql://syncline:***@127.0.0.1"), std::string::npos) << bad_option.message();
 
     // No password in the URI: libpq takes PGPASSWORD.
     ::setenv("PGPASSWORD", postgres_server::password, 1);
-    auto from_env = workers::open_target(server->uri_without_password(db), {"p1"});
+    auto from_env = targets::open_target(server->uri_without_password(db), {"p1"});
     ::unsetenv("PGPASSWORD");
     ASSERT_TRUE(from_env.ok()) << from_env.get_status().message();
     EXPECT_TRUE((*from_env)->deliver(views({upsert(1, "c", "k", "{}")})).transient.ok());
@@ -278,13 +278,13 @@ TEST(postgres_uri, is_shown_without_its_password) {
 
 TEST(postgres_uri, is_checked_without_connecting) {
     // Port 1 has no server: checking does not connect.
-    EXPECT_TRUE(workers::check_target_uri("postgresql://u:p@127.0.0.1:1/db?schema=s&value=text&sslmode=disable").ok());
-    EXPECT_TRUE(workers::check_target_uri("postgres://u@localhost/db").ok());
-    EXPECT_TRUE(workers::check_target_uri("postgresql://u@[::1]:5432/db?connect_timeout=3").ok());
+    EXPECT_TRUE(targets::check_target_uri("postgresql://u:p@127.0.0.1:1/db?schema=s&value=text&sslmode=disable").ok());
+    EXPECT_TRUE(targets::check_target_uri("postgres://u@localhost/db").ok());
+    EXPECT_TRUE(targets::check_target_uri("postgresql://u@[::1]:5432/db?connect_timeout=3").ok());
     for (const char* bad : {"postgresql:db", "postgresql://u@h:99999/db", "postgresql://u@h:x/db",
                             "postgresql://u@h/db?schema=", "postgresql://u@h/db?value=xml", "postgresql://u@h/db?sslmode=on",
                             "postgresql://u@h/db?connect_timeout=0", "postgresql://u@h/db?bogus=1", "postgresql://u@[::1/db"}) {
-        status s = workers::check_target_uri(bad);
+        status s = targets::check_target_uri(bad);
         EXPECT_EQ(s.code(), errc::invalid_argument) << bad;
         EXPECT_NE(s.message().find("postgresql://USER"), std::string::npos) << s.message();
     }

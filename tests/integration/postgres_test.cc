@@ -9,7 +9,7 @@
 #include "store/change_log.h"
 #include "tests/support/harness.h"
 #include "tests/support/postgres_server.h"
-#include "workers/target.h"
+#include "targets/target.h"
 
 namespace syncline::testing {
 namespace {
@@ -59,13 +59,13 @@ protected:
 
     int verify() { return syncline({"verify", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target}); }
 
-    workers::state_map target_state() {
-        auto t = workers::open_target(target, {"p1"});
+    targets::state_map target_state() {
+        auto t = targets::open_target(target, {"p1"});
         EXPECT_TRUE(t.ok()) << t.get_status().message();
         if (!t.ok()) return {};
         auto s = (*t)->read_state();
         EXPECT_TRUE(s.ok()) << s.get_status().message();
-        return s.ok() && s->has_value() ? **s : workers::state_map{};
+        return s.ok() && s->has_value() ? **s : targets::state_map{};
     }
 
     postgres_server pg;
@@ -97,7 +97,7 @@ TEST_F(postgres_test, four_workers_one_killed_then_redelivery_and_replay_leave_t
     ASSERT_EQ(verify(), 0) << last_output;
     EXPECT_NE(last_output.find("verify: OK committed=100000"), std::string::npos) << last_output;
     EXPECT_NE(last_output.find("differences=0"), std::string::npos) << last_output;
-    const workers::state_map after_run = target_state();
+    const targets::state_map after_run = target_state();
     ASSERT_GT(after_run.size(), 10'000u);
 
     // Redelivery: the pipeline rewound to offset 70,001 delivers 30,000 changes again.

@@ -1,4 +1,4 @@
-// The push targets (workers/targets/push_target.h) in-process against a local HTTP/2 receiver
+// The push targets (targets/push_target.h) in-process against a local HTTP/2 receiver
 // (tests/support/push_receiver.h) that checks the FCM and APNs request shapes and answers their
 // documented errors: what each reply turns into (delivered, dead letter, transient with
 // Retry-After, APNs provider token refreshed), one multiplexed connection per target, and an
@@ -12,9 +12,9 @@
 
 #include "tests/support/harness.h"
 #include "tests/support/push_receiver.h"
-#include "workers/tests/test_util.h"
-#include "workers/target.h"
-#include "workers/targets/push_format.h"
+#include "targets/tests/test_util.h"
+#include "targets/target.h"
+#include "targets/push_format.h"
 
 namespace syncline::testing {
 namespace {
@@ -25,7 +25,7 @@ using std::chrono::seconds;
 // Records whose key is the device token (the receiver answers by its prefix).
 struct batch {
     std::vector<record> records;
-    std::vector<record_view> views() const { return workers::testing::views(records); }
+    std::vector<record_view> views() const { return targets::testing::views(records); }
     batch& add(const std::string& token, op operation = op::upsert, std::string value = "") {
         record r;
         r.offset = records.empty() ? 1 : records.back().offset + 1;
@@ -42,8 +42,8 @@ struct batch {
 
 class push_target_test : public ::testing::Test {
 protected:
-    std::unique_ptr<workers::target> open(const std::string& uri) {
-        auto t = workers::open_target(uri, {.pipeline = "p1"});
+    std::unique_ptr<targets::target> open(const std::string& uri) {
+        auto t = targets::open_target(uri, {.pipeline = "p1"});
         EXPECT_TRUE(t.ok()) << t.get_status().to_string();
         return t.ok() ? std::move(t.value()) : nullptr;
     }
@@ -160,7 +160,7 @@ TEST_F(push_target_test, apns_sends_the_documented_headers_and_a_jwt_the_receive
         EXPECT_EQ(r.status, 200);
         const std::uint64_t offset = r.device_token == "a1b2c3" ? 1 : 2;
         EXPECT_EQ(r.path, "/3/device/" + r.device_token);
-        EXPECT_EQ(r.id, workers::push::apns_id("p1", offset));
+        EXPECT_EQ(r.id, targets::push::apns_id("p1", offset));
         EXPECT_EQ(r.headers.at("apns-topic"), "com.example.app");
         EXPECT_EQ(r.headers.at("apns-push-type"), "alert");
         EXPECT_EQ(r.headers.at("apns-priority"), "10");

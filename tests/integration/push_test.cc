@@ -15,7 +15,7 @@
 #include "store/change_log.h"
 #include "tests/support/harness.h"
 #include "tests/support/push_receiver.h"
-#include "workers/targets/push_format.h"
+#include "targets/push_format.h"
 
 namespace syncline::testing {
 namespace {
@@ -109,8 +109,8 @@ TEST_P(push_test, a_killed_worker_loses_nothing_and_every_duplicate_carries_the_
         const std::uint64_t offset = GetParam() == service::fcm ? std::stoull(body["message"]["data"]["offset"].get<std::string>())
                                                                 : body["offset"].get<std::uint64_t>();
         ASSERT_TRUE(offset >= 1 && offset <= record_count) << offset;
-        const std::string expected_id = GetParam() == service::fcm ? workers::push::message_id("p1", offset)
-                                                                   : workers::push::apns_id("p1", offset);
+        const std::string expected_id = GetParam() == service::fcm ? targets::push::message_id("p1", offset)
+                                                                   : targets::push::apns_id("p1", offset);
         if (r.id != expected_id && ++wrong_ids <= 5) ADD_FAILURE() << "offset " << offset << " sent with id " << r.id;
         ++sent[offset];
         if (r.status == 200) accepted[offset] = true;

@@ -1,4 +1,4 @@
-// The smtp: target (workers/targets/smtp_target.h) in-process against a real SMTP server
+// The smtp: target (targets/smtp_target.h) in-process against a real SMTP server
 // (tests/support/smtp_receiver.h, aiosmtpd): what arrives (envelope, headers, body, encoded
 // subjects), one connection for many messages, digests, AUTH, and what each kind of answer turns
 // into: 550 -> dead letter with the server's reply, 451 -> transient then delivered, a stopped
@@ -11,8 +11,8 @@
 
 #include "tests/support/harness.h"
 #include "tests/support/smtp_receiver.h"
-#include "workers/target.h"
-#include "workers/tests/test_util.h"
+#include "targets/target.h"
+#include "targets/tests/test_util.h"
 
 namespace syncline::testing {
 namespace {
@@ -30,15 +30,15 @@ record user(std::uint64_t offset, const std::string& key, const std::string& val
     return r;
 }
 
-using workers::testing::views;
+using targets::testing::views;
 
 const std::string options = "from=alerts@example.com&to={value.email}&subject={value.name}%20is%20{op}"
                             "&body=Hello%20{value.name},%0Akey%20{key}%20at%20offset%20{offset}.%0A&timeout_ms=5000";
 
 class smtp_target_test : public ::testing::Test {
 protected:
-    std::unique_ptr<workers::target> open(const std::string& extra = "") {
-        auto t = workers::open_target(receiver.uri(options + extra), {"p1"});
+    std::unique_ptr<targets::target> open(const std::string& extra = "") {
+        auto t = targets::open_target(receiver.uri(options + extra), {"p1"});
         EXPECT_TRUE(t.ok()) << t.get_status().message();
         return t.ok() ? std::move(t.value()) : nullptr;
     }
@@ -88,7 +88,7 @@ TEST_F(smtp_target_test, one_email_per_change_with_rfc5322_headers_over_one_conn
 
 TEST_F(smtp_target_test, a_body_line_starting_with_a_dot_arrives_intact) {
     std::ofstream(receiver.dir() + "/body.txt") << ".\n..{value.name}\n.\n";
-    auto t = workers::open_target(receiver.uri("from=a@example.com&to={value.email}&body_file=" + receiver.dir() + "/body.txt"), {"p1"});
+    auto t = targets::open_target(receiver.uri("from=a@example.com&to={value.email}&body_file=" + receiver.dir() + "/body.txt"), {"p1"});
     ASSERT_TRUE(t.ok()) << t.get_status().message();
     std::vector<record> rs{user(1, "u1", R"({"email":"ada@example.org","name":"Ada"})")};
     ASSERT_TRUE((*t)->deliver(views(rs)).transient.ok());
@@ -177,7 +177,7 @@ TEST_F(smtp_target_test, digest_mode_sends_one_email_per_recipient_per_batch) {
 }
 
 TEST_F(smtp_target_test, deletes_are_sent_when_asked) {
-    auto t = workers::open_target(receiver.uri("from=a@example.com&to=ops@example.org&subject={key}%20{op}&deletes=send"), {"p1"});
+    auto t = targets::open_target(receiver.uri("from=a@example.com&to=ops@example.org&subject={key}%20{op}&deletes=send"), {"p1"});
     ASSERT_TRUE(t.ok()) << t.get_status().message();
     record gone = user(5, "u9", "");
     gone.operation = op::del;
@@ -196,14 +196,14 @@ TEST(smtp_target_auth, logs_in_with_the_password_from_a_file_and_a_wrong_one_is_
     std::vector<record> rs{user(1, "u1", R"({"email":"ada@example.org","name":"Ada"})")};
     auto uri = [&](const std::string& file) { return receiver.uri(options + "&user=mailer&password_file=" + (dir / file)); };
 
-    auto bad = workers::open_target(uri("wrong"), {"p1"});
+    auto bad = targets::open_target(uri("wrong"), {"p1"});
     ASSERT_TRUE(bad.ok()) << bad.get_status().message();
     auto out = (*bad)->deliver(views(rs));
     EXPECT_FALSE(out.transient.ok()) << "a refused login must stall the pipeline, not drop mail";
     EXPECT_TRUE(out.failures.empty());
     EXPECT_EQ(out.transient.message().find("guess"), std::string::npos);
 
-    auto good = workers::open_target(uri("right"), {"p1"});
+    auto good = targets::open_target(uri("right"), {"p1"});
     ASSERT_TRUE(good.ok()) << good.get_status().message();
     out = (*good)->deliver(views(rs));
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
@@ -228,13 +228,13 @@ TEST(smtp_target_tls, starttls_and_smtps_deliver_with_the_certificate_trusted_an
         std::vector<record> rs{user(1, "u1", R"({"email":"ada@example.org","name":"Ada"})")};
         const std::string tls_option = tls == smtp_receiver_tls::starttls ? "&starttls=required" : "";
 
-        auto untrusted = workers::open_target(receiver.uri(options + tls_option), {"p1"});
+        auto untrusted = targets::open_target(receiver.uri(options + tls_option), {"p1"});
         ASSERT_TRUE(untrusted.ok()) << untrusted.get_status().message();
         auto out = (*untrusted)->deliver(views(rs));
         EXPECT_FALSE(out.transient.ok());
         EXPECT_TRUE(out.failures.empty());
 
-        auto trusted = workers::open_target(receiver.uri(options + tls_option + "&ca_file=" + receiver.ca_file()), {"p1"});
+        auto trusted = targets::open_target(receiver.uri(options + tls_option + "&ca_file=" + receiver.ca_file()), {"p1"});
         ASSERT_TRUE(trusted.ok()) << trusted.get_status().message();
         out = (*trusted)->deliver(views(rs));
         ASSERT_TRUE(out.transient.ok()) << out.transient.message();

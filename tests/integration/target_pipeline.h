@@ -12,7 +12,7 @@
 
 #include "store/change_log.h"
 #include "tests/support/harness.h"
-#include "workers/target.h"
+#include "targets/target.h"
 
 namespace syncline::testing {
 
@@ -65,13 +65,13 @@ protected:
     }
 
     // Everything the target holds now (tombstones included).
-    workers::state_map target_state() {
-        auto t = workers::open_target(target, {pipeline});
+    targets::state_map target_state() {
+        auto t = targets::open_target(target, {pipeline});
         EXPECT_TRUE(t.ok()) << t.get_status().message();
         if (!t.ok()) return {};
         auto s = (*t)->read_state();
         EXPECT_TRUE(s.ok()) << s.get_status().message();
-        return s.ok() && s->has_value() ? **s : workers::state_map{};
+        return s.ok() && s->has_value() ? **s : targets::state_map{};
     }
 
     std::string pipeline = "p1";

@@ -1,0 +1,80 @@
+#pragma once
+// targets/internal/uri.h: the target URI grammar every target shares: `scheme:rest[?query]`
+// (or `scheme://rest`), and `name=value&...` options read by name, so that an unknown or
+// malformed option is an error naming the URI rather than silently ignored.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace syncline::targets::internal {
+
+struct parsed_uri {
+    std::string_view scheme;
+    std::string_view path;   // After "scheme:" or "scheme://", before '?'.
+    std::string_view query;  // After '?', without it.
+    bool had_slashes = false;  // Written as scheme://...
+};
+
+// "scheme:rest[?query]". `scheme://rest` is accepted too, so that sqlite:///abs/path and
+// sqlite://rel/path mean what they look like.
+parsed_uri split_uri(std::string_view uri);
+
+// The `name=value` pairs of a query, consumed one by one; whatever is left at the end is an
+// unknown option. Every error names the URI and lists the supported forms (`help`).
+class uri_options {
+public:
+    uri_options(std::string uri, std::string help) : _uri(std::move(uri)), _help(std::move(help)) {}
+
+    // Parses `query`; duplicate names and items without '=' are errors.
+    status parse(std::string_view query);
+
+    // The option's value, removed from the set; nullopt when absent.
+    std::optional<std::string> take(const std::string& name);
+    // An unsigned number in [min, max]; `fallback` when absent.
+    result<std::uint64_t> take_uint(const std::string& name, std::uint64_t fallback, std::uint64_t min,
+                                    std::uint64_t max);
+    // true/false/1/0/yes/no; `fallback` when absent.
+    result<bool> take_bool(const std::string& name, bool fallback);
+    // Error for the first option nobody took (call after taking all known ones).
+    status reject_unknown() const;
+
+    // invalid_argument: "target URI '<uri>': <why> (<help>)".
+    status error(std::string_view why) const;
+
+private:
+    std::string _uri;
+    std::string _help;
+    std::map<std::string, std::string> _values;
+};
+
+// The text of a file, for keys and tokens; invalid_argument naming `what` and the path.
+result<std::string> read_text_file(const std::string& path, std::string_view what);
+
+// A secret named by option NAME_env (an environment variable) or NAME_file (a file whose trailing
+// line break is dropped), never given itself: URIs are logged and shown in errors, so `NAME=` and a
+// password in the authority are refused. nullopt when neither option is given. `file_path`
+// (when given) receives the file's path ("" when the secret came from the environment).
+result<std::optional<std::string>> take_secret(uri_options& options, const std::string& name,
+                                               std::string* file_path = nullptr);
+// take_secret for a secret the target cannot do without: an error saying what it is (`what`) and
+// how to give it (options spelled with `prefix`, e.g. "syncline.") when neither option is there.
+result<std::string> require_secret(uri_options& options, const std::string& name, std::string_view prefix,
+                                   std::string_view what, std::string* file_path = nullptr);
+
+// `[USER@]HOST[:PORT]` (HOST may be `[v6]`), the authority of network targets; USER is
+// percent-decoded, a `USER:PASSWORD@` is refused (see take_secret).
+struct authority {
+    std::string user;  // Empty when not given.
+    std::string host;
+    int port = 0;      // `default_port` when not given.
+};
+result<authority> parse_authority(std::string_view text, int default_port, const uri_options& options);
+
+// Decodes %XX escapes (for user names, passwords and paths inside URIs); nullopt if malformed.
+std::optional<std::string> percent_decode(std::string_view text);
+
+}  // namespace syncline::targets::internal

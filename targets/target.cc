@@ -1,0 +1,289 @@
+#include "targets/target.h"
+
+#include <algorithm>
+#include <functional>
+#include <string_view>
+
+#include "common/cli_options.h"
+#include "targets/internal/uri.h"
+#include "targets/amqp_target.h"
+#include "targets/http_target.h"
+#include "targets/jsonl_target.h"
+#include "targets/mysql_target.h"
+#include "targets/nats_target.h"
+#include "targets/null_target.h"
+#include "targets/postgres_target.h"
+#include "targets/push_target.h"
+#include "targets/redis_target.h"
+#include "targets/rocksdb_target.h"
+#include "targets/smtp_target.h"
+#include "targets/sqlite_target.h"
+
+namespace syncline::targets {
+namespace {
+
+// One line per scheme, listed in every URI error so the user sees what is accepted.
+constexpr std::string_view supported_schemes =
+    "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:, "
+    "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S], "
+    "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR|password_file=PATH&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
+    "mysql|mariadb://USER@HOST[:PORT]/DB[?password_env=VAR|password_file=PATH&value=json|text|blob&socket=PATH"
+    "&tls=off|require|verify&tls_ca_file=PATH&connect_timeout=S&timeout=S], "
+    "rocksdb:PATH[?sync=true|false], "
+    "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
+    "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH], "
+    "nats://HOST[:PORT]/SUBJECT-PREFIX[?token_env=VAR|token_file=PATH|creds_file=PATH&connect_timeout_ms=N"
+    "&ack_timeout_ms=N&create_stream=NAME&duplicate_window_s=N&missing_stream=retry|dead_letter], "
+    "amqp://[USER@]HOST[:PORT]/EXCHANGE[?vhost=V&user=U&password_env=VAR|password_file=PATH&declare_exchange=TYPE"
+    "&mandatory=true|false&heartbeat_s=N&connect_timeout_ms=N&timeout_ms=N], "
+    "smtp(s)://HOST[:PORT]?from=ADDRESS&to=TEMPLATE[&subject=T&body=T|body_file=PATH&mode=record|digest&deletes=skip|send"
+    "&starttls=try|required|never&user=U&password_env=VAR|password_file=PATH&timeout_ms=N&connect_timeout_ms=N"
+    "&verify_tls=true|false&ca_file=PATH], "
+    "fcm://PROJECT?token_file=PATH|token_env=VAR&title=T&body=T[&data=T&device_token=T&deletes=skip|send&endpoint=URL&ca_file=PATH], "
+    "apns://TOPIC?key_file=PATH&key_id=K&team_id=T&title=T&body=T[&push_type=P&priority=N&collapse_id=T&sandbox=B&data=T"
+    "&device_token=T&deletes=skip|send&endpoint=URL&ca_file=PATH] (docs/targets/push.md)";
+
+// Opening is split in two so that `syncline config check` can validate a URI without touching
+// the target: a scheme's parser checks the URI and its options and returns the opener.
+using opener = std::function<result<std::unique_ptr<target>>()>;
+using scheme_parser = result<opener> (*)(const std::string& uri, const internal::parsed_uri& p,
+                                         internal::uri_options& options, const target_options& opts);
+
+template <typename T>
+result<std::unique_ptr<target>> upcast(result<std::unique_ptr<T>> r) {
+    if (!r.ok()) return r.get_status();
+    return std::unique_ptr<target>(std::move(r).value());
+}
+
+// Unknown names and bad values are errors so that a typo never silently yields weaker durability.
+result<opener> parse_sqlite(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                            const target_options&) {
+    if (p.path.empty()) return options.error("empty path");
+    sqlite_target_options o;
+    o.path = std::string(p.path);
+    if (auto sync = options.take("synchronous")) {
+        if (*sync == "full" || *sync == "FULL") o.synchronous = sqlite_sync::full;
+        else if (*sync == "normal" || *sync == "NORMAL") o.synchronous = sqlite_sync::normal;
+        else return options.error("synchronous must be full or normal, not '" + *sync + "'");
+    }
+    auto ms = options.take_uint("busy_timeout_ms", static_cast<std::uint64_t>(o.busy_timeout.count()), 0, 3'600'000);
+    if (!ms.ok()) return ms.get_status();
+    o.busy_timeout = std::chrono::milliseconds(ms.value());
+    return opener([o] { return upcast(sqlite_target::open(o)); });
+}
+
+result<opener> parse_jsonl(const std::string&, const internal::parsed_uri& p, internal::uri_options&,
+                           const target_options&) {
+    if (p.path.empty()) return status{errc::invalid_argument, "empty path"};
+    return opener([path = std::string(p.path)] { return upcast(jsonl_target::open({.path = path})); });
+}
+
+result<opener> parse_null(const std::string&, const internal::parsed_uri& p, internal::uri_options&,
+                          const target_options&) {
+    if (!p.path.empty()) return status{errc::invalid_argument, "null: takes no path"};
+    return opener([] { return result<std::unique_ptr<target>>(std::unique_ptr<target>(std::make_unique<null_target>())); });
+}
+
+// postgresql://user[:password]@host[:port]/db: libpq's own URI form, except that its options are
+// ours (libpq would refuse `schema`), so the parts become libpq connection keywords. Anything not
+// given (password, host, ...) is left to libpq's defaults: PGPASSWORD, ~/.pgpass, PGHOST, ...
+result<opener> parse_postgres(const std::string& uri, const internal::parsed_uri& p, internal::uri_options& options,
+                              const target_options& opts) {
+    if (!p.had_slashes) return options.error("expected postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB");
+    postgres_target_options o;
+    auto keyword = [&](const char* name, std::string_view raw) -> status {
+        auto text = internal::percent_decode(raw);
+        if (!text) return options.error(std::string("bad %-escape in the ") + name);
+        if (!text->empty()) o.connection.emplace_back(name, std::move(*text));
+        return {};
+    };
+    std::string_view rest = p.path;
+    // The userinfo ends at the last '@': a password may hold a raw '/' or '@'.
+    if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+        std::string_view userinfo = rest.substr(0, at);
+        rest.remove_prefix(at + 1);
+        auto colon = userinfo.find(':');
+        SYNCLINE_RETURN_IF_ERROR(keyword("user", userinfo.substr(0, colon)));
+        if (colon != std::string_view::npos) SYNCLINE_RETURN_IF_ERROR(keyword("password", userinfo.substr(colon + 1)));
+    }
+    const auto slash = rest.find('/');
+    std::string_view hostport = rest.substr(0, slash);
+    std::string_view db = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    std::string_view host = hostport, port;
+    if (hostport.starts_with('[')) {  // [IPv6]:port
+        auto close = hostport.find(']');
+        if (close == std::string_view::npos) return options.error("unclosed '[' in the host");
+        host = hostport.substr(1, close - 1);
+        if (close + 1 < hostport.size()) {
+            if (hostport[close + 1] != ':') return options.error("expected ':PORT' after ']'");
+            port = hostport.substr(close + 2);
+        }
+    } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+        host = hostport.substr(0, colon);
+        port = hostport.substr(colon + 1);
+    }
+    if (!port.empty() && (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+                          std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535))
+        return options.error("port must be 1..65535, not '" + std::string(port) + "'");
+    SYNCLINE_RETURN_IF_ERROR(keyword("host", host));
+    SYNCLINE_RETURN_IF_ERROR(keyword("port", port));
+    SYNCLINE_RETURN_IF_ERROR(keyword("dbname", db));
+    // ?host=/run/postgresql: a unix socket directory, as libpq's URIs allow.
+    if (auto h = options.take("host")) o.connection.emplace_back("host", *h);
+    if (auto schema = options.take("schema")) {
+        if (schema->empty() || schema->size() > 63 || schema->find('\0') != std::string::npos)
+            return options.error("schema must be 1..63 bytes");
+        o.schema = *schema;
+    }
+    if (auto value = options.take("value")) {
+        if (*value == "jsonb") o.value_type = postgres_value_type::jsonb;
+        else if (*value == "text") o.value_type = postgres_value_type::text;
+        else if (*value == "bytea") o.value_type = postgres_value_type::bytea;
+        else return options.error("value must be jsonb, text or bytea, not '" + *value + "'");
+    }
+    if (auto mode = options.take("sslmode")) {
+        static constexpr std::string_view modes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+        if (std::find(std::begin(modes), std::end(modes), *mode) == std::end(modes))
+            return options.error("sslmode must be disable, allow, prefer, require, verify-ca or verify-full");
+        o.connection.emplace_back("sslmode", *mode);
+    }
+    auto timeout = options.take_uint("connect_timeout", 10, 1, 3600);
+    if (!timeout.ok()) return timeout.get_status();
+    o.connection.emplace_back("connect_timeout", std::to_string(timeout.value()));
+    o.connection.emplace_back("client_encoding", "UTF8");
+    o.connection.emplace_back("application_name", "syncline" + (opts.pipeline.empty() ? "" : "-" + opts.pipeline));
+    o.description = cli::redact_secrets("target", uri);
+    return opener([o] { return upcast(postgres_target::open(o)); });
+}
+
+// mysql://user@host[:port]/db (alias mariadb://): parsed by mysql_target (a password in the URI is refused).
+result<opener> parse_mysql(const std::string& uri, const internal::parsed_uri& p, internal::uri_options& options,
+                           const target_options&) {
+    auto parsed = mysql_target::options_from_uri(cli::redact_secrets("target", uri), p, options);
+    if (!parsed.ok()) return parsed.get_status();
+    return opener([o = std::move(parsed.value())] { return upcast(mysql_target::open(o)); });
+}
+
+// redis://[user@]host[:port][/db]: parsed by redis_target (a password in the URI is refused).
+result<opener> parse_redis(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                           const target_options&) {
+    auto parsed = redis_target::options_from_uri(p, options);
+    if (!parsed.ok()) return parsed.get_status();
+    return opener([o = std::move(parsed.value())] { return upcast(redis_target::open(o)); });
+}
+
+result<opener> parse_rocksdb(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                             const target_options&) {
+    if (p.path.empty()) return options.error("empty path");
+    rocksdb_target_options o;
+    o.path = std::string(p.path);
+    auto sync = options.take_bool("sync", o.sync);
+    if (!sync.ok()) return sync.get_status();
+    o.sync = sync.value();
+    return opener([o] { return upcast(rocksdb_target::open(o)); });
+}
+
+// An HTTP endpoint's query string is its own: syncline's options are the items named
+// syncline.NAME, which the target takes out before sending (docs/targets/webhook.md).
+result<opener> parse_http(const std::string& uri, const internal::parsed_uri&, internal::uri_options& options,
+                          const target_options& opts) {
+    auto o = parse_http_target_options(uri, options, opts.pipeline);
+    if (!o.ok()) return o.get_status();
+    return opener([o = std::move(o.value())] { return upcast(http_target::open(o)); });
+}
+
+// nats://host[:port]/subject-prefix: JetStream publishing (docs/targets/nats.md).
+result<opener> parse_nats(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                          const target_options& opts) {
+    auto o = parse_nats_target_options(p, options, opts.pipeline);
+    if (!o.ok()) return o.get_status();
+    return opener([o = std::move(o.value())] { return upcast(nats_target::open(o)); });
+}
+
+// amqp://[user@]host[:port]/exchange: parsed by amqp_target (a password in the URI is refused).
+result<opener> parse_amqp(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                          const target_options& opts) {
+    auto parsed = amqp_target::options_from_uri(p, options, opts.pipeline);
+    if (!parsed.ok()) return parsed.get_status();
+    return opener([o = std::move(parsed.value())] { return upcast(amqp_target::open(o)); });
+}
+
+// smtp(s)://host[:port]?from=...&to=...: parsed by smtp_target (docs/targets/smtp.md).
+result<opener> parse_smtp(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                          const target_options& opts) {
+    auto o = parse_smtp_target_options(p, options, opts.pipeline);
+    if (!o.ok()) return o.get_status();
+    return opener([o = std::move(o.value())] { return upcast(smtp_target::open(o)); });
+}
+
+// fcm://PROJECT and apns://TOPIC: mobile push (docs/targets/push.md).
+result<opener> parse_push(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
+                          const target_options& opts) {
+    auto o = p.scheme == "fcm" ? parse_fcm_options(p, options, opts.pipeline) : parse_apns_options(p, options, opts.pipeline);
+    if (!o.ok()) return o.get_status();
+    return opener([o = std::move(o.value())] { return upcast(push_target::open(o)); });
+}
+
+struct scheme {
+    std::string_view name;
+    scheme_parser parse;
+    bool parses_own_query = false;  // The parser feeds `options` itself (the query is not all options).
+};
+
+constexpr scheme schemes[] = {
+    {"sqlite", parse_sqlite},
+    {"jsonl", parse_jsonl},
+    {"null", parse_null},
+    {"postgresql", parse_postgres},
+    {"postgres", parse_postgres},
+    {"mysql", parse_mysql},
+    {"mariadb", parse_mysql},
+    {"redis", parse_redis},
+    {"rocksdb", parse_rocksdb},
+    {"http", parse_http, true},
+    {"https", parse_http, true},
+    {"nats", parse_nats},
+    {"amqp", parse_amqp},
+    {"smtp", parse_smtp},
+    {"smtps", parse_smtp},
+    {"fcm", parse_push},
+    {"apns", parse_push},
+};
+
+result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {
+    // Errors name the URI: never with its password.
+    const std::string shown = cli::redact_secrets("target", uri);
+    internal::uri_options options(shown, std::string(supported_schemes));
+    internal::parsed_uri p = internal::split_uri(uri);
+    if (p.scheme.empty()) return options.error("no scheme");
+    for (const scheme& s : schemes) {
+        if (s.name != p.scheme) continue;
+        if (!s.parses_own_query) SYNCLINE_RETURN_IF_ERROR(options.parse(p.query));
+        auto made = s.parse(uri, p, options, opts);
+        if (!made.ok()) {
+            // Parsers may return a bare reason; every error leaves here naming the URI. A parser
+            // that stopped early has not taken its later options: they are not "unknown".
+            if (made.get_status().message().find(shown) == std::string::npos)
+                return options.error(made.get_status().message());
+            return made.get_status();
+        }
+        SYNCLINE_RETURN_IF_ERROR(options.reject_unknown());
+        return made;
+    }
+    return options.error("unknown scheme '" + std::string(p.scheme) + "'");
+}
+
+}  // namespace
+
+
+status check_target_uri(const std::string& uri, const target_options& opts) {
+    return parse_target_uri(uri, opts).get_status();
+}
+
+result<std::unique_ptr<target>> open_target(const std::string& uri, const target_options& opts) {
+    auto made = parse_target_uri(uri, opts);
+    if (!made.ok()) return made.get_status();
+    return made.value()();
+}
+
+}  // namespace syncline::targets

@@ -1,9 +1,0 @@
-#include "workers/targets/null_target.h"
-
-namespace syncline::workers {
-
-delivery_outcome null_target::deliver(std::span<const record_view>) { return {}; }
-
-result<std::optional<state_map>> null_target::read_state() { return std::optional<state_map>{}; }
-
-}  // namespace syncline::workers
