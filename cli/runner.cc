@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "cli/status_page.h"
 #include "common/cli_options.h"
 #include "common/curve.h"
 #include "common/log.h"
@@ -234,6 +235,7 @@ private:
         metrics::endpoint_options listen;
         listen.listen = _o.metrics_listen;
         listen.address_file = _o.run_dir + "/run.metrics";
+        listen.index_html = status_page_html();  // The status page at /.
         auto served = metrics::serve(listen, [this] { return render_metrics(); }, _health, "run");
         if (!served.ok()) return served.get_status();
         _endpoint = std::move(*served);

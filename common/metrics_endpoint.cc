@@ -139,6 +139,12 @@ result<std::unique_ptr<endpoint>> endpoint::start(const endpoint_options& option
     server.Get("/metrics", [render = std::move(render)](const httplib::Request&, httplib::Response& res) {
         res.set_content(render(), exposition_content_type);
     });
+    if (!options.index_html.empty()) {
+        const std::string_view html = options.index_html;
+        server.Get("/", [html](const httplib::Request&, httplib::Response& res) {
+            res.set_content(html.data(), html.size(), "text/html; charset=utf-8");
+        });
+    }
     const auto live_timeout = options.live_timeout;
     server.Get("/live", [&health, live_timeout](const httplib::Request&, httplib::Response& res) {
         const bool live = health.live(live_timeout);

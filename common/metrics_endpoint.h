@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "common/cli_options.h"
 #include "common/metrics.h"
@@ -26,6 +27,7 @@ struct endpoint_options {
     std::string listen;        // HOST:PORT to serve on; empty = no endpoint. Default: none.
     std::string address_file;  // Receives "http://HOST:PORT\n" once listening. Default: none.
     std::chrono::milliseconds live_timeout{30'000};  // /live fails after this long without a beat.
+    std::string_view index_html;  // Served at GET / when set (a static page; must outlive the endpoint).
 };
 
 // Adds --metrics-listen and --metrics-file to a component's options.

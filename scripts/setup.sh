@@ -23,7 +23,7 @@ packages=(cmake g++ make pkg-config
   gnuplot-nox iproute2
   libmariadb-dev mariadb-server libnats-dev nats-server librabbitmq-dev rabbitmq-server
   python3-aiosmtpd python3-h2 python3-cryptography openssl
-  dpkg-dev systemd prometheus)
+  dpkg-dev systemd prometheus chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

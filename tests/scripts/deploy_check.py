@@ -26,6 +26,11 @@ deploy = os.path.join(repo, "deploy")
 failures = []
 
 
+def read_text(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
 def fail(message):
     failures.append(message)
     print("FAIL: " + message, file=sys.stderr)
@@ -148,6 +153,12 @@ finally:
                 print("--- " + name, file=sys.stderr)
                 with open(os.path.join(work, "state/d.run", name)) as f:
                     print("".join(f.readlines()[-10:]), file=sys.stderr)
+    # A sanitizer build's report in a child's log fails the test (as tests/support/harness.h does).
+    logs = work + "/state/d.run"
+    for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
+        if name.endswith(".log") and re.search(r"ERROR: (Address|Leak)Sanitizer|: runtime error: ",
+                                               read_text(os.path.join(logs, name))):
+            fail("sanitizer report in " + name + ":\n" + read_text(os.path.join(logs, name))[-3000:])
     shutil.rmtree(work, ignore_errors=True)
 
 if failures:
