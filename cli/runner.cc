@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "cli/progress.h"
+#include "cli/status.h"
 #include "cli/status_page.h"
 #include "common/cli_options.h"
 #include "common/curve.h"
@@ -145,6 +147,11 @@ public:
             if (*finished) {
                 // The ventilator exits 0 by itself only after its --to offset is committed.
                 const auto done = read_committed().value_or(_o.to);
+                if (_bar) {
+                    const std::uint64_t start = committed_at_start.value_or(0);
+                    _bar->update(done - std::min(done, start), _o.to - std::min(_o.to, start), "", true);
+                    _bar.reset();  // Ends the line before the summary.
+                }
                 const double secs = std::chrono::duration<double>(steady::now() - began).count();
                 const auto records = done - std::min(done, committed_at_start.value_or(0));
                 std::printf("caught up: offset %llu committed, %llu records in %.2f s (%.0f records/s)\n",
@@ -472,6 +479,15 @@ private:
         }
         (void)_log->catch_up();
         const std::uint64_t last = _log->last_offset();
+        // On a terminal: one bar redrawn in place (towards --to in a bounded pass, else the count).
+        if (!_bar) _bar.emplace("run " + _o.pipeline);
+        if (_bar->active()) {
+            const std::uint64_t done = committed - std::min(committed, committed_at_start);
+            const std::string extra = "committed=" + with_thousands(committed) +
+                                      " lag=" + with_thousands(last > committed ? last - committed : 0);
+            _bar->update(done, _o.to != 0 ? _o.to - std::min(_o.to, committed_at_start) : 0, extra);
+            return;
+        }
         const double secs = std::chrono::duration<double>(steady::now() - began).count();
         const double rate = secs > 0 ? (committed - committed_at_start) / secs : 0;
         std::fprintf(stderr, "progress committed=%llu last=%llu lag=%llu rate=%.0f/s\n",
@@ -494,6 +510,7 @@ private:
     std::unique_ptr<metrics::endpoint> _endpoint;  // After what it serves: destroyed first.
     std::unique_ptr<store::state_store> _state;
     std::unique_ptr<store::change_log> _log;
+    std::optional<progress_line> _bar;  // --progress on a terminal.
 };
 
 }  // namespace
@@ -513,7 +530,9 @@ po::options_description run_options_description(run_options& o) {
         ("acks", po::value(&o.acks), "acks endpoint (default ipc:// in the run directory)")
         ("control", po::value(&o.control), "control endpoint (default ipc:// in the run directory)")
         ("bin-dir", po::value(&o.bin_dir), "directory holding syncline-sink/-worker/-ventilator")
-        ("progress", po::bool_switch(&o.progress), "print a progress line every second")
+        ("progress", po::bool_switch(&o.progress),
+         "show progress: on a terminal one bar redrawn in place (rate, ETA towards --to / --until-caught-up); "
+         "else a plain line every second")
         ("ventilator-args", po::value(&o.ventilator_args), "extra ventilator options, e.g. \"--window 64\"")
         ("worker-args", po::value(&o.worker_args), "extra worker options")
         ("sink-args", po::value(&o.sink_args), "extra sink options")
