@@ -117,6 +117,32 @@ TEST(jsonl, not_json_reports_the_parser_message_without_its_prefix) {
     EXPECT_EQ(problem("\x01\x02").find('\x01'), std::string::npos);
 }
 
+// Issue 13 item 12: ambiguous JSON is refused, never guessed at.
+TEST(jsonl, duplicate_keys_are_refused_at_any_depth) {
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","key":"j","value":1})"), R"(duplicate field "key")");
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":{"a":1,"b":2,"a":3}})"),
+              R"(duplicate key "a" in "value")");
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":[{"x":{"y":1,"y":1}}]})"),
+              R"(duplicate key "y" in "value")");
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":1,"headers":{"h":"a","h":"b"}})"),
+              R"(duplicate key "h" in "headers")");
+    // Equal keys in different objects are fine.
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":{"a":{"a":1},"b":{"a":2}}})"), "");
+}
+
+TEST(jsonl, integers_beyond_64_bits_are_refused) {
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":{"n":123456789012345678901234}})"),
+              "integer 123456789012345678901234 does not fit in 64 bits (it would lose precision: send it as a string)");
+    EXPECT_EQ(problem(R"({"collection":"c","key":18446744073709551616,"value":1})"),
+              "integer 18446744073709551616 does not fit in 64 bits (it would lose precision: send it as a string)");
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":[-9223372036854775809]})"),
+              "integer -9223372036854775809 does not fit in 64 bits (it would lose precision: send it as a string)");
+    // The extremes that do fit are kept exactly; fractions and exponents stay numbers.
+    EXPECT_EQ(parsed(R"({"collection":"c","key":"k","value":[18446744073709551615,-9223372036854775808]})").value,
+              "[18446744073709551615,-9223372036854775808]");
+    EXPECT_EQ(parsed(R"({"collection":"c","key":"k","value":[1.5]})").value, "[1.5]");
+}
+
 TEST(jsonl, value_size_limit) {
     const jsonl_limits limits{10};
     EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":"0123456789"})", limits), "");
