@@ -26,7 +26,7 @@ TEST(jsonl, upsert_with_object_value_is_stored_compact) {
     EXPECT_EQ(r.collection, "users");
     EXPECT_EQ(r.key, "42");
     EXPECT_EQ(r.operation, op::upsert);
-    EXPECT_EQ(r.value, R"({"a":[1,2],"b":1})");
+    EXPECT_EQ(r.value, R"({"b":1,"a":[1,2]})");  // Compact, key order kept.
     EXPECT_TRUE(r.headers.empty());
 }
 
