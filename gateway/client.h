@@ -12,7 +12,7 @@
 // - Sequences: with `first_sequence` 0 (the default), connect() asks the gateway for the
 //   producer's last appended sequence and continues above it: run one process per producer id.
 // - Batching is the caller's: publish() takes any number of records (up to the gateway's
-//   --max-request-records / --max-request-mib), and a batch costs one round trip and shares one
+//   --max-request-records / --max-request-kib), and a batch costs one round trip and shares one
 //   fsync with whatever else the gateway is writing.
 // - A "refused" reply (a bad record, a stale sequence) is not retried: invalid_argument with the
 //   gateway's reason (and record index). Giving up is unavailable; the caller may call publish()

@@ -640,7 +640,7 @@ std::string_view outcome_name(const reply& r) {
 result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     cli_outcome out;
     gateway_options& o = out.options;
-    std::uint64_t max_request_mib = 16, max_in_flight_mib = 256, max_value_kib = 1024;
+    std::uint64_t max_request_kib = 16 * 1024, max_in_flight_kib = 256 * 1024, max_value_kib = 1024;
     bool no_sync = false;
     cli::po::options_description desc("syncline-gateway options");
     desc.add_options()
@@ -653,12 +653,12 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
          "require `Authorization: Bearer TOKEN` on /v1/* with the token in FILE")
         ("http-threads", cli::po::value(&o.http_threads)->default_value(o.http_threads)->value_name("N"),
          "HTTP handler threads (concurrent requests)")
-        ("max-request-mib", cli::po::value(&max_request_mib)->default_value(max_request_mib)->value_name("MIB"),
+        ("max-request-kib", cli::po::value(&max_request_kib)->default_value(max_request_kib)->value_name("KIB"),
          "largest request (HTTP 413 above it; ZeroMQ drops the peer's message)")
         ("max-request-records", cli::po::value(&o.max_request_records)->default_value(o.max_request_records)->value_name("N"),
          "most records in one request")
-        ("max-in-flight-mib", cli::po::value(&max_in_flight_mib)->default_value(max_in_flight_mib)->value_name("MIB"),
-         "requests accepted and not yet answered, in MiB; above it: HTTP 429 / ZeroMQ busy")
+        ("max-in-flight-kib", cli::po::value(&max_in_flight_kib)->default_value(max_in_flight_kib)->value_name("KIB"),
+         "requests accepted and not yet answered, in KiB; above it: HTTP 429 / ZeroMQ busy")
         ("max-value-kib", cli::po::value(&max_value_kib)->default_value(max_value_kib)->value_name("KIB"),
          "largest stored value (as `syncline append --max-value-bytes`)")
         ("no-sync", cli::po::bool_switch(&no_sync), "do not fsync each group commit (acks then mean 'written', not 'on disk')");
@@ -683,17 +683,17 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     if (!o.http_token_file.empty() && o.http_listen.empty())
         return status{errc::invalid_argument, "--http-token-file needs --http-listen"};
     if (o.http_threads < 1 || o.http_threads > 256) return status{errc::invalid_argument, "--http-threads must be 1-256"};
-    if (max_request_mib < 1 || max_request_mib > 1024)
-        return status{errc::invalid_argument, "--max-request-mib must be between 1 and 1024"};
-    if (max_in_flight_mib < 1 || max_in_flight_mib > 65536)
-        return status{errc::invalid_argument, "--max-in-flight-mib must be between 1 and 65536"};
+    if (max_request_kib < 1 || max_request_kib > 1024 * 1024)
+        return status{errc::invalid_argument, "--max-request-kib must be between 1 and 1048576 (1 GiB)"};
+    if (max_in_flight_kib < 1 || max_in_flight_kib > 64ull * 1024 * 1024)
+        return status{errc::invalid_argument, "--max-in-flight-kib must be between 1 and 67108864 (64 GiB)"};
     if (max_value_kib < 1 || max_value_kib > 256 * 1024)
         return status{errc::invalid_argument, "--max-value-kib must be between 1 and 262144"};
     if (o.max_request_records < 1 || o.max_request_records > codec::decode_limits{}.max_records)
         return status{errc::invalid_argument, "--max-request-records must be between 1 and " +
                                                   std::to_string(codec::decode_limits{}.max_records)};
-    o.max_request_bytes = max_request_mib << 20;
-    o.max_in_flight_bytes = max_in_flight_mib << 20;
+    o.max_request_bytes = max_request_kib << 10;
+    o.max_in_flight_bytes = max_in_flight_kib << 10;
     o.max_value_bytes = max_value_kib << 10;
     o.sync = !no_sync;
     SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(o.metrics));

@@ -11,8 +11,8 @@
 //   (producer id -> last sequence and its offsets) lives in the log's meta column family, written
 //   in the same atomic batch as the records, so a retry is answered with the original offsets and
 //   appends nothing, across restarts too. A sequence below the producer's last is refused.
-// - Bounded memory: requests over --max-request-bytes are refused (HTTP 413; ZeroMQ drops the
-//   peer's oversized message); past --max-in-flight-bytes of accepted-but-unanswered requests new
+// - Bounded memory: requests over --max-request-kib are refused (HTTP 413; ZeroMQ drops the
+//   peer's oversized message); past --max-in-flight-kib of accepted-but-unanswered requests new
 //   ones get HTTP 429 with Retry-After / a ZeroMQ "busy" reply.
 // - Writes DIR/gateway.endpoints (pid and the endpoints it listens on) once listening; `syncline
 //   append` reads it to name the gateway holding the log. Removed on a clean stop.
