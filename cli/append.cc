@@ -14,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "cli/internal/appender.h"
 #include "cli/internal/command_util.h"
 #include "cli/jsonl.h"
 #include "cli/syncline_cli.h"
@@ -86,6 +87,7 @@ private:
 
 struct append_options {
     std::string log;
+    std::string via;  // A gateway's ZeroMQ endpoint: append through it instead of opening the log.
     std::string input = "-";
     std::size_t batch_size = 1000;
     std::uint64_t atomic_limit = 256ull << 20;
@@ -96,6 +98,7 @@ struct append_options {
 
 constexpr std::string_view usage =
     "usage: syncline append --log DIR [options] [FILE|-]\n"
+    "       syncline append --via ENDPOINT [options] [FILE|-]   (through a running gateway)\n"
     "\n"
     "Appends JSON Lines (FILE, or standard input when FILE is - or absent) to the change log,\n"
     "one change per line:\n"
@@ -108,6 +111,7 @@ constexpr std::string_view usage =
     "is invalid nothing is appended. A larger input is validated and appended batch by batch: a\n"
     "failing batch appends nothing of itself, and the error reports what was already appended.\n"
     "With --skip-invalid the valid lines are appended and each invalid one is reported on stderr.\n"
+    "With --via, each batch is one request to the gateway (atomic, retried until acknowledged).\n"
     "\n"
     "Prints `appended N records: offsets A..B`. Exit codes: 0 ok, 1 invalid input or store failure,\n"
     "2 bad options.";
@@ -140,8 +144,9 @@ int run_append(const append_options& o) {
     // instead of buffering 256 MiB first. A pipe switches when it actually crosses the limit.
     bool streaming = S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > o.atomic_limit;
 
-    // Open the log before reading: a locked log fails at once instead of after reading the input.
-    auto log = internal::open_log_writer(o.log, o.sync);
+    // Open the log (or connect to the gateway) before reading: a locked log fails at once instead
+    // of after reading the input.
+    auto log = internal::open_appender(o.log, o.via, o.sync);
     if (!log.ok()) return failure(cmd, log.get_status().message());
 
     const jsonl_limits limits{o.max_value_bytes};
@@ -177,7 +182,7 @@ int run_append(const append_options& o) {
         return {};
     };
     auto append_failed = [&](const status& s) {
-        return failure(cmd, "append to " + o.log + " failed: " + s.message() + "; " +
+        return failure(cmd, "append to " + (o.via.empty() ? o.log : "gateway " + o.via) + " failed: " + s.message() + "; " +
                                 (done.count == 0 ? std::string("nothing was appended")
                                                  : "already " + done.summary() + " (from " + name + ")"));
     };
@@ -258,7 +263,8 @@ int append_command(int argc, const char* const* argv) {
     bool no_sync = false;
     po::options_description desc("append options");
     desc.add_options()
-        ("log", po::value(&o.log)->required()->value_name("DIR"), "change log directory (created if missing)")
+        ("log", po::value(&o.log)->value_name("DIR"), "change log directory (created if missing)")
+        ("via", po::value(&o.via)->value_name("ENDPOINT"), "append through the gateway listening there (tcp:// or ipc://) instead of --log")
         ("input", po::value(&o.input)->value_name("FILE"), "JSON Lines file, or - for standard input. Default: -")
         ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size)->value_name("N"),
          "records per append (one atomic, synced write)")
@@ -274,7 +280,8 @@ int append_command(int argc, const char* const* argv) {
     if (!parsed.ok()) return usage_error(cmd, parsed.get_status().message());
     if (parsed->exit_now) return exit_ok;
 
-    if (o.log.empty()) return usage_error(cmd, "--log must not be empty");
+    if (o.log.empty() && o.via.empty()) return usage_error(cmd, "give --log DIR, or --via ENDPOINT to append through a gateway");
+    if (!o.log.empty() && !o.via.empty()) return usage_error(cmd, "give --log or --via, not both");
     if (o.batch_size < 1 || o.batch_size > 1'000'000) return usage_error(cmd, "--batch-size must be between 1 and 1000000");
     auto limit = internal::parse_size("--atomic-limit", atomic_limit);
     if (!limit.ok()) return usage_error(cmd, limit.get_status().message());

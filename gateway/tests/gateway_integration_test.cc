@@ -309,6 +309,32 @@ TEST(gateway, hostile_input_is_refused_or_dropped_and_the_gateway_carries_on) {
     EXPECT_EQ(last_offset(gw.log_dir()), 2u);
 }
 
+TEST(gateway, syncline_append_names_the_gateway_and_goes_through_it_with_via) {
+    temp_dir dir;
+    gateway_process gw(dir, {});
+    gw.start();
+    {
+        std::ofstream(dir / "in.jsonl") << jsonl(0, 3);
+    }
+    // Without --via the log is locked: the error names the gateway's endpoint.
+    EXPECT_EQ(syncline::testing::run_to_exit("syncline", {"append", "--log", gw.log_dir(), dir / "in.jsonl"}, dir / "append1.log"), 1);
+    const std::string err = read_file(dir / "append1.log");
+    EXPECT_NE(err.find("held by a syncline gateway"), std::string::npos) << err;
+    EXPECT_NE(err.find("--via " + gw.zmq()), std::string::npos) << err;
+    // With --via it is appended through the gateway; a bad input appends nothing.
+    EXPECT_EQ(syncline::testing::run_to_exit("syncline", {"append", "--via", gw.zmq(), dir / "in.jsonl"}, dir / "append2.log"), 0)
+        << read_file(dir / "append2.log");
+    EXPECT_NE(read_file(dir / "append2.log").find("appended 3 records: offsets 1..3"), std::string::npos);
+    {
+        std::ofstream(dir / "bad.jsonl") << jsonl(0, 1) << "{\"collection\":\"c\",\"key\":\"k\",\"value\":1e999999}\n";
+    }
+    EXPECT_EQ(syncline::testing::run_to_exit("syncline", {"append", "--via", gw.zmq(), dir / "bad.jsonl"}, dir / "append3.log"), 1);
+    EXPECT_EQ(syncline::testing::run_to_exit("syncline", {"generate", "--via", gw.zmq(), "--records", "2500"}, dir / "gen.log"), 0)
+        << read_file(dir / "gen.log");
+    EXPECT_EQ(gw.stop(), 0);
+    EXPECT_EQ(last_offset(gw.log_dir()), 2503u);
+}
+
 // Producers publish with retries while the gateway is SIGKILLed and restarted: every request a
 // producer saw acknowledged is in the log exactly once, at the offsets it was told, and no record
 // is there twice.
