@@ -55,12 +55,28 @@ struct gateway_metrics {
           in_flight_bytes(r.add_gauge("syncline_gateway_in_flight_bytes",
                                       "Bytes of requests accepted and not yet answered.")),
           last_offset(r.add_gauge("syncline_gateway_last_offset", "The log's last offset.")),
-          producers(r.add_gauge("syncline_gateway_producers", "Producer ids in the producer table.")) {}
+          producers(r.add_gauge("syncline_gateway_producers", "Producer ids in the producer table.")) {
+        for (int l = 0; l < 2; ++l)
+            for (std::size_t o = 0; o < std::size(outcome_names); ++o)
+                _request_counters[l][o] = &requests.with({l == 0 ? "zmq" : "http", std::string(outcome_names[o])});
+    }
 
     metrics::family<metrics::counter>& requests;
+    // requests.with({listener, outcome}); every series is created up front (the family lookup
+    // takes a lock), so the hot path only indexes an array. listener: 0 zmq, 1 http.
+    metrics::counter& request_counter(int listener, std::string_view outcome) const {
+        std::size_t o = 0;
+        while (o + 1 < std::size(outcome_names) && outcome_names[o] != outcome) ++o;
+        return *_request_counters[listener][o];
+    }
     metrics::counter &records_appended, &group_commits, &bad_frames;
     metrics::histogram &commit_seconds, &ack_seconds;
     metrics::gauge &in_flight_bytes, &last_offset, &producers;
+
+private:
+    static constexpr std::string_view outcome_names[] = {"published", "duplicate", "refused", "busy",
+                                                         "failed", "producer", "unauthorized"};
+    metrics::counter* _request_counters[2][7] = {};
 };
 
 // How one request ended.
@@ -438,6 +454,8 @@ public:
         _server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
         _server.set_payload_max_length(_o.max_request_bytes);
         _server.set_read_timeout(10);
+        _server.set_keep_alive_max_count(100'000);  // Producers keep their connection.
+        _server.set_tcp_nodelay(true);               // An ack is one small write: send it now.
         _server.set_write_timeout(10);
         _server.Post("/v1/changes", [this](const httplib::Request& req, httplib::Response& res) { changes(req, res); });
         _server.Get("/v1/log", [this](const httplib::Request& req, httplib::Response& res) { log_figures(req, res); });
@@ -488,14 +506,14 @@ private:
         res.status = 401;
         res.set_header("WWW-Authenticate", "Bearer");
         res.set_content(nlohmann::json{{"error", "missing or wrong bearer token"}}.dump() + "\n", "application/json");
-        _m.requests.with({"http", "unauthorized"}).inc();
+        _m.request_counter(1, "unauthorized").inc();
         return false;
     }
 
     void reply(httplib::Response& res, int code, const nlohmann::json& body, std::string_view outcome_name) {
         res.status = code;
         res.set_content(body.dump() + "\n", "application/json");
-        _m.requests.with({"http", std::string(outcome_name)}).inc();
+        _m.request_counter(1, outcome_name).inc();
     }
 
     void busy(httplib::Response& res) {
@@ -794,7 +812,7 @@ status run(const gateway_options& options, const stop_flag& stop) {
     drop_counter dropped(log_gw, &m.bad_frames);
     std::uint64_t outstanding = 0;  // ZeroMQ requests submitted and not yet replied to.
     auto send_reply = [&](const std::string& to, const reply& r) {
-        m.requests.with({"zmq", std::string(outcome_name(r))}).inc();
+        m.request_counter(0, outcome_name(r)).inc();
         zmqx::send(router, encode_reply(r), std::chrono::milliseconds(0), to);
     };
     auto flush_completions = [&] {
