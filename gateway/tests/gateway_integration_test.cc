@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 
 #include "common/codec.h"
+#include "common/curve.h"
 #include "common/zmq_util.h"
 #include "gateway/client.h"
 #include "gateway/gateway.h"
@@ -333,6 +334,51 @@ TEST(gateway, syncline_append_names_the_gateway_and_goes_through_it_with_via) {
         << read_file(dir / "gen.log");
     EXPECT_EQ(gw.stop(), 0);
     EXPECT_EQ(last_offset(gw.log_dir()), 2503u);
+}
+
+TEST(gateway, curve_admits_only_allowed_producers) {
+    temp_dir dir;
+    std::filesystem::create_directories(dir / "allow");
+    auto write_pair = [&](const std::string& where, const std::string& name) {
+        auto k = curve::generate();
+        ASSERT_TRUE(k.ok());
+        ASSERT_TRUE(curve::write_key_pair(where, name, *k).ok());
+    };
+    write_pair(dir / "keys", "server");
+    write_pair(dir / "allow", "producer");
+    write_pair(dir / "other", "stranger");
+    gateway_process gw(dir, {"--curve-secret", dir / "keys/server.key", "--curve-allow", dir / "allow"},
+                       "tcp://127.0.0.1:" + std::to_string(syncline::testing::free_tcp_port()));
+    gw.start();
+    auto server_pub = curve::load_public_key(dir / "keys/server.pub");
+    ASSERT_TRUE(server_pub.ok());
+    auto options_for = [&](const std::string& key_file) {
+        client_options o;
+        o.endpoint = gw.zmq();
+        o.first_sequence = 1;
+        o.producer = "curved";
+        o.reply_timeout = 300ms;
+        o.give_up_after = 700ms;
+        auto own = curve::load_secret_key(key_file);
+        EXPECT_TRUE(own.ok());
+        o.curve = curve::keys{*own, *server_pub, ""};
+        return o;
+    };
+    std::vector<record> one{{0, 0, "c", "k", op::upsert, "1", {}}};
+    auto stranger = client::connect(options_for(dir / "other/stranger.key"));
+    ASSERT_TRUE(stranger.ok());
+    auto refused = (*stranger)->publish(one);
+    EXPECT_FALSE(refused.ok());
+    EXPECT_EQ(refused.get_status().code(), errc::unavailable);
+    auto allowed = client::connect(options_for(dir / "allow/producer.key"));
+    ASSERT_TRUE(allowed.ok());
+    auto ack = (*allowed)->publish(one);
+    ASSERT_TRUE(ack.ok()) << ack.get_status().message();
+    EXPECT_EQ(ack->first, 1u);
+    EXPECT_EQ(gw.stop(), 0);
+    EXPECT_EQ(last_offset(gw.log_dir()), 1u);
+    EXPECT_NE(read_file(gw.output()).find("curve_rejected="), std::string::npos);
+    EXPECT_EQ(read_file(gw.output()).find("curve_rejected=0"), std::string::npos) << "the stranger was not counted";
 }
 
 // The README's flow: a gateway, one change with curl's request (HTTP) and one with the Python
