@@ -440,7 +440,7 @@ po::options_description run_options_description(run_options& o) {
         ("log", po::value(&o.log)->required(), "change log directory")
         ("state", po::value(&o.state)->required(), "state root directory")
         ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
-        ("target", po::value(&o.target)->default_value(o.target), "target URI: sqlite:PATH, postgresql://, redis://, rocksdb:PATH, http(s)://, jsonl:PATH, null: (docs/targets)")
+        ("target", po::value(&o.target)->default_value(o.target), "target URI, one of the kinds listed above (docs/targets)")
         ("workers", po::value(&o.workers)->default_value(o.workers), "number of worker processes")
         ("until-caught-up", po::bool_switch(&o.until_caught_up), "exit 0 once what the log held at start is committed")
         ("to", po::value(&o.to), "exit 0 once this offset is committed (a bounded pass)")
@@ -498,9 +498,10 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
 
 result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* argv) {
     run_options o;
-    auto parsed = parse(argc, argv, run_options_description(o),
-                        "usage: syncline run --log DIR --state DIR [--pipeline NAME] [--target URI] [--workers N] "
-                        "[--until-caught-up]");
+    const std::string usage =
+        "usage: syncline run --log DIR --state DIR [--pipeline NAME] [--target URI] [--workers N] [--until-caught-up]\n\n" +
+        targets::target_uri_help();
+    auto parsed = parse(argc, argv, run_options_description(o), usage);
     if (!parsed.ok()) return parsed.get_status();
     if (parsed->exit_now) return std::pair{o, true};
     const auto problems = validate_run_options(o, *parsed);

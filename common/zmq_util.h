@@ -1,5 +1,5 @@
 #pragma once
-// common/zmq_util.h: moving wire frames over ZeroMQ sockets with the habits DESIGN.md asks for:
+// common/zmq_util.h: moving wire frames over ZeroMQ sockets with the habits docs/architecture.md describes:
 // small per-peer HWM, ZMQ_IMMEDIATE on sending sockets, bounded linger, ≤100 ms polls.
 // Receive returns an empty optional on timeout, and errc::corruption for a message with the
 // wrong number of frames (it is drained completely so the next message starts clean).

@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-packages=(cmake g++ make pkg-config
+packages=(cmake g++ make pkg-config ccache
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev librocksdb-dev libboost-program-options-dev
   libgtest-dev libsqlite3-dev sqlite3 nlohmann-json3-dev python3
   libpq-dev postgresql redis-server libhiredis-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev

@@ -94,7 +94,7 @@ public:
             // transaction, one multi-row statement) for all of them, each still acked alone.
             std::vector<accepted> group;
             std::size_t records = accept(std::move(**got), group);
-            while (_target->joins_batches() && records < _options.coalesce_records) {
+            while (_joins_batches && records < _options.coalesce_records) {
                 auto more = zmqx::receive(_work, milliseconds(0));
                 if (!more.ok()) { _dropped.drop(more.get_status().message()); continue; }
                 if (!more->has_value()) break;
@@ -325,6 +325,8 @@ private:
 
     const worker_options& _options;
     std::unique_ptr<target> _target;
+    // The registry's answer for this target's kind (open_target accepted the URI, so it has one).
+    const bool _joins_batches = targets::find_target_kind(_options.target)->capabilities.joins_batches;
     zmq::context_t _context;
     zmq::socket_t _work;
     zmq::socket_t _acks;
@@ -345,7 +347,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     long backoff_ms = o.retry_backoff.count();
     po::options_description desc("worker options");
     desc.add_options()
-        ("target", po::value(&o.target)->default_value(o.target), "target URI: sqlite:PATH, postgresql://, redis://, rocksdb:PATH, http(s)://, jsonl:PATH, null: (docs/targets)")
+        ("target", po::value(&o.target)->default_value(o.target), "target URI, one of the kinds listed above (docs/targets)")
         ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
         ("work", po::value(&o.work)->default_value(o.work), "the ventilator's work endpoint to connect to")
         ("acks", po::value(&o.acks)->default_value(o.acks), "the sink's acks endpoint to connect to")
@@ -360,7 +362,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     metrics::add_endpoint_options(desc, o.metrics);
     curve::curve_options curve_flags;
     curve::add_cli_options(desc, curve_flags, curve::role::client);
-    auto parsed = cli::parse(argc, argv, desc, "usage: syncline-worker --target URI [--pipeline NAME] [options]");
+    const std::string usage = "usage: syncline-worker --target URI [--pipeline NAME] [options]\n\n" + targets::target_uri_help();
+    auto parsed = cli::parse(argc, argv, desc, usage);
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;
     if (out.exit_now) return out;
