@@ -334,6 +334,10 @@ TEST(gateway, syncline_append_names_the_gateway_and_goes_through_it_with_via) {
         << read_file(dir / "gen.log");
     EXPECT_EQ(gw.stop(), 0);
     EXPECT_EQ(last_offset(gw.log_dir()), 2503u);
+    // `syncline serve` is the gateway (exec'd from the same directory).
+    EXPECT_EQ(syncline::testing::run_to_exit("syncline", {"serve", "--help"}, dir / "serve.log"), 0);
+    EXPECT_NE(read_file(dir / "serve.log").find("usage: syncline-gateway --log DIR"), std::string::npos)
+        << read_file(dir / "serve.log");
 }
 
 TEST(gateway, curve_admits_only_allowed_producers) {
