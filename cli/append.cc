@@ -282,6 +282,7 @@ int append_command(int argc, const char* const* argv) {
 
     if (o.log.empty() && o.via.empty()) return usage_error(cmd, "give --log DIR, or --via ENDPOINT to append through a gateway");
     if (!o.log.empty() && !o.via.empty()) return usage_error(cmd, "give --log or --via, not both");
+    if (!o.via.empty() && no_sync) return usage_error(cmd, "--no-sync has no effect with --via (the gateway's own --no-sync decides)");
     if (o.batch_size < 1 || o.batch_size > 1'000'000) return usage_error(cmd, "--batch-size must be between 1 and 1000000");
     auto limit = internal::parse_size("--atomic-limit", atomic_limit);
     if (!limit.ok()) return usage_error(cmd, limit.get_status().message());

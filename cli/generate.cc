@@ -127,6 +127,7 @@ int generate_command(int argc, const char* const* argv) {
 
     if (log_path.empty() && via.empty()) return usage_error(cmd, "give --log DIR, or --via ENDPOINT to append through a gateway");
     if (!log_path.empty() && !via.empty()) return usage_error(cmd, "give --log or --via, not both");
+    if (!via.empty() && no_sync) return usage_error(cmd, "--no-sync has no effect with --via (the gateway's own --no-sync decides)");
     auto log = internal::open_appender(log_path, via, !no_sync);
     if (!via.empty()) log_path = "gateway " + via;
     if (!log.ok()) return failure(cmd, log.get_status().message());
