@@ -208,8 +208,8 @@ private:
         if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
         add("ventilator", std::move(ventilator_argv), _o.ventilator_args, server_curve);
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
-        log_run.info("starting pipeline=" + _o.pipeline + " target=" + redact_secrets("target", _o.target) +
-                     " workers=" + std::to_string(_o.workers) + " run_dir=" + _o.run_dir);
+        log_run.info("starting", {{"pipeline", _o.pipeline}, {"target", redact_secrets("target", _o.target)},
+                                  {"workers", _o.workers}, {"run_dir", _o.run_dir}});
         return {};
     }
 
@@ -256,7 +256,7 @@ private:
         if (!allowed.admits(*worker_public))
             return status{errc::invalid_argument, "--curve-allow: the local workers' key " + (dir / "worker.pub").string() +
                                                       " is not in " + _o.curve_allow + "; copy it there"};
-        log_run.info("curve on: keys=" + _o.curve_keys + " allow=" + _o.curve_allow);
+        log_run.info("curve on:", {{"keys", _o.curve_keys}, {"allow", _o.curve_allow}});
         return {};
     }
 
@@ -294,8 +294,8 @@ private:
                 ++c.restarts;
                 _restarts.with({c.name}).inc();
                 start(c);
-                log_run.info(c.name + " restarted pid=" + (c.child ? std::to_string(c.child->pid()) : "none") +
-                             " restarts=" + std::to_string(c.restarts));
+                log_run.info(c.name + " restarted",
+                             {{"pid", c.child ? std::to_string(c.child->pid()) : "none"}, {"restarts", c.restarts}});
                 changed = true;
                 continue;
             }
@@ -321,9 +321,9 @@ private:
                                                      " times in a row, last with " + c.last_exit + ": " +
                                                      last_line_of(log_path) + " (log: " + log_path + ")"};
             }
-            log_run.error(c.name + " died: " + c.last_exit + "; restarting in " + std::to_string(delay.count()) +
-                          " ms last_line=" + quote_field(last_line_of(log_path)) + " log=" + log_path +
-                          " consecutive_failures=" + std::to_string(c.consecutive_failures));
+            log_run.error(c.name + " died: " + c.last_exit + "; restarting in " + std::to_string(delay.count()) + " ms",
+                          {{"last_line", last_line_of(log_path)}, {"log", log_path},
+                           {"consecutive_failures", c.consecutive_failures}});
             changed = true;
         }
         if (changed) write_restarts();
@@ -390,7 +390,7 @@ private:
         std::error_code ec;
         fs::remove(fs::path(_o.run_dir) / "run.pid", ec);
         fs::remove(fs::path(_o.run_dir) / "run.metrics", ec);
-        log_run.info("stopped pipeline=" + _o.pipeline);
+        log_run.info("stopped", {{"pipeline", _o.pipeline}});
     }
 
     std::optional<std::uint64_t> read_committed() {

@@ -36,5 +36,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DSYNCLINE_SANITIZE="$sanitize" >/dev/null
+# A sanitizer build exists to run the suite: it skips the benchmarks (and compiles lean, -O1 -g1:
+# cmake/syncline.cmake). ccache (installed above) serves repeated builds, also from fresh clones.
+bench=ON
+[ -z "$sanitize" ] || bench=OFF
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DSYNCLINE_SANITIZE="$sanitize" \
+  -DSYNCLINE_BUILD_BENCH="$bench" >/dev/null
 cmake --build "$build_dir" -j2

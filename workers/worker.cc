@@ -79,9 +79,9 @@ public:
         }
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_work, _options.work));
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_acks, _options.acks));
-        log_worker.info("started id=" + _options.id + " pipeline=" + _options.pipeline +
-                        " target=" + cli::redact_secrets("target", _options.target) + " work=" + _options.work +
-                        " acks=" + _options.acks);
+        log_worker.info("started", {{"id", _options.id}, {"pipeline", _options.pipeline},
+                                    {"target", cli::redact_secrets("target", _options.target)}, {"work", _options.work},
+                                    {"acks", _options.acks}});
 
         _health.set_ready(true);
         while (!stop.stop_requested()) {
@@ -118,10 +118,9 @@ public:
                 ++returned;
             }
         }
-        log_worker.info("stopped batches=" + std::to_string(_batches) + " records=" + std::to_string(_records) +
-                        " nacks=" + std::to_string(_nacks) + " failed_records=" + std::to_string(_failed_records) +
-                        " returned_on_stop=" + std::to_string(returned) + " bad_frames=" + std::to_string(_dropped.total()) +
-                        " peak_rss_kb=" + std::to_string(peak_rss_kb()));
+        log_worker.info("stopped", {{"batches", _batches}, {"records", _records}, {"nacks", _nacks},
+                                    {"failed_records", _failed_records}, {"returned_on_stop", returned},
+                                    {"bad_frames", _dropped.total()}, {"peak_rss_kb", peak_rss_kb()}});
         return {};
     }
 
@@ -282,8 +281,8 @@ private:
             // The target's own Retry-After is the least wait; our backoff still grows beneath it.
             const milliseconds wait = std::max(backoff, outcome.retry_after);
             if (_retry_log.allow())
-                log_worker.warn("target unavailable, retrying in " + std::to_string(wait.count()) +
-                                "ms: " + outcome.transient.message());
+                log_worker.warn("target unavailable, retrying",
+                                {{"attempt", attempt + 1}, {"delay_ms", wait.count()}, {"reason", outcome.transient.message()}});
             sleep_unless_stopped(wait, stop);
             backoff = std::min(backoff * 2, milliseconds(5000));
         }
