@@ -266,7 +266,7 @@ private:
             }
             if (!range.ok()) {
                 const std::string reason = "append failed: " + range.get_status().message();
-                if (_error_log.allow()) log_gw.error(reason);
+                if (_error_log.allow()) log_gw.error("append failed", {{"error", range.get_status().message()}});
                 {
                     std::lock_guard lock(_mutex);
                     _last_error = reason;
@@ -800,12 +800,14 @@ status run(const gateway_options& options, const stop_flag& stop) {
         http_at = *started;
     }
     SYNCLINE_RETURN_IF_ERROR(write_endpoints_file(options.log, zmq_at, http_at));
-    log_gw.info("started log=" + options.log + " last_offset=" + std::to_string(log->last_offset()) +
-                " producers=" + std::to_string(writer.log_figures().producers) +
-                " sync=" + (options.sync ? "on" : "off") + " curve=" + (options.curve ? "on" : "off") +
-                " http_auth=" + (token.empty() ? "off" : "on"));
-    for (const auto& e : zmq_at) log_gw.info("listening channel=producers endpoint=" + e);
-    if (!http_at.empty()) log_gw.info("listening channel=http endpoint=" + http_at);
+    log_gw.info("started", {{"log", options.log},
+                            {"last_offset", log->last_offset()},
+                            {"producers", writer.log_figures().producers},
+                            {"sync", options.sync ? "on" : "off"},
+                            {"curve", options.curve ? "on" : "off"},
+                            {"http_auth", token.empty() ? "off" : "on"}});
+    for (const auto& e : zmq_at) log_gw.info("listening", {{"channel", "producers"}, {"endpoint", e}});
+    if (!http_at.empty()) log_gw.info("listening", {{"channel", "http"}, {"endpoint", http_at}});
     health.set_ready(true);
 
     zmq_completions completions;
@@ -830,11 +832,7 @@ status run(const gateway_options& options, const stop_flag& stop) {
     while (!stop.stop_requested()) {
         health.beat();
         zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}, {wake_rx.handle(), 0, ZMQ_POLLIN, 0}};
-        try {
-            zmq::poll(items, 2, std::chrono::milliseconds(100));
-        } catch (const zmq::error_t& e) {
-            if (e.num() != EINTR) return status{errc::io_error, std::string("poll: ") + e.what()};
-        }
+        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(items, std::chrono::milliseconds(100)));
         if (items[1].revents & ZMQ_POLLIN) {
             zmq::message_t ignored;
             while (wake_rx.recv(ignored, zmq::recv_flags::dontwait)) {
@@ -912,10 +910,14 @@ status run(const gateway_options& options, const stop_flag& stop) {
     std::error_code ec;
     std::filesystem::remove(options.log + "/" + endpoints_file_name, ec);
     const auto f = writer.log_figures();
-    log_gw.info("stopped last_offset=" + std::to_string(f.last) + " group_commits=" + std::to_string(f.appends) +
-                " producers=" + std::to_string(f.producers) + " unanswered=" + std::to_string(outstanding) +
-                " bad_frames=" + std::to_string(dropped.total()) + (zap ? " " + zap->summary() : "") +
-                " peak_rss_kb=" + std::to_string(peak_rss_kb()));
+    std::vector<log_field> fields{{"last_offset", f.last},
+                                  {"group_commits", f.appends},
+                                  {"producers", f.producers},
+                                  {"unanswered", outstanding},
+                                  {"bad_frames", dropped.total()}};
+    if (zap) zap->append_fields(fields);
+    fields.emplace_back("peak_rss_kb", peak_rss_kb());
+    log_gw.write(log_level::info, "stopped", fields);
     return {};
 }
 
