@@ -106,6 +106,7 @@ constexpr std::string_view usage =
     "  key: string or integer. op: upsert (the default when absent) or delete. value: required for an\n"
     "  upsert; a JSON string is stored as its text, other JSON as its compact form; a delete has none\n"
     "  (or null). headers: optional, string values. offset and ts are ignored. Blank lines are skipped.\n"
+    "  Ambiguous JSON is refused: a key twice in one object, an integer beyond 64 bits (quote it).\n"
     "\n"
     "Atomicity: an input of at most --atomic-limit bytes is validated completely first; if any line\n"
     "is invalid nothing is appended. A larger input is validated and appended batch by batch: a\n"
