@@ -4,7 +4,10 @@
 // producer, as gateway/client.h does). Prints one Markdown row per configuration:
 //   | transport | producers | batch | records/s | acks/s | ack p50 ms | ack p99 ms |
 // usage: gateway_bench [--seconds S] [--dir DIR] [--transports zmq-ipc,zmq-tcp,http]
-//                      [--producers 1,4,16] [--batches 1,100,1000] [--no-sync]
+//                      [--producers 1,4,16] [--batches 1,100,1000] [--no-sync] [--rate R]
+// --rate R: open loop; the producers together offer R records/s (each request sent at its
+// scheduled time, or at once when late) and latency counts from the scheduled time, so a stall
+// shows in p99 instead of slowing the offered load (no coordinated omission).
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -46,7 +49,7 @@ std::string record_json(int producer, std::uint64_t n) {
 }
 
 run_result run_config(const std::string& transport, int producers, int batch, double seconds, const std::string& dir,
-                      bool sync) {
+                      bool sync, double rate) {
     std::filesystem::remove_all(dir);
     gateway::gateway_options o;
     o.log = dir + "/log";
@@ -68,6 +71,11 @@ run_result run_config(const std::string& transport, int producers, int batch, do
     while (!(where = gateway::read_endpoints_file(o.log))) std::this_thread::sleep_for(std::chrono::milliseconds(5));
 
     std::atomic<bool> go{false}, done{false};
+    // Open loop: each producer sends a request every `interval` (0: closed loop, as fast as acks come).
+    const auto interval = rate > 0 ? std::chrono::duration_cast<clock_type::duration>(
+                                         std::chrono::duration<double>(producers * batch / rate))
+                                   : clock_type::duration::zero();
+    const auto start_at = clock_type::now() + std::chrono::milliseconds(200);
     std::vector<run_result> per(static_cast<std::size_t>(producers));
     std::vector<std::thread> threads;
     for (int p = 0; p < producers; ++p) {
@@ -80,10 +88,13 @@ run_result run_config(const std::string& transport, int producers, int batch, do
                 c.set_tcp_nodelay(true);
                 while (!go) std::this_thread::yield();
                 std::string body;
+                auto scheduled = start_at + interval * p / producers;
                 while (!done) {
                     body.clear();
                     for (int i = 0; i < batch; ++i) body += record_json(p, n++);
-                    const auto t0 = clock_type::now();
+                    if (interval.count() > 0) std::this_thread::sleep_until(scheduled);
+                    const auto t0 = interval.count() > 0 ? scheduled : clock_type::now();
+                    scheduled += interval;
                     auto res = c.Post("/v1/changes", body, "application/x-ndjson");
                     const auto t1 = clock_type::now();
                     if (!res || res->status != 200) {
@@ -109,6 +120,7 @@ run_result run_config(const std::string& transport, int producers, int batch, do
                 }
                 std::vector<record> records(static_cast<std::size_t>(batch));
                 while (!go) std::this_thread::yield();
+                auto scheduled = start_at + interval * p / producers;
                 while (!done) {
                     for (auto& rec : records) {
                         rec.collection = "users";
@@ -117,7 +129,9 @@ run_result run_config(const std::string& transport, int producers, int batch, do
                                     "\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}";
                         ++n;
                     }
-                    const auto t0 = clock_type::now();
+                    if (interval.count() > 0) std::this_thread::sleep_until(scheduled);
+                    const auto t0 = interval.count() > 0 ? scheduled : clock_type::now();
+                    scheduled += interval;
                     auto ack = (*c)->publish(records);
                     const auto t1 = clock_type::now();
                     if (!ack.ok()) {
@@ -131,6 +145,7 @@ run_result run_config(const std::string& transport, int producers, int batch, do
             }
         });
     }
+    std::this_thread::sleep_until(start_at);
     const auto began = clock_type::now();
     go = true;
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
@@ -166,6 +181,7 @@ int main(int argc, char** argv) {
     std::string dir = "/tmp/syncline-gateway-bench";
     std::string transports = "zmq-ipc,zmq-tcp,http", producers = "1,4,16", batches = "1,100,1000";
     bool sync = true;
+    double rate = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -175,9 +191,10 @@ int main(int argc, char** argv) {
         else if (a == "--producers") producers = next();
         else if (a == "--batches") batches = next();
         else if (a == "--no-sync") sync = false;
+        else if (a == "--rate") rate = std::stod(next());
         else {
             std::fprintf(stderr, "usage: gateway_bench [--seconds S] [--dir DIR] [--transports LIST] [--producers LIST] "
-                                 "[--batches LIST] [--no-sync]\n");
+                                 "[--batches LIST] [--no-sync] [--rate RECORDS_PER_S]\n");
             return 2;
         }
     }
@@ -187,7 +204,7 @@ int main(int argc, char** argv) {
     for (const auto& t : split(transports))
         for (const auto& p : split(producers))
             for (const auto& b : split(batches)) {
-                const auto r = run_config(t, std::stoi(p), std::stoi(b), seconds, dir, sync);
+                const auto r = run_config(t, std::stoi(p), std::stoi(b), seconds, dir, sync, rate);
                 std::printf("| %s | %s | %s | %.0f | %.0f | %.2f | %.2f | %llu |\n", t.c_str(), p.c_str(), b.c_str(),
                             static_cast<double>(r.records) / r.seconds, static_cast<double>(r.requests) / r.seconds,
                             percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99),
