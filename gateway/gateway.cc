@@ -583,9 +583,20 @@ private:
         if (!authorized(req, res)) return;
         const auto f = _committer.log_figures();
         const std::uint64_t count = f.last == 0 || f.first == 0 ? 0 : f.last - f.first + 1;
-        res.set_content(nlohmann::json{{"first_offset", f.first},
+        // Files under the directory (a few dozen): cheap enough per request, unlike per-collection
+        // counts, which need a scan of the whole log (`syncline log stats` has them).
+        std::uint64_t disk_bytes = 0;
+        std::error_code ec;
+        for (auto it = std::filesystem::recursive_directory_iterator(_o.log, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+            std::error_code size_ec;
+            if (it->is_regular_file(size_ec)) disk_bytes += it->file_size(size_ec);
+        }
+        res.set_content(nlohmann::json{{"log", _o.log},
+                                       {"first_offset", f.first},
                                        {"last_offset", f.last},
                                        {"count", count},
+                                       {"disk_bytes", disk_bytes},
                                        {"producers", f.producers},
                                        {"group_commits", f.appends}}
                                 .dump() + "\n",
