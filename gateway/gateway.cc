@@ -450,24 +450,34 @@ public:
     result<std::string> start() {
         auto where = split_http_listen(_o.http_listen);
         if (!where.ok()) return where.get_status();
+        if (!_o.http_tls_cert.empty()) {
+            auto tls = std::make_unique<httplib::SSLServer>(_o.http_tls_cert.c_str(), _o.http_tls_key.c_str());
+            if (!tls->is_valid())
+                return status{errc::invalid_argument, "--http-tls-cert / --http-tls-key: cannot load the certificate " +
+                                                          _o.http_tls_cert + " with the key " + _o.http_tls_key +
+                                                          " (PEM files, the key unencrypted and matching the certificate)"};
+            _server = std::move(tls);
+        } else {
+            _server = std::make_unique<httplib::Server>();
+        }
         const int threads = _o.http_threads;
-        _server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-        _server.set_payload_max_length(_o.max_request_bytes);
-        _server.set_read_timeout(10);
-        _server.set_keep_alive_max_count(100'000);  // Producers keep their connection.
-        _server.set_tcp_nodelay(true);               // An ack is one small write: send it now.
-        _server.set_write_timeout(10);
-        _server.Post("/v1/changes", [this](const httplib::Request& req, httplib::Response& res) { changes(req, res); });
-        _server.Get("/v1/log", [this](const httplib::Request& req, httplib::Response& res) { log_figures(req, res); });
-        _server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        _server->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+        _server->set_payload_max_length(_o.max_request_bytes);
+        _server->set_read_timeout(10);
+        _server->set_keep_alive_max_count(100'000);  // Producers keep their connection.
+        _server->set_tcp_nodelay(true);               // An ack is one small write: send it now.
+        _server->set_write_timeout(10);
+        _server->Post("/v1/changes", [this](const httplib::Request& req, httplib::Response& res) { changes(req, res); });
+        _server->Get("/v1/log", [this](const httplib::Request& req, httplib::Response& res) { log_figures(req, res); });
+        _server->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
             res.set_content(_registry.expose(), metrics::exposition_content_type);
         });
-        _server.Get("/live", [this](const httplib::Request&, httplib::Response& res) {
+        _server->Get("/live", [this](const httplib::Request&, httplib::Response& res) {
             const bool live = _health.live(std::chrono::seconds(30));
             res.status = live ? 200 : 503;
             res.set_content(live ? "live\n" : "not live\n", "text/plain");
         });
-        _server.Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
+        _server->Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
             std::string reason;
             const bool ready = _health.ready(reason);
             res.status = ready ? 200 : 503;
@@ -475,15 +485,15 @@ public:
         });
         int port = where->port;
         if (port == 0) {
-            port = _server.bind_to_any_port(where->host);
+            port = _server->bind_to_any_port(where->host);
             if (port < 0) return status{errc::io_error, "--http-listen: cannot bind " + _o.http_listen};
-        } else if (!_server.bind_to_port(where->host, port)) {
+        } else if (!_server->bind_to_port(where->host, port)) {
             return status{errc::io_error, "--http-listen: cannot bind " + _o.http_listen + " (in use?)"};
         }
         const bool v6 = where->host.find(':') != std::string::npos;
-        std::string address = "http://" + (v6 ? "[" + where->host + "]" : where->host) + ":" + std::to_string(port);
-        _thread = std::thread([this] { _server.listen_after_bind(); });
-        while (!_server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        std::string address = std::string(_o.http_tls_cert.empty() ? "http://" : "https://") + (v6 ? "[" + where->host + "]" : where->host) + ":" + std::to_string(port);
+        _thread = std::thread([this] { _server->listen_after_bind(); });
+        while (!_server->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
         return address;
     }
 
@@ -491,7 +501,7 @@ public:
 
     // Stops listening; requests in progress are answered first.
     void stop() {
-        _server.stop();
+        if (_server) _server->stop();
         if (_thread.joinable()) _thread.join();
     }
 
@@ -609,7 +619,7 @@ private:
     const metrics::health& _health;
     gateway_metrics& _m;
     std::string _token;
-    httplib::Server _server;
+    std::unique_ptr<httplib::Server> _server;
     std::thread _thread;
 };
 
@@ -678,6 +688,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
          "ROUTER endpoints, comma-separated (tcp://, ipc://); empty: no ZeroMQ listener")
         ("http-listen", cli::po::value(&o.http_listen)->value_name("HOST:PORT"),
          "HTTP listener for POST /v1/changes, GET /v1/log, /metrics, /live, /ready (PORT 0: any free port)")
+        ("http-tls-cert", cli::po::value(&o.http_tls_cert)->value_name("FILE"),
+         "serve HTTPS with this PEM certificate (chain) and --http-tls-key")
+        ("http-tls-key", cli::po::value(&o.http_tls_key)->value_name("FILE"), "the certificate's PEM private key (unencrypted)")
         ("http-token-file", cli::po::value(&o.http_token_file)->value_name("FILE"),
          "require `Authorization: Bearer TOKEN` on /v1/* with the token in FILE")
         ("http-threads", cli::po::value(&o.http_threads)->default_value(o.http_threads)->value_name("N"),
@@ -709,6 +722,10 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         auto where = split_http_listen(o.http_listen);
         if (!where.ok()) return where.get_status();
     }
+    if (o.http_tls_cert.empty() != o.http_tls_key.empty())
+        return status{errc::invalid_argument, "--http-tls-cert and --http-tls-key go together"};
+    if (!o.http_tls_cert.empty() && o.http_listen.empty())
+        return status{errc::invalid_argument, "--http-tls-cert needs --http-listen"};
     if (!o.http_token_file.empty() && o.http_listen.empty())
         return status{errc::invalid_argument, "--http-token-file needs --http-listen"};
     if (o.http_threads < 1 || o.http_threads > 256) return status{errc::invalid_argument, "--http-threads must be 1-256"};

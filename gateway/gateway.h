@@ -1,7 +1,7 @@
 #pragma once
 // gateway/gateway.h: the ingest gateway (`syncline-gateway`, `syncline serve`): the change log's
 // one writer, taking changes from producers over ZeroMQ (a ROUTER socket, gateway/protocol.h) and
-// HTTP (POST /v1/changes, JSON Lines or a JSON array) and answering each request with its offsets
+// HTTP or HTTPS (POST /v1/changes, JSON Lines or a JSON array) and answering each request with its offsets
 // once they are on disk (docs/producers.md).
 // - Atomic: a request is appended whole or not at all; a bad record refuses the whole request,
 //   naming the record's index and the problem.
@@ -35,6 +35,7 @@ struct gateway_options {
     std::string zmq_listen = "tcp://127.0.0.1:5570";        // ROUTER binds (comma-separated); "" = off.
     std::string http_listen;                                // HOST:PORT; "" = off. Default: off.
     std::string http_token_file;                            // Bearer token for /v1/*. Default: none.
+    std::string http_tls_cert, http_tls_key;                // PEM files: HTTPS instead of HTTP. Default: none.
     std::uint64_t max_request_bytes = 16ull << 20;          // Default: 16 MiB.
     std::size_t max_request_records = 100'000;              // Default: 100,000 (codec's batch limit).
     std::uint64_t max_in_flight_bytes = 256ull << 20;       // Default: 256 MiB.

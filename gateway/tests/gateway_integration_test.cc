@@ -210,6 +210,27 @@ TEST(gateway, bearer_token_is_required_and_never_logged) {
     EXPECT_EQ(last_offset(gw.log_dir()), 1u);
 }
 
+TEST(gateway, https_with_a_certificate) {
+    temp_dir dir;
+    auto openssl = child_process::spawn({.argv = {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                                  "-keyout", dir / "key.pem", "-out", dir / "cert.pem", "-days", "1",
+                                                  "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+                                         .stdout_path = dir / "openssl.log", .stderr_path = dir / "openssl.log"});
+    ASSERT_TRUE(openssl.ok());
+    ASSERT_EQ(openssl->wait_for(scaled(30s)), 0) << read_file(dir / "openssl.log");
+    gateway_process gw(dir, {"--http-tls-cert", dir / "cert.pem", "--http-tls-key", dir / "key.pem"});
+    gw.start();
+    httplib::Client c = gw.http();
+    c.set_ca_cert_path((dir / "cert.pem").c_str());
+    c.enable_server_certificate_verification(true);
+    auto res = c.Post("/v1/changes", jsonl(0, 2), "application/json");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, "{\"count\":2,\"first_offset\":1,\"last_offset\":2}\n");
+    EXPECT_EQ(gw.stop(), 0);
+    EXPECT_EQ(last_offset(gw.log_dir()), 2u);
+}
+
 TEST(gateway, backpressure_answers_busy_and_nothing_is_lost_when_producers_retry) {
     temp_dir dir;
     // A 1 KiB cap: any request arriving while another is being written is turned away.
