@@ -174,8 +174,14 @@ private:
     // Delivers a group of batches in one target call and acks (or nacks) each batch.
     void deliver(std::vector<accepted>& group, const stop_flag& stop) {
         // Offset order across the group too (targets.h promises it); redeliveries can come late.
-        std::sort(group.begin(), group.end(),
-                  [](const accepted& a, const accepted& b) { return a.header.offsets.first < b.header.offsets.first; });
+        // Batches may overlap (a restarted ventilator re-cuts ranges while older batches still wait
+        // here), so the joined records are ordered by first offset, not unique: targets that reduce
+        // a call to one change per key keep the highest offset (targets/internal/rows.h), never the
+        // last by position. Stable and total, so the same group always joins the same way.
+        std::stable_sort(group.begin(), group.end(), [](const accepted& a, const accepted& b) {
+            return std::pair(a.header.offsets.first, a.header.offsets.last) <
+                   std::pair(b.header.offsets.first, b.header.offsets.last);
+        });
         std::vector<record_view> all;
         if (group.size() > 1) {
             std::size_t total = 0;
