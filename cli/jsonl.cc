@@ -112,6 +112,9 @@ status parse_jsonl_line(std::string_view line, record& out, const jsonl_limits& 
     }
     out.offset = 0;
     out.ts_ms = 0;
+    // The log's own limits (common/record.h), so the line is reported here with its number
+    // rather than failing the append it would be part of.
+    if (std::string problem = check_record(out); !problem.empty()) return bad(std::move(problem));
     return {};
 }
 

@@ -2,6 +2,7 @@
 // common/record.h: the change record (DESIGN.md "Records and the store").
 // `record` owns its bytes (producers, tests); `record_view` points into a buffer that
 // must outlive it (a received batch frame, a RocksDB slice) so hot paths copy nothing.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -38,5 +39,25 @@ struct record_view {
 
     record to_record() const;
 };
+
+// The one set of record limits. Every writer enforces them (change_log::append checks each record
+// with check_record, so `syncline append`, `generate` and every producer; `append`'s
+// --max-value-bytes cannot go above max_value_bytes), and every reader accepts whatever they allow
+// (codec::decode_limits defaults to them, so the worker, verify and `log show` decode any record
+// the log took). Changing one here changes it everywhere; readers must never be tightened below
+// what an older writer accepted.
+namespace limits {
+inline constexpr std::size_t max_value_bytes = 64u << 20;   // A record's value: 64 MiB.
+inline constexpr std::size_t max_field_bytes = 64u << 20;   // Any other string (collection, key, header name or value).
+inline constexpr std::size_t max_headers = 256;             // Header entries per record.
+// A whole encoded record: the value plus 1 MiB for everything else. Batches carry at least one
+// record, so a receiving socket must take messages of this size plus the batch header.
+inline constexpr std::size_t max_record_bytes = max_value_bytes + (1u << 20);
+inline constexpr std::size_t max_batch_records = 100'000;   // Records per batch body.
+}  // namespace limits
+
+// Empty when `r` is within limits:: and has a non-empty collection and key; otherwise the problem,
+// naming the field (e.g. "300 headers, more than the limit of 256"). Pure, thread-safe.
+std::string check_record(const record& r);
 
 }  // namespace syncline
