@@ -71,7 +71,9 @@ const char* column_type(mysql_value_type t) {
 enum class failure_kind {
     row,            // The server refused this row's data: dead-letter it, deliver the rest.
     missing_table,  // Our table vanished (dropped by someone): look it up again, retry later.
-    transient,      // Connection or server trouble: roll back, retry the whole batch later.
+    transient,      // Server trouble that a record may cause: roll back, retry the whole batch later.
+    busy,           // The server's state, never a record's (connection, lock wait timeout, deadlock,
+                    // shutdown, too many connections): retry later; poison isolation waits on it.
 };
 
 // By SQLSTATE class as for PostgreSQL: 22 data exception (invalid UTF-8, out of range, data too
@@ -81,7 +83,13 @@ enum class failure_kind {
 // errors (CR_*, 2000..2999: connection lost, server gone) and everything else (deadlock, lock wait
 // timeout, shutdown, out of resources) may pass.
 failure_kind classify(unsigned error, std::string_view sqlstate) {
-    if (error >= 2000 && error < 3000) return failure_kind::transient;
+    if (error >= 2000 && error < 3000) return failure_kind::busy;
+    // 1205 lock wait timeout, 1213 deadlock, 1040 too many connections, 1053 shutdown, 1927
+    // connection killed, 1969 max_statement_time (MariaDB), 3024 max_execution_time (MySQL).
+    switch (error) {
+        case 1205: case 1213: case 1040: case 1053: case 1927: case 1969: case 3024: return failure_kind::busy;
+        default: break;
+    }
     if (error == ER_NO_SUCH_TABLE) return failure_kind::missing_table;
     if (error == ER_TRUNCATED_WRONG_VALUE_FOR_FIELD) return failure_kind::row;
     if (sqlstate.starts_with("22") || sqlstate.starts_with("23") || sqlstate.starts_with("42") ||
@@ -477,7 +485,8 @@ delivery_outcome mysql_target::impl::deliver(std::span<const record_view> record
         out.transient = std::move(s);
         return out;
     };
-    if (status s = connect(); !s.ok()) return give_up(std::move(s));
+    // Unreachable is the server's state, never a record's (target.h: errc::busy).
+    if (status s = connect(); !s.ok()) return give_up(s.code() == errc::unavailable ? status{errc::busy, s.message()} : s);
     if (status s = ensure_tables(records, rows, out.failures); !s.ok()) return give_up(std::move(s));
 
     const std::vector<std::size_t> latest = internal::latest_change_per_key(records, rows);
@@ -499,7 +508,7 @@ delivery_outcome mysql_target::impl::deliver(std::span<const record_view> record
     const bool upsert_failed = r.failed > 0 && r.failed + 1 < statements.size();
     if (kind == failure_kind::row && upsert_failed && conn != nullptr) return deliver_row_by_row(records, rows, std::move(out));
     if (kind == failure_kind::missing_table) tables.clear();  // Looked up again on the next try.
-    return give_up(status{errc::unavailable, context("batch: " + r.message)});
+    return give_up(status{kind == failure_kind::busy ? errc::busy : errc::unavailable, context("batch: " + r.message)});
 }
 
 // The slow path after the server refused a row: one transaction, every row in offset order under
@@ -546,9 +555,10 @@ delivery_outcome mysql_target::impl::deliver_row_by_row(std::span<const record_v
             continue;
         }
         rollback(r);
-        if (classify(r.error, r.sqlstate) == failure_kind::missing_table) tables.clear();
+        const failure_kind kind = classify(r.error, r.sqlstate);
+        if (kind == failure_kind::missing_table) tables.clear();
         out.failures.clear();
-        out.transient = status{errc::unavailable, context("row by row: " + r.message)};
+        out.transient = status{kind == failure_kind::busy ? errc::busy : errc::unavailable, context("row by row: " + r.message)};
         return out;
     }
 }

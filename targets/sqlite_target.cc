@@ -48,6 +48,11 @@ const char* unsafe_collection(std::string_view c) {
     return nullptr;
 }
 
+// A locked database is its state, never a record's (target.h: errc::busy).
+errc busy_code(int rc) {
+    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? errc::busy : errc::unavailable;
+}
+
 // Binding needs a non-null pointer even for empty text: a null pointer would bind SQL NULL.
 const char* text_ptr(std::string_view s) { return s.data() ? s.data() : ""; }
 
@@ -262,7 +267,7 @@ delivery_outcome sqlite_target::deliver(std::span<const record_view> records) {
     // transaction could fail to upgrade half-way through the batch without waiting.
     int rc = m.exec("BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) {
-        out.transient = status{errc::unavailable, m.context("begin batch: " + m.errmsg())};
+        out.transient = status{busy_code(rc), m.context("begin batch: " + m.errmsg())};
         return out;
     }
     m.refused.clear();
@@ -292,7 +297,7 @@ delivery_outcome sqlite_target::deliver(std::span<const record_view> records) {
             std::string msg = m.context("collection '" + internal::printable(r.collection) + "': " + why);
             m.rollback();
             out.failures.clear();
-            out.transient = status{errc::unavailable, std::move(msg)};
+            out.transient = status{busy_code(rc), std::move(msg)};
             return out;
         }
         out.failures.push_back({r.offset, "sqlite: collection '" + internal::printable(r.collection) + "' key '" +
@@ -304,7 +309,7 @@ delivery_outcome sqlite_target::deliver(std::span<const record_view> records) {
         std::string msg = m.context("commit: " + m.errmsg());
         m.rollback();
         out.failures.clear();
-        out.transient = status{errc::unavailable, std::move(msg)};
+        out.transient = status{busy_code(rc), std::move(msg)};
         return out;
     }
     m.created.clear();

@@ -249,9 +249,10 @@ private:
         for (std::size_t i = 0; i < g.records.size(); ++i) {
             auto outcome = timed_deliver(std::span<const record_view>(&g.records[i], 1));
             if (!outcome.transient.ok()) {
-                // A target that says when to come back (HTTP 429/503 Retry-After) is throttling
-                // or down, not refusing this record: wait for it rather than dead-letter.
-                if (outcome.retry_after.count() > 0) return std::nullopt;
+                // A target that says when to come back (HTTP 429/503 Retry-After), or whose
+                // failure is its own state (errc::busy: a lock wait timeout, a deadlock, a 502,
+                // unreachable), is not refusing this record: wait for it, never dead-letter.
+                if (outcome.retry_after.count() > 0 || outcome.transient.code() == errc::busy) return std::nullopt;
                 // Three failures before any success look like an outage, and each try may wait a
                 // full target timeout: stop and let the batch wait for the target instead.
                 if (delivered == 0 && i >= 2) return std::nullopt;
