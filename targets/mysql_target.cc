@@ -195,6 +195,9 @@ struct mysql_target::impl {
     // Tables known to exist (found or created on this server).
     std::set<std::string, std::less<>> tables;
     std::string escaped;  // Reused for escaping values.
+    // lower_case_table_names != 0 (the default on Windows and macOS, or configured): the server
+    // stores and compares table names in lower case, so Users and users would share one table.
+    bool folds_table_names = false;
 
     ~impl() { disconnect(); }
 
@@ -241,11 +244,12 @@ struct mysql_target::impl {
         // Strict mode: a value the column cannot hold is an error, never silently truncated.
         // Backslash escapes on (our literals use them); timestamps in UTC.
         if (mysql_query(conn, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'") != 0 ||
-            mysql_query(conn, "SELECT @@max_allowed_packet") != 0)
+            mysql_query(conn, "SELECT @@max_allowed_packet, @@lower_case_table_names") != 0)
             return fail_status("set up session");
         MYSQL_RES* r = mysql_store_result(conn);
         MYSQL_ROW row = r ? mysql_fetch_row(r) : nullptr;
         const std::size_t packet = row && row[0] ? std::strtoull(row[0], nullptr, 10) : 0;
+        folds_table_names = row && row[1] && std::strtoul(row[1], nullptr, 10) != 0;
         if (r) mysql_free_result(r);
         if (packet < 4096) return fail_status("read max_allowed_packet");
         query_budget = std::min<std::size_t>(packet, client_packet) - packet_headroom;
@@ -398,6 +402,45 @@ struct mysql_target::impl {
         return out;
     }
 
+    // On a server that folds table names (folds_table_names), a collection is refused unless it
+    // is its own lower case (the server's LOWER()): otherwise Users and users would share a table.
+    // Refused collections leave `unknown` and `rows`, their records go to `failures`.
+    status refuse_folded_names(std::span<const record_view> records, std::vector<std::size_t>& rows,
+                               std::set<std::string_view>& unknown, std::vector<wire::record_failure>& failures) {
+        std::string sql = "SELECT ";
+        for (std::string_view c : unknown) {
+            escaped.resize(c.size() * 2 + 1);
+            const unsigned long n = mysql_real_escape_string(conn, escaped.data(), c.data(), c.size());
+            sql += "LOWER('";
+            sql.append(escaped.data(), n);
+            sql += "'),";
+        }
+        sql.pop_back();
+        if (mysql_real_query(conn, sql.data(), sql.size()) != 0) return fail_status("check collection names");
+        MYSQL_RES* lowered = mysql_store_result(conn);
+        if (lowered == nullptr) return fail_status("check collection names");
+        MYSQL_ROW row = mysql_fetch_row(lowered);
+        const unsigned long* lengths = row ? mysql_fetch_lengths(lowered) : nullptr;
+        std::set<std::string_view> refused;
+        std::size_t k = 0;
+        for (std::string_view c : unknown) {
+            if (row && row[k] && std::string_view(row[k], lengths[k]) != c) refused.insert(c);
+            ++k;
+        }
+        mysql_free_result(lowered);
+        for (std::size_t i : rows)
+            if (refused.count(records[i].collection))
+                failures.push_back({records[i].offset,
+                                    "mysql: collection '" + internal::printable(records[i].collection) +
+                                        "': the server stores table names in lower case (lower_case_table_names), "
+                                        "so it would share a table with its lower-case twin: refused rather than "
+                                        "merged; use lower-case collection names or lower_case_table_names=0"});
+        for (std::string_view c : refused) unknown.erase(c);
+        if (!refused.empty())
+            std::erase_if(rows, [&](std::size_t i) { return refused.count(records[i].collection) > 0; });
+        return {};
+    }
+
     // Looks the batch's unknown collections up (one query) and creates the missing tables (DDL
     // commits implicitly in MariaDB, so this happens before the batch's transaction; an empty
     // table left behind by a failed batch is harmless). CREATE TABLE IF NOT EXISTS needs the
@@ -408,6 +451,8 @@ struct mysql_target::impl {
         std::set<std::string_view> unknown;
         for (std::size_t i : rows)
             if (!tables.count(records[i].collection)) unknown.insert(records[i].collection);
+        if (unknown.empty()) return {};
+        if (folds_table_names) SYNCLINE_RETURN_IF_ERROR(refuse_folded_names(records, rows, unknown, failures));
         if (unknown.empty()) return {};
         std::string sql = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (";
         for (std::string_view c : unknown) {
