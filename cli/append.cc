@@ -265,7 +265,7 @@ int append_command(int argc, const char* const* argv) {
         ("atomic-limit", po::value(&atomic_limit)->default_value(atomic_limit)->value_name("BYTES"),
          "inputs up to this size are validated whole before anything is appended")
         ("max-value-bytes", po::value(&max_value)->default_value(max_value)->value_name("BYTES"),
-         "largest stored value; a larger one is an invalid line")
+         "largest stored value, at most 64MiB (the record limit every reader accepts); a larger one is an invalid line")
         ("skip-invalid", po::bool_switch(&o.skip_invalid), "append the valid lines, report the invalid ones")
         ("no-sync", po::bool_switch(&no_sync), "do not fsync each append (faster; a crash may lose the last appends)");
     po::positional_options_description positional;

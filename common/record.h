@@ -54,6 +54,11 @@ inline constexpr std::size_t max_headers = 256;             // Header entries pe
 // record, so a receiving socket must take messages of this size plus the batch header.
 inline constexpr std::size_t max_record_bytes = max_value_bytes + (1u << 20);
 inline constexpr std::size_t max_batch_records = 100'000;   // Records per batch body.
+// The ventilator's --batch-bytes cap. A batch stops after the record that reaches it, so a body
+// is at most max_batch_bytes - 1 + max_record_bytes: a socket receiving batches must take
+// max_batch_message_bytes (the body plus room for the header frame).
+inline constexpr std::size_t max_batch_bytes = 64u << 20;
+inline constexpr std::size_t max_batch_message_bytes = max_batch_bytes + max_record_bytes + (64u << 10);
 }  // namespace limits
 
 // Empty when `r` is within limits:: and has a non-empty collection and key; otherwise the problem,

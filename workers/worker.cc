@@ -231,8 +231,19 @@ private:
             a.failures = g.undecodable;
             _failed_records += g.undecodable.size();
             _m.records_failed.inc(g.undecodable.size());
-            for (auto& f : outcome.failures)
-                if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(std::move(f));
+            // Copied, not moved: batches of a group may overlap, so one failure can belong to
+            // several acks. Once per offset: a record joined twice may be reported twice.
+            for (const auto& f : outcome.failures)
+                if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(f);
+            if (group.size() > 1) {
+                std::stable_sort(a.failures.begin(), a.failures.end(),
+                                 [](const wire::record_failure& x, const wire::record_failure& y) { return x.offset < y.offset; });
+                a.failures.erase(std::unique(a.failures.begin(), a.failures.end(),
+                                             [](const wire::record_failure& x, const wire::record_failure& y) {
+                                                 return x.offset == y.offset;
+                                             }),
+                                 a.failures.end());
+            }
             send(wire::encode(a));
         }
     }
