@@ -388,6 +388,9 @@ TEST_F(cli_e2e, bad_usage_exits_2_with_one_line) {
     expect_usage({"offsets", "set", "--state", state, "--pipeline", "p", "--to-offset", "-3"}, "--to-offset");
     expect_usage({"offsets", "set", "--state", state, "--pipeline", "../x", "--to-offset", "3"}, "--pipeline");
     expect_usage({"generate", "--log", log, "--records", "10", "--delete-ratio", "2"}, "--delete-ratio");
+    // A name colliding with another pipeline's run directory (STATE/orders.run).
+    expect_usage({"run", "--log", log, "--state", state, "--pipeline", "orders.run", "--target", "null:"},
+                 "is the run directory of pipeline 'orders'");
     expect_usage({"log", "show", "--log", log, "--limit", "0"}, "--limit");
     expect_usage({"frobnicate"}, "unknown command 'frobnicate'");
     expect_usage({"log", "tail"}, "unknown subcommand 'tail'");
