@@ -272,7 +272,7 @@ int append_command(int argc, const char* const* argv) {
         ("atomic-limit", po::value(&atomic_limit)->default_value(atomic_limit)->value_name("BYTES"),
          "inputs up to this size are validated whole before anything is appended")
         ("max-value-bytes", po::value(&max_value)->default_value(max_value)->value_name("BYTES"),
-         "largest stored value; a larger one is an invalid line")
+         "largest stored value, at most 64MiB (the record limit every reader accepts); a larger one is an invalid line")
         ("skip-invalid", po::bool_switch(&o.skip_invalid), "append the valid lines, report the invalid ones")
         ("no-sync", po::bool_switch(&no_sync), "do not fsync each append (faster; a crash may lose the last appends)");
     po::positional_options_description positional;
@@ -290,7 +290,11 @@ int append_command(int argc, const char* const* argv) {
     o.atomic_limit = *limit;
     auto max = internal::parse_size("--max-value-bytes", max_value);
     if (!max.ok()) return usage_error(cmd, max.get_status().message());
-    if (*max < 1 || *max > (256ull << 20)) return usage_error(cmd, "--max-value-bytes must be between 1 and 256MiB");
+    // Never above the record limit every reader accepts (common/record.h): a value the log took
+    // must never make a worker refuse its batch.
+    if (*max < 1 || *max > limits::max_value_bytes)
+        return usage_error(cmd, "--max-value-bytes must be between 1 and " +
+                                    std::to_string(limits::max_value_bytes >> 20) + "MiB (the record limit)");
     o.max_value_bytes = *max;
     o.sync = !no_sync;
     if (o.input.empty()) return usage_error(cmd, "input file name is empty (use - for standard input)");

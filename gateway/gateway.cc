@@ -321,21 +321,16 @@ private:
     std::thread _thread;
 };
 
-// One set of limits for every writer (docs/architecture.md): what a reader's codec accepts.
+// The log's record limits (common/record.h: one set for every writer and reader) and the
+// gateway's own --max-value-kib.
 status check_record(const record& r, const gateway_options& o) {
-    const codec::decode_limits limits;
-    if (r.collection.empty()) return status{errc::invalid_argument, "\"collection\" is empty"};
-    if (r.key.empty()) return status{errc::invalid_argument, "\"key\" is empty"};
-    if (r.collection.size() > limits.max_field_bytes || r.key.size() > limits.max_field_bytes)
-        return status{errc::invalid_argument, "collection or key larger than " + std::to_string(limits.max_field_bytes) + " bytes"};
+    if (std::string problem = syncline::check_record(r); !problem.empty())
+        return status{errc::invalid_argument, std::move(problem)};
     if (r.operation == op::del && !r.value.empty())
         return status{errc::invalid_argument, "a delete must not have a value"};
     if (r.value.size() > o.max_value_bytes)
         return status{errc::invalid_argument, "value is " + std::to_string(r.value.size()) +
-                                                  " bytes, more than --max-value-bytes " + std::to_string(o.max_value_bytes)};
-    if (r.headers.size() > limits.max_headers)
-        return status{errc::invalid_argument, std::to_string(r.headers.size()) + " headers, more than the limit of " +
-                                                  std::to_string(limits.max_headers)};
+                                                  " bytes, more than --max-value-kib " + std::to_string(o.max_value_bytes >> 10)};
     return {};
 }
 
@@ -733,8 +728,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         return status{errc::invalid_argument, "--max-request-kib must be between 1 and 1048576 (1 GiB)"};
     if (max_in_flight_kib < 1 || max_in_flight_kib > 64ull * 1024 * 1024)
         return status{errc::invalid_argument, "--max-in-flight-kib must be between 1 and 67108864 (64 GiB)"};
-    if (max_value_kib < 1 || max_value_kib > 256 * 1024)
-        return status{errc::invalid_argument, "--max-value-kib must be between 1 and 262144"};
+    if (max_value_kib < 1 || max_value_kib > (limits::max_value_bytes >> 10))
+        return status{errc::invalid_argument, "--max-value-kib must be between 1 and " +
+                                                  std::to_string(limits::max_value_bytes >> 10) + " (common/record.h)"};
     if (o.max_request_records < 1 || o.max_request_records > codec::decode_limits{}.max_records)
         return status{errc::invalid_argument, "--max-request-records must be between 1 and " +
                                                   std::to_string(codec::decode_limits{}.max_records)};

@@ -275,6 +275,9 @@ status read_change(const dom::element& doc, record& out, const json_limits& limi
     }
     out.offset = 0;
     out.ts_ms = 0;
+    // The log's own limits (common/record.h), so the record is reported here with its line or
+    // index rather than failing the append it would be part of.
+    if (std::string problem = check_record(out); !problem.empty()) return bad(std::move(problem));
     return {};
 }
 

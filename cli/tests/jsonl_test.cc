@@ -83,6 +83,15 @@ TEST(jsonl, a_reused_record_is_fully_overwritten) {
     EXPECT_TRUE(r.headers.empty());
 }
 
+// The log's record limits (common/record.h) are checked per line, so `append` names the line
+// instead of storing a record no worker could decode.
+TEST(jsonl, lines_over_the_record_limits_are_refused) {
+    std::string line = R"({"collection":"c","key":"k","value":1,"headers":{)";
+    for (int h = 0; h < 300; ++h) line += (h ? ",\"h" : "\"h") + std::to_string(h) + "\":\"v\"";
+    line += "}}";
+    EXPECT_EQ(problem(line), "300 headers, more than the limit of 256");
+}
+
 TEST(jsonl, errors_name_the_problem) {
     EXPECT_EQ(problem(R"({"collection":"c","value":1})"), R"(missing "key")");
     EXPECT_EQ(problem(R"({"key":"k","value":1})"), R"(missing "collection")");
