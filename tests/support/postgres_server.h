@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/subprocess.h"
 
@@ -20,7 +21,9 @@ public:
     static constexpr const char* user = "syncline";
     static constexpr const char* password = "syncline-test-password";
 
-    postgres_server();  // initdb + start; waits until it accepts connections.
+    // initdb + start; waits until it accepts connections. `settings` are extra server settings
+    // passed as `-c NAME=VALUE` on every start (e.g. "wal_level=logical" for change capture).
+    explicit postgres_server(std::vector<std::string> settings = {});
     ~postgres_server();
     postgres_server(const postgres_server&) = delete;
     postgres_server& operator=(const postgres_server&) = delete;
@@ -45,6 +48,7 @@ private:
     int _port = 0;
     std::unique_ptr<child_process> _postmaster;
     std::string _log;
+    std::vector<std::string> _settings;
 };
 
 }  // namespace syncline::testing
