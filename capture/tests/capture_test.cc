@@ -1,0 +1,403 @@
+// syncline-capture against a real PostgreSQL 15 with wal_level=logical (one server for the suite,
+// one database per test), through the real binary: typed values, a large transaction, SIGKILLs
+// at random moments against an oracle, heartbeats on an idle source, bad configurations, the
+// snapshot while writes go on, SIGTERM.
+#include <libpq-fe.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "capture/capture.h"
+#include "capture/pg_values.h"
+#include "common/codec.h"
+#include "store/change_log.h"
+#include "tests/support/harness.h"
+#include "tests/support/postgres_server.h"
+
+namespace syncline::testing {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* password_env = "SYNCLINE_CAPTURE_TEST_PGPASSWORD";
+
+postgres_server& server() {
+    static postgres_server* s = [] {
+        ::setenv(password_env, postgres_server::password, 1);
+        return new postgres_server({"wal_level=logical", "max_wal_senders=20", "max_replication_slots=20", "fsync=off",
+                                    "synchronous_commit=off"});
+    }();
+    return *s;
+}
+
+struct conn {
+    PGconn* c;
+    explicit conn(const std::string& info) : c(PQconnectdb(info.c_str())) {
+        if (PQstatus(c) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(c));
+    }
+    ~conn() { PQfinish(c); }
+    void exec(const std::string& sql) {
+        PGresult* r = PQexec(c, sql.c_str());
+        const auto st = PQresultStatus(r);
+        std::string err = PQresultErrorMessage(r);
+        PQclear(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw std::runtime_error(sql.substr(0, 200) + ": " + err);
+    }
+    std::string value(const std::string& sql) {
+        PGresult* r = PQexec(c, sql.c_str());
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            std::string err = PQresultErrorMessage(r);
+            PQclear(r);
+            throw std::runtime_error(sql + ": " + err);
+        }
+        std::string v = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "";
+        PQclear(r);
+        return v;
+    }
+};
+
+struct logged {
+    std::string collection, key;
+    op operation;
+    std::string value;
+    std::map<std::string, std::string> headers;
+};
+
+std::vector<logged> read_log(const std::string& dir) {
+    std::vector<logged> out;
+    auto log = store::change_log::open_reader(dir);
+    if (!log.ok()) return out;
+    auto scanned = (*log)->scan(1, SIZE_MAX, SIZE_MAX, [&](std::uint64_t, std::string_view encoded) {
+        auto r = codec::decode_record(encoded);
+        if (!r.ok()) throw std::runtime_error("undecodable record");
+        logged l{std::string(r->collection), std::string(r->key), r->operation, std::string(r->value), {}};
+        for (const auto& [k, v] : r->headers) l.headers[std::string(k)] = std::string(v);
+        out.push_back(std::move(l));
+        return true;
+    });
+    if (!scanned.ok()) throw std::runtime_error(scanned.get_status().message());
+    return out;
+}
+
+class CaptureTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        db = "t_" + std::string(info->name());
+        for (auto& ch : db) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        conn admin(server().conninfo());
+        admin.exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + db + "'");
+        admin.exec("DROP DATABASE IF EXISTS " + db);
+        admin.exec("CREATE DATABASE " + db);
+    }
+    void TearDown() override {
+        if (capture && capture->running()) {
+            capture->signal(SIGKILL);
+            capture->wait_for(10s);
+        }
+        capture.reset();
+        if (::testing::Test::HasFailure()) std::cerr << "capture log:\n" << read_file(dir / "capture.log");
+    }
+    std::string source(const std::string& query) const {
+        return server().uri_without_password(db, query + "&password_env=" + password_env);
+    }
+    void start_capture(const std::string& query, std::vector<std::string> extra = {}) {
+        std::vector<std::string> args = {"--log", dir / "log", "--source", source(query), "--status-interval-ms", "100"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        capture = std::make_unique<child_process>(start("syncline-capture", args, dir / "capture.log"));
+    }
+    // Waits until the slot confirmed everything committed so far: the log holds it.
+    void wait_caught_up() {
+        const std::string& slot = db;
+        conn c(server().conninfo(db));
+        const std::string target = c.value("SELECT pg_current_wal_lsn()");
+        const bool ok = eventually(
+            [&] {
+                if (capture && !capture->running()) return true;
+                return c.value("SELECT confirmed_flush_lsn >= '" + target + "'::pg_lsn FROM pg_replication_slots WHERE slot_name = '" +
+                               slot + "'") == "t";
+            },
+            60s);
+        ASSERT_TRUE(ok) << "the capture did not confirm " << target;
+        ASSERT_TRUE(capture->running()) << read_file(dir / "capture.log");
+    }
+    int stop_capture() {
+        capture->signal(SIGTERM);
+        auto code = capture->wait_for(scaled(30s));
+        return code.value_or(-1);
+    }
+
+    temp_dir dir;
+    std::string db;
+    std::unique_ptr<child_process> capture;
+};
+
+TEST_F(CaptureTest, TypedValuesAcrossThreeTablesAndALargeTransaction) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE users (id int PRIMARY KEY, name text, active boolean, score numeric, data jsonb, "
+           "pic bytea, seen timestamptz, born timestamp, ratio float8)");
+    c.exec("CREATE TABLE orders (region text, num int, amount numeric(12,2), note text, PRIMARY KEY (region, num))");
+    c.exec("CREATE SCHEMA app");
+    c.exec("CREATE TABLE app.events (id bigint PRIMARY KEY, body text)");
+    start_capture("publication=p&slot=" + db + "&create=true&tables=users,orders,app.events");
+    wait_caught_up();
+    c.exec("INSERT INTO users VALUES (1, 'Zoë 東京 \"q\"', true, 12345678901234567890.12345, '{\"a\": [1, {\"b\": null}]}', "
+           "'\\x00ff41', '2024-05-01 12:00:00.25+02', '1990-02-03 04:05:06', 0.5)");
+    c.exec("INSERT INTO users (id) VALUES (2)");  // NULLs
+    c.exec("BEGIN; INSERT INTO orders VALUES ('eu,\"x', 1, 10.50, 'first'); INSERT INTO app.events VALUES (7, 'e'); "
+           "UPDATE users SET active = false WHERE id = 1; COMMIT");
+    c.exec("UPDATE orders SET num = 2 WHERE region = 'eu,\"x'");  // a key change: delete + upsert
+    c.exec("DELETE FROM users WHERE id = 2");
+    c.exec("INSERT INTO app.events SELECT g, 'row ' || g FROM generate_series(1000, 10999) g");  // one 10,000-row transaction
+    wait_caught_up();
+    ASSERT_EQ(stop_capture(), 0);
+
+    auto log = read_log(dir / "log");
+    ASSERT_EQ(log.size(), 8u + 10'000u);
+    EXPECT_EQ(log[0].collection, "public.users");
+    EXPECT_EQ(log[0].key, "1");
+    EXPECT_EQ(log[0].operation, op::upsert);
+    const json u = json::parse(log[0].value);
+    EXPECT_EQ(u["id"], 1);
+    EXPECT_EQ(u["name"], "Zoë 東京 \"q\"");
+    EXPECT_EQ(u["active"], true);
+    EXPECT_NE(log[0].value.find("\"score\":12345678901234567890.12345"), std::string::npos) << log[0].value;  // every digit
+    EXPECT_EQ(u["data"], json::parse("{\"a\": [1, {\"b\": null}]}"));
+    EXPECT_EQ(u["pic"], "AP9B");
+    EXPECT_EQ(u["seen"], "2024-05-01T10:00:00.25Z");
+    EXPECT_EQ(u["born"], "1990-02-03T04:05:06");
+    EXPECT_EQ(u["ratio"], 0.5);
+    EXPECT_TRUE(log[0].headers.count("lsn") && log[0].headers.count("xid") && log[0].headers.count("commit_time"));
+    EXPECT_TRUE(log[0].headers["commit_time"].ends_with("Z"));
+    const json n = json::parse(log[1].value);
+    EXPECT_TRUE(n["name"].is_null() && n["data"].is_null() && n["pic"].is_null());
+    // The three changes of one transaction share its xid.
+    EXPECT_EQ(log[2].collection, "public.orders");
+    EXPECT_EQ(log[2].key, "[\"eu,\\\"x\",1]");
+    EXPECT_EQ(json::parse(log[2].value)["amount"], 10.5);
+    EXPECT_EQ(log[3].collection, "app.events");
+    EXPECT_EQ(log[4].key, "1");
+    EXPECT_EQ(json::parse(log[4].value)["active"], false);
+    EXPECT_EQ(log[2].headers["xid"], log[4].headers["xid"]);
+    EXPECT_NE(log[1].headers["xid"], log[2].headers["xid"]);
+    EXPECT_EQ(log[5].operation, op::del);
+    EXPECT_EQ(log[5].key, "[\"eu,\\\"x\",1]");
+    EXPECT_EQ(log[6].key, "[\"eu,\\\"x\",2]");
+    EXPECT_EQ(log[6].operation, op::upsert);
+    EXPECT_EQ(log[7].operation, op::del);
+    EXPECT_EQ(log[7].key, "2");
+    EXPECT_EQ(log[8].key, "1000");
+    EXPECT_EQ(log.back().key, "10999");
+    EXPECT_EQ(log.back().headers["xid"], log[8].headers["xid"]);
+
+    // The 10,000-row transaction is one append: the log's time index has one entry for it.
+    auto reader = store::change_log::open_reader(dir / "log");
+    ASSERT_TRUE(reader.ok());
+    auto pos = (*reader)->get_meta(capture::position_key(db));
+    ASSERT_TRUE(pos.ok() && pos->has_value());
+    EXPECT_EQ(capture::format_lsn(std::stoull(**pos)).empty(), false);
+}
+
+// The oracle: the test is the only writer, one transaction at a time, so the source's change
+// history is exactly the sequence of changes it made, in commit order.
+TEST_F(CaptureTest, SigkillAtRandomMomentsLeavesEveryChangeExactlyOnceInOrder) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE t (id int PRIMARY KEY, n int)");
+    start_capture("publication=p&slot=" + db + "&create=true&tables=t");
+    wait_caught_up();
+    std::vector<logged> oracle;
+    std::map<int, int> live;
+    std::mt19937 rng(std::random_device{}());
+    std::atomic<bool> done{false};
+    std::thread writer([&] {
+        conn w(server().conninfo(db));
+        for (int txn = 0; txn < 400; ++txn) {
+            const int changes = 1 + static_cast<int>(rng() % 20);
+            std::string sql = "BEGIN;";
+            std::vector<logged> planned;
+            std::map<int, int> next = live;
+            for (int i = 0; i < changes; ++i) {
+                const int id = static_cast<int>(rng() % 200);
+                const int n = static_cast<int>(rng() % 1'000'000);
+                if (next.count(id) && rng() % 3 == 0) {
+                    sql += "DELETE FROM t WHERE id = " + std::to_string(id) + ";";
+                    next.erase(id);
+                    planned.push_back({"public.t", std::to_string(id), op::del, "", {}});
+                } else {
+                    sql += (next.count(id) ? "UPDATE t SET n = " + std::to_string(n) + " WHERE id = " + std::to_string(id)
+                                           : "INSERT INTO t VALUES (" + std::to_string(id) + ", " + std::to_string(n) + ")") + ";";
+                    next[id] = n;
+                    planned.push_back({"public.t", std::to_string(id), op::upsert,
+                                       "{\"id\":" + std::to_string(id) + ",\"n\":" + std::to_string(n) + "}", {}});
+                }
+            }
+            w.exec(sql + "COMMIT;");
+            live = std::move(next);
+            oracle.insert(oracle.end(), planned.begin(), planned.end());
+        }
+        done = true;
+    });
+    int kills = 0;
+    while (!done || kills < 10) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 150));
+        capture->signal(SIGKILL);
+        capture->wait_for(10s);
+        ++kills;
+        start_capture("publication=p&slot=" + db + "&create=true&tables=t");
+        if (kills >= 30) break;
+    }
+    writer.join();
+    wait_caught_up();
+    ASSERT_EQ(stop_capture(), 0);
+    auto log = read_log(dir / "log");
+    ASSERT_EQ(log.size(), oracle.size()) << "kills=" << kills;
+    for (std::size_t i = 0; i < log.size(); ++i) {
+        ASSERT_EQ(log[i].key, oracle[i].key) << "record " << i;
+        ASSERT_EQ(log[i].operation, oracle[i].operation) << "record " << i;
+        ASSERT_EQ(log[i].value, oracle[i].value) << "record " << i;
+    }
+    std::cerr << "kills=" << kills << " changes=" << oracle.size() << "\n";
+}
+
+TEST_F(CaptureTest, IdleSourceStillAdvancesTheSlot) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE t (id int PRIMARY KEY)");
+    c.exec("CREATE TABLE other (id serial PRIMARY KEY, v text)");  // not captured: its WAL must not be held
+    start_capture("publication=p&slot=" + db + "&create=true&tables=t");
+    wait_caught_up();
+    const std::string before = c.value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + db + "'");
+    for (int i = 0; i < 20; ++i) c.exec("INSERT INTO other (v) VALUES (repeat('x', 1000))");
+    const std::string written = c.value("SELECT pg_current_wal_lsn()");
+    ASSERT_TRUE(eventually(
+        [&] {
+            return c.value("SELECT confirmed_flush_lsn >= '" + written + "'::pg_lsn FROM pg_replication_slots WHERE slot_name = '" + db + "'") == "t";
+        },
+        30s))
+        << "confirmed stayed at " << c.value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + db + "'")
+        << " (was " << before << ", WAL at " << written << ")";
+    EXPECT_TRUE(read_log(dir / "log").empty());
+    EXPECT_EQ(stop_capture(), 0);
+}
+
+TEST_F(CaptureTest, BadConfigurationsEachGiveOneClearLine) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE keyed (id int PRIMARY KEY)");
+    c.exec("CREATE TABLE nokey (v text)");
+    c.exec("DROP ROLE IF EXISTS plain_role; CREATE ROLE plain_role LOGIN PASSWORD 'pw-plain'");
+    c.exec("GRANT ALL ON ALL TABLES IN SCHEMA public TO plain_role");
+    auto run = [&](const std::string& uri, const std::string& name) {
+        const std::string out = dir / (name + ".log");
+        const int code = run_to_exit("syncline-capture", {"--log", dir / ("log-" + name), "--source", uri}, out, 60s);
+        std::string text = read_file(out);
+        while (!text.empty() && text.back() == '\n') text.pop_back();
+        EXPECT_EQ(code, 2) << name << ": " << text;
+        EXPECT_EQ(text.find('\n'), std::string::npos) << name << ": more than one line: " << text;
+        EXPECT_EQ(text.find(postgres_server::password), std::string::npos) << text;
+        return text;
+    };
+    EXPECT_NE(run(source("publication=p&slot=" + db + "&create=true&tables=missing"), "missing").find("table 'public.missing' does not exist"),
+              std::string::npos);
+    EXPECT_NE(run(source("publication=p&slot=" + db + "&create=true&tables=nokey"), "nokey").find("public.nokey has no primary key"),
+              std::string::npos);
+    EXPECT_NE(run(source("publication=p2&slot=s2&tables=keyed"), "nopub").find("publication p2 does not exist"), std::string::npos);
+    ::setenv("SYNCLINE_CAPTURE_TEST_PLAIN", "pw-plain", 1);
+    const std::string plain = "postgresql://plain_role@127.0.0.1:" + std::to_string(server().port()) + "/" + db +
+                              "?publication=p3&slot=s3&tables=keyed&password_env=SYNCLINE_CAPTURE_TEST_PLAIN";
+    c.exec("CREATE PUBLICATION p3 FOR TABLE keyed");
+    EXPECT_NE(run(plain, "norepl").find("lacks the REPLICATION privilege"), std::string::npos);
+    const std::string inline_pw = "postgresql://syncline:secret-in-uri@127.0.0.1:" + std::to_string(server().port()) + "/" + db +
+                                  "?publication=p&slot=s";
+    const std::string refused = run(inline_pw, "inline");
+    EXPECT_NE(refused.find("no password in the URI"), std::string::npos) << refused;
+    EXPECT_EQ(refused.find("secret-in-uri"), std::string::npos) << refused;
+}
+
+TEST(CaptureWalLevel, ReplicaWalLevelIsRefusedInOneLine) {
+    temp_dir dir;
+    ::setenv(password_env, postgres_server::password, 1);
+    postgres_server replica_level;  // wal_level defaults to replica
+    const std::string uri = replica_level.uri_without_password("postgres", std::string("publication=p&slot=s&tables=x&create=true&password_env=") + password_env);
+    const int code = run_to_exit("syncline-capture", {"--log", dir / "log", "--source", uri}, dir / "out.log", 60s);
+    const std::string text = read_file(dir / "out.log");
+    EXPECT_EQ(code, 2) << text;
+    EXPECT_NE(text.find("wal_level is 'replica', capture needs wal_level = logical"), std::string::npos) << text;
+}
+
+TEST_F(CaptureTest, SnapshotWhileWritesGoOnLosesNothingAtTheBoundary) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE big (id int PRIMARY KEY, n int, pad text)");
+    c.exec("INSERT INTO big SELECT g, 0, 'p' FROM generate_series(1, 20000) g");
+    std::atomic<bool> stop{false};
+    std::atomic<int> writes{0};
+    std::thread writer([&] {
+        conn w(server().conninfo(db));
+        std::mt19937 rng(7);
+        while (!stop) {
+            const int id = 1 + static_cast<int>(rng() % 25000);
+            if (rng() % 5 == 0) w.exec("DELETE FROM big WHERE id = " + std::to_string(id));
+            else w.exec("INSERT INTO big VALUES (" + std::to_string(id) + ", " + std::to_string(writes.load()) +
+                        ", 'w') ON CONFLICT (id) DO UPDATE SET n = excluded.n, pad = 'u'");
+            ++writes;
+        }
+    });
+    while (writes < 50) std::this_thread::yield();
+    start_capture("publication=p&slot=" + db + "&create=true&tables=big", {"--snapshot-chunk", "3000"});
+    const bool streaming =
+        eventually([&] { return read_file(dir / "capture.log").find("streaming slot=" + db) != std::string::npos; }, 60s);
+    while (streaming && writes < 2000) std::this_thread::yield();  // keep writing across the boundary
+    stop = true;
+    writer.join();
+    ASSERT_TRUE(streaming) << read_file(dir / "capture.log");
+    wait_caught_up();
+    ASSERT_EQ(stop_capture(), 0);
+
+    // The log's state (last change per key) equals the table.
+    std::map<std::string, std::string> state;
+    std::size_t snapshot_rows = 0;
+    for (const auto& r : read_log(dir / "log")) {
+        if (r.headers.count("snapshot")) ++snapshot_rows;
+        if (r.operation == op::del) state.erase(r.key);
+        else state[r.key] = r.value;
+    }
+    EXPECT_GE(snapshot_rows, 19'000u);
+    PGresult* rows = PQexec(c.c, "SELECT id, n, pad FROM big ORDER BY id");
+    ASSERT_EQ(PQresultStatus(rows), PGRES_TUPLES_OK);
+    std::map<std::string, std::string> source;
+    for (int i = 0; i < PQntuples(rows); ++i)
+        source[PQgetvalue(rows, i, 0)] = std::string("{\"id\":") + PQgetvalue(rows, i, 0) + ",\"n\":" + PQgetvalue(rows, i, 1) +
+                                         ",\"pad\":\"" + PQgetvalue(rows, i, 2) + "\"}";
+    PQclear(rows);
+    EXPECT_EQ(state.size(), source.size());
+    EXPECT_TRUE(state == source) << "the log's state differs from the table";
+}
+
+TEST_F(CaptureTest, TruncateBecomesDeletesOfTheLiveKeys) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE t (id int PRIMARY KEY)");
+    start_capture("publication=p&slot=" + db + "&create=true&tables=t");
+    wait_caught_up();
+    c.exec("INSERT INTO t VALUES (1), (2), (3)");
+    c.exec("DELETE FROM t WHERE id = 2");
+    c.exec("BEGIN; TRUNCATE t; INSERT INTO t VALUES (9); COMMIT");
+    wait_caught_up();
+    ASSERT_EQ(stop_capture(), 0);
+    auto log = read_log(dir / "log");
+    ASSERT_EQ(log.size(), 7u);
+    EXPECT_EQ(log[4].operation, op::del);
+    EXPECT_EQ(log[4].key, "1");
+    EXPECT_EQ(log[4].headers["truncate"], "true");
+    EXPECT_EQ(log[5].key, "3");
+    EXPECT_EQ(log[6].key, "9");
+    EXPECT_EQ(log[6].operation, op::upsert);
+}
+
+}  // namespace
+}  // namespace syncline::testing
