@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "capture/pg_values.h"
@@ -64,6 +65,36 @@ struct capture_metrics {
           lag_seconds(r.add_gauge("syncline_capture_lag_seconds",
                                   "seconds between the source commit and its append, of the last transaction; 0 when idle")) {}
 };
+
+// Per collection, the keys the log holds as live (last change an upsert) among records with
+// offset < `below`.
+result<std::map<std::string, std::set<std::string>>> live_keys(const store::change_log& log, const std::set<std::string>& collections,
+                                                                std::uint64_t below) {
+    std::map<std::string, std::map<std::string, bool>> seen;
+    std::uint64_t from = 1;
+    while (from < below) {
+        std::uint64_t last = 0;
+        status err;
+        auto n = log.scan(from, 4096, 16u << 20, [&](std::uint64_t offset, std::string_view encoded) {
+            if (offset >= below) return false;
+            last = offset;
+            auto r = codec::decode_record(encoded);
+            if (!r.ok()) { err = r.get_status(); return false; }
+            const std::string collection(r->collection);
+            if (collections.count(collection)) seen[collection][std::string(r->key)] = r->operation == op::upsert;
+            return true;
+        });
+        if (!n.ok()) return n.get_status();
+        SYNCLINE_RETURN_IF_ERROR(err);
+        if (*n == 0 || last == 0) break;
+        from = last + 1;
+    }
+    std::map<std::string, std::set<std::string>> out;
+    for (auto& [collection, keys] : seen)
+        for (auto& [key, alive] : keys)
+            if (alive) out[collection].insert(key);
+    return out;
+}
 
 class session {
 public:
@@ -230,16 +261,25 @@ status session::snapshot(const std::string& snapshot_name, std::uint64_t consist
     SYNCLINE_RETURN_IF_ERROR(exec(_sql.get(), "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", "snapshot"));
     SYNCLINE_RETURN_IF_ERROR(exec(_sql.get(), "SET TRANSACTION SNAPSHOT '" + snapshot_name + "'", "snapshot"));
     const std::string lsn = format_lsn(consistent_point);
+    // Rows the log already holds for these tables (an interrupted snapshot's, an earlier slot's)
+    // that this snapshot does not copy are deleted at its end, so the log's state equals it.
+    const std::uint64_t snapshot_first = _log->last_offset() + 1;
+    std::set<std::string> collections;
+    for (const auto& t : _tables) collections.insert(t.collection());
+    auto before = live_keys(*_log, collections, snapshot_first);
+    if (!before.ok()) return before.get_status();
     for (std::size_t ti = 0; ti < _tables.size(); ++ti) {
         const table_info& t = _tables[ti];
         auto total = query_rows(_sql.get(), "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::oid", {std::to_string(t.oid)}, "snapshot");
-        const std::string estimate = total.ok() && !total->empty() ? (*total)[0][0] : "?";
+        const std::string estimate = total.ok() && !total->empty() && (*total)[0][0] != "-1" ? (*total)[0][0] : "?";
         std::uint64_t copied = 0;
         std::vector<record> records;
         status s = read_table(_sql.get(), t, _o.snapshot_chunk, [&](std::vector<row_record>& rows) -> status {
             if (_stop.stop_requested()) return status{errc::cancelled, "stop requested"};
             records.clear();
+            auto& held = (*before)[t.collection()];
             for (auto& row : rows) {
+                held.erase(row.key);
                 record r;
                 r.collection = t.collection();
                 r.key = std::move(row.key);
@@ -261,7 +301,23 @@ status session::snapshot(const std::string& snapshot_name, std::uint64_t consist
         }
         SYNCLINE_RETURN_IF_ERROR(s);
     }
-    return exec(_sql.get(), "COMMIT", "snapshot");
+    SYNCLINE_RETURN_IF_ERROR(exec(_sql.get(), "COMMIT", "snapshot"));
+    std::vector<record> gone;
+    for (auto& [collection, keys] : *before)
+        for (const auto& key : keys) {
+            record d;
+            d.collection = collection;
+            d.key = key;
+            d.operation = op::del;
+            d.headers = {{"lsn", lsn}, {"snapshot", "true"}};
+            gone.push_back(std::move(d));
+        }
+    if (!gone.empty()) {
+        lg.info("snapshot deletes=" + std::to_string(gone.size()) + " note=\"rows the log held that the snapshot no longer has\"");
+        auto a = _log->append(gone);
+        if (!a.ok()) return a.get_status();
+    }
+    return {};
 }
 
 status session::expand_truncates(transaction& txn) {
@@ -271,23 +327,10 @@ status session::expand_truncates(transaction& txn) {
     for (const auto& [pos, collection] : txn.truncates) {
         for (; next < pos; ++next) out.push_back(std::move(txn.records[next]));
         // The live keys of the collection: the log's records, then this transaction's so far.
+        auto held = live_keys(*_log, {collection}, _log->last_offset() + 1);
+        if (!held.ok()) return held.get_status();
         std::map<std::string, bool> live;
-        std::uint64_t from = 1;
-        for (;;) {
-            std::uint64_t last = 0;
-            status err;
-            auto n = _log->scan(from, 4096, 16u << 20, [&](std::uint64_t offset, std::string_view encoded) {
-                last = offset;
-                auto r = codec::decode_record(encoded);
-                if (!r.ok()) { err = r.get_status(); return false; }
-                if (r->collection == collection) live[std::string(r->key)] = r->operation == op::upsert;
-                return true;
-            });
-            if (!n.ok()) return n.get_status();
-            SYNCLINE_RETURN_IF_ERROR(err);
-            if (*n == 0) break;
-            from = last + 1;
-        }
+        for (const auto& key : (*held)[collection]) live[key] = true;
         for (const auto& r : out)
             if (r.collection == collection) live[r.key] = r.operation == op::upsert;
         std::uint64_t deleted = 0;

@@ -17,6 +17,7 @@
 #include "capture/capture.h"
 #include "capture/pg_values.h"
 #include "common/codec.h"
+#include "common/metrics_endpoint.h"
 #include "store/change_log.h"
 #include "tests/support/harness.h"
 #include "tests/support/postgres_server.h"
@@ -112,13 +113,21 @@ protected:
     void start_capture(const std::string& query, std::vector<std::string> extra = {}) {
         std::vector<std::string> args = {"--log", dir / "log", "--source", source(query), "--status-interval-ms", "100"};
         args.insert(args.end(), extra.begin(), extra.end());
+        log_mark = read_file(dir / "capture.log").size();
         capture = std::make_unique<child_process>(start("syncline-capture", args, dir / "capture.log"));
     }
-    // Waits until the slot confirmed everything committed so far: the log holds it.
+    // Waits until the last capture started streaming (its snapshot is done) and the slot confirmed
+    // everything committed so far: the log holds it.
     void wait_caught_up() {
         const std::string& slot = db;
+        ASSERT_TRUE(eventually(
+            [&] {
+                return !capture->running() ||
+                       read_file(dir / "capture.log").find("streaming slot=" + db, log_mark) != std::string::npos;
+            },
+            60s));
         conn c(server().conninfo(db));
-        const std::string target = c.value("SELECT pg_current_wal_lsn()");
+        const std::string target = c.value("SELECT pg_current_wal_insert_lsn()");
         const bool ok = eventually(
             [&] {
                 if (capture && !capture->running()) return true;
@@ -138,6 +147,7 @@ protected:
     temp_dir dir;
     std::string db;
     std::unique_ptr<child_process> capture;
+    std::size_t log_mark = 0;  // Size of capture.log when the last capture started.
 };
 
 TEST_F(CaptureTest, TypedValuesAcrossThreeTablesAndALargeTransaction) {
@@ -271,11 +281,12 @@ TEST_F(CaptureTest, IdleSourceStillAdvancesTheSlot) {
     conn c(server().conninfo(db));
     c.exec("CREATE TABLE t (id int PRIMARY KEY)");
     c.exec("CREATE TABLE other (id serial PRIMARY KEY, v text)");  // not captured: its WAL must not be held
-    start_capture("publication=p&slot=" + db + "&create=true&tables=t");
+    start_capture("publication=p&slot=" + db + "&create=true&tables=t",
+                  {"--metrics-listen", "127.0.0.1:0", "--metrics-file", dir / "metrics.addr"});
     wait_caught_up();
     const std::string before = c.value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + db + "'");
     for (int i = 0; i < 20; ++i) c.exec("INSERT INTO other (v) VALUES (repeat('x', 1000))");
-    const std::string written = c.value("SELECT pg_current_wal_lsn()");
+    const std::string written = c.value("SELECT pg_current_wal_insert_lsn()");
     ASSERT_TRUE(eventually(
         [&] {
             return c.value("SELECT confirmed_flush_lsn >= '" + written + "'::pg_lsn FROM pg_replication_slots WHERE slot_name = '" + db + "'") == "t";
@@ -284,6 +295,20 @@ TEST_F(CaptureTest, IdleSourceStillAdvancesTheSlot) {
         << "confirmed stayed at " << c.value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + db + "'")
         << " (was " << before << ", WAL at " << written << ")";
     EXPECT_TRUE(read_log(dir / "log").empty());
+    // The slot's lag and the capture lag are on /metrics (the lag gauges settle at the next status interval).
+    std::string address = read_file(dir / "metrics.addr");
+    while (!address.empty() && address.back() == '\n') address.pop_back();
+    std::string body;
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto r = metrics::http_get(address, "/metrics", 2s);
+            body = r.ok() ? r->body : "";
+            return body.find("syncline_capture_slot_lag_bytes{slot=\"" + db + "\"}") != std::string::npos &&
+                   body.find("syncline_capture_lag_seconds{slot=\"" + db + "\"} 0") != std::string::npos &&
+                   body.find("syncline_capture_retained_wal_bytes") != std::string::npos;
+        },
+        30s))
+        << body;
     EXPECT_EQ(stop_capture(), 0);
 }
 
@@ -352,7 +377,7 @@ TEST_F(CaptureTest, SnapshotWhileWritesGoOnLosesNothingAtTheBoundary) {
     start_capture("publication=p&slot=" + db + "&create=true&tables=big", {"--snapshot-chunk", "3000"});
     const bool streaming =
         eventually([&] { return read_file(dir / "capture.log").find("streaming slot=" + db) != std::string::npos; }, 60s);
-    while (streaming && writes < 2000) std::this_thread::yield();  // keep writing across the boundary
+    while (streaming && writes < 1000) std::this_thread::yield();  // keep writing across the boundary
     stop = true;
     writer.join();
     ASSERT_TRUE(streaming) << read_file(dir / "capture.log");
@@ -397,6 +422,72 @@ TEST_F(CaptureTest, TruncateBecomesDeletesOfTheLiveKeys) {
     EXPECT_EQ(log[5].key, "3");
     EXPECT_EQ(log[6].key, "9");
     EXPECT_EQ(log[6].operation, op::upsert);
+}
+
+// PostgreSQL -> syncline-capture -> `syncline run` -> SQLite, then `syncline verify --source`:
+// clean, and after changes the capture did not see, each kind of drift is reported (exit 1).
+TEST_F(CaptureTest, EndToEndIntoSqliteVerifiesCleanAgainstTheSource) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE users (id int PRIMARY KEY, name text, data jsonb, pic bytea, amount numeric, seen timestamptz)");
+    c.exec("CREATE TABLE orders (region text, num int, qty int, PRIMARY KEY (region, num))");
+    c.exec("INSERT INTO users SELECT g, 'user ' || g, jsonb_build_object('g', g), '\\x0102', g * 1.25, now() FROM generate_series(1, 300) g");
+    c.exec("INSERT INTO orders SELECT 'r' || (g % 3), g, g FROM generate_series(1, 200) g");
+    start_capture("publication=p&slot=" + db + "&create=true&tables=users,orders");
+    c.exec("UPDATE users SET name = 'renamed ü' WHERE id <= 50");
+    c.exec("DELETE FROM orders WHERE num > 150");
+    c.exec("INSERT INTO users VALUES (1000, NULL, NULL, NULL, NULL, NULL)");
+    wait_caught_up();
+    ASSERT_EQ(stop_capture(), 0);
+
+    const std::string target = "sqlite:" + (dir / "target.db");
+    const int run = run_to_exit("syncline", {"run", "--log", dir / "log", "--state", dir / "state", "--pipeline", "pg",
+                                             "--target", target, "--workers", "2", "--until-caught-up"},
+                                dir / "run.log", 120s);
+    ASSERT_EQ(run, 0) << read_file(dir / "run.log");
+    const std::string verify_source = server().uri_without_password(db, std::string("tables=users,orders&password_env=") + password_env);
+    auto verify = [&](const std::string& name) {
+        const int code = run_to_exit("syncline", {"verify", "--source", verify_source, "--target", target}, dir / name, 60s);
+        return std::make_pair(code, read_file(dir / name));
+    };
+    auto clean = verify("verify1.log");
+    EXPECT_EQ(clean.first, 0) << clean.second;
+    EXPECT_NE(clean.second.find("verify --source: OK tables=2 source_rows=451"), std::string::npos) << clean.second;
+
+    c.exec("UPDATE users SET name = 'drift' WHERE id = 7");
+    c.exec("DELETE FROM users WHERE id = 8");
+    c.exec("INSERT INTO orders VALUES ('new', 1, 1)");
+    auto drift = verify("verify2.log");
+    EXPECT_EQ(drift.first, 1) << drift.second;
+    EXPECT_NE(drift.second.find("differences=3 missing=1 different=1 extra=1"), std::string::npos) << drift.second;
+    EXPECT_NE(drift.second.find("different public.users/7"), std::string::npos) << drift.second;
+    EXPECT_EQ(drift.second.find(postgres_server::password), std::string::npos);
+}
+
+// A capture killed in the middle of its snapshot starts the snapshot again (a new slot, so the
+// copy is consistent); the log's state then equals the table.
+TEST_F(CaptureTest, InterruptedSnapshotStartsAgain) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE t (id int PRIMARY KEY, n int)");
+    c.exec("INSERT INTO t SELECT g, g FROM generate_series(1, 5000) g");
+    start_capture("publication=p&slot=" + db + "&create=true&tables=t", {"--snapshot-chunk", "100"});
+    ASSERT_TRUE(eventually([&] { return read_file(dir / "capture.log").find("snapshot table=public.t rows=1000") != std::string::npos; }, 60s))
+        << read_file(dir / "capture.log");
+    capture->signal(SIGKILL);
+    capture->wait_for(10s);
+    c.exec("UPDATE t SET n = -1 WHERE id = 4999");
+    start_capture("publication=p&slot=" + db + "&create=true&tables=t", {"--snapshot-chunk", "1000"});
+    c.exec("DELETE FROM t WHERE id = 1");
+    wait_caught_up();
+    ASSERT_EQ(stop_capture(), 0);
+    EXPECT_NE(read_file(dir / "capture.log").find("snapshot was interrupted"), std::string::npos);
+    std::map<std::string, std::string> state;
+    for (const auto& r : read_log(dir / "log")) {
+        if (r.operation == op::del) state.erase(r.key);
+        else state[r.key] = r.value;
+    }
+    EXPECT_EQ(state.size(), 4999u);
+    EXPECT_EQ(state["4999"], "{\"id\":4999,\"n\":-1}");
+    EXPECT_FALSE(state.count("1"));
 }
 
 }  // namespace
