@@ -122,6 +122,7 @@ private:
     status stream(metrics::health& health);
     status commit(transaction txn);
     status expand_truncates(transaction& txn);
+    status fill_toast_gaps(transaction& txn);
     status send_feedback(bool reply_requested);
     void poll_slot_stats();
 
@@ -353,11 +354,55 @@ status session::expand_truncates(transaction& txn) {
     return {};
 }
 
+// Unchanged TOASTed columns the server did not send are read back from the table by key (what
+// Debezium's "reselect" post processor does, but always on and never a placeholder). The value
+// read is the row's current one: the column did not change in this update, and a later change
+// to it arrives later in the stream, so the log's state converges on the source's. A row
+// deleted since keeps the gap (the value lacks the column, header `unchanged_toast` names it).
+status session::fill_toast_gaps(transaction& txn) {
+    for (auto& gap : txn.toast_gaps) {
+        std::string sql = "SELECT ";
+        bool first = true;
+        std::vector<std::size_t> wanted;
+        for (std::size_t c = 0; c < gap.columns.size(); ++c) {
+            if (!gap.missing[c]) continue;
+            const std::string col = quote_ident(gap.columns[c].name);
+            sql += std::string(first ? "" : ", ") + col + "::text, " + col + " IS NULL";
+            first = false;
+            wanted.push_back(c);
+        }
+        sql += " FROM ONLY " + quote_ident(gap.schema) + "." + quote_ident(gap.table) + " WHERE ";
+        std::vector<std::string> params;
+        bool complete = true;
+        for (std::size_t i = 0; i < gap.key_index.size(); ++i) {
+            const auto k = static_cast<std::size_t>(gap.key_index[i]);
+            if (!gap.texts[k]) complete = false;
+            sql += std::string(i ? " AND " : "") + quote_ident(gap.columns[k].name) + " = $" + std::to_string(i + 1);
+            params.push_back(gap.texts[k].value_or(""));
+        }
+        if (!complete) continue;
+        auto rows = query_rows(_sql.get(), sql, params, "reading unchanged TOASTed columns of " + gap.schema + "." + gap.table);
+        if (!rows.ok()) return rows.get_status();
+        if (rows->empty()) continue;
+        for (std::size_t i = 0; i < wanted.size(); ++i) {
+            const auto& row = (*rows)[0];
+            gap.texts[wanted[i]] = row[2 * i + 1] == "t" ? std::nullopt : std::optional<std::string>(row[2 * i]);
+            gap.missing[wanted[i]] = false;
+        }
+        record& r = txn.records[gap.record];
+        r.value = row_json(gap.columns, gap.texts, gap.missing);
+        for (auto& [name, value] : r.headers)
+            if (name == "unchanged_toast") name = "toast_reselected";
+    }
+    return {};
+}
+
 status session::commit(transaction txn) {
     if (txn.end_lsn <= _stored) {
         _m.skipped.inc();
         return {};
     }
+    SYNCLINE_RETURN_IF_ERROR(fill_toast_gaps(txn));
     SYNCLINE_RETURN_IF_ERROR(expand_truncates(txn));
     std::vector<store::meta_entry> meta{{position_key(_src.slot), std::to_string(txn.end_lsn)}};
     auto a = _log->append(txn.records, meta);

@@ -41,6 +41,21 @@ private:
 
 }  // namespace
 
+std::string row_json(const std::vector<column_info>& columns, const std::vector<std::optional<std::string>>& texts,
+                     const std::vector<bool>& skip) {
+    std::string out = "{";
+    bool first = true;
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+        if (skip[c]) continue;
+        if (!first) out += ',';
+        first = false;
+        targets::internal::append_json_string(out, columns[c].name);
+        out += ':';
+        append_value_json(out, {columns[c].type_oid, texts[c] ? std::optional<std::string_view>(*texts[c]) : std::nullopt});
+    }
+    return out + "}";
+}
+
 std::optional<transaction> pgoutput_decoder::take_committed() {
     auto t = std::move(_committed);
     _committed.reset();
@@ -94,6 +109,8 @@ status pgoutput_decoder::decode(std::string_view message, std::uint64_t lsn) {
         in.u(1);  // replica identity setting
         const auto natts = in.u(2);
         relation rel;
+        rel.schema = schema;
+        rel.table = name;
         rel.collection = schema + "." + name;
         for (std::uint64_t i = 0; i < natts && in.ok(); ++i) {
             in.u(1);  // flags (part of the replica identity); the key is our own choice below
@@ -197,8 +214,8 @@ status pgoutput_decoder::add_row_change(char type, std::string_view body, std::u
     record r;
     r.collection = rel.collection;
     std::string unchanged;
-    r.value = "{";
-    bool first = true;
+    std::vector<std::optional<std::string>> texts(rel.columns.size());
+    std::vector<bool> missing(rel.columns.size(), false);
     for (std::size_t c = 0; c < rel.columns.size(); ++c) {
         const tuple_value* v = &new_tuple[c];
         if (v->kind == 'u' && has_old && old_tuple[c].kind != 'u') v = &old_tuple[c];
@@ -206,15 +223,12 @@ status pgoutput_decoder::add_row_change(char type, std::string_view body, std::u
             if (!unchanged.empty()) unchanged += ',';
             unchanged += rel.columns[c].name;
             ++_current.unchanged_toast;
+            missing[c] = true;
             continue;
         }
-        if (!first) r.value += ',';
-        first = false;
-        targets::internal::append_json_string(r.value, rel.columns[c].name);
-        r.value += ':';
-        append_value_json(r.value, {rel.columns[c].type_oid, v->kind == 't' ? std::optional(v->text) : std::nullopt});
+        if (v->kind == 't') texts[c] = std::string(v->text);
     }
-    r.value += '}';
+    r.value = row_json(rel.columns, texts, missing);
     auto key = key_of(new_tuple);
     if (!key && has_old) key = key_of(old_tuple);  // a key column left unchanged and TOASTed
     if (!key) return bad("row of " + rel.collection + " without its key columns");
@@ -230,7 +244,16 @@ status pgoutput_decoder::add_row_change(char type, std::string_view body, std::u
     }
     r.key = std::move(*key);
     add_headers(r, lsn);
-    if (!unchanged.empty()) r.headers.emplace_back("unchanged_toast", std::move(unchanged));
+    if (!unchanged.empty()) {
+        r.headers.emplace_back("unchanged_toast", std::move(unchanged));
+        toast_gap gap{_current.records.size(), rel.schema, rel.table, rel.columns, std::move(texts), std::move(missing), rel.key_index};
+        // The key columns' texts for the lookup (an unchanged TOASTed key column comes from the old tuple).
+        for (int k : rel.key_index) {
+            const auto i = static_cast<std::size_t>(k);
+            if (!gap.texts[i] && has_old && old_tuple[i].kind == 't') gap.texts[i] = std::string(old_tuple[i].text);
+        }
+        _current.toast_gaps.push_back(std::move(gap));
+    }
     _current.records.push_back(std::move(r));
     return {};
 }

@@ -8,7 +8,8 @@
 // An UPDATE that changes the key becomes a delete of the old key and an upsert of the new one.
 // Unchanged TOASTed columns (pgoutput's 'u': the server did not send the value) take the old
 // row's value when the server sent one (REPLICA IDENTITY FULL); otherwise the column is left out
-// of the value and named in the header `unchanged_toast` (comma-separated): never a placeholder.
+// of the value, named in the header `unchanged_toast` (comma-separated) and listed in
+// transaction::toast_gaps for the capture to read back: never a placeholder.
 // A TRUNCATE is kept in the transaction as a marker at its position (the capture expands it).
 // Errors: corruption for a malformed or unexpected message (naming its type and the LSN);
 // the key lookup's own errors. Not thread-safe.
@@ -26,6 +27,22 @@
 
 namespace syncline::capture {
 
+// A row change whose value lacks unchanged TOASTed columns (the server did not send them): what
+// the capture needs to read them back from the table (capture.cc) and rebuild the value.
+struct toast_gap {
+    std::size_t record = 0;  // Index into transaction::records.
+    std::string schema, table;
+    std::vector<column_info> columns;
+    std::vector<std::optional<std::string>> texts;  // Per column: the text sent (nullopt: NULL).
+    std::vector<bool> missing;                       // Per column: not sent.
+    std::vector<int> key_index;
+};
+
+// The JSON object of a row from its columns' texts (as pgoutput and the snapshot build it);
+// columns with `skip[i]` set are left out.
+std::string row_json(const std::vector<column_info>& columns, const std::vector<std::optional<std::string>>& texts,
+                     const std::vector<bool>& skip);
+
 struct transaction {
     std::uint32_t xid = 0;
     std::uint64_t commit_lsn = 0;  // The commit record's LSN (Begin's final LSN).
@@ -35,6 +52,7 @@ struct transaction {
     // (position in `records`, collection) of each TRUNCATE, in order.
     std::vector<std::pair<std::size_t, std::string>> truncates;
     std::uint64_t unchanged_toast = 0;  // Columns left out because the server did not send them.
+    std::vector<toast_gap> toast_gaps;
 };
 
 class pgoutput_decoder {
@@ -54,6 +72,7 @@ public:
 
 private:
     struct relation {
+        std::string schema, table;
         std::string collection;
         std::vector<column_info> columns;
         std::vector<int> key_index;  // Into columns, in column order.

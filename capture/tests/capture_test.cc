@@ -490,5 +490,27 @@ TEST_F(CaptureTest, InterruptedSnapshotStartsAgain) {
     EXPECT_FALSE(state.count("1"));
 }
 
+// An UPDATE that leaves a TOASTed column alone: pgoutput does not send it; the record still holds
+// the whole row (read back by key), never a placeholder and never a silently shortened value.
+TEST_F(CaptureTest, UnchangedToastedColumnsAreReadBackNeverAPlaceholder) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE docs (id int PRIMARY KEY, title text, body text)");
+    c.exec("ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL");  // out of line, uncompressed
+    start_capture("publication=p&slot=" + db + "&create=true&tables=docs");
+    wait_caught_up();
+    c.exec("INSERT INTO docs VALUES (1, 'a', repeat('0123456789', 5000))");
+    c.exec("UPDATE docs SET title = 'b' WHERE id = 1");
+    wait_caught_up();
+    ASSERT_EQ(stop_capture(), 0);
+    auto log = read_log(dir / "log");
+    ASSERT_EQ(log.size(), 2u);
+    const json updated = json::parse(log[1].value);
+    EXPECT_EQ(updated["title"], "b");
+    ASSERT_TRUE(updated["body"].is_string()) << log[1].value.substr(0, 200);
+    EXPECT_EQ(updated["body"].get<std::string>().size(), 50'000u);
+    EXPECT_EQ(log[1].headers["toast_reselected"], "body");
+    EXPECT_EQ(log[1].headers.count("unchanged_toast"), 0u);
+}
+
 }  // namespace
 }  // namespace syncline::testing
