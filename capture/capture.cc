@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -121,6 +122,7 @@ private:
     status snapshot(const std::string& snapshot_name, std::uint64_t consistent_point);
     status stream(metrics::health& health);
     status commit(transaction txn);
+    status flush();
     status expand_truncates(transaction& txn);
     status fill_toast_gaps(transaction& txn);
     status send_feedback(bool reply_requested);
@@ -138,6 +140,12 @@ private:
     std::uint64_t _idle_pos = 0;   // A keepalive's position with nothing open: confirmable.
     std::uint64_t _confirmed = 0;  // What we last told the server.
     rate_limiter _wal_warning{std::chrono::minutes(1)};
+    // Committed transactions not appended yet (group commit, see commit()).
+    static constexpr std::size_t group_records = 100'000;
+    std::vector<record> _pending;
+    std::size_t _pending_txns = 0;
+    std::uint64_t _pending_end = 0;
+    std::int64_t _pending_commit_time = 0;
 };
 
 status session::check_source() {
@@ -397,22 +405,43 @@ status session::fill_toast_gaps(transaction& txn) {
     return {};
 }
 
+// Transactions that arrive back to back are appended together (group commit): one synced
+// WriteBatch holding several whole transactions is still all-or-nothing, and its position entry
+// is the last one's end. The group is appended as soon as the socket has nothing more to read, a
+// keepalive arrives, it holds `group_records` records, or the capture stops.
 status session::commit(transaction txn) {
-    if (txn.end_lsn <= _stored) {
+    if (txn.end_lsn <= std::max(_stored, _pending_end)) {
         _m.skipped.inc();
         return {};
     }
     SYNCLINE_RETURN_IF_ERROR(fill_toast_gaps(txn));
-    SYNCLINE_RETURN_IF_ERROR(expand_truncates(txn));
-    std::vector<store::meta_entry> meta{{position_key(_src.slot), std::to_string(txn.end_lsn)}};
-    auto a = _log->append(txn.records, meta);
-    if (!a.ok()) return a.get_status();
-    _stored = txn.end_lsn;
-    _m.changes.inc(txn.records.size());
-    _m.transactions.inc();
+    if (!txn.truncates.empty()) {
+        // Its deletes are computed from the log: everything before it must be there.
+        SYNCLINE_RETURN_IF_ERROR(flush());
+        SYNCLINE_RETURN_IF_ERROR(expand_truncates(txn));
+    }
+    if (_pending.empty()) _pending = std::move(txn.records);
+    else std::move(txn.records.begin(), txn.records.end(), std::back_inserter(_pending));
+    _pending_end = txn.end_lsn;
+    _pending_commit_time = txn.commit_time_pg;
+    ++_pending_txns;
     _m.unchanged_toast.inc(txn.unchanged_toast);
-    const double lag_ms = static_cast<double>(now_pg_micros() - txn.commit_time_pg) / 1000.0;
+    if (_pending.size() >= group_records) return flush();
+    return {};
+}
+
+status session::flush() {
+    if (_pending_txns == 0) return {};
+    std::vector<store::meta_entry> meta{{position_key(_src.slot), std::to_string(_pending_end)}};
+    auto a = _log->append(_pending, meta);
+    if (!a.ok()) return a.get_status();
+    _stored = _pending_end;
+    _m.changes.inc(_pending.size());
+    _m.transactions.inc(_pending_txns);
+    const double lag_ms = static_cast<double>(now_pg_micros() - _pending_commit_time) / 1000.0;
     _m.lag_seconds.set(std::max(0.0, lag_ms / 1000.0));
+    _pending.clear();
+    _pending_txns = 0;
     return {};
 }
 
@@ -468,6 +497,7 @@ status session::stream(metrics::health& health) {
         char* buf = nullptr;
         const int n = PQgetCopyData(_repl.get(), &buf, 1);
         if (n == 0) {
+            SYNCLINE_RETURN_IF_ERROR(flush());  // Nothing more to read now: append what arrived.
             if (clock::now() >= next_feedback) {
                 SYNCLINE_RETURN_IF_ERROR(send_feedback(false));
                 poll_slot_stats();
@@ -480,6 +510,7 @@ status session::stream(metrics::health& health) {
             continue;
         }
         if (n < 0) {
+            SYNCLINE_RETURN_IF_ERROR(flush());  // Whole transactions received before the end still count.
             std::string msg = PQerrorMessage(_repl.get());
             while (!msg.empty() && msg.back() == '\n') msg.pop_back();
             return status{errc::unavailable, "source " + _src.description + ": replication stream ended" +
@@ -499,8 +530,9 @@ status session::stream(metrics::health& health) {
         } else if (data[0] == 'k' && data.size() >= 18) {
             const std::uint64_t wal_end = get_be64(data.data() + 1);
             reply = data[17] != 0;
+            s = flush();
             // Nothing open and everything received appended: the server may forget up to here.
-            if (!_decoder.in_transaction() && wal_end > _idle_pos) {
+            if (s.ok() && !_decoder.in_transaction() && wal_end > _idle_pos) {
                 _idle_pos = wal_end;
                 _m.lag_seconds.set(0);
             }
@@ -513,6 +545,7 @@ status session::stream(metrics::health& health) {
             next_feedback = clock::now() + _o.status_interval;
         }
     }
+    SYNCLINE_RETURN_IF_ERROR(flush());
     SYNCLINE_RETURN_IF_ERROR(send_feedback(false));
     lg.info("stopped slot=" + _src.slot + " confirmed=" + format_lsn(_confirmed));
     return {};

@@ -227,9 +227,11 @@ TEST_F(CaptureTest, SigkillAtRandomMomentsLeavesEveryChangeExactlyOnceInOrder) {
     std::map<int, int> live;
     std::mt19937 rng(std::random_device{}());
     std::atomic<bool> done{false};
+    std::atomic<int> kills{0};
     std::thread writer([&] {
         conn w(server().conninfo(db));
-        for (int txn = 0; txn < 400; ++txn) {
+        // Writes go on until the 10th kill (at least 400 transactions, at most 20,000).
+        for (int txn = 0; txn < 20'000 && (txn < 400 || kills < 10); ++txn) {
             const int changes = 1 + static_cast<int>(rng() % 20);
             std::string sql = "BEGIN;";
             std::vector<logged> planned;
@@ -255,19 +257,18 @@ TEST_F(CaptureTest, SigkillAtRandomMomentsLeavesEveryChangeExactlyOnceInOrder) {
         }
         done = true;
     });
-    int kills = 0;
-    while (!done || kills < 10) {
+    while (!done) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 150));
         capture->signal(SIGKILL);
         capture->wait_for(10s);
         ++kills;
         start_capture("publication=p&slot=" + db + "&create=true&tables=t");
-        if (kills >= 30) break;
     }
     writer.join();
     wait_caught_up();
     ASSERT_EQ(stop_capture(), 0);
     auto log = read_log(dir / "log");
+    ASSERT_GE(kills, 10);
     ASSERT_EQ(log.size(), oracle.size()) << "kills=" << kills;
     for (std::size_t i = 0; i < log.size(); ++i) {
         ASSERT_EQ(log[i].key, oracle[i].key) << "record " << i;
