@@ -34,9 +34,13 @@ struct run_options {
     std::string ventilator_args;              // Extra options for the ventilator ("--window 64 ...").
     std::string worker_args;                  // Extra options for each worker.
     std::string sink_args;                    // Extra options for the sink.
+    // A change capture into --log, supervised with the others (docs/capture.md): the source URI
+    // of syncline-capture. Default: none.
+    std::string capture_source;
+    std::string capture_args;                 // Extra options for syncline-capture.
     // Children serve /metrics here: HOST:0 = each on a free port; HOST:P = sink on P, ventilator
-    // on P+1, worker i on P+1+i, and the runner itself (syncline_run_restarts_total) on the next
-    // port. Each address goes to <run_dir>/<name>.metrics (run.metrics for the runner; syncline
+    // on P+1, worker i on P+1+i, the capture (when there is one) on the next, and the runner
+    // itself (syncline_run_restarts_total) on the next port. Each address goes to <run_dir>/<name>.metrics (run.metrics for the runner; syncline
     // status reads them). "off" = no metrics. Default: 127.0.0.1:0.
     std::string metrics_listen = "127.0.0.1:0";
     std::string curve_keys;                   // CURVE on: DIR with server.key (ventilator, sink) and

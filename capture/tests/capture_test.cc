@@ -513,5 +513,33 @@ TEST_F(CaptureTest, UnchangedToastedColumnsAreReadBackNeverAPlaceholder) {
     EXPECT_EQ(log[1].headers.count("unchanged_toast"), 0u);
 }
 
+// `syncline run --capture-source`: the runner starts the capture beside the pipeline and restarts
+// it when it dies; the target follows the source (verify --source clean), SIGTERM stops all, 0.
+TEST_F(CaptureTest, RunSupervisesTheCaptureBesideThePipeline) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+    c.exec("INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g");
+    const std::string target = "sqlite:" + (dir / "target.db");
+    auto run = start("syncline", {"run", "--log", dir / "log", "--state", dir / "state", "--pipeline", "pg", "--target", target,
+                                  "--workers", "1", "--run-dir", dir / "run", "--capture-source",
+                                  source("publication=p&slot=" + db + "&create=true&tables=t"), "--capture-args",
+                                  "--status-interval-ms 100"},
+                     dir / "run.log");
+    const std::string verify_source = server().uri_without_password(db, std::string("tables=t&password_env=") + password_env);
+    auto clean = [&] {
+        return run_to_exit("syncline", {"verify", "--source", verify_source, "--target", target}, dir / "verify.log", 60s) == 0;
+    };
+    ASSERT_TRUE(eventually(clean, 60s)) << read_file(dir / "verify.log") << read_file(dir / "run.log") << read_file(dir / "run/capture.log");
+    // Kill the capture: the runner restarts it and it resumes where the log is.
+    const pid_t capture_pid = std::stoi(read_file(dir / "run/capture.pid"));
+    ASSERT_EQ(::kill(capture_pid, SIGKILL), 0);
+    c.exec("UPDATE t SET v = 'changed' WHERE id <= 10");
+    c.exec("DELETE FROM t WHERE id > 90");
+    ASSERT_TRUE(eventually(clean, 60s)) << read_file(dir / "verify.log") << read_file(dir / "run/capture.log");
+    EXPECT_NE(read_file(dir / "run.log").find("capture restarted"), std::string::npos) << read_file(dir / "run.log");
+    run.signal(SIGTERM);
+    EXPECT_EQ(run.wait_for(scaled(60s)).value_or(-1), 0) << read_file(dir / "run.log");
+}
+
 }  // namespace
 }  // namespace syncline::testing
