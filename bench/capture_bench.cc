@@ -6,7 +6,11 @@
 #include <libpq-fe.h>
 #include <signal.h>
 
+#include <sqlite3.h>
+
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -163,6 +167,72 @@ int main(int argc, char** argv) {
     (void)scanned.ok();
     std::printf("latency source commit -> durable append, %ld changes/s offered for %ld s (%ld changes): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
                 rate, seconds_run, sent, percentile(lat_ms, 0.5), percentile(lat_ms, 0.99), percentile(lat_ms, 1.0));
+
+    // End to end: capture + `syncline run` (2 workers) into SQLite, while the writer commits
+    // transactions of 100 rows at the offered rate, each also bumping probe.seq; a poller reads
+    // the probe row from the SQLite file every 2 ms: latency = seen in the target - source commit.
+    exec(c, "CREATE TABLE probe (id int PRIMARY KEY, seq bigint)");
+    exec(c, "INSERT INTO probe VALUES (1, 0)");
+    exec(c, "ALTER PUBLICATION p ADD TABLE probe");
+    const std::string db_path = dir / "target.db";
+    auto run = syncline::testing::start(
+        "syncline", {"run", "--log", dir / "log", "--state", dir / "state", "--pipeline", "bench", "--target", "sqlite:" + db_path,
+                     "--workers", "2", "--run-dir", dir / "run", "--capture-source", source, "--capture-args", "--status-interval-ms 1000"},
+        dir / "run.log");
+    std::vector<steady_clock::time_point> committed_at;
+    std::vector<double> e2e_ms;
+    std::atomic<bool> polling{true};
+    std::atomic<long> seen{0};
+    std::vector<steady_clock::time_point> seen_at;
+    std::mutex mu;
+    std::thread poller([&] {
+        sqlite3* db = nullptr;
+        while (polling) {
+            if (!db && sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+                sqlite3_close(db);
+                db = nullptr;
+            }
+            sqlite3_stmt* st = nullptr;
+            if (db && sqlite3_prepare_v2(db, "SELECT value FROM \"public.probe\" WHERE key = '1'", -1, &st, nullptr) == SQLITE_OK &&
+                sqlite3_step(st) == SQLITE_ROW) {
+                const std::string v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+                const auto pos = v.find("\"seq\":");
+                const long seq = pos == std::string::npos ? 0 : std::atol(v.c_str() + pos + 6);
+                const auto now = steady_clock::now();
+                std::lock_guard lock(mu);
+                while (seen < seq) {
+                    seen_at.push_back(now);
+                    ++seen;
+                }
+            }
+            sqlite3_finalize(st);
+            std::this_thread::sleep_for(milliseconds(2));
+        }
+        sqlite3_close(db);
+    });
+    // Warm up: wait until the pipeline delivered the probe row's first change.
+    exec(c, "UPDATE probe SET seq = 1 WHERE id = 1");
+    committed_at.push_back(steady_clock::now());
+    while (seen < 1) std::this_thread::sleep_for(milliseconds(10));
+    const auto e0 = steady_clock::now();
+    for (long i = 0; steady_clock::now() - e0 < seconds(seconds_run); ++i) {
+        std::this_thread::sleep_until(e0 + duration_cast<steady_clock::duration>(interval * static_cast<double>(i)));
+        const long first = 1 + ((i * per_txn) % keys);
+        exec(c, "BEGIN; UPDATE t SET n = n + 1 WHERE id BETWEEN " + std::to_string(first) + " AND " +
+                    std::to_string(first + per_txn - 2) + "; UPDATE probe SET seq = " +
+                    std::to_string(committed_at.size() + 1) + " WHERE id = 1; COMMIT");
+        committed_at.push_back(steady_clock::now());
+    }
+    while (seen < static_cast<long>(committed_at.size())) std::this_thread::sleep_for(milliseconds(10));
+    polling = false;
+    poller.join();
+    for (std::size_t i = 1; i < committed_at.size(); ++i)
+        e2e_ms.push_back(duration<double, std::milli>(seen_at[i] - committed_at[i]).count());
+    run.signal(SIGTERM);
+    run.wait_for(seconds(60));
+    std::printf("end to end source commit -> visible in SQLite (capture + run, 2 workers), %ld changes/s offered for %ld s: "
+                "p50 %.1f ms, p99 %.1f ms, max %.1f ms (probe polled every 2 ms)\n",
+                rate, seconds_run, percentile(e2e_ms, 0.5), percentile(e2e_ms, 0.99), percentile(e2e_ms, 1.0));
     PQfinish(c);
     return 0;
 }
