@@ -107,11 +107,16 @@ public:
     status run(metrics::health& health);
 
 private:
+    // A Relation message (at start, and after each schema change): the key columns as the catalog
+    // has them now; the last known ones if the catalog cannot say (table dropped since).
     result<table_info> lookup(const std::string& schema, const std::string& name) {
         const std::string collection = schema + "." + name;
-        for (const auto& t : _tables)
-            if (t.collection() == collection) return t;
         auto t = describe_table(_sql.get(), quote_ident(schema) + "." + quote_ident(name));
+        for (auto& known : _tables) {
+            if (known.collection() != collection) continue;
+            if (t.ok()) known = *t;
+            return known;
+        }
         if (!t.ok()) return t.get_status();
         _tables.push_back(*t);
         return t;
