@@ -20,6 +20,7 @@
 #include "common/metrics_endpoint.h"
 #include "store/change_log.h"
 #include "tests/support/harness.h"
+#include "tests/support/mysql_server.h"
 #include "tests/support/postgres_server.h"
 
 namespace syncline::testing {
@@ -462,6 +463,32 @@ TEST_F(CaptureTest, EndToEndIntoSqliteVerifiesCleanAgainstTheSource) {
     EXPECT_NE(drift.second.find("differences=3 missing=1 different=1 extra=1"), std::string::npos) << drift.second;
     EXPECT_NE(drift.second.find("different public.users/7"), std::string::npos) << drift.second;
     EXPECT_EQ(drift.second.find(postgres_server::password), std::string::npos);
+}
+
+// The same into MariaDB (a real mariadbd started here): verify --source reads the mysql target.
+TEST_F(CaptureTest, EndToEndIntoMariadbVerifiesCleanAgainstTheSource) {
+    mysql_server maria;
+    maria.query("CREATE DATABASE sync");
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE users (id int PRIMARY KEY, name text, data jsonb, amount numeric)");
+    c.exec("CREATE TABLE orders (region text, num int, qty int, PRIMARY KEY (region, num))");
+    c.exec("INSERT INTO users SELECT g, 'user ' || g, jsonb_build_object('g', g), g * 1.25 FROM generate_series(1, 200) g");
+    c.exec("INSERT INTO orders SELECT 'r' || (g % 3), g, g FROM generate_series(1, 100) g");
+    start_capture("publication=p&slot=" + db + "&create=true&tables=users,orders");
+    c.exec("UPDATE users SET name = 'ünïcode' WHERE id <= 20");
+    c.exec("DELETE FROM orders WHERE num > 80");
+    wait_caught_up();
+    ASSERT_EQ(stop_capture(), 0);
+    const std::string target = maria.uri("sync", "connect_timeout=2&timeout=10");
+    const int run = run_to_exit("syncline", {"run", "--log", dir / "log", "--state", dir / "state", "--pipeline", "pg",
+                                             "--target", target, "--workers", "2", "--until-caught-up"},
+                                dir / "run.log", 120s);
+    ASSERT_EQ(run, 0) << read_file(dir / "run.log");
+    const std::string verify_source = server().uri_without_password(db, std::string("tables=users,orders&password_env=") + password_env);
+    const int code = run_to_exit("syncline", {"verify", "--source", verify_source, "--target", target}, dir / "verify.log", 60s);
+    EXPECT_EQ(code, 0) << read_file(dir / "verify.log");
+    EXPECT_NE(read_file(dir / "verify.log").find("verify --source: OK tables=2 source_rows=280"), std::string::npos)
+        << read_file(dir / "verify.log");
 }
 
 // A capture killed in the middle of its snapshot starts the snapshot again (a new slot, so the
