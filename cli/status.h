@@ -31,6 +31,10 @@ struct pipeline_observation {
     std::vector<std::string> recent_workers;
     // From the runner's /metrics: children it restarted.
     std::uint64_t restarts = 0;
+    // From the capture's /metrics, when the pipeline runs one (run --capture-source; docs/capture.md).
+    std::optional<double> capture_slot_lag_bytes;     // WAL the slot has not confirmed.
+    std::optional<double> capture_retained_wal_bytes; // WAL the server keeps for the slot.
+    std::optional<double> capture_lag_seconds;        // Source commit -> append of the last transaction.
 
     std::uint64_t lag_records() const {
         const std::uint64_t c = committed.value_or(0);

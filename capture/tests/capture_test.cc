@@ -548,7 +548,7 @@ TEST_F(CaptureTest, RunSupervisesTheCaptureBesideThePipeline) {
     c.exec("INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 100) g");
     const std::string target = "sqlite:" + (dir / "target.db");
     auto run = start("syncline", {"run", "--log", dir / "log", "--state", dir / "state", "--pipeline", "pg", "--target", target,
-                                  "--workers", "1", "--run-dir", dir / "run", "--capture-source",
+                                  "--workers", "1", "--capture-source",
                                   source("publication=p&slot=" + db + "&create=true&tables=t"), "--capture-args",
                                   "--status-interval-ms 100"},
                      dir / "run.log");
@@ -556,13 +556,19 @@ TEST_F(CaptureTest, RunSupervisesTheCaptureBesideThePipeline) {
     auto clean = [&] {
         return run_to_exit("syncline", {"verify", "--source", verify_source, "--target", target}, dir / "verify.log", 60s) == 0;
     };
-    ASSERT_TRUE(eventually(clean, 60s)) << read_file(dir / "verify.log") << read_file(dir / "run.log") << read_file(dir / "run/capture.log");
+    ASSERT_TRUE(eventually(clean, 60s)) << read_file(dir / "verify.log") << read_file(dir / "run.log") << read_file(dir / "state/pg.run/capture.log");
     // Kill the capture: the runner restarts it and it resumes where the log is.
-    const pid_t capture_pid = std::stoi(read_file(dir / "run/capture.pid"));
+    // `syncline status` shows the slot's lag and the capture lag.
+    ASSERT_EQ(run_to_exit("syncline", {"status", "--state", dir / "state", "--json", "--interval-ms", "100"}, dir / "status.log", 60s), 0)
+        << read_file(dir / "status.log");
+    const json st = json::parse(read_file(dir / "status.log").substr(read_file(dir / "status.log").find('{')));
+    EXPECT_TRUE(st["capture_slot_lag_bytes"].is_number()) << st.dump();
+    EXPECT_TRUE(st["capture_lag_seconds"].is_number()) << st.dump();
+    const pid_t capture_pid = std::stoi(read_file(dir / "state/pg.run/capture.pid"));
     ASSERT_EQ(::kill(capture_pid, SIGKILL), 0);
     c.exec("UPDATE t SET v = 'changed' WHERE id <= 10");
     c.exec("DELETE FROM t WHERE id > 90");
-    ASSERT_TRUE(eventually(clean, 60s)) << read_file(dir / "verify.log") << read_file(dir / "run/capture.log");
+    ASSERT_TRUE(eventually(clean, 60s)) << read_file(dir / "verify.log") << read_file(dir / "state/pg.run/capture.log");
     EXPECT_NE(read_file(dir / "run.log").find("capture restarted"), std::string::npos) << read_file(dir / "run.log");
     run.signal(SIGTERM);
     EXPECT_EQ(run.wait_for(scaled(60s)).value_or(-1), 0) << read_file(dir / "run.log");
