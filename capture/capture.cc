@@ -179,7 +179,7 @@ status session::check_source() {
         std::string sql = "CREATE PUBLICATION " + quote_ident(_src.publication) + " FOR TABLE ";
         for (std::size_t i = 0; i < tables.size(); ++i) sql += (i ? ", " : "") + tables[i].quoted();
         SYNCLINE_RETURN_IF_ERROR(exec(_sql.get(), sql, "creating publication " + _src.publication));
-        lg.info("created publication=" + _src.publication + " tables=" + std::to_string(tables.size()));
+        lg.info("created publication", {{"publication", _src.publication}, {"tables", tables.size()}});
     } else {
         for (const auto& t : tables) {
             auto in = query_rows(_sql.get(),
@@ -193,8 +193,8 @@ status session::check_source() {
                                                           " (ALTER PUBLICATION ... ADD TABLE, or create=true)"};
             SYNCLINE_RETURN_IF_ERROR(exec(_sql.get(), "ALTER PUBLICATION " + quote_ident(_src.publication) + " ADD TABLE " + t.quoted(),
                                           "adding " + t.collection() + " to publication " + _src.publication));
-            lg.info("added table=" + t.collection() + " publication=" + _src.publication +
-                    " note=\"its existing rows are not copied (docs/capture.md)\"");
+            lg.info("added table to publication; its existing rows are not copied (docs/capture.md)",
+                    {{"table", t.collection()}, {"publication", _src.publication}});
         }
     }
     // Every table of the publication must be capturable, also the ones tables= does not name.
@@ -226,12 +226,12 @@ status session::prepare_slot() {
         if (!_src.create)
             return status{errc::invalid_argument, "source " + _src.description + ": the snapshot into slot " + _src.slot +
                                                       " was interrupted; add create=true to start it again"};
-        lg.warn("snapshot was interrupted: dropping slot=" + _src.slot + " and copying the tables again");
+        lg.warn("snapshot was interrupted: dropping the slot and copying the tables again", {{"slot", _src.slot}});
         SYNCLINE_RETURN_IF_ERROR(exec(_repl.get(), "DROP_REPLICATION_SLOT " + quote_ident(_src.slot) + " WAIT", "dropping slot " + _src.slot));
         exists = false;
     }
     if (exists) {
-        if (!*stored) lg.info("slot=" + _src.slot + " exists and the log holds no position for it: streaming from the slot's position");
+        if (!*stored) lg.info("the slot exists and the log holds no position for it: streaming from the slot's position", {{"slot", _src.slot}});
         return {};
     }
     if (*stored)
@@ -260,7 +260,7 @@ status session::prepare_slot() {
     const std::string snapshot_name = PQgetisnull(r, 0, 2) ? "" : PQgetvalue(r, 0, 2);
     PQclear(r);
     if (!point) return status{errc::corruption, "CREATE_REPLICATION_SLOT returned a bad consistent point"};
-    lg.info("created slot=" + _src.slot + " consistent_point=" + format_lsn(*point));
+    lg.info("created slot", {{"slot", _src.slot}, {"consistent_point", format_lsn(*point)}});
     if (_src.snapshot) SYNCLINE_RETURN_IF_ERROR(snapshot(snapshot_name, *point));
     if (_stop.stop_requested()) return {};
     std::vector<store::meta_entry> meta{{position_key(_src.slot), std::to_string(*point)}};
@@ -305,8 +305,8 @@ status session::snapshot(const std::string& snapshot_name, std::uint64_t consist
             if (!a.ok()) return a.get_status();
             copied += records.size();
             _m.snapshot_rows.inc(records.size());
-            lg.info("snapshot table=" + t.collection() + " rows=" + std::to_string(copied) + " of~" + estimate +
-                    " tables_done=" + std::to_string(ti) + "/" + std::to_string(_tables.size()));
+            lg.info("snapshot", {{"table", t.collection()}, {"rows", copied}, {"estimate", estimate},
+                                 {"tables_done", std::to_string(ti) + "/" + std::to_string(_tables.size())}});
             return {};
         });
         if (s.code() == errc::cancelled) {
@@ -327,7 +327,7 @@ status session::snapshot(const std::string& snapshot_name, std::uint64_t consist
             gone.push_back(std::move(d));
         }
     if (!gone.empty()) {
-        lg.info("snapshot deletes=" + std::to_string(gone.size()) + " note=\"rows the log held that the snapshot no longer has\"");
+        lg.info("snapshot deletes rows the log held that the snapshot no longer has", {{"deletes", gone.size()}});
         auto a = _log->append(gone);
         if (!a.ok()) return a.get_status();
     }
@@ -359,8 +359,7 @@ status session::expand_truncates(transaction& txn) {
             out.push_back(std::move(d));
             ++deleted;
         }
-        lg.warn("TRUNCATE of table=" + collection + " becomes deletes=" + std::to_string(deleted) +
-                " (the keys the log holds as live)");
+        lg.warn("TRUNCATE becomes deletes of the keys the log holds as live", {{"table", collection}, {"deletes", deleted}});
     }
     for (; next < txn.records.size(); ++next) out.push_back(std::move(txn.records[next]));
     txn.records = std::move(out);
@@ -475,8 +474,9 @@ void session::poll_slot_stats() {
     _m.slot_lag_bytes.set(lag);
     _m.retained_wal_bytes.set(retained);
     if (retained > static_cast<double>(_o.wal_warn_bytes) && _wal_warning.allow())
-        lg.warn("slot=" + _src.slot + " retains WAL bytes=" + (*stats)[0][1] + " threshold=" + std::to_string(_o.wal_warn_bytes) +
-                " note=\"the server keeps WAL until the capture confirms it; drop the slot if the capture is retired\"");
+        lg.warn("the slot retains WAL past the threshold (the server keeps WAL until the capture confirms it; drop the "
+                "slot if the capture is retired)",
+                {{"slot", _src.slot}, {"retained_bytes", (*stats)[0][1]}, {"threshold", _o.wal_warn_bytes}});
 }
 
 status session::stream(metrics::health& health) {
@@ -492,8 +492,8 @@ status session::stream(metrics::health& health) {
         return status{errc::unavailable, "source " + _src.description + ": START_REPLICATION: " + msg};
     }
     PQclear(r);
-    lg.info("streaming slot=" + _src.slot + " publication=" + _src.publication + " from=" + format_lsn(_stored) +
-            " tables=" + std::to_string(_tables.size()));
+    lg.info("streaming", {{"slot", _src.slot}, {"publication", _src.publication}, {"from", format_lsn(_stored)},
+                          {"tables", _tables.size()}});
     health.set_ready(true);
     auto next_feedback = clock::now();
     for (;;) {
@@ -552,7 +552,7 @@ status session::stream(metrics::health& health) {
     }
     SYNCLINE_RETURN_IF_ERROR(flush());
     SYNCLINE_RETURN_IF_ERROR(send_feedback(false));
-    lg.info("stopped slot=" + _src.slot + " confirmed=" + format_lsn(_confirmed));
+    lg.info("stopped", {{"slot", _src.slot}, {"confirmed", format_lsn(_confirmed)}});
     return {};
 }
 

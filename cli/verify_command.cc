@@ -27,13 +27,14 @@ int verify_command(int argc, const char* const* argv) {
          "compare with a PostgreSQL source instead of the log: postgresql://USER@HOST/DB?tables=a,b|publication=P"
          "[&password_file=PATH|&password_env=VAR] (docs/capture.md)")
         ("pipeline", po::value(&pipeline)->default_value(pipeline), "pipeline name")
-        ("target", po::value(&target)->required(), "target URI to check: sqlite:PATH, postgresql://, redis://, rocksdb:PATH (state targets; docs/targets)")
+        ("target", po::value(&target)->required(), "target URI to check, one of the state targets listed above (docs/targets)")
         ("max-differences", po::value(&max_lines)->default_value(max_lines), "differences to print");
     auto parsed = parse(argc, argv, desc,
                         "usage: syncline verify --log DIR --state DIR --pipeline NAME --target URI\n"
                         "       syncline verify --source postgresql://USER@HOST/DB?tables=a,b --target URI\n"
                         "Exit 0 when the target equals the log's state at the committed offset (or the source's\n"
-                        "tables), 1 otherwise.",
+                        "tables), 1 otherwise.\n\n" +
+                            targets::target_uri_help(/*verifiable_only=*/true),
                         nullptr, &internal::pipeline_file_keys());
     if (!parsed.ok()) return internal::usage_error(cmd, parsed.get_status().message());
     if (parsed->exit_now) return exit_ok;

@@ -103,8 +103,8 @@ public:
         _m.batches_nacked.inc();
         seen(n.worker);
         if (_nack_log.allow())
-            log_sink.warn("nack range=" + std::to_string(n.offsets.first) + ".." + std::to_string(n.offsets.last) +
-                          " worker=" + n.worker + " attempt=" + std::to_string(n.attempt) + " reason=" + n.reason);
+            log_sink.warn("nack", {{"range", std::to_string(n.offsets.first) + ".." + std::to_string(n.offsets.last)},
+                                   {"worker", n.worker}, {"attempt", n.attempt}, {"reason", n.reason}});
         if (n.offsets.last > _committed) _news.redeliver.push_back(n.offsets);
     }
 
@@ -169,10 +169,9 @@ public:
     }
 
     std::uint64_t committed() const { return _committed; }
-    std::string summary() const {
-        return "committed=" + std::to_string(_committed) + " acks=" + std::to_string(_acks) +
-               " nacks=" + std::to_string(_nacks) + " dead_lettered=" + std::to_string(_dead_lettered) +
-               " commits=" + std::to_string(_commits) + " pending_ranges=" + std::to_string(_tracker.pending_ranges());
+    std::vector<log_field> summary_fields() const {
+        return {{"committed", _committed}, {"acks", _acks}, {"nacks", _nacks}, {"dead_lettered", _dead_lettered},
+                {"commits", _commits}, {"pending_ranges", _tracker.pending_ranges()}};
     }
 
 private:
@@ -186,14 +185,15 @@ private:
     void report_stop(const wire::record_failure& failure, std::uint32_t attempt) {
         const std::string what = "pipeline " + _options.pipeline + " stopped at offset " +
                                  std::to_string(failure.offset) + " (policy stop): the target refused it: " +
-                                 failure.reason + " attempt=" + std::to_string(attempt);
+                                 failure.reason;
         if (failure.offset != _stopped_at) {
             _stopped_at = failure.offset;
             log_sink.error(what + "; it stays undelivered until the target accepts it or an operator skips it "
                                   "(stop the pipeline, then syncline offsets set --to-offset " +
-                                  std::to_string(failure.offset + 1) + " --execute)");
+                                  std::to_string(failure.offset + 1) + " --execute)",
+                           {{"attempt", attempt}});
         } else if (_stop_log.allow()) {
-            log_sink.warn(what);
+            log_sink.warn(what, {{"attempt", attempt}});
         }
     }
 
@@ -334,12 +334,11 @@ status run(const sink_options& options, const stop_flag& stop) {
     if (!acks_at.ok()) return acks_at.get_status();
     auto control_at = zmqx::bind_all(control, options.control);
     if (!control_at.ok()) return control_at.get_status();
-    log_sink.info("started pipeline=" + options.pipeline + " state=" + options.state +
-                  " committed=" + std::to_string(state.committed()) +
-                  " commit_interval_ms=" + std::to_string(options.commit_interval.count()) +
-                  " on_failure=" + (options.on_failure == failure_policy::stop ? "stop" : "dlq"));
-    for (const auto& endpoint : *acks_at) log_sink.info("listening channel=acks endpoint=" + endpoint);
-    for (const auto& endpoint : *control_at) log_sink.info("listening channel=control endpoint=" + endpoint);
+    log_sink.info("started", {{"pipeline", options.pipeline}, {"state", options.state}, {"committed", state.committed()},
+                              {"commit_interval_ms", options.commit_interval.count()},
+                              {"on_failure", options.on_failure == failure_policy::stop ? "stop" : "dlq"}});
+    for (const auto& endpoint : *acks_at) log_sink.info("listening", {{"channel", "acks"}, {"endpoint", endpoint}});
+    for (const auto& endpoint : *control_at) log_sink.info("listening", {{"channel", "control"}, {"endpoint", endpoint}});
     health.set_ready(true);
 
     std::string ventilator;  // Routing id of the ventilator that last spoke; empty until one does.
@@ -359,11 +358,7 @@ status run(const sink_options& options, const stop_flag& stop) {
         const auto wait = std::max<std::chrono::milliseconds>(
             std::chrono::milliseconds(0),
             std::chrono::duration_cast<std::chrono::milliseconds>(next_commit - std::chrono::steady_clock::now()));
-        try {
-            zmq::poll(items, 2, std::min(wait, std::chrono::milliseconds(50)));
-        } catch (const zmq::error_t& e) {
-            if (e.num() != EINTR) return status{errc::io_error, std::string("poll: ") + e.what()};
-        }
+        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(items, std::min(wait, std::chrono::milliseconds(50))));
 
         // Drain what is ready without blocking, so a burst of acks costs one commit.
         for (int i = 0; i < 1000; ++i) {
@@ -394,7 +389,7 @@ status run(const sink_options& options, const stop_flag& stop) {
             auto* h = std::get_if<wire::hello>(&*msg);
             if (h == nullptr) { drop("unexpected message on the control channel"); continue; }
             if (h->pipeline != options.pipeline) { drop("hello for pipeline " + h->pipeline); continue; }
-            if (ventilator != (*got)->routing_id) log_sink.info("ventilator connected epoch=" + std::to_string(h->ventilator_epoch));
+            if (ventilator != (*got)->routing_id) log_sink.info("ventilator connected", {{"epoch", h->ventilator_epoch}});
             ventilator = (*got)->routing_id;
             // A hello is also the ventilator asking where to resume: answer at once.
             tell_ventilator(true);
@@ -413,8 +408,11 @@ status run(const sink_options& options, const stop_flag& stop) {
 
     SYNCLINE_RETURN_IF_ERROR(state.commit().with_context("final commit"));
     tell_ventilator(false);
-    log_sink.info("stopped " + state.summary() + " bad_frames=" + std::to_string(dropped.total()) +
-                  (zap ? " " + zap->summary() : "") + " peak_rss_kb=" + std::to_string(peak_rss_kb()));
+    std::vector<log_field> fields = state.summary_fields();
+    fields.emplace_back("bad_frames", dropped.total());
+    if (zap) zap->append_fields(fields);
+    fields.emplace_back("peak_rss_kb", peak_rss_kb());
+    log_sink.write(log_level::info, "stopped", fields);
     return {};
 }
 
