@@ -113,10 +113,8 @@ void append_value_json(std::string& out, const column_text& c) {
 
 std::optional<std::string> encode_key(std::span<const column_text> key_columns) {
     if (key_columns.empty()) return std::nullopt;
-    for (const auto& c : key_columns)
-        if (!c.text) return std::nullopt;
     if (key_columns.size() == 1) {
-        if (key_columns[0].text->empty()) return std::nullopt;
+        if (!key_columns[0].text || key_columns[0].text->empty()) return std::nullopt;
         return std::string(*key_columns[0].text);
     }
     std::string out = "[";

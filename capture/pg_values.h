@@ -29,7 +29,8 @@ void append_value_json(std::string& out, const column_text& c);
 //   one column  -> its text output, verbatim ("42", "alice");
 //   several     -> a compact JSON array of their JSON values (append_value_json): [7,"b"].
 // Unambiguous: a table's key is always one form, and JSON strings escape '"' and ','.
-// nullopt when a key column is NULL or the key would be empty (the log refuses empty keys).
+// A NULL in a composite key (possible only under REPLICA IDENTITY FULL) is JSON null; nullopt
+// when a single key column is NULL or empty (the log refuses empty keys).
 std::optional<std::string> encode_key(std::span<const column_text> key_columns);
 
 // "16/B374D848" (PostgreSQL's LSN text form) and back; nullopt for malformed text.

@@ -181,26 +181,29 @@ status pgoutput_decoder::add_row_change(char type, std::string_view body, std::u
         }
         return in.ok();
     };
-    auto key_of = [&](const std::vector<tuple_value>& tuple) -> std::optional<std::string> {
+    // `key_only`: a 'K' tuple, whose columns outside the replica identity are sent as NULL.
+    auto key_of = [&](const std::vector<tuple_value>& tuple, bool key_only = false) -> std::optional<std::string> {
         std::vector<column_text> key;
         for (int k : rel.key_index) {
             const auto& v = tuple[static_cast<std::size_t>(k)];
-            if (v.kind != 't') return std::nullopt;
-            key.push_back({rel.columns[static_cast<std::size_t>(k)].type_oid, v.text});
+            if (v.kind == 'u' || (key_only && v.kind == 'n')) return std::nullopt;  // not sent
+            key.push_back({rel.columns[static_cast<std::size_t>(k)].type_oid,
+                           v.kind == 't' ? std::optional<std::string_view>(v.text) : std::nullopt});
         }
         return encode_key(key);
     };
     std::vector<tuple_value> old_tuple, new_tuple;
-    bool has_old = false;
+    bool has_old = false, old_key_only = false;
     char kind = in.byte();
     if (type != 'I' && (kind == 'K' || kind == 'O')) {
         if (!read_tuple(old_tuple)) return bad("malformed old tuple");
         has_old = true;
+        old_key_only = kind == 'K';
         if (type == 'U') kind = in.byte();
     }
     if (type == 'D') {
         if (!has_old) return bad("Delete without a key");
-        auto key = key_of(old_tuple);
+        auto key = key_of(old_tuple, old_key_only);
         if (!key) return bad("Delete of " + rel.collection + " without its key columns");
         record r;
         r.collection = rel.collection;
@@ -230,10 +233,10 @@ status pgoutput_decoder::add_row_change(char type, std::string_view body, std::u
     }
     r.value = row_json(rel.columns, texts, missing);
     auto key = key_of(new_tuple);
-    if (!key && has_old) key = key_of(old_tuple);  // a key column left unchanged and TOASTed
+    if (!key && has_old) key = key_of(old_tuple, old_key_only);  // a key column left unchanged and TOASTed
     if (!key) return bad("row of " + rel.collection + " without its key columns");
     if (type == 'U' && has_old) {
-        if (auto old_key = key_of(old_tuple); old_key && *old_key != *key) {
+        if (auto old_key = key_of(old_tuple, old_key_only); old_key && *old_key != *key) {
             record d;
             d.collection = rel.collection;
             d.key = std::move(*old_key);

@@ -224,8 +224,9 @@ result<table_info> describe_table(pg_conn* conn, const std::string& name) {
     if (ident == 'n')
         return status{errc::invalid_argument, "table " + shown + " has REPLICA IDENTITY NOTHING: its updates and "
                                               "deletes carry no key (ALTER TABLE " + t.quoted() + " REPLICA IDENTITY DEFAULT)"};
-    SYNCLINE_RETURN_IF_ERROR(index_columns("indisprimary"));
-    if (t.key_columns.empty() && ident == 'i') SYNCLINE_RETURN_IF_ERROR(index_columns("indisreplident"));
+    // The replica identity is what deletes carry: under USING INDEX it is the key, else the primary key.
+    if (ident == 'i') SYNCLINE_RETURN_IF_ERROR(index_columns("indisreplident"));
+    if (t.key_columns.empty()) SYNCLINE_RETURN_IF_ERROR(index_columns("indisprimary"));
     if (t.key_columns.empty() && ident == 'f')
         for (const auto& c : t.columns) t.key_columns.push_back(c.name);
     if (t.key_columns.empty())

@@ -55,8 +55,9 @@ struct column_info {
 };
 
 // A captured table: collection "schema.table", its columns (what pgoutput sends: not dropped,
-// not generated, in column order) and its key columns (primary key, else the replica identity
-// index, else every column under REPLICA IDENTITY FULL), in column order.
+// not generated, in column order) and its key columns (the replica identity index under
+// REPLICA IDENTITY USING INDEX, else the primary key, else every column under REPLICA IDENTITY
+// FULL), in column order.
 struct table_info {
     std::uint32_t oid = 0;
     std::string schema;

@@ -518,6 +518,37 @@ TEST_F(CaptureTest, InterruptedSnapshotStartsAgain) {
     EXPECT_FALSE(state.count("1"));
 }
 
+// A table without a primary key under REPLICA IDENTITY FULL is keyed by every column (NULL as
+// null); a table under REPLICA IDENTITY USING INDEX by that index, which its deletes carry.
+TEST_F(CaptureTest, ReplicaIdentityFullAndUsingIndexTables) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE nopk (a int, b text)");
+    c.exec("ALTER TABLE nopk REPLICA IDENTITY FULL");
+    c.exec("CREATE TABLE byindex (id int PRIMARY KEY, code text NOT NULL, v int)");
+    c.exec("CREATE UNIQUE INDEX byindex_code ON byindex (code)");
+    c.exec("ALTER TABLE byindex REPLICA IDENTITY USING INDEX byindex_code");
+    start_capture("publication=p&slot=" + db + "&create=true&tables=nopk,byindex");
+    wait_caught_up();
+    c.exec("INSERT INTO nopk VALUES (1, NULL)");
+    c.exec("UPDATE nopk SET b = 'x' WHERE a = 1");
+    c.exec("DELETE FROM nopk");
+    c.exec("INSERT INTO byindex VALUES (1, 'c1', 10)");
+    c.exec("DELETE FROM byindex WHERE id = 1");
+    wait_caught_up();
+    ASSERT_EQ(stop_capture(), 0);
+    auto log = read_log(dir / "log");
+    ASSERT_EQ(log.size(), 6u);
+    EXPECT_EQ(log[0].key, "[1,null]");
+    EXPECT_EQ(log[1].operation, op::del);  // every column is the key: the update moves the row
+    EXPECT_EQ(log[1].key, "[1,null]");
+    EXPECT_EQ(log[2].key, "[1,\"x\"]");
+    EXPECT_EQ(log[3].operation, op::del);
+    EXPECT_EQ(log[3].key, "[1,\"x\"]");
+    EXPECT_EQ(log[4].key, "c1");
+    EXPECT_EQ(log[5].operation, op::del);
+    EXPECT_EQ(log[5].key, "c1");
+}
+
 // An UPDATE that leaves a TOASTed column alone: pgoutput does not send it; the record still holds
 // the whole row (read back by key), never a placeholder and never a silently shortened value.
 TEST_F(CaptureTest, UnchangedToastedColumnsAreReadBackNeverAPlaceholder) {

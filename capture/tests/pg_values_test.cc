@@ -39,6 +39,8 @@ TEST(PgValues, KeysAreUnambiguous) {
     EXPECT_EQ(encode_key(two), "[7,\"a,\\\"b\"]");
     column_text null_key[] = {{23, std::nullopt}};
     EXPECT_FALSE(encode_key(null_key));
+    column_text full_identity[] = {{23, "7"}, {25, std::nullopt}};  // REPLICA IDENTITY FULL: any column may be NULL
+    EXPECT_EQ(encode_key(full_identity), "[7,null]");
     column_text empty_key[] = {{25, ""}};
     EXPECT_FALSE(encode_key(empty_key));
 }
