@@ -1,8 +1,9 @@
 #pragma once
 // capture/capture.h: `syncline-capture` (docs/capture.md): change capture from PostgreSQL by
 // logical replication (pgoutput) into the change log.
-//   - each source transaction is one atomic append; the same WriteBatch stores the end LSN of its
-//     commit in the log's meta entry `capture/<slot>/lsn` (store/change_log.h);
+//   - a source transaction is never split: whole transactions (one, or several that arrived back
+//     to back) are one atomic append, whose WriteBatch also stores the end LSN of the last commit
+//     in the log's meta entry `capture/<slot>/lsn` (store/change_log.h);
 //   - on start it resumes from that LSN and skips transactions the log already holds;
 //   - it confirms an LSN to PostgreSQL only after the append holding it returned (synced), and
 //     advances the slot on an idle source from the server's keepalives (no transaction open);
