@@ -342,6 +342,12 @@ TEST_F(CaptureTest, BadConfigurationsEachGiveOneClearLine) {
     EXPECT_NE(run(plain, "norepl").find("lacks the REPLICATION privilege"), std::string::npos);
     const std::string inline_pw = "postgresql://syncline:secret-in-uri@127.0.0.1:" + std::to_string(server().port()) + "/" + db +
                                   "?publication=p&slot=s";
+    // `syncline capture` runs the same binary.
+    const int via_cli = run_to_exit("syncline", {"capture", "--log", dir / "log-cli", "--source",
+                                                 source("publication=p&slot=s&create=true&tables=missing")},
+                                    dir / "cli.log", 60s);
+    EXPECT_EQ(via_cli, 2) << read_file(dir / "cli.log");
+    EXPECT_NE(read_file(dir / "cli.log").find("table 'public.missing' does not exist"), std::string::npos) << read_file(dir / "cli.log");
     const std::string refused = run(inline_pw, "inline");
     EXPECT_NE(refused.find("no password in the URI"), std::string::npos) << refused;
     EXPECT_EQ(refused.find("secret-in-uri"), std::string::npos) << refused;
