@@ -4,29 +4,19 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "cli/internal/command_util.h"
+#include "cli/runner.h"
 #include "cli/syncline_cli.h"
 #include "common/process.h"
 
 namespace syncline::cli {
 
 int capture_command(int argc, const char* const* argv) {
-    namespace fs = std::filesystem;
-    fs::path dir;
-    if (const char* env = std::getenv("SYNCLINE_BIN_DIR"); env && *env) {
-        dir = env;
-    } else {
-        std::error_code ec;
-        auto self = fs::read_symlink("/proc/self/exe", ec);
-        dir = ec ? fs::path(".") : self.parent_path();
-    }
-    const std::string program = (dir / "syncline-capture").string();
+    const std::string program = (default_bin_dir() / "syncline-capture").string();
     std::vector<char*> args;
     args.push_back(const_cast<char*>(program.c_str()));
     for (int i = 1; i < argc; ++i) args.push_back(const_cast<char*>(argv[i]));

@@ -82,12 +82,6 @@ std::vector<std::string> split_args(const std::string& text) {
     return out;
 }
 
-fs::path default_bin_dir() {
-    if (const char* env = std::getenv("SYNCLINE_BIN_DIR"); env && *env) return env;
-    std::error_code ec;
-    auto self = fs::read_symlink("/proc/self/exe", ec);
-    return ec ? fs::path(".") : self.parent_path();
-}
 
 std::string last_line_of(const std::string& path) {
     std::ifstream in(path);
@@ -448,6 +442,13 @@ private:
 };
 
 }  // namespace
+
+std::filesystem::path default_bin_dir() {
+    if (const char* env = std::getenv("SYNCLINE_BIN_DIR"); env && *env) return env;
+    std::error_code ec;
+    auto self = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? fs::path(".") : self.parent_path();
+}
 
 po::options_description run_options_description(run_options& o) {
     po::options_description desc("run options");

@@ -10,6 +10,7 @@
 // bounded pass (--to / --until-caught-up): unavailable after 5 failures in a row.
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ struct run_options {
                                               // worker.key (the workers started here). Default: off.
     std::string curve_allow;                  // Admitted clients' *.pub. Default: curve_keys.
 };
+
+// Where the syncline-* binaries are: $SYNCLINE_BIN_DIR, else the directory of this executable.
+std::filesystem::path default_bin_dir();
 
 // The `syncline run` options, bound to `o`: also the keys of a pipeline's INI file.
 po::options_description run_options_description(run_options& o);
