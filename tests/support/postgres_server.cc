@@ -127,6 +127,13 @@ void postgres_server::stop() {
     }
 }
 
+void postgres_server::crash() {
+    if (!running()) return;
+    _postmaster->signal(SIGQUIT);
+    if (!_postmaster->wait_for(seconds(30))) _postmaster->signal(SIGKILL);
+    _postmaster->wait_for(seconds(10));
+}
+
 bool postgres_server::running() { return _postmaster && _postmaster->running(); }
 
 std::string postgres_server::uri(const std::string& db, const std::string& query) const {

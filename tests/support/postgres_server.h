@@ -30,6 +30,8 @@ public:
 
     // Fast shutdown (connections are terminated), waits for the exit.
     void stop();
+    // Immediate shutdown (SIGQUIT: no checkpoint, crash recovery at the next start), as a crash.
+    void crash();
     // Starts again on the same data dir and port; waits until it accepts connections.
     void start();
     bool running();
