@@ -10,7 +10,6 @@
 // bounded pass (--to / --until-caught-up): unavailable after 5 failures in a row.
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -41,16 +40,13 @@ struct run_options {
     std::string capture_args;                 // Extra options for syncline-capture.
     // Children serve /metrics here: HOST:0 = each on a free port; HOST:P = sink on P, ventilator
     // on P+1, worker i on P+1+i, the capture (when there is one) on the next, and the runner
-    // itself (syncline_run_restarts_total) on the next port. Each address goes to <run_dir>/<name>.metrics (run.metrics for the runner; syncline
-    // status reads them). "off" = no metrics. Default: 127.0.0.1:0.
+    // itself (syncline_run_restarts_total) on the next port. Each address goes to
+    // <run_dir>/<name>.metrics (run.metrics for the runner; syncline status reads them). "off" = no metrics. Default: 127.0.0.1:0.
     std::string metrics_listen = "127.0.0.1:0";
     std::string curve_keys;                   // CURVE on: DIR with server.key (ventilator, sink) and
                                               // worker.key (the workers started here). Default: off.
     std::string curve_allow;                  // Admitted clients' *.pub. Default: curve_keys.
 };
-
-// Where the syncline-* binaries are: $SYNCLINE_BIN_DIR, else the directory of this executable.
-std::filesystem::path default_bin_dir();
 
 // The `syncline run` options, bound to `o`: also the keys of a pipeline's INI file.
 po::options_description run_options_description(run_options& o);

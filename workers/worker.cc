@@ -131,6 +131,7 @@ private:
         std::unique_ptr<zmqx::received> frames;
         wire::batch header;
         std::vector<record_view> records;
+        std::vector<wire::record_failure> undecodable;  // Records of the batch that did not decode.
     };
 
     // Validates one message and adds it to `group`; returns its record count (0 if dropped).
@@ -147,34 +148,57 @@ private:
         if (b->offsets.last - b->offsets.first + 1 != b->count)
             return _dropped.drop("batch " + range_text(b->offsets) + " claims " + std::to_string(b->count) + " records"), 0;
 
-        auto records = codec::decode_batch_body(b->body);
-        if (records.ok()) {
-            if (auto bad = check_batch(*b, *records); !bad.empty()) records = status{errc::corruption, bad};
-        }
-        if (!records.ok()) {
-            // The stored bytes themselves are bad: redelivering cannot help, so every offset of
-            // the range is dead-lettered with the reason rather than blocking the pipeline.
-            _dropped.drop("batch " + range_text(b->offsets) + ": " + records.get_status().message());
+        // Record by record: a record that does not decode is dead-lettered alone and its
+        // neighbours are delivered (they decoded, so they are what the log holds).
+        auto decoded = codec::decode_batch_records(b->body);
+        std::string bad_batch = decoded.ok() ? check_batch(*b, *decoded) : decoded.get_status().message();
+        if (!bad_batch.empty()) {
+            // The batch as a whole does not match its header: no record of it can be placed, and
+            // redelivering cannot help, so every offset of the range is dead-lettered with the
+            // reason rather than blocking the pipeline.
+            _dropped.drop("batch " + range_text(b->offsets) + ": " + bad_batch);
             wire::ack a = ack_for(*b);
             for (std::uint64_t o = b->offsets.first; o <= b->offsets.last; ++o)
-                a.failures.push_back({o, "undecodable batch: " + records.get_status().message()});
+                a.failures.push_back({o, "undecodable batch: " + bad_batch});
             send(wire::encode(a));
             return 0;
         }
+        std::vector<wire::record_failure> undecodable;
+        for (const auto& bad : decoded->bad)
+            undecodable.push_back({b->offsets.first + bad.index, "undecodable record: " + bad.reason});
+        if (!undecodable.empty()) {
+            _dropped.drop("batch " + range_text(b->offsets) + ": " + std::to_string(undecodable.size()) +
+                          " undecodable records, first " + undecodable.front().reason);
+        }
+        if (decoded->records.empty()) {
+            _failed_records += undecodable.size();
+            _m.records_failed.inc(undecodable.size());
+            wire::ack a = ack_for(*b);
+            a.failures = std::move(undecodable);
+            send(wire::encode(a));
+            return 0;
+        }
+        auto* records = &decoded->records;
         const std::size_t count = records->size();
         _m.batches_received.inc();
         _m.records_received.inc(count);
         // Tells the ventilator (through the sink) who holds this delivery, for the stall watchdog.
         send(wire::encode(wire::receipt{b->pipeline, b->batch_id, b->offsets, b->attempt, _options.id}));
-        group.push_back({std::move(frames), std::move(*b), std::move(records.value())});
+        group.push_back({std::move(frames), std::move(*b), std::move(*records), std::move(undecodable)});
         return count;
     }
 
     // Delivers a group of batches in one target call and acks (or nacks) each batch.
     void deliver(std::vector<accepted>& group, const stop_flag& stop) {
         // Offset order across the group too (targets.h promises it); redeliveries can come late.
-        std::sort(group.begin(), group.end(),
-                  [](const accepted& a, const accepted& b) { return a.header.offsets.first < b.header.offsets.first; });
+        // Batches may overlap (a restarted ventilator re-cuts ranges while older batches still wait
+        // here), so the joined records are ordered by first offset, not unique: targets that reduce
+        // a call to one change per key keep the highest offset (targets/internal/rows.h), never the
+        // last by position. Stable and total, so the same group always joins the same way.
+        std::stable_sort(group.begin(), group.end(), [](const accepted& a, const accepted& b) {
+            return std::pair(a.header.offsets.first, a.header.offsets.last) <
+                   std::pair(b.header.offsets.first, b.header.offsets.last);
+        });
         std::vector<record_view> all;
         if (group.size() > 1) {
             std::size_t total = 0;
@@ -203,8 +227,22 @@ private:
             _m.batches_acked.inc();
             _m.records_delivered.inc(g.records.size());
             wire::ack a = ack_for(g.header);
-            for (auto& f : outcome.failures)
-                if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(std::move(f));
+            a.failures = g.undecodable;
+            _failed_records += g.undecodable.size();
+            _m.records_failed.inc(g.undecodable.size());
+            // Copied, not moved: batches of a group may overlap, so one failure can belong to
+            // several acks. Once per offset: a record joined twice may be reported twice.
+            for (const auto& f : outcome.failures)
+                if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(f);
+            if (group.size() > 1) {
+                std::stable_sort(a.failures.begin(), a.failures.end(),
+                                 [](const wire::record_failure& x, const wire::record_failure& y) { return x.offset < y.offset; });
+                a.failures.erase(std::unique(a.failures.begin(), a.failures.end(),
+                                             [](const wire::record_failure& x, const wire::record_failure& y) {
+                                                 return x.offset == y.offset;
+                                             }),
+                                 a.failures.end());
+            }
             send(wire::encode(a));
         }
     }
@@ -216,13 +254,15 @@ private:
     // batch is nacked to wait for the target, not dead-lettered.
     std::optional<wire::ack> deliver_one_by_one(const accepted& g) {
         wire::ack a = ack_for(g.header);
+        a.failures = g.undecodable;
         std::size_t delivered = 0;
         for (std::size_t i = 0; i < g.records.size(); ++i) {
             auto outcome = timed_deliver(std::span<const record_view>(&g.records[i], 1));
             if (!outcome.transient.ok()) {
-                // A target that says when to come back (HTTP 429/503 Retry-After) is throttling
-                // or down, not refusing this record: wait for it rather than dead-letter.
-                if (outcome.retry_after.count() > 0) return std::nullopt;
+                // A target that says when to come back (HTTP 429/503 Retry-After), or whose
+                // failure is its own state (errc::busy: a lock wait timeout, a deadlock, a 502,
+                // unreachable), is not refusing this record: wait for it, never dead-letter.
+                if (outcome.retry_after.count() > 0 || outcome.transient.code() == errc::busy) return std::nullopt;
                 // Three failures before any success look like an outage, and each try may wait a
                 // full target timeout: stop and let the batch wait for the target instead.
                 if (delivered == 0 && i >= 2) return std::nullopt;
@@ -259,15 +299,17 @@ private:
         return outcome;
     }
 
-    // Empty when the records match the header: count, range, strictly increasing offsets.
-    static std::string check_batch(const wire::batch& b, const std::vector<record_view>& records) {
-        if (records.size() != b.count) return "record count " + std::to_string(records.size()) + " != header count " + std::to_string(b.count);
-        if (records.empty()) return "empty batch";
-        std::uint64_t previous = 0;
-        for (const auto& r : records) {
-            if (r.offset < b.offsets.first || r.offset > b.offsets.last || r.offset <= previous)
-                return "offset " + std::to_string(r.offset) + " out of order or outside " + range_text(b.offsets);
-            previous = r.offset;
+    // Empty when the body matches the header: as many records as it claims, each (decoded or
+    // not) at its own offset of the dense range, so a bad record's offset is known.
+    static std::string check_batch(const wire::batch& b, const codec::decoded_batch& d) {
+        const std::size_t total = d.records.size() + d.bad.size();
+        if (total != b.count) return "record count " + std::to_string(total) + " != header count " + std::to_string(b.count);
+        if (total == 0) return "empty batch";
+        for (std::size_t i = 0; i < d.records.size(); ++i) {
+            const std::uint64_t expected = b.offsets.first + d.indexes[i];
+            if (d.records[i].offset != expected)
+                return "record " + std::to_string(d.indexes[i]) + " has offset " + std::to_string(d.records[i].offset) +
+                       ", not " + std::to_string(expected) + " of " + range_text(b.offsets);
         }
         return {};
     }
