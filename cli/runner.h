@@ -41,7 +41,8 @@ struct run_options {
     // Children serve /metrics here: HOST:0 = each on a free port; HOST:P = sink on P, ventilator
     // on P+1, worker i on P+1+i, the capture (when there is one) on the next, and the runner
     // itself (syncline_run_restarts_total) on the next port. Each address goes to
-    // <run_dir>/<name>.metrics (run.metrics for the runner; syncline status reads them). "off" = no metrics. Default: 127.0.0.1:0.
+    // <run_dir>/<name>.metrics (run.metrics for the runner; syncline status reads them).
+    // "off" = no metrics. Default: 127.0.0.1:0.
     std::string metrics_listen = "127.0.0.1:0";
     std::string curve_keys;                   // CURVE on: DIR with server.key (ventilator, sink) and
                                               // worker.key (the workers started here). Default: off.
