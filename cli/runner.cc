@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "capture/source.h"
 #include "cli/internal/command_util.h"
 #include "cli/progress.h"
 #include "cli/status.h"
@@ -222,6 +223,13 @@ private:
                                                     "--pipeline", _o.pipeline, "--work", _o.work, "--control", _o.control};
         if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
         add("ventilator", std::move(ventilator_argv), _o.ventilator_args, server_curve);
+        if (!_o.capture_source.empty()) {
+            if (access((bin / "syncline-capture").c_str(), X_OK) != 0)
+                return status{errc::invalid_argument, "cannot find syncline-capture in " + bin.string() +
+                                                          " (set SYNCLINE_BIN_DIR or --bin-dir)"};
+            add("capture", {(bin / "syncline-capture").string(), "--log", _o.log, "--source", _o.capture_source},
+                _o.capture_args, {});
+        }
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
         log_run.info("starting", {{"pipeline", _o.pipeline}, {"target", redact_secrets("target", _o.target)},
                                   {"workers", _o.workers}, {"run_dir", _o.run_dir}});
@@ -443,6 +451,7 @@ private:
                 fs::remove(fs::path(_o.run_dir) / (c.name + ".metrics"), ec);
             }
         };
+        stop_named("capture", milliseconds(30'000));  // The producer first: it finishes its transaction.
         stop_named("ventilator", milliseconds(30'000));
         stop_named("worker-", milliseconds(15'000));
         stop_named("sink", milliseconds(15'000));
@@ -530,6 +539,9 @@ po::options_description run_options_description(run_options& o) {
         ("ventilator-args", po::value(&o.ventilator_args), "extra ventilator options, e.g. \"--window 64\"")
         ("worker-args", po::value(&o.worker_args), "extra worker options")
         ("sink-args", po::value(&o.sink_args), "extra sink options")
+        ("capture-source", po::value(&o.capture_source),
+         "also run and supervise syncline-capture into --log from this PostgreSQL source URI (docs/capture.md)")
+        ("capture-args", po::value(&o.capture_args), "extra syncline-capture options")
         ("metrics-listen", po::value(&o.metrics_listen)->default_value(o.metrics_listen)->value_name("HOST:PORT"),
          "the pipeline's one scrape endpoint: /metrics of every process merged, each series labelled "
          "process=run|sink|ventilator|worker-N, and /live, /ready (PORT 0 = a free port; address in "
@@ -575,15 +587,19 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
                 check("child-metrics-listen", status{s.code(), "--child-metrics-listen: " + s.message()});
             } else {
                 const auto port = std::stoul(o.child_metrics_listen.substr(o.child_metrics_listen.rfind(':') + 1));
-                if (port != 0 && port + 1 + o.workers > 65535)
+                const unsigned capture = o.capture_source.empty() ? 0 : 1;
+                if (port != 0 && port + 1 + o.workers + capture > 65535)
                     check("child-metrics-listen",
                           status{errc::invalid_argument, "ports " + std::to_string(port) + ".." +
-                                                             std::to_string(port + 1 + o.workers) + " run past 65535"});
+                                                             std::to_string(port + 1 + o.workers + capture) + " run past 65535"});
             }
         }
     } else if (!o.child_metrics_listen.empty()) {
         check("child-metrics-listen", status{errc::invalid_argument, "needs --metrics-listen (it is off)"});
     }
+    if (!o.capture_source.empty())
+        if (auto src = capture::parse_source_uri(o.capture_source, true); !src.ok())
+            check("capture-source", src.get_status());
     if (!o.curve_allow.empty() && o.curve_keys.empty())
         check("curve-allow", status{errc::invalid_argument, "needs --curve-keys"});
     return problems;

@@ -35,6 +35,10 @@ struct run_options {
     std::string ventilator_args;              // Extra options for the ventilator ("--window 64 ...").
     std::string worker_args;                  // Extra options for each worker.
     std::string sink_args;                    // Extra options for the sink.
+    // A change capture into --log, supervised with the others (docs/capture.md): the source URI
+    // of syncline-capture. Default: none.
+    std::string capture_source;
+    std::string capture_args;                 // Extra options for syncline-capture.
     // The pipeline's one scrape endpoint: the runner serves /metrics of every child merged with a
     // `process` label (process="run" for its own series: syncline_run_restarts_total{child},
     // syncline_run_child_up{child}), /live and /ready; address in <run_dir>/run.metrics.

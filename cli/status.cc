@@ -251,6 +251,11 @@ private:
                     static_cast<std::uint64_t>(s.value) == o.oldest_unacked && s.labels.count("worker"))
                     o.oldest_holder = s.labels.at("worker");
         }
+        if (auto capture = scrape(run_dir / "capture.metrics")) {
+            o.capture_slot_lag_bytes = metrics::find_sample(*capture, "syncline_capture_slot_lag_bytes");
+            o.capture_retained_wal_bytes = metrics::find_sample(*capture, "syncline_capture_retained_wal_bytes");
+            o.capture_lag_seconds = metrics::find_sample(*capture, "syncline_capture_lag_seconds");
+        }
         if (auto sink = scrape(run_dir / "sink.metrics")) {
             const double now = unix_seconds();
             for (const auto& s : *sink)
@@ -285,6 +290,9 @@ nlohmann::ordered_json to_json(const pipeline_observation& o, std::optional<doub
     j["workers_seen"] = o.recent_workers;
     j["dead_letters"] = o.dead_letters;
     j["restarts"] = opt(o.restarts);
+    j["capture_slot_lag_bytes"] = opt(o.capture_slot_lag_bytes);
+    j["capture_retained_wal_bytes"] = opt(o.capture_retained_wal_bytes);
+    j["capture_lag_seconds"] = opt(o.capture_lag_seconds);
     static constexpr const char* states[] = {"stopped", "caught_up", "catching_up", "stalled", "unknown"};
     j["state"] = states[static_cast<int>(v.state)];
     j["verdict"] = v.text;
@@ -299,7 +307,7 @@ bool report(const status_options& opts, const std::vector<pipeline_observation>&
     std::vector<std::vector<std::string>> table{
         {"PIPELINE", "STATE", "COMMITTED", "LOG LAST", "LAG", "LAG AGE", "RATE/S", "ETA", "WORKERS", "RESTARTS", "DLQ", "VERDICT"}};
     bool any_stalled = false;
-    std::string json_lines;
+    std::string json_lines, capture_lines;
     for (const auto& o : now) {
         const pipeline_observation* prev = nullptr;
         if (before)
@@ -324,13 +332,19 @@ bool report(const status_options& opts, const std::vector<pipeline_observation>&
                          o.running ? std::to_string(o.recent_workers.size()) : "-",
                          o.running && o.restarts ? std::to_string(*o.restarts) : "-", with_thousands(o.dead_letters),
                          v.text});
+        if (o.capture_slot_lag_bytes || o.capture_lag_seconds)
+            capture_lines += o.pipeline + " capture: slot lag " +
+                             with_thousands(static_cast<std::uint64_t>(o.capture_slot_lag_bytes.value_or(0))) +
+                             " bytes, retained WAL " +
+                             with_thousands(static_cast<std::uint64_t>(o.capture_retained_wal_bytes.value_or(0))) +
+                             " bytes, capture lag " + human_duration(o.capture_lag_seconds.value_or(0)) + "\n";
     }
     if (opts.as_json) {
         std::cout << json_lines << std::flush;
     } else if (now.empty()) {
         std::cout << "no pipelines have state under " << opts.root << "\n" << std::flush;
     } else {
-        std::cout << format_table(table) << std::flush;
+        std::cout << format_table(table) << capture_lines << std::flush;
     }
     return any_stalled;
 }

@@ -33,6 +33,10 @@ struct pipeline_observation {
     // Children `syncline run` restarted (RUN_DIR/restarts.json, the last run's when stopped);
     // nullopt when no `syncline run` ever ran it.
     std::optional<std::uint64_t> restarts;
+    // From the capture's /metrics, when the pipeline runs one (run --capture-source; docs/capture.md).
+    std::optional<double> capture_slot_lag_bytes;     // WAL the slot has not confirmed.
+    std::optional<double> capture_retained_wal_bytes; // WAL the server keeps for the slot.
+    std::optional<double> capture_lag_seconds;        // Source commit -> append of the last transaction.
 
     std::uint64_t lag_records() const {
         const std::uint64_t c = committed.value_or(0);
