@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/codec.h"
 #include "common/status.h"
 
 namespace syncline::wire {
@@ -22,6 +23,23 @@ struct range {
     std::uint64_t last = 0;
     bool operator==(const range&) const = default;
 };
+
+// True when `r` holds exactly `n` offsets (n >= 1). Overflow-safe: `last - first + 1` wraps to 0
+// for [0, 2^64-1], which would pass for a hostile count of 0. Every range from the wire is
+// checked with this, never with `last - first + 1`.
+inline bool holds_exactly(range r, std::uint64_t n) noexcept {
+    return n >= 1 && r.first <= r.last && r.last - r.first == n - 1;
+}
+
+// The one set of frame limits (every writer stays below them, every reader accepts them):
+// - a batch is cut until it reaches max_batch_bytes (the --batch-bytes maximum), so it holds less
+//   than that plus one record, and one stored record is at most max_record_bytes;
+// - every receiving socket drops a peer announcing a larger message (ZMQ_MAXMSGSIZE, see
+//   common/zmq_util.h) before libzmq allocates what arbitrary bytes claim.
+inline constexpr std::uint64_t max_batch_bytes = 64ull << 20;
+// A record: its value and key at the codec's per-field limit, plus room for the rest.
+inline constexpr std::uint64_t max_record_bytes = 2 * std::uint64_t{codec::decode_limits{}.max_field_bytes} + (1ull << 20);
+inline constexpr std::uint64_t max_message_bytes = max_batch_bytes + max_record_bytes + (1ull << 20);
 
 // ventilator -> worker. `body` is a codec batch body (records are decoded by the worker).
 struct batch {
@@ -96,7 +114,16 @@ struct progress {
     std::vector<held_range> received; // Receipts since the last message: who holds which delivery.
 };
 
-using message = std::variant<batch, ack, nack, hello, progress, receipt>;
+// ventilator -> sink (control), before each delivery of a batch (redeliveries too): the ranges it
+// is sending. The sink accepts an ack only for a range announced so, and holds an ack that
+// arrives first until its announcement does (docs/security.md, "Forged acks"). Body:
+// {"ranges": [[first, last]...]}.
+struct sent {
+    std::string pipeline;
+    std::vector<range> ranges;
+};
+
+using message = std::variant<batch, ack, nack, hello, progress, receipt, sent>;
 
 struct frames {
     std::string header;

@@ -71,7 +71,47 @@ public:
         _m.committed_offset.set(static_cast<double>(committed));
     }
 
+    // The ventilator announced the ranges it is sending. A range past the log's last offset (with
+    // --log) is refused: the ventilator only sends what the log holds.
+    void on_sent(const wire::sent& m) {
+        for (const wire::range& r : m.ranges) {
+            if (r.last <= _committed) continue;
+            if (const auto last = log_last_offset(r.last); last && r.last > *last) {
+                if (_forged_log.allow())
+                    log_sink.warn("refused an announced range " + std::to_string(r.first) + ".." + std::to_string(r.last) +
+                                  " past the log's last offset " + std::to_string(*last));
+                _m.bad_frames.inc();
+                continue;
+            }
+            if (_sent.size() >= max_sent_ranges && !_sent.count(r.first)) {
+                _m.bad_frames.inc();
+                continue;
+            }
+            _sent[r.first] = r.last;
+        }
+        // Acks that came before their announcement.
+        std::vector<wire::ack> held;
+        held.swap(_held);
+        for (auto& a : held) on_ack(a);
+    }
+
+    // An ack counts only for a range the ventilator announced sending (wire::sent): anyone who
+    // can reach the acks socket could otherwise commit any range (docs/security.md "Forged acks").
+    // One that comes before its announcement (the two travel different sockets) is held.
     void on_ack(const wire::ack& a) {
+        if (!announced(a.offsets)) {
+            if (a.offsets.last <= _committed) return;
+            if (_held.size() >= max_held_acks) {
+                _m.bad_frames.inc();
+                if (_forged_log.allow())
+                    log_sink.warn("dropped an ack for a range the ventilator never announced: " +
+                                  std::to_string(a.offsets.first) + ".." + std::to_string(a.offsets.last) +
+                                  " worker=" + a.worker + " (forged, or a ventilator older than this sink)");
+                _held.erase(_held.begin());
+            }
+            _held.push_back(a);
+            return;
+        }
         ++_acks;
         _m.batches_acked.inc();
         _m.records_acked.inc(a.offsets.last - a.offsets.first + 1);
@@ -105,14 +145,14 @@ public:
         if (_nack_log.allow())
             log_sink.warn("nack range=" + std::to_string(n.offsets.first) + ".." + std::to_string(n.offsets.last) +
                           " worker=" + n.worker + " attempt=" + std::to_string(n.attempt) + " reason=" + n.reason);
-        if (n.offsets.last > _committed) _news.redeliver.push_back(n.offsets);
+        if (n.offsets.last > _committed && announced(n.offsets)) _news.redeliver.push_back(n.offsets);
     }
 
     // A worker took a batch: the ventilator learns who holds it (its stall watchdog names them).
     void on_receipt(const wire::receipt& r) {
         _m.receipts.inc();
         seen(r.worker);
-        if (r.offsets.last > _committed) _news.received.push_back({r.offsets, r.attempt, r.worker});
+        if (r.offsets.last > _committed && announced(r.offsets)) _news.received.push_back({r.offsets, r.attempt, r.worker});
     }
 
     // Writes the watermark and the dead letters in one synced batch when either changed.
@@ -128,6 +168,7 @@ public:
         _pending_dead.clear();
         if (w != _committed) {
             _committed = w;
+            _sent.erase(_sent.begin(), _sent.upper_bound(w));  // Keyed by first: a range <= w is done.
             _committed_changed = true;
             ++_commits;
             _m.commits.inc();
@@ -176,6 +217,35 @@ public:
     }
 
 private:
+    // Announced ranges above the watermark and acks held for their announcement, both bounded
+    // (the ventilator's window holds at most 10,000 + 1,024 batches).
+    static constexpr std::size_t max_sent_ranges = 100'000;
+    static constexpr std::size_t max_held_acks = 10'000;
+
+    bool announced(const wire::range& r) const {
+        const auto it = _sent.find(r.first);
+        return it != _sent.end() && it->second == r.last;
+    }
+
+    // The log's last offset when the sink has --log (caught up if `needed` lies beyond it).
+    std::optional<std::uint64_t> log_last_offset(std::uint64_t needed) {
+        if (!open_log()) return std::nullopt;
+        if (_log->last_offset() < needed) (void)_log->catch_up();
+        return _log->last_offset();
+    }
+
+    bool open_log() {
+        if (_options.log.empty()) return false;
+        if (_log) return true;
+        auto opened = store::change_log::open_reader(_options.log);
+        if (!opened.ok()) {
+            if (_log_open_log.allow()) log_sink.warn("cannot open log " + _options.log + ": " + opened.get_status().message());
+            return false;
+        }
+        _log = std::move(opened.value());
+        return true;
+    }
+
     void seen(const std::string& worker) {
         auto& w = _workers[worker];
         w.heard = std::chrono::steady_clock::now();
@@ -210,15 +280,7 @@ private:
     // The record as stored in the log, so a dead letter can be inspected and retried even
     // after the log is trimmed. Empty when the sink runs without --log.
     std::string stored_record(std::uint64_t offset) {
-        if (_options.log.empty()) return {};
-        if (!_log) {
-            auto opened = store::change_log::open_reader(_options.log);
-            if (!opened.ok()) {
-                log_sink.warn("cannot open log for dead letters: " + opened.get_status().message());
-                return {};
-            }
-            _log = std::move(opened.value());
-        }
+        if (!open_log()) return {};
         auto find = [&] {
             std::string found;
             auto scanned = _log->scan(offset, 1, 1, [&](std::uint64_t at, std::string_view bytes) {
@@ -253,8 +315,10 @@ private:
         std::int64_t heard_unix_ms = 0, published_unix_ms = 0;
     };
     std::map<std::string, worker_seen> _workers;
-    rate_limiter _nack_log;
+    rate_limiter _nack_log, _forged_log, _log_open_log;
     rate_limiter _stop_log{std::chrono::seconds(10)};
+    std::map<std::uint64_t, std::uint64_t> _sent;  // Announced ranges above the watermark: first -> last.
+    std::vector<wire::ack> _held;                   // Acks waiting for their announcement.
 };
 
 }  // namespace
@@ -321,10 +385,8 @@ status run(const sink_options& options, const stop_flag& stop) {
     zmq::socket_t acks(context, zmq::socket_type::pull);
     zmq::socket_t control(context, zmq::socket_type::router);
     // Acks are small and must not be lost while the sink is busy committing: a deep queue.
-    zmqx::tune(acks, {.send_hwm = 1000, .recv_hwm = 10'000, .immediate = false,
-                      .max_message_bytes = zmqx::bound_socket_max_message_bytes});
-    zmqx::tune(control, {.send_hwm = 1000, .recv_hwm = 1000, .immediate = false,
-                         .max_message_bytes = zmqx::bound_socket_max_message_bytes});
+    zmqx::tune(acks, {.send_hwm = 1000, .recv_hwm = 10'000, .immediate = false});
+    zmqx::tune(control, {.send_hwm = 1000, .recv_hwm = 1000, .immediate = false});
     // Declared after the sockets, so the ZAP thread stops before they close.
     auto secured = curve::secure_sockets(context, options.curve, log_sink,
                                          {{&acks, "acks", options.acks}, {&control, "control", options.control}}, {});
@@ -391,6 +453,11 @@ status run(const sink_options& options, const stop_flag& stop) {
             if (!got->has_value()) break;
             auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
             if (!msg.ok()) { drop(msg.get_status().message()); continue; }
+            if (auto* sent = std::get_if<wire::sent>(&*msg)) {
+                if (sent->pipeline != options.pipeline) { drop("sent for pipeline " + sent->pipeline); continue; }
+                state.on_sent(*sent);
+                continue;
+            }
             auto* h = std::get_if<wire::hello>(&*msg);
             if (h == nullptr) { drop("unexpected message on the control channel"); continue; }
             if (h->pipeline != options.pipeline) { drop("hello for pipeline " + h->pipeline); continue; }

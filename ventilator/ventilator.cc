@@ -86,9 +86,8 @@ public:
     status run(const stop_flag& stop) {
         // Workers hold at most a couple of batches each in socket buffers: the window, not
         // the HWM, holds the work, so a dead worker strands little and timeouts recover it.
-        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true,
-                           .max_message_bytes = zmqx::bound_socket_max_message_bytes});
-        zmqx::tune(_control, {.send_hwm = 100, .recv_hwm = 1000, .immediate = false});
+        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
+        zmqx::tune(_control, {.send_hwm = 10'000, .recv_hwm = 1000, .immediate = false});
         auto secured = curve::secure_sockets(_context, _options.curve, log_vent, {{&_work, "work", _options.work}},
                                              {{&_control, "control", _options.control}});
         if (!secured.ok()) return secured.get_status();
@@ -264,6 +263,11 @@ private:
             header.offsets = b->offsets;
             header.attempt = b->attempt + 1;
             header.count = b->count;
+            // Free room on the work socket first, so the announcement is not repeated for
+            // nothing while the workers are busy.
+            if (!work_has_room()) return false;
+            // The sink accepts acks only for ranges announced here, before the batch leaves.
+            zmqx::send(_control, wire::encode(wire::sent{_options.pipeline, {b->offsets}}));
             if (!zmqx::send(_work, wire::encode_header(header), b->body)) return false;
             if (b->attempt > 0 && _redelivery_log.allow())
                 log_vent.warn("redelivering range=" + std::to_string(b->offsets.first) + ".." +
@@ -279,6 +283,14 @@ private:
             _metrics.records_sent.inc(b->count);
         }
         return true;
+    }
+
+    bool work_has_room() {
+        try {
+            return (_work.get(zmq::sockopt::events) & ZMQ_POLLOUT) != 0;
+        } catch (const zmq::error_t&) {
+            return false;
+        }
     }
 
     // Waits up to `wait` for control messages (or for the work socket to take more when
@@ -468,7 +480,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         return {};
     };
     SYNCLINE_RETURN_IF_ERROR(in_range("--batch-records", static_cast<long>(o.batch_records), 1, 100'000));
-    SYNCLINE_RETURN_IF_ERROR(in_range("--batch-bytes", static_cast<long>(o.batch_bytes), 1, 64l << 20));
+    SYNCLINE_RETURN_IF_ERROR(in_range("--batch-bytes", static_cast<long>(o.batch_bytes), 1, static_cast<long>(wire::max_batch_bytes)));
     SYNCLINE_RETURN_IF_ERROR(in_range("--window", static_cast<long>(window), 1, 10'000));
     SYNCLINE_RETURN_IF_ERROR(in_range("--ack-timeout-ms", ack_timeout_ms, 10, 3'600'000));
     SYNCLINE_RETURN_IF_ERROR(in_range("--tail-interval-ms", tail_ms, 1, 10'000));

@@ -15,6 +15,7 @@
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "targets/target.h"
+#include "workers/accept.h"
 
 namespace syncline::workers {
 using targets::delivery_outcome;
@@ -67,6 +68,7 @@ public:
     status run(const stop_flag& stop) {
         // Few batches wait in this worker's queue: what waits here is lost if it dies, and is
         // held up if it is slow. Acks queue deeply and survive a sink restart (no IMMEDIATE).
+        // Both sockets drop a peer announcing a message over zmqx::max_message_bytes (the default).
         zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
         zmqx::tune(_acks, {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)});
         auto secured = curve::secure_sockets(_context, _options.curve, log_worker, {},
@@ -137,37 +139,27 @@ private:
     // Validates one message and adds it to `group`; returns its record count (0 if dropped).
     std::size_t accept(zmqx::received&& received, std::vector<accepted>& group) {
         auto frames = std::make_unique<zmqx::received>(std::move(received));
-        auto msg = wire::decode(frames->header_view(), frames->body_view());
-        if (!msg.ok()) return _dropped.drop(msg.get_status().message()), 0;
-        auto* b = std::get_if<wire::batch>(&*msg);
-        if (b == nullptr)
-            return _dropped.drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the work channel"), 0;
-        if (b->pipeline != _options.pipeline) return _dropped.drop("batch for pipeline " + b->pipeline), 0;
-        // Log offsets are dense, so a real batch covers exactly `count` offsets. Checking it before
-        // anything else also bounds what a hostile header can make this worker allocate.
-        if (b->offsets.last - b->offsets.first + 1 != b->count)
-            return _dropped.drop("batch " + range_text(b->offsets) + " claims " + std::to_string(b->count) + " records"), 0;
-
-        auto records = codec::decode_batch_body(b->body);
-        if (records.ok()) {
-            if (auto bad = check_batch(*b, *records); !bad.empty()) records = status{errc::corruption, bad};
-        }
-        if (!records.ok()) {
+        accepted_batch checked = accept_batch(frames->header_view(), frames->body_view(), _options.pipeline);
+        if (checked.what == accepted_batch::verdict::drop) return _dropped.drop(checked.reason), 0;
+        const wire::batch* b = &checked.header;
+        if (checked.what == accepted_batch::verdict::dead_letter) {
             // The stored bytes themselves are bad: redelivering cannot help, so every offset of
             // the range is dead-lettered with the reason rather than blocking the pipeline.
-            _dropped.drop("batch " + range_text(b->offsets) + ": " + records.get_status().message());
+            // accept_batch() checked that the range holds exactly `count` offsets.
+            _dropped.drop("batch " + range_text(b->offsets) + ": " + checked.reason);
             wire::ack a = ack_for(*b);
-            for (std::uint64_t o = b->offsets.first; o <= b->offsets.last; ++o)
-                a.failures.push_back({o, "undecodable batch: " + records.get_status().message()});
+            for (std::uint64_t i = 0; i < b->count; ++i)
+                a.failures.push_back({b->offsets.first + i, "undecodable batch: " + checked.reason});
             send(wire::encode(a));
             return 0;
         }
+        auto* records = &checked.records;
         const std::size_t count = records->size();
         _m.batches_received.inc();
         _m.records_received.inc(count);
         // Tells the ventilator (through the sink) who holds this delivery, for the stall watchdog.
         send(wire::encode(wire::receipt{b->pipeline, b->batch_id, b->offsets, b->attempt, _options.id}));
-        group.push_back({std::move(frames), std::move(*b), std::move(records.value())});
+        group.push_back({std::move(frames), std::move(checked.header), std::move(checked.records)});
         return count;
     }
 
@@ -258,19 +250,6 @@ private:
             _health.set_ready(false, "target failing: " + outcome.transient.message());
         }
         return outcome;
-    }
-
-    // Empty when the records match the header: count, range, strictly increasing offsets.
-    static std::string check_batch(const wire::batch& b, const std::vector<record_view>& records) {
-        if (records.size() != b.count) return "record count " + std::to_string(records.size()) + " != header count " + std::to_string(b.count);
-        if (records.empty()) return "empty batch";
-        std::uint64_t previous = 0;
-        for (const auto& r : records) {
-            if (r.offset < b.offsets.first || r.offset > b.offsets.last || r.offset <= previous)
-                return "offset " + std::to_string(r.offset) + " out of order or outside " + range_text(b.offsets);
-            previous = r.offset;
-        }
-        return {};
     }
 
     delivery_outcome deliver_with_retries(const std::vector<record_view>& records, const stop_flag& stop) {
@@ -383,7 +362,7 @@ status run(const worker_options& options, const stop_flag& stop) {
     metrics::registry registry(metrics::const_labels{{"pipeline", options.pipeline}, {"worker", options.id}});
     worker_metrics m(registry);
     metrics::health health;
-    health.set_ready(false, "opening target " + options.target);
+    health.set_ready(false, "opening target " + cli::redact_secrets("target", options.target));
     auto endpoint = metrics::serve(options.metrics, registry, health, "worker");
     if (!endpoint.ok()) return endpoint.get_status();
 
