@@ -355,11 +355,11 @@ private:
                                       : "null") +
                         "}";
         }
-        const std::string text = "{\n  \"version\": 1,\n  \"pipeline\": \"" + _o.pipeline +
+        const std::string text = scrub_secrets("{\n  \"version\": 1,\n  \"pipeline\": \"" + _o.pipeline +
                                  "\",\n  \"runner_pid\": " + std::to_string(getpid()) +
                                  ",\n  \"updated_ms\": " + std::to_string(now_ms()) +
                                  ",\n  \"restarts_total\": " + std::to_string(total) + ",\n  \"children\": {" +
-                                 children + "\n  }\n}\n";
+                                 children + "\n  }\n}\n");
         const fs::path final_path = fs::path(_o.run_dir) / "restarts.json";
         const fs::path temp_path = fs::path(_o.run_dir) / "restarts.json.tmp";
         {

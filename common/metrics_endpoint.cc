@@ -90,7 +90,7 @@ void health::set_ready(bool ready, std::string reason) {
     if (ready == _ready.load(std::memory_order_relaxed) && ready) return;  // The hot path: no lock.
     std::lock_guard lock(_mutex);
     _ready.store(ready, std::memory_order_relaxed);
-    _reason = ready ? std::string() : std::move(reason);
+    _reason = ready ? std::string() : scrub_secrets(std::move(reason));
 }
 
 bool health::live(std::chrono::milliseconds timeout) const noexcept {
@@ -132,7 +132,8 @@ result<std::unique_ptr<endpoint>> endpoint::start(const endpoint_options& option
     server.set_read_timeout(5);
     server.set_write_timeout(5);
     server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
-        res.set_content(metrics.expose(), exposition_content_type);
+        // Label values (worker ids, pipeline names) could carry a secret someone put there.
+        res.set_content(scrub_secrets(metrics.expose()), exposition_content_type);
     });
     const auto live_timeout = options.live_timeout;
     server.Get("/live", [&health, live_timeout](const httplib::Request&, httplib::Response& res) {

@@ -19,6 +19,7 @@
 
 #include "common/codec.h"
 #include "common/curve.h"
+#include "common/metrics_endpoint.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "tests/support/harness.h"
@@ -256,6 +257,68 @@ TEST_F(sink_edges_test, a_worker_key_cannot_talk_to_the_control_socket) {
     ASSERT_TRUE(got.ok());
     EXPECT_FALSE(got->has_value()) << "the sink answered a worker key on the control socket";
     EXPECT_EQ(count_lines_with(dir / "sink.log", "ventilator connected epoch=42"), 0u);
+}
+
+// Every file under `root` whose text holds `needle` (logs, run files, restarts.json, state).
+std::vector<std::string> files_holding(const std::string& root, const std::string& needle) {
+    std::vector<std::string> found;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
+        if (it->is_regular_file() && read_file(it->path().string()).find(needle) != std::string::npos)
+            found.push_back(it->path().string());
+    return found;
+}
+
+// A password planted in the target URI, looked for on every surface: logs, /ready, /live,
+// /metrics of every process, `syncline status` (text and JSON), restarts.json and every other
+// file the run wrote, and a command's error message.
+TEST_F(sink_edges_test, a_planted_password_appears_on_no_surface) {
+    append_sample(*writer, 100, 10, 1);
+    // A PostgreSQL that takes the connection and never answers: the worker stays in "opening
+    // target" (where /ready used to show the raw URI) until connect_timeout, then retries.
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    ASSERT_EQ(::listen(listener, 16), 0);
+    const std::string secret = "PlantedS3cret";
+    const std::string target = "postgresql://syncline:" + secret + "@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) +
+                               "/db?connect_timeout=2";
+    auto run = start("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1",
+                                  "--target", target},
+                     dir / "run.log");
+    const std::string run_dir = state + "/p1.run";
+    auto get = [&](const std::string& process, const std::string& path) {
+        const std::string text = read_file(run_dir + "/" + process + ".metrics");
+        auto got = metrics::http_get(text.substr(0, text.find('\n')), path);
+        return got.ok() ? std::to_string(got->status) + " " + got->body : std::string();
+    };
+    std::string surfaces;
+    // While the worker is opening the target, and again once it has failed to.
+    ASSERT_TRUE(eventually([&] { return get("worker-1", "/ready").starts_with("503 "); }, seconds(30)));
+    surfaces += get("worker-1", "/ready");
+    ASSERT_TRUE(eventually([&] { return count_lines_with(run_dir + "/worker-1.log", "target unavailable") > 0; }, seconds(30)));
+    for (const char* process : {"worker-1", "sink", "ventilator", "run"})
+        for (const char* path : {"/ready", "/live", "/metrics"}) surfaces += get(process, path);
+    EXPECT_NE(surfaces.find("syncline_worker_batches_received_total"), std::string::npos) << surfaces;
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"status", "--state", state, "--log", log_dir},
+          std::vector<std::string>{"status", "--state", state, "--log", log_dir, "--json"},
+          std::vector<std::string>{"verify", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target", target}}) {
+        (void)run_to_exit("syncline", args, dir / "commands.out", seconds(60));
+    }
+    surfaces += read_file(dir / "commands.out");
+    EXPECT_EQ(surfaces.find(secret), std::string::npos) << surfaces;
+    run.signal(SIGTERM);
+    EXPECT_TRUE(run.wait_for(seconds(60)).has_value());
+    ::close(listener);
+    const auto leaked = files_holding(dir.path(), secret);
+    EXPECT_TRUE(leaked.empty()) << leaked.size() << " files hold the secret, first: " << (leaked.empty() ? "" : leaked[0])
+                                << "\n" << (leaked.empty() ? "" : read_file(leaked[0]));
 }
 
 }  // namespace
