@@ -204,11 +204,13 @@ private:
             {(bin / "syncline-sink").string(), "--state", _o.state, "--pipeline", _o.pipeline, "--log", _o.log,
              "--acks", _o.acks, "--control", _o.control},
             _o.sink_args, server_curve);
-        for (unsigned i = 1; i <= _o.workers; ++i)
-            add("worker-" + std::to_string(i),
-                {(bin / "syncline-worker").string(), "--target", _o.target, "--pipeline", _o.pipeline, "--work",
-                 _o.work, "--acks", _o.acks, "--id", _o.pipeline + "-worker-" + std::to_string(i)},
-                _o.worker_args, worker_curve);
+        for (unsigned i = 1; i <= _o.workers; ++i) {
+            std::vector<std::string> argv{(bin / "syncline-worker").string(), "--target", _o.target, "--pipeline",
+                                          _o.pipeline, "--work", _o.work, "--acks", _o.acks, "--id",
+                                          _o.pipeline + "-worker-" + std::to_string(i)};
+            if (!_o.origin_pipeline.empty()) argv.insert(argv.end(), {"--origin-pipeline", _o.origin_pipeline});
+            add("worker-" + std::to_string(i), std::move(argv), _o.worker_args, worker_curve);
+        }
         std::vector<std::string> ventilator_argv = {(bin / "syncline-ventilator").string(), "--log", _o.log,
                                                     "--pipeline", _o.pipeline, "--work", _o.work, "--control", _o.control};
         if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});

@@ -326,6 +326,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     desc.add_options()
         ("target", po::value(&o.target)->default_value(o.target), "target URI: sqlite:PATH, postgresql://, redis://, rocksdb:PATH, http(s)://, jsonl:PATH, null: (docs/targets)")
         ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
+        ("origin-pipeline", po::value(&o.origin_pipeline)->value_name("NAME"),
+         "the pipeline the records belong to, from which channel ids derive (syncline replay sets it; default: --pipeline)")
         ("work", po::value(&o.work)->default_value(o.work), "the ventilator's work endpoint to connect to")
         ("acks", po::value(&o.acks)->default_value(o.acks), "the sink's acks endpoint to connect to")
         ("id", po::value(&o.id), "worker id reported in acks (default host:pid)")
@@ -344,6 +346,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     out.exit_now = parsed->exit_now;
     if (out.exit_now) return out;
     SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--pipeline", o.pipeline));
+    if (o.origin_pipeline.empty()) o.origin_pipeline = o.pipeline;
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--origin-pipeline", o.origin_pipeline));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--work", o.work));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--acks", o.acks));
     SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(o.metrics));
@@ -366,7 +370,10 @@ status run(const worker_options& options, const stop_flag& stop) {
     auto endpoint = metrics::serve(options.metrics, registry, health, "worker");
     if (!endpoint.ok()) return endpoint.get_status();
 
-    auto t = open_target(options.target, {options.pipeline});
+    // Channel ids derive from the pipeline the records belong to: a replay (pipeline P.replay)
+    // sends them under P's ids, so receivers drop what they already have.
+    const targets::target_options target_opts{options.origin_pipeline.empty() ? options.pipeline : options.origin_pipeline};
+    auto t = open_target(options.target, target_opts);
     // A target that cannot be reached yet is waited for: workers start before their databases.
     milliseconds backoff = options.retry_backoff;
     while (!t.ok() && t.get_status().code() == errc::unavailable && !stop.stop_requested()) {
@@ -375,7 +382,7 @@ status run(const worker_options& options, const stop_flag& stop) {
         health.beat();
         std::this_thread::sleep_for(backoff);
         backoff = std::min(backoff * 2, milliseconds(5000));
-        t = open_target(options.target, {options.pipeline});
+        t = open_target(options.target, target_opts);
     }
     if (stop.stop_requested() && !t.ok()) return {};
     if (!t.ok()) return t.get_status();

@@ -10,6 +10,8 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -23,6 +25,7 @@
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "tests/support/harness.h"
+#include "tests/support/http_receiver.h"
 
 namespace syncline::testing {
 namespace {
@@ -319,6 +322,40 @@ TEST_F(sink_edges_test, a_planted_password_appears_on_no_surface) {
     const auto leaked = files_holding(dir.path(), secret);
     EXPECT_TRUE(leaked.empty()) << leaked.size() << " files hold the secret, first: " << (leaked.empty() ? "" : leaked[0])
                                 << "\n" << (leaked.empty() ? "" : read_file(leaked[0]));
+}
+
+// Issue 13 item 6: a replay runs as the temporary pipeline p1.replay, and every channel id derived
+// from the pipeline name changed with it, so receivers' dedupe missed the replayed records.
+TEST_F(sink_edges_test, a_replay_sends_the_channel_ids_of_the_pipeline_the_records_belong_to) {
+    append_sample(*writer, 20, 20, 1);
+    http_receiver receiver("whsec-test");
+    const std::string secret_file = dir / "webhook.secret";
+    {
+        std::ofstream(secret_file) << "whsec-test";
+    }
+    const std::string target = receiver.url() + "?syncline.secret_file=" + secret_file + "&syncline.mode=record";
+    ASSERT_EQ(run_to_exit("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1",
+                                       "--target", target, "--until-caught-up"},
+                          dir / "run.log", seconds(60)),
+              0) << read_file(dir / "run.log");
+    std::map<std::uint64_t, std::string> first_keys;
+    const auto delivered = receiver.requests();
+    for (const auto& r : delivered)
+        if (r.offsets.size() == 1) first_keys.emplace(r.offsets[0], r.idempotency_key);
+    ASSERT_EQ(first_keys.size(), 20u);
+    EXPECT_EQ(first_keys[7], "p1:7-7");
+
+    ASSERT_EQ(run_to_exit("syncline", {"replay", "--log", log_dir, "--state", state, "--pipeline", "p1", "--from", "1",
+                                       "--workers", "1", "--target", target},
+                          dir / "replay.log", seconds(60)),
+              0) << read_file(dir / "replay.log");
+    const auto all = receiver.requests();
+    ASSERT_GE(all.size(), delivered.size() + 20);
+    for (std::size_t i = delivered.size(); i < all.size(); ++i) {
+        ASSERT_EQ(all[i].offsets.size(), 1u);
+        EXPECT_EQ(all[i].idempotency_key, first_keys[all[i].offsets[0]]) << "offset " << all[i].offsets[0];
+        EXPECT_NE(all[i].body.find("\"pipeline\":\"p1\""), std::string::npos) << all[i].body;
+    }
 }
 
 }  // namespace
