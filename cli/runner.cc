@@ -17,6 +17,7 @@
 #include "common/metrics_endpoint.h"
 #include "common/subprocess.h"
 #include "store/change_log.h"
+#include "store/run_lock.h"
 #include "store/state_store.h"
 #include "targets/target.h"
 
@@ -517,6 +518,10 @@ result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* 
 }
 
 status run_pipeline(const run_options& options, const stop_flag& stop) {
+    // Held while anything of the pipeline may run, restart backoffs included: `offsets set
+    // --execute` refuses while it is held (store/run_lock.h).
+    auto lock = store::run_lock::acquire(options.state, options.pipeline);
+    if (!lock.ok()) return lock.get_status();
     runner r(options);
     return r.run(stop);
 }

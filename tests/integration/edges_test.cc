@@ -24,6 +24,7 @@
 #include "common/metrics_endpoint.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
+#include "store/state_store.h"
 #include "tests/support/harness.h"
 #include "tests/support/http_receiver.h"
 
@@ -356,6 +357,46 @@ TEST_F(sink_edges_test, a_replay_sends_the_channel_ids_of_the_pipeline_the_recor
         EXPECT_EQ(all[i].idempotency_key, first_keys[all[i].offsets[0]]) << "offset " << all[i].offsets[0];
         EXPECT_NE(all[i].body.find("\"pipeline\":\"p1\""), std::string::npos) << all[i].body;
     }
+}
+
+// Issue 13 item 7: while `syncline run` waits to restart a crashed sink, the state's writer lock is
+// free and `offsets set --execute` went through, though the ventilator and workers still ran and
+// never adopted the moved offset.
+TEST_F(sink_edges_test, offsets_set_is_refused_while_the_runner_restarts_its_sink) {
+    append_sample(*writer, 2'000, 200, 1);
+    auto run = start("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1",
+                                  "--target", "sqlite:" + (dir / "target.db"), "--metrics-listen", "off"},
+                     dir / "run.log");
+    ASSERT_TRUE(eventually([&] { return committed(state, "p1") >= 2'000; }, seconds(60)));
+    // Kill the sink and hold its state lock, so its restarts fail and the runner backs off: 0.5,
+    // 1, 2, then 4 s. That last window is where the operator's command lands.
+    const std::string sink_pid_file = state + "/p1.run/sink.pid";
+    const pid_t sink_pid = static_cast<pid_t>(std::stol(read_file(sink_pid_file)));
+    ::kill(sink_pid, SIGKILL);
+    std::unique_ptr<store::state_store> held;
+    ASSERT_TRUE(eventually([&] {
+        auto opened = store::state_store::open({.root = state, .pipeline = "p1", .sync = true});
+        if (opened.ok()) held = std::move(*opened);
+        return held != nullptr;
+    }, seconds(10)));
+    ASSERT_TRUE(eventually([&] { return count_lines_with(dir / "run.log", "restarting in 4000 ms") > 0; }, seconds(30)))
+        << read_file(dir / "run.log");
+    held.reset();
+    const int code = run_to_exit("syncline", {"offsets", "set", "--state", state, "--pipeline", "p1", "--to-offset",
+                                              "1000", "--execute"},
+                                 dir / "offsets.out", seconds(30));
+    EXPECT_EQ(code, 1) << read_file(dir / "offsets.out");
+    EXPECT_NE(read_file(dir / "offsets.out").find("is running under syncline run"), std::string::npos)
+        << read_file(dir / "offsets.out");
+    EXPECT_EQ(committed(state, "p1"), 2'000u);
+    run.signal(SIGTERM);
+    EXPECT_EQ(run.wait_for(seconds(60)), 0) << read_file(dir / "run.log");
+    // Stopped: now it goes through.
+    EXPECT_EQ(run_to_exit("syncline", {"offsets", "set", "--state", state, "--pipeline", "p1", "--to-offset", "1000",
+                                       "--execute"},
+                          dir / "offsets.out", seconds(30)),
+              0)
+        << read_file(dir / "offsets.out");
 }
 
 }  // namespace
