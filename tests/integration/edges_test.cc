@@ -24,6 +24,7 @@
 #include "common/metrics_endpoint.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
+#include "store/change_log.h"
 #include "store/state_store.h"
 #include "tests/support/harness.h"
 #include "tests/support/http_receiver.h"
@@ -397,6 +398,33 @@ TEST_F(sink_edges_test, offsets_set_is_refused_while_the_runner_restarts_its_sin
                           dir / "offsets.out", seconds(30)),
               0)
         << read_file(dir / "offsets.out");
+}
+
+// Issue 13 item 8: a sink started without --log keeps no copy of a dead-lettered record, so
+// trimming the log destroyed the only one. Trim now keeps every offset such a dead letter needs.
+TEST_F(sink_edges_test, log_trim_keeps_the_records_of_dead_letters_that_hold_no_copy) {
+    append_sample(*writer, 100, 10, 1);
+    writer.reset();  // trim takes the log's writer lock
+    {
+        auto s = store::state_store::open({.root = state, .pipeline = "p1", .sync = true});
+        ASSERT_TRUE(s.ok());
+        // What a sink without --log commits: the dead letter's record is empty.
+        store::dead_letter bare{.offset = 40, .record = "", .error = "refused", .attempts = 1, .ts_ms = 1};
+        ASSERT_TRUE((*s)->commit(100, std::vector<store::dead_letter>{bare}).ok());
+    }
+    const int code = run_to_exit("syncline", {"log", "trim", "--log", log_dir, "--state", state, "--execute"},
+                                 dir / "trim.out", seconds(30));
+    EXPECT_EQ(code, 0) << read_file(dir / "trim.out");
+    EXPECT_NE(read_file(dir / "trim.out").find("dead letter"), std::string::npos) << read_file(dir / "trim.out");
+    auto log = store::change_log::open_reader(log_dir);
+    ASSERT_TRUE(log.ok());
+    bool found = false;
+    ASSERT_TRUE((*log)->scan(40, 1, 1, [&](std::uint64_t at, std::string_view) { return (found = at == 40), false; }).ok());
+    EXPECT_TRUE(found) << "the only copy of dead letter 40 was trimmed\n" << read_file(dir / "trim.out");
+    EXPECT_EQ((*log)->first_offset(), 40u) << "trim kept more than dead letter 40 needs";
+    (void)run_to_exit("syncline", {"dlq", "show", "--state", state, "--pipeline", "p1", "--log", log_dir, "--offset", "40"},
+                      dir / "dlq.out", seconds(30));
+    EXPECT_EQ(read_file(dir / "dlq.out").find("no longer holds"), std::string::npos) << read_file(dir / "dlq.out");
 }
 
 }  // namespace
