@@ -331,10 +331,10 @@ private:
         }
         if (p.committed > _committed) _committed = p.committed;
         _window.on_committed(_committed);
-        for (const auto& r : p.acked) _window.on_acked(r);
+        for (const auto& r : p.acked) _window.on_acked(r, now);
         for (const auto& r : p.redeliver) _window.on_redeliver(r, now);
         for (const auto& held : p.received) {
-            _window.on_received(held);
+            _window.on_received(held, now);
             _workers_seen[held.worker] = now;
         }
     }
