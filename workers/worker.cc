@@ -150,7 +150,7 @@ private:
             wire::ack a = ack_for(*b);
             for (std::uint64_t i = 0; i < b->count; ++i)
                 a.failures.push_back({b->offsets.first + i, "undecodable batch: " + checked.reason});
-            send(wire::encode(a));
+            send_ack(std::move(a));
             return 0;
         }
         auto* records = &checked.records;
@@ -181,7 +181,7 @@ private:
                 if (g.header.attempt < _options.isolate_after_attempts || stop.stop_requested()) {
                     send_nack(g.header, outcome.transient.message());
                 } else if (auto isolated = deliver_one_by_one(g)) {
-                    send(wire::encode(*isolated));
+                    send_ack(std::move(*isolated));
                 } else {
                     send_nack(g.header, outcome.transient.message());
                 }
@@ -198,7 +198,7 @@ private:
             wire::ack a = ack_for(g.header);
             for (auto& f : outcome.failures)
                 if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(std::move(f));
-            send(wire::encode(a));
+            send_ack(std::move(a));
         }
     }
 
@@ -289,8 +289,15 @@ private:
     void send_nack(const wire::batch& b, const std::string& reason) {
         ++_nacks;
         _m.batches_nacked.inc();
-        wire::nack n{b.pipeline, b.batch_id, b.offsets, b.attempt, _options.id, reason};
+        wire::nack n{b.pipeline, b.batch_id, b.offsets, b.attempt, _options.id, scrub_secrets(reason)};
         send(wire::encode(n));
+    }
+
+    // Failure reasons quote the target's answers and become dead letters, shown by `syncline dlq`
+    // in processes that never saw this worker's secrets: scrubbed here, at the source.
+    void send_ack(wire::ack a) {
+        for (auto& f : a.failures) f.reason = scrub_secrets(std::move(f.reason));
+        send(wire::encode(a));
     }
 
     // Acks queue in the socket while the sink is away; if even that is full the ack is lost

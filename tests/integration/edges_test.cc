@@ -400,6 +400,28 @@ TEST_F(sink_edges_test, offsets_set_is_refused_while_the_runner_restarts_its_sin
         << read_file(dir / "offsets.out");
 }
 
+// Review of item 11: a target's refusal quotes the receiver's answer, and that reason becomes a
+// dead letter that `syncline dlq list` shows in a process that never saw the secret.
+TEST_F(sink_edges_test, a_secret_the_target_echoes_never_reaches_the_dead_letters) {
+    append_sample(*writer, 5, 5, 1);
+    const std::string secret = "whsec-Echoed77";
+    http_receiver receiver(secret);
+    receiver.answer_when([&](const received_request&) { return std::optional<answer>(answer::with(400, "bad key " + secret)); });
+    const std::string secret_file = dir / "webhook.secret";
+    {
+        std::ofstream(secret_file) << secret;
+    }
+    const std::string target = receiver.url() + "?syncline.secret_file=" + secret_file;
+    ASSERT_EQ(run_to_exit("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1",
+                                       "--target", target, "--until-caught-up"},
+                          dir / "run.log", seconds(60)),
+              0) << read_file(dir / "run.log");
+    ASSERT_EQ(run_to_exit("syncline", {"dlq", "list", "--state", state, "--pipeline", "p1"}, dir / "dlq.out", seconds(30)), 0);
+    const std::string listed = read_file(dir / "dlq.out");
+    EXPECT_NE(listed.find("bad key ***"), std::string::npos) << listed;
+    EXPECT_EQ(listed.find(secret), std::string::npos) << listed;
+}
+
 // Issue 13 item 8: a sink started without --log keeps no copy of a dead-lettered record, so
 // trimming the log destroyed the only one. Trim now keeps every offset such a dead letter needs.
 TEST_F(sink_edges_test, log_trim_keeps_the_records_of_dead_letters_that_hold_no_copy) {
