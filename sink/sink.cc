@@ -92,6 +92,7 @@ public:
         // Acks that came before their announcement.
         std::vector<wire::ack> held;
         held.swap(_held);
+        _held_bytes = 0;
         for (auto& a : held) on_ack(a);
     }
 
@@ -101,14 +102,18 @@ public:
     void on_ack(const wire::ack& a) {
         if (!announced(a.offsets)) {
             if (a.offsets.last <= _committed) return;
-            if (_held.size() >= max_held_acks) {
+            const std::size_t bytes = held_bytes(a);
+            while (!_held.empty() && (_held.size() >= max_held_acks || _held_bytes + bytes > max_held_bytes)) {
                 _m.bad_frames.inc();
+                const wire::ack& dropped = _held.front();
                 if (_forged_log.allow())
                     log_sink.warn("dropped an ack for a range the ventilator never announced: " +
-                                  std::to_string(a.offsets.first) + ".." + std::to_string(a.offsets.last) +
-                                  " worker=" + a.worker + " (forged, or a ventilator older than this sink)");
+                                  std::to_string(dropped.offsets.first) + ".." + std::to_string(dropped.offsets.last) +
+                                  " worker=" + dropped.worker + " (forged, or a ventilator older than this sink)");
+                _held_bytes -= held_bytes(dropped);
                 _held.erase(_held.begin());
             }
+            _held_bytes += bytes;
             _held.push_back(a);
             return;
         }
@@ -221,6 +226,13 @@ private:
     // (the ventilator's window holds at most 10,000 + 1,024 batches).
     static constexpr std::size_t max_sent_ranges = 100'000;
     static constexpr std::size_t max_held_acks = 10'000;
+    static constexpr std::size_t max_held_bytes = 64u << 20;  // Failure reasons can be long.
+
+    static std::size_t held_bytes(const wire::ack& a) {
+        std::size_t bytes = 128 + a.worker.size();
+        for (const auto& f : a.failures) bytes += 32 + f.reason.size();
+        return bytes;
+    }
 
     bool announced(const wire::range& r) const {
         const auto it = _sent.find(r.first);
@@ -319,6 +331,7 @@ private:
     rate_limiter _stop_log{std::chrono::seconds(10)};
     std::map<std::uint64_t, std::uint64_t> _sent;  // Announced ranges above the watermark: first -> last.
     std::vector<wire::ack> _held;                   // Acks waiting for their announcement.
+    std::size_t _held_bytes = 0;                    // held_bytes() of _held.
 };
 
 }  // namespace

@@ -293,8 +293,9 @@ TEST_F(sink_edges_test, a_planted_password_appears_on_no_surface) {
     const std::string secret = "PlantedS3cret";
     const std::string target = "postgresql://syncline:" + secret + "@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) +
                                "/db?connect_timeout=2";
+    // Nothing is ever delivered: no drain on stop.
     auto run = start("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1",
-                                  "--target", target},
+                                  "--target", target, "--ventilator-args", "--drain-timeout-ms 0"},
                      dir / "run.log");
     const std::string run_dir = state + "/p1.run";
     auto get = [&](const std::string& process, const std::string& path) {
