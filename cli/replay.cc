@@ -141,7 +141,7 @@ int replay_command(int argc, const char* const* argv) {
         ("since", po::value(&since_text)->value_name("TIME"),
          "start at the first record appended at or after TIME: ISO-8601 (2026-11-23T10:00:00Z) or ms since the epoch")
         ("to", po::value(&to_text)->value_name("M"), "last offset to re-deliver. Default: the log's last offset at start")
-        ("target", po::value(&o.target)->required()->value_name("URI"), "target URI: sqlite:PATH, postgresql://, redis://, rocksdb:PATH, http(s)://, jsonl:PATH, null: (docs/targets)")
+        ("target", po::value(&o.target)->required()->value_name("URI"), "target URI, one of the kinds listed above (docs/targets)")
         ("workers", po::value(&o.workers)->default_value(2u)->value_name("K"), "worker processes")
         ("progress", po::bool_switch(&o.progress), "records, rate and ETA on stderr every second")
         ("keep-state", po::bool_switch(&keep_state),
@@ -158,7 +158,8 @@ int replay_command(int argc, const char* const* argv) {
                         "log; its state is removed afterwards unless --keep-state. Targets are fenced by offset:\n"
                         "replaying into the target the pipeline also writes is harmless (a replayed change never\n"
                         "overwrites a newer one), so restoring a target from a copy taken at committed offset B and\n"
-                        "replaying --from B+1 makes it exact again.",
+                        "replaying --from B+1 makes it exact again.\n\n" +
+                            targets::target_uri_help(),
                         nullptr, &internal::pipeline_file_keys());
     if (!parsed.ok()) return usage_error(cmd, parsed.get_status().message());
     if (parsed->exit_now) return exit_ok;

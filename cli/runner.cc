@@ -217,8 +217,8 @@ private:
         if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
         add("ventilator", std::move(ventilator_argv), _o.ventilator_args, server_curve);
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
-        log_run.info("starting pipeline=" + _o.pipeline + " target=" + redact_secrets("target", _o.target) +
-                     " workers=" + std::to_string(_o.workers) + " run_dir=" + _o.run_dir);
+        log_run.info("starting", {{"pipeline", _o.pipeline}, {"target", redact_secrets("target", _o.target)},
+                                  {"workers", _o.workers}, {"run_dir", _o.run_dir}});
         return {};
     }
 
@@ -265,7 +265,7 @@ private:
         if (!allowed.admits(*worker_public))
             return status{errc::invalid_argument, "--curve-allow: the local workers' key " + (dir / "worker.pub").string() +
                                                       " is not in " + _o.curve_allow + "; copy it there"};
-        log_run.info("curve on: keys=" + _o.curve_keys + " allow=" + _o.curve_allow);
+        log_run.info("curve on:", {{"keys", _o.curve_keys}, {"allow", _o.curve_allow}});
         return {};
     }
 
@@ -303,8 +303,8 @@ private:
                 ++c.restarts;
                 _restarts.with({c.name}).inc();
                 start(c);
-                log_run.info(c.name + " restarted pid=" + (c.child ? std::to_string(c.child->pid()) : "none") +
-                             " restarts=" + std::to_string(c.restarts));
+                log_run.info(c.name + " restarted",
+                             {{"pid", c.child ? std::to_string(c.child->pid()) : "none"}, {"restarts", c.restarts}});
                 changed = true;
                 continue;
             }
@@ -330,9 +330,9 @@ private:
                                                      " times in a row, last with " + c.last_exit + ": " +
                                                      last_line_of(log_path) + " (log: " + log_path + ")"};
             }
-            log_run.error(c.name + " died: " + c.last_exit + "; restarting in " + std::to_string(delay.count()) +
-                          " ms last_line=" + quote_field(last_line_of(log_path)) + " log=" + log_path +
-                          " consecutive_failures=" + std::to_string(c.consecutive_failures));
+            log_run.error(c.name + " died: " + c.last_exit + "; restarting in " + std::to_string(delay.count()) + " ms",
+                          {{"last_line", last_line_of(log_path)}, {"log", log_path},
+                           {"consecutive_failures", c.consecutive_failures}});
             changed = true;
         }
         if (changed) write_restarts();
@@ -399,7 +399,7 @@ private:
         std::error_code ec;
         fs::remove(fs::path(_o.run_dir) / "run.pid", ec);
         fs::remove(fs::path(_o.run_dir) / "run.metrics", ec);
-        log_run.info("stopped pipeline=" + _o.pipeline);
+        log_run.info("stopped", {{"pipeline", _o.pipeline}});
     }
 
     std::optional<std::uint64_t> read_committed() {
@@ -449,7 +449,7 @@ po::options_description run_options_description(run_options& o) {
         ("log", po::value(&o.log)->required(), "change log directory")
         ("state", po::value(&o.state)->required(), "state root directory")
         ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
-        ("target", po::value(&o.target)->default_value(o.target), "target URI: sqlite:PATH, postgresql://, redis://, rocksdb:PATH, http(s)://, jsonl:PATH, null: (docs/targets)")
+        ("target", po::value(&o.target)->default_value(o.target), "target URI, one of the kinds listed above (docs/targets)")
         ("workers", po::value(&o.workers)->default_value(o.workers), "number of worker processes")
         ("until-caught-up", po::bool_switch(&o.until_caught_up), "exit 0 once what the log held at start is committed")
         ("to", po::value(&o.to), "exit 0 once this offset is committed (a bounded pass)")
@@ -507,9 +507,10 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
 
 result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* argv) {
     run_options o;
-    auto parsed = parse(argc, argv, run_options_description(o),
-                        "usage: syncline run --log DIR --state DIR [--pipeline NAME] [--target URI] [--workers N] "
-                        "[--until-caught-up]");
+    const std::string usage =
+        "usage: syncline run --log DIR --state DIR [--pipeline NAME] [--target URI] [--workers N] [--until-caught-up]\n\n" +
+        targets::target_uri_help();
+    auto parsed = parse(argc, argv, run_options_description(o), usage);
     if (!parsed.ok()) return parsed.get_status();
     if (parsed->exit_now) return std::pair{o, true};
     const auto problems = validate_run_options(o, *parsed);

@@ -1,6 +1,6 @@
 #pragma once
-// cli/trim.h: the plan behind `syncline log trim` (log retention, DESIGN.md "Records and the
-// store"), as a pure function so it can be tested without stores. The log may lose only what
+// cli/trim.h: the plan behind `syncline log trim` (log retention, docs/architecture.md "Store
+// layout"), as a pure function so it can be tested without stores. The log may lose only what
 // every pipeline has committed: the trim point is the lowest committed offset + 1 over all
 // pipelines under the state root, and records with offset < trim point are deleted.
 // A pipeline that never committed would start at the log's first offset, so it blocks trimming

@@ -21,11 +21,12 @@ int verify_command(int argc, const char* const* argv) {
         ("log", po::value(&log_dir)->required(), "change log directory")
         ("state", po::value(&state)->required(), "state root directory")
         ("pipeline", po::value(&pipeline)->default_value(pipeline), "pipeline name")
-        ("target", po::value(&target)->required(), "target URI to check: sqlite:PATH, postgresql://, redis://, rocksdb:PATH (state targets; docs/targets)")
+        ("target", po::value(&target)->required(), "target URI to check, one of the state targets listed above (docs/targets)")
         ("max-differences", po::value(&max_lines)->default_value(max_lines), "differences to print");
     auto parsed = parse(argc, argv, desc,
                         "usage: syncline verify --log DIR --state DIR --pipeline NAME --target URI\n"
-                        "Exit 0 when the target equals the log's state at the committed offset, 1 otherwise.",
+                        "Exit 0 when the target equals the log's state at the committed offset, 1 otherwise.\n\n" +
+                            targets::target_uri_help(/*verifiable_only=*/true),
                         nullptr, &internal::pipeline_file_keys());
     if (!parsed.ok()) return internal::usage_error(cmd, parsed.get_status().message());
     if (parsed->exit_now) return exit_ok;

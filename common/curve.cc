@@ -211,9 +211,9 @@ void warn_if_exposed(const logger& log, std::string_view channel, std::string_vi
     if (curve_on) return;
     for (const auto& endpoint : zmqx::split_endpoints(list)) {
         if (is_local_endpoint(endpoint)) continue;
-        log.warn("channel=" + std::string(channel) + " endpoint=" + endpoint +
-                 " is reachable from other hosts without CURVE: anyone who can connect can read records or forge "
-                 "acks (see docs/security.md: --curve-secret / curve_keys)");
+        log.warn("reachable from other hosts without CURVE: anyone who can connect can read records or forge "
+                 "acks (see docs/security.md: --curve-secret / curve_keys)",
+                 {{"channel", channel}, {"endpoint", endpoint}});
     }
 }
 
@@ -341,8 +341,8 @@ result<std::unique_ptr<zap_guard>> zap_guard::start(zmq::context_t& context, con
     } catch (const zmq::error_t& e) {
         return status{errc::unavailable, std::string("ZAP handler ") + zap_endpoint + ": " + e.what()};
     }
-    log.info("curve on: server_key=" + to_z85(k.own.public_key) + " allow_dir=" + guard->_allow.dir() +
-             " allowed_keys=" + std::to_string(guard->_allow.size()));
+    log.info("curve on:", {{"server_key", to_z85(k.own.public_key)}, {"allow_dir", guard->_allow.dir()},
+                           {"allowed_keys", guard->_allow.size()}});
     guard->_thread = std::thread([g = guard.get()] { g->serve(); });
     return guard;
 }
@@ -352,9 +352,10 @@ zap_guard::~zap_guard() {
     if (_thread.joinable()) _thread.join();
 }
 
-std::string zap_guard::summary() const {
-    return "curve_admitted=" + std::to_string(admitted()) + " curve_rejected=" + std::to_string(rejected()) +
-           " handshake_failures=" + std::to_string(handshake_failures());
+void zap_guard::append_fields(std::vector<log_field>& fields) const {
+    fields.emplace_back("curve_admitted", admitted());
+    fields.emplace_back("curve_rejected", rejected());
+    fields.emplace_back("handshake_failures", handshake_failures());
 }
 
 void zap_guard::watch(zmq::socket_t& socket, const std::string& channel) {
@@ -417,7 +418,7 @@ void zap_guard::handle_request(zmq::socket_t& handler) {
     // The control role (the sink's control socket) admits the servers' own key only: a worker key
     // there could redirect the sink's progress messages.
     const bool servers_only = domain == role_domain("control");
-    std::string refused_because = "not in the allow list " + _allow.dir();
+    std::string refused_because = "not in the allow list";
     if (mechanism == "CURVE" && frames.size() >= 7 && frames[6].size() == key_bytes) {
         client_key = frame_text(frames[6]);
         if (client_key == _trusted || (!servers_only && _allow.admits(client_key))) code = "200", text = "OK";
@@ -427,14 +428,14 @@ void zap_guard::handle_request(zmq::socket_t& handler) {
     }
     if (code == "200") {
         ++_admitted;
-        _log.debug("admitted client key=" + to_z85(client_key) + " address=" + address);
+        _log.debug("admitted client", {{"key", to_z85(client_key)}, {"address", address}});
     } else {
         const auto total = ++_rejected;
         if (_reject_log.allow())
-            _log.warn("rejected client key=" + (client_key.empty() ? std::string("none") : to_z85(client_key)) +
-                      " address=" + address + " mechanism=" + mechanism + " role=" + domain + ": " + refused_because +
-                      " curve_rejected=" + std::to_string(total) +
-                      (_reject_log.suppressed() ? " (" + std::to_string(_reject_log.suppressed()) + " not logged)" : ""));
+            _log.warn("rejected client: " + refused_because,
+                      {{"key", client_key.empty() ? std::string("none") : to_z85(client_key)}, {"address", address},
+                       {"mechanism", mechanism}, {"role", domain}, {"allow_dir", _allow.dir()},
+                       {"curve_rejected", total}, {"not_logged", _reject_log.suppressed()}});
     }
     const auto more = zmq::send_flags::sndmore;
     handler.send(zmq::str_buffer("1.0"), more);
@@ -457,13 +458,14 @@ void zap_guard::handle_monitor_event(zmq::socket_t& monitor, const std::string& 
     std::memcpy(&value, event.data<char>() + 2, 4);
     const auto total = ++_handshake_failures;
     if (_handshake_log.allow())
-        _log.warn("handshake failed channel=" + channel + " endpoint=" + frame_text(address) +
-                  (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? " protocol_error=0x" + [&] {
-                      char hex[16];
-                      std::snprintf(hex, sizeof hex, "%x", value);
-                      return std::string(hex);
-                  }() : std::string()) +
-                  " (a peer without CURVE or with the wrong server key) handshake_failures=" + std::to_string(total));
+        _log.warn("handshake failed",
+                  {{"channel", channel}, {"endpoint", frame_text(address)},
+                   {"protocol_error", id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? [&] {
+                        char hex[16];
+                        std::snprintf(hex, sizeof hex, "0x%x", value);
+                        return std::string(hex);
+                    }() : std::string("none")},
+                   {"cause", "a peer without CURVE or with the wrong server key"}, {"handshake_failures", total}});
 }
 
 }  // namespace syncline::curve

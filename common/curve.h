@@ -144,8 +144,8 @@ public:
     std::uint64_t admitted() const { return _admitted.load(); }
     std::uint64_t rejected() const { return _rejected.load(); }
     std::uint64_t handshake_failures() const { return _handshake_failures.load(); }
-    // "curve_admitted=A curve_rejected=R handshake_failures=H" for shutdown lines.
-    std::string summary() const;
+    // curve_admitted, curve_rejected and handshake_failures: fields for shutdown lines.
+    void append_fields(std::vector<log_field>& fields) const;
 
 private:
     zap_guard(zmq::context_t& context, const keys& k, const logger& log);

@@ -63,55 +63,6 @@ void init_from_env() {
     });
 }
 
-bool is_key_char(char c, bool first) {
-    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-    return first ? alpha : alpha || (c >= '0' && c <= '9') || c == '.' || c == '-';
-}
-
-// A word of the message: runs to the next space, except inside a quoted value (key="a b").
-struct word {
-    std::size_t begin, end;
-};
-
-std::vector<word> split_words(std::string_view msg) {
-    std::vector<word> words;
-    std::size_t i = 0;
-    while (i < msg.size()) {
-        while (i < msg.size() && msg[i] == ' ') ++i;
-        if (i == msg.size()) break;
-        const std::size_t begin = i;
-        bool quoted = false;
-        for (; i < msg.size(); ++i) {
-            const char c = msg[i];
-            if (quoted && c == '\\' && i + 1 < msg.size()) ++i;
-            else if (c == '"' && (quoted || (i > begin && msg[i - 1] == '='))) quoted = !quoted;
-            else if (c == ' ' && !quoted) break;
-        }
-        words.push_back({begin, i});
-    }
-    return words;
-}
-
-// "key=value" or key="quoted value" -> (key, value); nullopt for any other word.
-std::optional<std::pair<std::string_view, std::string>> as_field(std::string_view w) {
-    const std::size_t eq = w.find('=');
-    if (eq == 0 || eq == std::string_view::npos) return std::nullopt;
-    for (std::size_t i = 0; i < eq; ++i)
-        if (!is_key_char(w[i], i == 0)) return std::nullopt;
-    std::string_view raw = w.substr(eq + 1);
-    std::string value;
-    if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"') {
-        raw = raw.substr(1, raw.size() - 2);
-        for (std::size_t i = 0; i < raw.size(); ++i) {
-            if (raw[i] == '\\' && i + 1 < raw.size()) ++i;
-            value.push_back(raw[i]);
-        }
-    } else {
-        value = std::string(raw);
-    }
-    return std::pair{w.substr(0, eq), std::move(value)};
-}
-
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if it is not one.
 std::size_t utf8_length(std::string_view s, std::size_t i) {
     const auto b = static_cast<unsigned char>(s[i]);
@@ -271,9 +222,18 @@ std::string scrub_secrets(std::string text) {
     return text;
 }
 
-std::string format_log_line(log_level level, std::string_view component, std::string_view raw_msg) {
+std::string format_log_line(log_level level, std::string_view component, std::string_view raw_msg,
+                            std::span<const log_field> raw_fields) {
+    // Secrets never reach a line: the message and every field value are scrubbed first.
     const std::string scrubbed = scrub_secrets(std::string(raw_msg));
     const std::string_view msg = scrubbed;
+    std::vector<log_field> scrubbed_fields;
+    std::span<const log_field> fields = raw_fields;
+    if (g_have_secrets.load(std::memory_order_relaxed) && !raw_fields.empty()) {
+        scrubbed_fields.reserve(raw_fields.size());
+        for (const log_field& f : raw_fields) scrubbed_fields.emplace_back(f.key, scrub_secrets(f.value));
+        fields = scrubbed_fields;
+    }
     std::string process, pipeline;
     {
         std::lock_guard lock(g_tags_mutex);
@@ -281,21 +241,8 @@ std::string format_log_line(log_level level, std::string_view component, std::st
         pipeline = g_pipeline;
     }
     std::string line;
-    line.reserve(96 + component.size() + msg.size());
+    line.reserve(96 + component.size() + msg.size() + 24 * fields.size());
     if (current_log_format() == log_format::json) {
-        // The message's trailing key=value words are its fields; what precedes them is the text.
-        const std::vector<word> words = split_words(msg);
-        std::size_t first_field = words.size();
-        std::vector<std::pair<std::string_view, std::string>> fields;
-        while (first_field > 0) {
-            const word& w = words[first_field - 1];
-            auto field = as_field(msg.substr(w.begin, w.end - w.begin));
-            if (!field) break;
-            fields.insert(fields.begin(), std::move(*field));
-            --first_field;
-        }
-        const std::string_view text = first_field == 0 ? std::string_view{}
-                                                        : msg.substr(0, words[first_field - 1].end);
         line.append("{\"ts\":\"");
         append_timestamp(line);
         line.append("\",\"level\":\"").append(log_level_name(level)).append("\",\"process\":");
@@ -305,14 +252,16 @@ std::string format_log_line(log_level level, std::string_view component, std::st
         line.append(",\"pipeline\":");
         append_json_string(line, pipeline);
         line.append(",\"msg\":");
-        append_json_string(line, text);
+        append_json_string(line, msg);
         line.append(",\"fields\":{");
-        for (std::size_t i = 0; i < fields.size(); ++i) {
-            if (i > 0) line.push_back(',');
-            append_json_string(line, fields[i].first);
+        bool first = true;
+        for (const log_field& f : fields) {
+            if (!first) line.push_back(',');
+            first = false;
+            append_json_string(line, f.key);
             line.push_back(':');
-            if (is_json_number(fields[i].second)) line.append(fields[i].second);
-            else append_json_string(line, fields[i].second);
+            if (is_json_number(f.value)) line.append(f.value);
+            else append_json_string(line, f.value);
         }
         line.append("}}\n");
         return line;
@@ -324,13 +273,22 @@ std::string format_log_line(log_level level, std::string_view component, std::st
     line.append(component);
     line.push_back(' ');
     // Before the message, not after: parsers take a message's last value up to the line's end.
-    if (!pipeline.empty() && msg.find("pipeline=") == std::string_view::npos)
-        line.append("pipeline=").append(pipeline).push_back(' ');
+    bool names_pipeline = false;
+    for (const log_field& f : fields) names_pipeline = names_pipeline || f.key == "pipeline";
+    if (!pipeline.empty() && !names_pipeline) line.append("pipeline=").append(pipeline).push_back(' ');
     // One event per line, always: embedded line breaks would let a message forge log lines.
-    for (char c : msg) {
-        if (c == '\n') line.append("\\n");
-        else if (c == '\r') line.append("\\r");
-        else line.push_back(c);
+    auto append_text = [&line](std::string_view text) {
+        for (char c : text) {
+            if (c == '\n') line.append("\\n");
+            else if (c == '\r') line.append("\\r");
+            else line.push_back(c);
+        }
+    };
+    append_text(msg);
+    for (const log_field& f : fields) {
+        if (!line.ends_with(' ')) line.push_back(' ');
+        line.append(f.key).push_back('=');
+        append_text(quote_field(f.value));
     }
     line.push_back('\n');
     return line;
@@ -350,9 +308,9 @@ bool logger::enabled(log_level level) const {
     return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
 }
 
-void logger::write(log_level level, std::string_view msg) const {
+void logger::write(log_level level, std::string_view msg, std::span<const log_field> fields) const {
     if (!enabled(level)) return;
-    write_stderr_line(format_log_line(level, _component, msg));
+    write_stderr_line(format_log_line(level, _component, msg, fields));
 }
 
 void write_stderr_line(std::string_view line) {
@@ -372,11 +330,9 @@ void write_stderr_line(std::string_view line) {
 void drop_counter::drop(std::string_view why) {
     ++_total;
     if (_counted != nullptr) _counted->inc();
-    std::string line = "dropped bad message: ";
-    line += why;
-    line += " dropped_total=" + std::to_string(_total);
-    if (_limiter.allow()) _log.warn(line);
-    else _log.debug(line);
+    const std::string line = "dropped bad message: " + std::string(why);
+    if (_limiter.allow()) _log.warn(line, {{"dropped_total", _total}});
+    else _log.debug(line, {{"dropped_total", _total}});
 }
 
 bool rate_limiter::allow() {

@@ -1,15 +1,19 @@
 #pragma once
-// common/log.h: one line per event on stderr. Text (default): `ts level component pipeline=P
-// message key=value...` (pipeline= unless the message names it); JSON lines (--log-format json):
-// {"ts","level","process","pid","component","pipeline","msg","fields":{key: value}}, where
-// `fields` are the key=value words that end the message (a value with spaces is written
-// key="a b"). Thread-safe (one write(2) per line).
+// common/log.h: one line per event on stderr. An event is a message and its fields, given as
+// fields (log.warn("nack", {{"worker", w}, {"attempt", n}, {"reason", r}})), never parsed back
+// out of the message text. Text (default): `ts level component pipeline=P message key=value...`
+// (pipeline= unless a field names it; a value with spaces, quotes or '=' is written key="a b");
+// JSON lines (--log-format json): {"ts","level","process","pid","component","pipeline","msg",
+// "fields":{key: value}} with numbers as numbers. Thread-safe (one write(2) per line).
 // Level, format, process and pipeline are process-wide (SYNCLINE_LOG_LEVEL / SYNCLINE_LOG_FORMAT,
 // overridden by --log-level / --log-format). rate_limiter keeps repeated warnings from flooding the log.
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace syncline {
 
@@ -18,6 +22,20 @@ class counter;
 }
 
 enum class log_level { debug = 0, info = 1, warn = 2, error = 3 };
+
+// One field of an event: its key (a short identifier: letters, digits, '_', '.', '-') and its
+// value as text. Integers convert; a value that reads as a plain number is a JSON number.
+struct log_field {
+    log_field(std::string_view k, std::string v) : key(k), value(std::move(v)) {}
+    log_field(std::string_view k, std::string_view v) : key(k), value(v) {}
+    log_field(std::string_view k, const char* v) : key(k), value(v) {}
+    template <typename T>
+        requires std::is_integral_v<T>
+    log_field(std::string_view k, T v) : key(k), value(std::to_string(v)) {}
+    std::string_view key;
+    std::string value;
+};
+using log_fields = std::initializer_list<log_field>;
 enum class log_format { text, json };
 
 void set_log_level(log_level level);
@@ -39,8 +57,13 @@ void remember_secret(std::string_view secret);
 std::string scrub_secrets(std::string text);
 
 // One complete line (ending in '\n') in the current format, as logger::write emits it.
-// The message is scrubbed of secrets (scrub_secrets).
-std::string format_log_line(log_level level, std::string_view component, std::string_view msg);
+// The message and the fields' values are scrubbed of secrets (scrub_secrets).
+std::string format_log_line(log_level level, std::string_view component, std::string_view msg,
+                            std::span<const log_field> fields = {});
+inline std::string format_log_line(log_level level, std::string_view component, std::string_view msg,
+                                   log_fields fields) {
+    return format_log_line(level, component, msg, std::span<const log_field>(fields.begin(), fields.size()));
+}
 // `value`, quoted ("a b" -> "\"a b\"") when it holds spaces, quotes or '=' or is empty, so
 // that `key=` + quote_field(value) stays one field for the log's parsers.
 std::string quote_field(std::string_view value);
@@ -59,11 +82,15 @@ class logger {
 public:
     explicit logger(std::string component) : _component(std::move(component)) {}
     bool enabled(log_level level) const;
-    void debug(std::string_view msg) const { write(log_level::debug, msg); }
-    void info(std::string_view msg) const { write(log_level::info, msg); }
-    void warn(std::string_view msg) const { write(log_level::warn, msg); }
-    void error(std::string_view msg) const { write(log_level::error, msg); }
-    void write(log_level level, std::string_view msg) const;
+    void debug(std::string_view msg, log_fields fields = {}) const { write(log_level::debug, msg, fields); }
+    void info(std::string_view msg, log_fields fields = {}) const { write(log_level::info, msg, fields); }
+    void warn(std::string_view msg, log_fields fields = {}) const { write(log_level::warn, msg, fields); }
+    void error(std::string_view msg, log_fields fields = {}) const { write(log_level::error, msg, fields); }
+    void write(log_level level, std::string_view msg, log_fields fields = {}) const {
+        write(level, msg, std::span<const log_field>(fields.begin(), fields.size()));
+    }
+    // Fields gathered at run time (some present only in some processes).
+    void write(log_level level, std::string_view msg, std::span<const log_field> fields) const;
 
 private:
     std::string _component;

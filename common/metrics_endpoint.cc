@@ -171,7 +171,7 @@ result<std::unique_ptr<endpoint>> serve(const endpoint_options& options, const r
     if (options.listen.empty()) return std::unique_ptr<endpoint>();
     auto started = endpoint::start(options, metrics, health);
     if (!started.ok()) return started.get_status();
-    logger(log_component).info("listening channel=metrics endpoint=" + (*started)->address());
+    logger(log_component).info("listening", {{"channel", "metrics"}, {"endpoint", (*started)->address()}});
     if (!options.address_file.empty())
         SYNCLINE_RETURN_IF_ERROR(write_address_file(options.address_file, (*started)->address()));
     return started;

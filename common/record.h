@@ -1,5 +1,5 @@
 #pragma once
-// common/record.h: the change record (DESIGN.md "Records and the store").
+// common/record.h: the change record (docs/architecture.md "Store layout").
 // `record` owns its bytes (producers, tests); `record_view` points into a buffer that
 // must outlive it (a received batch frame, a RocksDB slice) so hot paths copy nothing.
 #include <cstdint>

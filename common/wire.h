@@ -1,5 +1,5 @@
 #pragma once
-// common/wire.h: the wire messages of DESIGN.md "Wire protocol". Every message is two frames:
+// common/wire.h: the wire messages of docs/architecture.md "Wire protocol". Every message is two frames:
 // frame 0 a msgpack map header {v, type, pipeline, ...}, frame 1 a msgpack body.
 // decode() validates everything (version, type, field types, ranges) and returns
 // errc::corruption for anything malformed or of an unknown version/type: callers count and drop.

@@ -99,6 +99,15 @@ status connect(zmq::socket_t& socket, const std::string& endpoint) {
     }
 }
 
+status poll(std::span<zmq::pollitem_t> items, std::chrono::milliseconds timeout) {
+    try {
+        zmq::poll(items.data(), items.size(), timeout);
+    } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) return status{errc::io_error, std::string("poll: ") + e.what()};
+    }
+    return {};
+}
+
 result<std::optional<received>> receive(zmq::socket_t& socket, std::chrono::milliseconds timeout,
                                         bool with_routing_id) {
     try {

@@ -1,11 +1,12 @@
 #pragma once
-// common/zmq_util.h: moving wire frames over ZeroMQ sockets with the habits DESIGN.md asks for:
+// common/zmq_util.h: moving wire frames over ZeroMQ sockets with the habits docs/architecture.md describes:
 // small per-peer HWM, ZMQ_IMMEDIATE on sending sockets, bounded linger, ≤100 ms polls.
 // Receive returns an empty optional on timeout, and errc::corruption for a message with the
 // wrong number of frames (it is drained completely so the next message starts clean).
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,10 @@ struct received {
     std::string_view header_view() const { return {header.data<char>(), header.size()}; }
     std::string_view body_view() const { return {body.data<char>(), body.size()}; }
 };
+
+// Waits up to `timeout` for any of `items` to be ready (zmq_poll). A signal (EINTR) is not an
+// error: it returns ok early so the caller sees its stop flag; other failures are io_error.
+status poll(std::span<zmq::pollitem_t> items, std::chrono::milliseconds timeout);
 
 // Waits up to `timeout` for one message. nullopt on timeout; corruption if the frame count is
 // wrong. `with_routing_id` for ROUTER sockets (one extra leading frame).

@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-packages=(cmake g++ make pkg-config
+packages=(cmake g++ make pkg-config ccache
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev librocksdb-dev libboost-program-options-dev
   libgtest-dev libsqlite3-dev sqlite3 nlohmann-json3-dev python3
   libpq-dev postgresql redis-server libhiredis-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
@@ -35,5 +35,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DSYNCLINE_SANITIZE="$sanitize" >/dev/null
+# A sanitizer build exists to run the suite: it skips the benchmarks (and compiles lean, -O1 -g1:
+# cmake/syncline.cmake). ccache (installed above) serves repeated builds, also from fresh clones.
+bench=ON
+[ -z "$sanitize" ] || bench=OFF
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DSYNCLINE_SANITIZE="$sanitize" \
+  -DSYNCLINE_BUILD_BENCH="$bench" >/dev/null
 cmake --build "$build_dir" -j2

@@ -78,8 +78,9 @@ public:
             if (r.last <= _committed) continue;
             if (const auto last = log_last_offset(r.last); last && r.last > *last) {
                 if (_forged_log.allow())
-                    log_sink.warn("refused an announced range " + std::to_string(r.first) + ".." + std::to_string(r.last) +
-                                  " past the log's last offset " + std::to_string(*last));
+                    log_sink.warn("refused an announced range past the log's last offset",
+                                  {{"range", std::to_string(r.first) + ".." + std::to_string(r.last)},
+                                   {"log_last_offset", *last}});
                 _m.bad_frames.inc();
                 continue;
             }
@@ -107,9 +108,11 @@ public:
                 _m.bad_frames.inc();
                 const wire::ack& dropped = _held.front();
                 if (_forged_log.allow())
-                    log_sink.warn("dropped an ack for a range the ventilator never announced: " +
-                                  std::to_string(dropped.offsets.first) + ".." + std::to_string(dropped.offsets.last) +
-                                  " worker=" + dropped.worker + " (forged, or a ventilator older than this sink)");
+                    log_sink.warn("dropped an ack for a range the ventilator never announced (forged, or a "
+                                  "ventilator older than this sink)",
+                                  {{"range", std::to_string(dropped.offsets.first) + ".." +
+                                                 std::to_string(dropped.offsets.last)},
+                                   {"worker", dropped.worker}});
                 _held_bytes -= held_bytes(dropped);
                 _held.erase(_held.begin());
             }
@@ -148,8 +151,8 @@ public:
         _m.batches_nacked.inc();
         seen(n.worker);
         if (_nack_log.allow())
-            log_sink.warn("nack range=" + std::to_string(n.offsets.first) + ".." + std::to_string(n.offsets.last) +
-                          " worker=" + n.worker + " attempt=" + std::to_string(n.attempt) + " reason=" + n.reason);
+            log_sink.warn("nack", {{"range", std::to_string(n.offsets.first) + ".." + std::to_string(n.offsets.last)},
+                                   {"worker", n.worker}, {"attempt", n.attempt}, {"reason", n.reason}});
         if (n.offsets.last > _committed && announced(n.offsets)) _news.redeliver.push_back(n.offsets);
     }
 
@@ -215,10 +218,9 @@ public:
     }
 
     std::uint64_t committed() const { return _committed; }
-    std::string summary() const {
-        return "committed=" + std::to_string(_committed) + " acks=" + std::to_string(_acks) +
-               " nacks=" + std::to_string(_nacks) + " dead_lettered=" + std::to_string(_dead_lettered) +
-               " commits=" + std::to_string(_commits) + " pending_ranges=" + std::to_string(_tracker.pending_ranges());
+    std::vector<log_field> summary_fields() const {
+        return {{"committed", _committed}, {"acks", _acks}, {"nacks", _nacks}, {"dead_lettered", _dead_lettered},
+                {"commits", _commits}, {"pending_ranges", _tracker.pending_ranges()}};
     }
 
 private:
@@ -251,7 +253,8 @@ private:
         if (_log) return true;
         auto opened = store::change_log::open_reader(_options.log);
         if (!opened.ok()) {
-            if (_log_open_log.allow()) log_sink.warn("cannot open log " + _options.log + ": " + opened.get_status().message());
+            if (_log_open_log.allow())
+                log_sink.warn("cannot open the log", {{"log", _options.log}, {"error", opened.get_status().message()}});
             return false;
         }
         _log = std::move(opened.value());
@@ -268,14 +271,15 @@ private:
     void report_stop(const wire::record_failure& failure, std::uint32_t attempt) {
         const std::string what = "pipeline " + _options.pipeline + " stopped at offset " +
                                  std::to_string(failure.offset) + " (policy stop): the target refused it: " +
-                                 failure.reason + " attempt=" + std::to_string(attempt);
+                                 failure.reason;
         if (failure.offset != _stopped_at) {
             _stopped_at = failure.offset;
             log_sink.error(what + "; it stays undelivered until the target accepts it or an operator skips it "
                                   "(stop the pipeline, then syncline offsets set --to-offset " +
-                                  std::to_string(failure.offset + 1) + " --execute)");
+                                  std::to_string(failure.offset + 1) + " --execute)",
+                           {{"attempt", attempt}});
         } else if (_stop_log.allow()) {
-            log_sink.warn(what);
+            log_sink.warn(what, {{"attempt", attempt}});
         }
     }
 
@@ -409,12 +413,11 @@ status run(const sink_options& options, const stop_flag& stop) {
     if (!acks_at.ok()) return acks_at.get_status();
     auto control_at = zmqx::bind_all(control, options.control);
     if (!control_at.ok()) return control_at.get_status();
-    log_sink.info("started pipeline=" + options.pipeline + " state=" + options.state +
-                  " committed=" + std::to_string(state.committed()) +
-                  " commit_interval_ms=" + std::to_string(options.commit_interval.count()) +
-                  " on_failure=" + (options.on_failure == failure_policy::stop ? "stop" : "dlq"));
-    for (const auto& endpoint : *acks_at) log_sink.info("listening channel=acks endpoint=" + endpoint);
-    for (const auto& endpoint : *control_at) log_sink.info("listening channel=control endpoint=" + endpoint);
+    log_sink.info("started", {{"pipeline", options.pipeline}, {"state", options.state}, {"committed", state.committed()},
+                              {"commit_interval_ms", options.commit_interval.count()},
+                              {"on_failure", options.on_failure == failure_policy::stop ? "stop" : "dlq"}});
+    for (const auto& endpoint : *acks_at) log_sink.info("listening", {{"channel", "acks"}, {"endpoint", endpoint}});
+    for (const auto& endpoint : *control_at) log_sink.info("listening", {{"channel", "control"}, {"endpoint", endpoint}});
     health.set_ready(true);
 
     std::string ventilator;  // Routing id of the ventilator that last spoke; empty until one does.
@@ -434,11 +437,7 @@ status run(const sink_options& options, const stop_flag& stop) {
         const auto wait = std::max<std::chrono::milliseconds>(
             std::chrono::milliseconds(0),
             std::chrono::duration_cast<std::chrono::milliseconds>(next_commit - std::chrono::steady_clock::now()));
-        try {
-            zmq::poll(items, 2, std::min(wait, std::chrono::milliseconds(50)));
-        } catch (const zmq::error_t& e) {
-            if (e.num() != EINTR) return status{errc::io_error, std::string("poll: ") + e.what()};
-        }
+        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(items, std::min(wait, std::chrono::milliseconds(50))));
 
         // Drain what is ready without blocking, so a burst of acks costs one commit.
         for (int i = 0; i < 1000; ++i) {
@@ -474,7 +473,7 @@ status run(const sink_options& options, const stop_flag& stop) {
             auto* h = std::get_if<wire::hello>(&*msg);
             if (h == nullptr) { drop("unexpected message on the control channel"); continue; }
             if (h->pipeline != options.pipeline) { drop("hello for pipeline " + h->pipeline); continue; }
-            if (ventilator != (*got)->routing_id) log_sink.info("ventilator connected epoch=" + std::to_string(h->ventilator_epoch));
+            if (ventilator != (*got)->routing_id) log_sink.info("ventilator connected", {{"epoch", h->ventilator_epoch}});
             ventilator = (*got)->routing_id;
             // A hello is also the ventilator asking where to resume: answer at once.
             tell_ventilator(true);
@@ -493,8 +492,11 @@ status run(const sink_options& options, const stop_flag& stop) {
 
     SYNCLINE_RETURN_IF_ERROR(state.commit().with_context("final commit"));
     tell_ventilator(false);
-    log_sink.info("stopped " + state.summary() + " bad_frames=" + std::to_string(dropped.total()) +
-                  (zap ? " " + zap->summary() : "") + " peak_rss_kb=" + std::to_string(peak_rss_kb()));
+    std::vector<log_field> fields = state.summary_fields();
+    fields.emplace_back("bad_frames", dropped.total());
+    if (zap) zap->append_fields(fields);
+    fields.emplace_back("peak_rss_kb", peak_rss_kb());
+    log_sink.write(log_level::info, "stopped", fields);
     return {};
 }
 

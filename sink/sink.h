@@ -1,5 +1,5 @@
 #pragma once
-// sink/sink.h: the sink process (DESIGN.md): pulls acks and nacks from workers, tracks the
+// sink/sink.h: the sink process (docs/architecture.md): pulls acks and nacks from workers, tracks the
 // contiguous watermark, commits it (with dead letters) on a short interval with a synced write,
 // and tells the ventilator over the control channel what is acknowledged, committed, or must be
 // redelivered. It owns the pipeline's state store: a second sink of the same pipeline gets
@@ -20,7 +20,7 @@
 
 namespace syncline::sink {
 
-// What a record the target refuses for good does to the pipeline (DESIGN.md "Delivery semantics").
+// What a record the target refuses for good does to the pipeline (docs/architecture.md "Delivery").
 enum class failure_policy {
     dlq,   // Dead-letter it (record, reason, attempts, time) and move the watermark past it.
     stop,  // Never acknowledge past it: the watermark stays at offset - 1 and the pipeline stalls

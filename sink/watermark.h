@@ -1,6 +1,6 @@
 #pragma once
-// sink/watermark.h: the contiguous watermark over acknowledged offset ranges (DESIGN.md
-// "Delivery semantics"): the highest W such that every offset <= W is acknowledged or
+// sink/watermark.h: the contiguous watermark over acknowledged offset ranges (docs/architecture.md
+// "Delivery"): the highest W such that every offset <= W is acknowledged or
 // dead-lettered. Acknowledgements may arrive in any order, overlap, or repeat; ranges at or
 // below the watermark are ignored. Memory is bounded by the number of disjoint ranges held
 // above the watermark (the ventilator's window bounds that). Not thread-safe.

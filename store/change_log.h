@@ -1,5 +1,5 @@
 #pragma once
-// store/change_log.h: the durable change log (DESIGN.md "Records and the store"), a RocksDB
+// store/change_log.h: the durable change log (docs/architecture.md "Store layout"), a RocksDB
 // directory with column families `log` (8-byte big-endian offset -> encoded record), `meta`
 // (format version, last offset) and `time` (append time -> first offset of that append).
 // One writer per directory (RocksDB's LOCK; a second writer gets errc::busy). Readers open it as

@@ -48,8 +48,6 @@ public:
 
     delivery_outcome deliver(std::span<const record_view> records) override;
     result<std::optional<state_map>> read_state() override;
-    // No: each request's Idempotency-Key is its batch's range, the same on every redelivery.
-    bool joins_batches() const override { return false; }
 
 private:
     struct impl;

@@ -66,8 +66,6 @@ public:
 
     delivery_outcome deliver(std::span<const record_view> records) override;
     result<std::optional<state_map>> read_state() override;
-    // No: a digest's Message-ID is its records' offset range, the same on every redelivery.
-    bool joins_batches() const override { return false; }
 
 private:
     struct impl;

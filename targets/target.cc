@@ -22,27 +22,6 @@
 namespace syncline::targets {
 namespace {
 
-// One line per scheme, listed in every URI error so the user sees what is accepted.
-constexpr std::string_view supported_schemes =
-    "supported: sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N], jsonl:PATH, null:, "
-    "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S], "
-    "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR|password_file=PATH&prefix=P&connect_timeout_ms=N&timeout_ms=N&chunk_records=N], "
-    "mysql|mariadb://USER@HOST[:PORT]/DB[?password_env=VAR|password_file=PATH&value=json|text|blob&socket=PATH"
-    "&tls=off|require|verify&tls_ca_file=PATH&connect_timeout=S&timeout=S], "
-    "rocksdb:PATH[?sync=true|false], "
-    "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
-    "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH], "
-    "nats://HOST[:PORT]/SUBJECT-PREFIX[?token_env=VAR|token_file=PATH|creds_file=PATH&connect_timeout_ms=N"
-    "&ack_timeout_ms=N&create_stream=NAME&duplicate_window_s=N&missing_stream=retry|dead_letter], "
-    "amqp://[USER@]HOST[:PORT]/EXCHANGE[?vhost=V&user=U&password_env=VAR|password_file=PATH&declare_exchange=TYPE"
-    "&mandatory=true|false&heartbeat_s=N&connect_timeout_ms=N&timeout_ms=N], "
-    "smtp(s)://HOST[:PORT]?from=ADDRESS&to=TEMPLATE[&subject=T&body=T|body_file=PATH&mode=record|digest&deletes=skip|send"
-    "&starttls=try|required|never&user=U&password_env=VAR|password_file=PATH&timeout_ms=N&connect_timeout_ms=N"
-    "&verify_tls=true|false&ca_file=PATH], "
-    "fcm://PROJECT?token_file=PATH|token_env=VAR&title=T&body=T[&data=T&device_token=T&deletes=skip|send&endpoint=URL&ca_file=PATH], "
-    "apns://TOPIC?key_file=PATH&key_id=K&team_id=T&title=T&body=T[&push_type=P&priority=N&collapse_id=T&sandbox=B&data=T"
-    "&device_token=T&deletes=skip|send&endpoint=URL&ca_file=PATH] (docs/targets/push.md)";
-
 // Opening is split in two so that `syncline config check` can validate a URI without touching
 // the target: a scheme's parser checks the URI and its options and returns the opener.
 using opener = std::function<result<std::unique_ptr<target>>()>;
@@ -224,42 +203,100 @@ result<opener> parse_push(const std::string&, const internal::parsed_uri& p, int
     return opener([o = std::move(o.value())] { return upcast(push_target::open(o)); });
 }
 
-struct scheme {
-    std::string_view name;
+// The registry's private half: each kind's parser, beside its public row.
+struct kind_row {
+    target_kind kind;
     scheme_parser parse;
     bool parses_own_query = false;  // The parser feeds `options` itself (the query is not all options).
 };
 
-constexpr scheme schemes[] = {
-    {"sqlite", parse_sqlite},
-    {"jsonl", parse_jsonl},
-    {"null", parse_null},
-    {"postgresql", parse_postgres},
-    {"postgres", parse_postgres},
-    {"mysql", parse_mysql},
-    {"mariadb", parse_mysql},
-    {"redis", parse_redis},
-    {"rocksdb", parse_rocksdb},
-    {"http", parse_http, true},
-    {"https", parse_http, true},
-    {"nats", parse_nats},
-    {"amqp", parse_amqp},
-    {"smtp", parse_smtp},
-    {"smtps", parse_smtp},
-    {"fcm", parse_push},
-    {"apns", parse_push},
+constexpr std::string_view sqlite_schemes[] = {"sqlite"}, jsonl_schemes[] = {"jsonl"}, null_schemes[] = {"null"},
+    postgres_schemes[] = {"postgresql", "postgres"}, mysql_schemes[] = {"mysql", "mariadb"},
+    redis_schemes[] = {"redis"}, rocksdb_schemes[] = {"rocksdb"}, http_schemes[] = {"http", "https"},
+    nats_schemes[] = {"nats"}, amqp_schemes[] = {"amqp"}, smtp_schemes[] = {"smtp", "smtps"},
+    fcm_schemes[] = {"fcm"}, apns_schemes[] = {"apns"};
+
+constexpr target_capabilities state{.fenced_state = true, .verifiable = true};
+// Channels: at-least-once with ids from pipeline + offset; nothing to read back.
+constexpr target_capabilities channel{};
+// Requests whose id is their batch's offset range must stay the same request on every redelivery.
+constexpr target_capabilities channel_batch_ids{.joins_batches = false};
+
+const kind_row kinds[] = {
+    {{"sqlite", sqlite_schemes, "sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N]",
+      "fenced state, one table per collection", state}, parse_sqlite},
+    {{"postgresql", postgres_schemes,
+      "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S]",
+      "fenced state, one table per collection (docs/targets/postgresql.md)", state}, parse_postgres},
+    {{"mysql", mysql_schemes,
+      "mysql|mariadb://USER@HOST[:PORT]/DB[?password_env=VAR|password_file=PATH&value=json|text|blob&socket=PATH"
+      "&tls=off|require|verify&tls_ca_file=PATH&connect_timeout=S&timeout=S]",
+      "fenced state, one table per collection (docs/targets/mysql.md)", state}, parse_mysql},
+    {{"redis", redis_schemes,
+      "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR|password_file=PATH&prefix=P&connect_timeout_ms=N"
+      "&timeout_ms=N&chunk_records=N]",
+      "fenced state, a hash per key (docs/targets/redis.md)", state}, parse_redis},
+    {{"rocksdb", rocksdb_schemes, "rocksdb:PATH[?sync=true|false]",
+      "fenced mirror, one writer at a time (docs/targets/rocksdb.md)",
+      {.fenced_state = true, .verifiable = true, .max_writers = 1}}, parse_rocksdb},
+    {{"jsonl", jsonl_schemes, "jsonl:PATH", "append-only change file, at-least-once; its reader fences",
+      {.verifiable = true}}, parse_jsonl},
+    {{"null", null_schemes, "null:", "discards everything (benchmarks)", channel}, parse_null},
+    {{"http", http_schemes,
+      "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
+      "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH]",
+      "signed webhook POST, at-least-once with an Idempotency-Key (docs/targets/webhook.md)", channel_batch_ids},
+     parse_http, true},
+    {{"nats", nats_schemes,
+      "nats://HOST[:PORT]/SUBJECT-PREFIX[?token_env=VAR|token_file=PATH|creds_file=PATH&connect_timeout_ms=N"
+      "&ack_timeout_ms=N&create_stream=NAME&duplicate_window_s=N&missing_stream=retry|dead_letter]",
+      "JetStream publish per record, at-least-once with Nats-Msg-Id (docs/targets/nats.md)", channel}, parse_nats},
+    {{"amqp", amqp_schemes,
+      "amqp://[USER@]HOST[:PORT]/EXCHANGE[?vhost=V&user=U&password_env=VAR|password_file=PATH&declare_exchange=TYPE"
+      "&mandatory=true|false&heartbeat_s=N&connect_timeout_ms=N&timeout_ms=N]",
+      "RabbitMQ publish per record, at-least-once with message_id (docs/targets/amqp.md)", channel}, parse_amqp},
+    {{"smtp", smtp_schemes,
+      "smtp(s)://HOST[:PORT]?from=ADDRESS&to=TEMPLATE[&subject=T&body=T|body_file=PATH&mode=record|digest"
+      "&deletes=skip|send&starttls=try|required|never&user=U&password_env=VAR|password_file=PATH&timeout_ms=N"
+      "&connect_timeout_ms=N&verify_tls=true|false&ca_file=PATH]",
+      "an email per change or digest, at-least-once with a Message-ID (docs/targets/smtp.md)", channel_batch_ids},
+     parse_smtp},
+    {{"fcm", fcm_schemes,
+      "fcm://PROJECT?token_file=PATH|token_env=VAR&title=T&body=T[&data=T&device_token=T&deletes=skip|send"
+      "&endpoint=URL&ca_file=PATH]",
+      "Firebase push per change, at-least-once (docs/targets/push.md)", channel}, parse_push},
+    {{"apns", apns_schemes,
+      "apns://TOPIC?key_file=PATH&key_id=K&team_id=T&title=T&body=T[&push_type=P&priority=N&collapse_id=T"
+      "&sandbox=B&data=T&device_token=T&deletes=skip|send&endpoint=URL&ca_file=PATH]",
+      "Apple push per change, at-least-once with apns-id (docs/targets/push.md)", channel}, parse_push},
 };
+
+const kind_row* find_row(std::string_view scheme) {
+    for (const kind_row& row : kinds)
+        for (std::string_view s : row.kind.schemes)
+            if (s == scheme) return &row;
+    return nullptr;
+}
+
+// Listed in every URI error, so the user sees what is accepted.
+std::string supported_schemes() {
+    std::string text = "supported: ";
+    for (const kind_row& row : kinds) {
+        if (&row != &kinds[0]) text += ", ";
+        text += row.kind.synopsis;
+    }
+    return text;
+}
 
 result<opener> parse_target_uri(const std::string& uri, const target_options& opts) {
     // Errors name the URI: never with its password.
     const std::string shown = cli::redact_secrets("target", uri);
-    internal::uri_options options(shown, std::string(supported_schemes));
+    internal::uri_options options(shown, supported_schemes());
     internal::parsed_uri p = internal::split_uri(uri);
     if (p.scheme.empty()) return options.error("no scheme");
-    for (const scheme& s : schemes) {
-        if (s.name != p.scheme) continue;
-        if (!s.parses_own_query) SYNCLINE_RETURN_IF_ERROR(options.parse(p.query));
-        auto made = s.parse(uri, p, options, opts);
+    if (const kind_row* s = find_row(p.scheme)) {
+        if (!s->parses_own_query) SYNCLINE_RETURN_IF_ERROR(options.parse(p.query));
+        auto made = s->parse(uri, p, options, opts);
         if (!made.ok()) {
             // Parsers may return a bare reason; every error leaves here naming the URI. A parser
             // that stopped early has not taken its later options: they are not "unknown".
@@ -275,6 +312,32 @@ result<opener> parse_target_uri(const std::string& uri, const target_options& op
 
 }  // namespace
 
+std::span<const target_kind> target_kinds() {
+    static const std::vector<target_kind> all = [] {
+        std::vector<target_kind> v;
+        for (const kind_row& row : kinds) v.push_back(row.kind);
+        return v;
+    }();
+    return all;
+}
+
+const target_kind* find_target_kind(std::string_view uri) {
+    internal::parsed_uri p = internal::split_uri(uri);
+    const kind_row* row = p.scheme.empty() ? nullptr : find_row(p.scheme);
+    return row ? &row->kind : nullptr;
+}
+
+std::string target_uri_help(bool verifiable_only) {
+    std::string text = verifiable_only ? "target URI, a state target:" : "target URI:";
+    for (const kind_row& row : kinds) {
+        if (verifiable_only && !row.kind.capabilities.verifiable) continue;
+        text += "\n  ";
+        text += row.kind.synopsis;
+        text += "\n      ";
+        text += row.kind.summary;
+    }
+    return text;
+}
 
 status check_target_uri(const std::string& uri, const target_options& opts) {
     return parse_target_uri(uri, opts).get_status();

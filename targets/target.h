@@ -1,5 +1,5 @@
 #pragma once
-// targets/target.h: the one interface every target implements (DESIGN.md "Pipelines and targets"):
+// targets/target.h: the one interface every target implements (docs/architecture.md "Delivery"):
 // deliver a batch, return a per-record outcome. Targets are chosen by URI (open_target).
 // A target instance belongs to one worker thread. State targets fence by offset: a change is
 // applied only if its offset is greater than the one stored for its (collection, key), deletes
@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,10 +49,6 @@ public:
     // Everything the target holds, for `syncline verify`; nullopt for targets that cannot be
     // read back (null:). Includes tombstones.
     virtual result<std::optional<state_map>> read_state() = 0;
-    // Whether a worker may join batches queued to it into one deliver() call. Push targets whose
-    // requests carry their batch's offset range (an idempotency key) say no, so that every
-    // redelivery of a batch is the same request.
-    virtual bool joins_batches() const { return true; }
 };
 
 struct target_options {
@@ -64,6 +61,29 @@ result<std::unique_ptr<target>> open_target(const std::string& uri, const target
 
 // Checks a target URI and its options without opening or connecting to anything.
 status check_target_uri(const std::string& uri, const target_options& opts = {});
+
+// The registry: one row per kind of target (target.cc). URI dispatch, every `--target` help text
+// and the capability questions below are all read from it, so a new target is one new row.
+struct target_capabilities {
+    bool fenced_state = false;  // Applies a change only above the offset stored for its key.
+    bool verifiable = false;    // read_state() returns what it holds (`syncline verify`).
+    bool joins_batches = true;  // A worker may join queued batches into one deliver() call.
+    unsigned max_writers = 0;   // Processes that can write at once; 0 = any number.
+};
+struct target_kind {
+    std::string_view name;                       // The kind, as docs and metrics call it ("sqlite").
+    std::span<const std::string_view> schemes;   // URI schemes that select it ("postgresql", "postgres").
+    std::string_view synopsis;                   // The URI form with its options, for help and errors.
+    std::string_view summary;                    // One line: what a delivery means for this kind.
+    target_capabilities capabilities;
+};
+// Every kind, in the order help texts list them. Static storage; thread-safe.
+std::span<const target_kind> target_kinds();
+// The kind a URI selects by its scheme; nullptr for an unknown or missing scheme.
+const target_kind* find_target_kind(std::string_view uri);
+// The help text of a `--target` option, generated from the registry: one line per kind
+// (only the verifiable ones when verifiable_only), each `SYNOPSIS  SUMMARY`.
+std::string target_uri_help(bool verifiable_only = false);
 
 
 }  // namespace syncline::targets

@@ -95,19 +95,18 @@ public:
         auto work_at = zmqx::bind_all(_work, _options.work);
         if (!work_at.ok()) return work_at.get_status();
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_control, _options.control));
-        log_vent.info("started pipeline=" + _options.pipeline + " log=" + _options.log +
-                      " batch_records=" + std::to_string(_options.batch_records) +
-                      " batch_bytes=" + std::to_string(_options.batch_bytes) +
-                      " window=" + std::to_string(_options.window.max_batches) +
-                      " ack_timeout_ms=" + std::to_string(_options.window.ack_timeout.count()));
-        for (const auto& endpoint : *work_at) log_vent.info("listening channel=work endpoint=" + endpoint);
+        log_vent.info("started", {{"pipeline", _options.pipeline}, {"log", _options.log},
+                                  {"batch_records", _options.batch_records}, {"batch_bytes", _options.batch_bytes},
+                                  {"window", _options.window.max_batches},
+                                  {"ack_timeout_ms", _options.window.ack_timeout.count()}});
+        for (const auto& endpoint : *work_at) log_vent.info("listening", {{"channel", "work"}, {"endpoint", endpoint}});
 
         _health.set_ready(false, "waiting for the sink at " + _options.control);
         if (!wait_for_resume(stop)) {
             log_vent.info("stopped before the sink answered");
             return {};
         }
-        log_vent.info("resuming at offset=" + std::to_string(_next) + " committed=" + std::to_string(_committed));
+        log_vent.info("resuming at", {{"offset", _next}, {"committed", _committed}});
 
         std::optional<clock::time_point> drain_deadline;
         _progress_at = clock::now();
@@ -118,10 +117,10 @@ public:
             _health.beat();
             if (stop.stop_requested() && !drain_deadline) {
                 drain_deadline = now + _options.drain_timeout;
-                log_vent.info("stopping: draining in_flight=" + std::to_string(_window.size()));
+                log_vent.info("stopping: draining", {{"in_flight", _window.size()}});
             }
             if (_options.to != 0 && _committed >= _options.to) {
-                log_vent.info("reached offset=" + std::to_string(_options.to) + ": bounded pass complete");
+                log_vent.info("bounded pass complete: reached", {{"offset", _options.to}});
                 break;
             }
             if (drain_deadline) {
@@ -162,12 +161,12 @@ public:
             SYNCLINE_RETURN_IF_ERROR(poll_control(wait, blocked));
         }
         publish_metrics(clock::now());
-        log_vent.info("stopped committed=" + std::to_string(_committed) + " next=" + std::to_string(_next) +
-                      " batches_sent=" + std::to_string(_batches_sent) +
-                      " records_sent=" + std::to_string(_records_sent) +
-                      " redeliveries=" + std::to_string(_window.redeliveries()) +
-                      " bad_frames=" + std::to_string(_dropped.total()) + (_zap ? " " + _zap->summary() : "") +
-                      " peak_rss_kb=" + std::to_string(peak_rss_kb()));
+        std::vector<log_field> fields{{"committed", _committed}, {"next", _next}, {"batches_sent", _batches_sent},
+                                      {"records_sent", _records_sent}, {"redeliveries", _window.redeliveries()},
+                                      {"bad_frames", _dropped.total()}};
+        if (_zap) _zap->append_fields(fields);
+        fields.emplace_back("peak_rss_kb", peak_rss_kb());
+        log_vent.write(log_level::info, "stopped", fields);
         return {};
     }
 
@@ -270,8 +269,8 @@ private:
             zmqx::send(_control, wire::encode(wire::sent{_options.pipeline, {b->offsets}}));
             if (!zmqx::send(_work, wire::encode_header(header), b->body)) return false;
             if (b->attempt > 0 && _redelivery_log.allow())
-                log_vent.warn("redelivering range=" + std::to_string(b->offsets.first) + ".." +
-                              std::to_string(b->offsets.last) + " attempt=" + std::to_string(b->attempt + 1));
+                log_vent.warn("redelivering", {{"range", std::to_string(b->offsets.first) + ".." + std::to_string(b->offsets.last)},
+                                               {"attempt", b->attempt + 1}});
             if (b->attempt > 0) {
                 _metrics.batches_redelivered.inc();
                 _metrics.records_redelivered.inc(b->count);
@@ -298,11 +297,7 @@ private:
     status poll_control(milliseconds wait, bool blocked) {
         zmq::pollitem_t items[] = {{_control.handle(), 0, ZMQ_POLLIN, 0},
                                    {_work.handle(), 0, static_cast<short>(blocked ? ZMQ_POLLOUT : 0), 0}};
-        try {
-            zmq::poll(items, 2, wait);
-        } catch (const zmq::error_t& e) {
-            if (e.num() != EINTR) return status{errc::io_error, std::string("poll: ") + e.what()};
-        }
+        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(items, wait));
         for (int i = 0; i < 1000; ++i) {
             auto got = zmqx::receive(_control, milliseconds(0));
             if (!got.ok()) { _dropped.drop(got.get_status().message()); continue; }
@@ -406,10 +401,10 @@ private:
                           "s: all batches acknowledged, waiting for the sink to commit");
             return;
         }
-        log_vent.warn("work in flight, no progress for " + std::to_string(secs) +
-                      "s oldest_unacked_offset=" + std::to_string(oldest->offsets.first) +
-                      " held_by=" + (oldest->holder.empty() ? std::string("none") : oldest->holder) +
-                      " attempt=" + std::to_string(oldest->attempt) + " in_flight=" + std::to_string(_window.size()));
+        log_vent.warn("work in flight, no progress for " + std::to_string(secs) + "s",
+                      {{"oldest_unacked_offset", oldest->offsets.first},
+                       {"held_by", oldest->holder.empty() ? std::string("none") : oldest->holder},
+                       {"attempt", oldest->attempt}, {"in_flight", _window.size()}});
     }
 
     const ventilator_options& _options;

@@ -1,5 +1,5 @@
 #pragma once
-// ventilator/ventilator.h: the ventilator process (DESIGN.md): tails the change log (RocksDB
+// ventilator/ventilator.h: the ventilator process (docs/architecture.md): tails the change log (RocksDB
 // secondary), asks the sink where to resume, cuts batches (count and byte limits) and pushes
 // them to workers within a bounded window, redelivering what is not acknowledged in time.
 // It forwards the stored record bytes without decoding them. run() returns ok on a requested

@@ -1,6 +1,6 @@
 #pragma once
-// ventilator/window.h: the bounded in-flight window of the ventilator (DESIGN.md "Delivery
-// semantics"). Batches enter in offset order and leave only when the sink's committed watermark
+// ventilator/window.h: the bounded in-flight window of the ventilator (docs/architecture.md
+// "Delivery"). Batches enter in offset order and leave only when the sink's committed watermark
 // passes them; acknowledged batches wait there as bare ranges (their bodies freed, no redelivery
 // timer), so a sink restart (which forgets acknowledgements above its watermark) can re-arm them.
 // Flow control counts unacknowledged batches only: the commit interval does not throttle sending.

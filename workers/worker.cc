@@ -81,9 +81,9 @@ public:
         }
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_work, _options.work));
         SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_acks, _options.acks));
-        log_worker.info("started id=" + _options.id + " pipeline=" + _options.pipeline +
-                        " target=" + cli::redact_secrets("target", _options.target) + " work=" + _options.work +
-                        " acks=" + _options.acks);
+        log_worker.info("started", {{"id", _options.id}, {"pipeline", _options.pipeline},
+                                    {"target", cli::redact_secrets("target", _options.target)}, {"work", _options.work},
+                                    {"acks", _options.acks}});
 
         _health.set_ready(true);
         while (!stop.stop_requested()) {
@@ -96,7 +96,7 @@ public:
             // transaction, one multi-row statement) for all of them, each still acked alone.
             std::vector<accepted> group;
             std::size_t records = accept(std::move(**got), group);
-            while (_target->joins_batches() && records < _options.coalesce_records) {
+            while (_joins_batches && records < _options.coalesce_records) {
                 auto more = zmqx::receive(_work, milliseconds(0));
                 if (!more.ok()) { _dropped.drop(more.get_status().message()); continue; }
                 if (!more->has_value()) break;
@@ -120,10 +120,9 @@ public:
                 ++returned;
             }
         }
-        log_worker.info("stopped batches=" + std::to_string(_batches) + " records=" + std::to_string(_records) +
-                        " nacks=" + std::to_string(_nacks) + " failed_records=" + std::to_string(_failed_records) +
-                        " returned_on_stop=" + std::to_string(returned) + " bad_frames=" + std::to_string(_dropped.total()) +
-                        " peak_rss_kb=" + std::to_string(peak_rss_kb()));
+        log_worker.info("stopped", {{"batches", _batches}, {"records", _records}, {"nacks", _nacks},
+                                    {"failed_records", _failed_records}, {"returned_on_stop", returned},
+                                    {"bad_frames", _dropped.total()}, {"peak_rss_kb", peak_rss_kb()}});
         return {};
     }
 
@@ -261,8 +260,8 @@ private:
             // The target's own Retry-After is the least wait; our backoff still grows beneath it.
             const milliseconds wait = std::max(backoff, outcome.retry_after);
             if (_retry_log.allow())
-                log_worker.warn("target unavailable, retrying in " + std::to_string(wait.count()) +
-                                "ms: " + outcome.transient.message());
+                log_worker.warn("target unavailable, retrying",
+                                {{"attempt", attempt + 1}, {"delay_ms", wait.count()}, {"reason", outcome.transient.message()}});
             sleep_unless_stopped(wait, stop);
             backoff = std::min(backoff * 2, milliseconds(5000));
         }
@@ -311,6 +310,8 @@ private:
 
     const worker_options& _options;
     std::unique_ptr<target> _target;
+    // The registry's answer for this target's kind (open_target accepted the URI, so it has one).
+    const bool _joins_batches = targets::find_target_kind(_options.target)->capabilities.joins_batches;
     zmq::context_t _context;
     zmq::socket_t _work;
     zmq::socket_t _acks;
@@ -331,7 +332,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     long backoff_ms = o.retry_backoff.count();
     po::options_description desc("worker options");
     desc.add_options()
-        ("target", po::value(&o.target)->default_value(o.target), "target URI: sqlite:PATH, postgresql://, redis://, rocksdb:PATH, http(s)://, jsonl:PATH, null: (docs/targets)")
+        ("target", po::value(&o.target)->default_value(o.target), "target URI, one of the kinds listed above (docs/targets)")
         ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
         ("origin-pipeline", po::value(&o.origin_pipeline)->value_name("NAME"),
          "the pipeline the records belong to, from which channel ids derive (syncline replay sets it; default: --pipeline)")
@@ -348,7 +349,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     metrics::add_endpoint_options(desc, o.metrics);
     curve::curve_options curve_flags;
     curve::add_cli_options(desc, curve_flags, curve::role::client);
-    auto parsed = cli::parse(argc, argv, desc, "usage: syncline-worker --target URI [--pipeline NAME] [options]");
+    const std::string usage = "usage: syncline-worker --target URI [--pipeline NAME] [options]\n\n" + targets::target_uri_help();
+    auto parsed = cli::parse(argc, argv, desc, usage);
     if (!parsed.ok()) return parsed.get_status();
     out.exit_now = parsed->exit_now;
     if (out.exit_now) return out;

@@ -1,5 +1,5 @@
 #pragma once
-// workers/worker.h: the stateless worker process (DESIGN.md): pulls batches from the ventilator,
+// workers/worker.h: the stateless worker process (docs/architecture.md): pulls batches from the ventilator,
 // delivers each to its target in one round trip where the target allows, and pushes an ack
 // (with per-record permanent failures) or, after bounded retries, a nack to the sink. It holds
 // nothing but connections: killing it at any moment loses nothing (the ventilator redelivers).

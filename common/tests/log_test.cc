@@ -91,16 +91,17 @@ protected:
         set_log_pipeline("");
         set_log_level(log_level::info);
     }
-    static nlohmann::json line_of(log_level level, std::string_view msg) {
-        const std::string line = format_log_line(level, "worker", msg);
+    static nlohmann::json line_of(log_level level, std::string_view msg, log_fields fields = {}) {
+        const std::string line = format_log_line(level, "worker", msg, std::span<const log_field>(fields.begin(), fields.size()));
         EXPECT_TRUE(line.ends_with("\n"));
         EXPECT_EQ(line.find('\n'), line.size() - 1) << "one event, one line: " << line;
         return nlohmann::json::parse(line);
     }
 };
 
-TEST_F(json_log_test, carries_every_key_and_splits_trailing_fields) {
-    const auto j = line_of(log_level::warn, "target unavailable, retrying attempt=3 delay_ms=250 uri=sqlite:/x.db");
+TEST_F(json_log_test, carries_every_key_and_the_fields_given) {
+    const auto j = line_of(log_level::warn, "target unavailable, retrying",
+                           {{"attempt", 3}, {"delay_ms", 250}, {"uri", "sqlite:/x.db"}});
     EXPECT_TRUE(std::regex_match(j.at("ts").get<std::string>(),
                                  std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
     EXPECT_EQ(j.at("level"), "warn");
@@ -114,16 +115,28 @@ TEST_F(json_log_test, carries_every_key_and_splits_trailing_fields) {
     EXPECT_GT(j.at("pid").get<int>(), 0);
 }
 
-TEST_F(json_log_test, quoted_values_and_words_that_only_look_like_fields) {
-    // "a=b" inside the text is text: only the trailing run of key=value words are fields.
-    const auto j = line_of(log_level::error,
-                           "worker-2 died: a=b then text last_line=" + quote_field("error: disk \"full\"") + " code=007");
-    EXPECT_EQ(j.at("msg"), "worker-2 died: a=b then text");
-    EXPECT_EQ(j.at("fields").at("last_line"), "error: disk \"full\"");
-    EXPECT_EQ(j.at("fields").at("code"), "007");  // Not a plain number: kept as text.
-    const auto only_fields = line_of(log_level::info, "committed=5");
-    EXPECT_EQ(only_fields.at("msg"), "");
-    EXPECT_EQ(only_fields.at("fields").at("committed"), 5);
+// Fields are never parsed back out of text: a reason with spaces (the sink's nack line) kept
+// worker, attempt and reason only while they were words at the message's end; as fields they
+// survive anything the value holds.
+TEST_F(json_log_test, a_value_with_spaces_quotes_or_equals_keeps_every_field) {
+    const std::string reason = "target unavailable: lock wait timeout exceeded; try restarting a=b \"x\"";
+    const auto j = line_of(log_level::warn, "nack", {{"range", "1..10"}, {"worker", "w 1"}, {"attempt", 2}, {"reason", reason}});
+    EXPECT_EQ(j.at("msg"), "nack");
+    EXPECT_EQ(j.at("fields").at("range"), "1..10");
+    EXPECT_EQ(j.at("fields").at("worker"), "w 1");
+    EXPECT_EQ(j.at("fields").at("attempt"), 2);
+    EXPECT_EQ(j.at("fields").at("reason"), reason);
+    // Text that merely looks like fields stays text.
+    const auto text_only = line_of(log_level::info, "committed=5 a=b");
+    EXPECT_EQ(text_only.at("msg"), "committed=5 a=b");
+    EXPECT_TRUE(text_only.at("fields").empty());
+    EXPECT_EQ(line_of(log_level::info, "x", {{"code", "007"}}).at("fields").at("code"), "007");  // Not a plain number.
+}
+
+TEST(log, text_lines_write_fields_as_quoted_key_values) {
+    const std::string line = format_log_line(log_level::warn, "sink", "nack",
+                                             std::initializer_list<log_field>{{"worker", "w1"}, {"reason", "disk \"full\" now"}, {"n", 3}});
+    EXPECT_TRUE(line.ends_with(" warn sink nack worker=w1 reason=\"disk \\\"full\\\" now\" n=3\n")) << line;
 }
 
 TEST_F(json_log_test, hostile_text_stays_one_parseable_line) {
@@ -139,7 +152,7 @@ TEST_F(json_log_test, hostile_text_stays_one_parseable_line) {
 TEST_F(json_log_test, logger_writes_json_lines_to_stderr) {
     logger log("sink");
     ::testing::internal::CaptureStderr();
-    log.info("started committed=12");
+    log.info("started", {{"committed", 12}});
     log.debug("hidden at info");
     log.error("cannot commit: io error");
     const std::string out = ::testing::internal::GetCapturedStderr();
@@ -154,8 +167,8 @@ TEST_F(json_log_test, logger_writes_json_lines_to_stderr) {
 
 TEST(log, text_lines_name_the_pipeline_once) {
     set_log_pipeline("orders");
-    const std::string tagged = format_log_line(log_level::info, "sink", "committed=5");
-    const std::string already = format_log_line(log_level::info, "sink", "started pipeline=orders");
+    const std::string tagged = format_log_line(log_level::info, "sink", "", std::initializer_list<log_field>{{"committed", 5}});
+    const std::string already = format_log_line(log_level::info, "sink", "started", std::initializer_list<log_field>{{"pipeline", "orders"}});
     set_log_pipeline("");
     EXPECT_TRUE(tagged.ends_with(" info sink pipeline=orders committed=5\n")) << tagged;
     EXPECT_TRUE(already.ends_with(" info sink started pipeline=orders\n")) << already;
@@ -184,6 +197,8 @@ TEST(log, remembered_secrets_are_scrubbed_from_every_line_and_text) {
     EXPECT_EQ(line.find("QueryS3cret"), std::string::npos) << line;
     EXPECT_NE(line.find("cannot connect with *** or ***, ***"), std::string::npos) << line;
     EXPECT_EQ(scrub_secrets("reason: u:Pl%40nted9@db"), "reason: u:***@db");
+    const std::string with_fields = format_log_line(log_level::info, "t", "opening", {{"reason", "auth Pl@nted9 failed"}});
+    EXPECT_EQ(with_fields.find("nted9"), std::string::npos) << with_fields;
     EXPECT_EQ(scrub_secrets("nothing secret"), "nothing secret");
 }
 

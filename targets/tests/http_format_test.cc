@@ -137,7 +137,7 @@ TEST_F(http_uri, valid_forms_check_and_open_without_connecting) {
         EXPECT_TRUE(check_target_uri(uri, {"p1"}).ok()) << check_target_uri(uri, {"p1"}).message();
         auto t = open_target(uri, {"p1"});
         ASSERT_TRUE(t.ok()) << t.get_status().message();
-        EXPECT_FALSE((*t)->joins_batches());
+        EXPECT_FALSE(find_target_kind(uri)->capabilities.joins_batches);
         auto state = (*t)->read_state();
         ASSERT_TRUE(state.ok());
         EXPECT_FALSE(state->has_value());

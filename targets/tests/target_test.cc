@@ -83,6 +83,40 @@ TEST(null_target, discards_and_cannot_be_read_back) {
     EXPECT_FALSE(st->has_value());
 }
 
+
+// The registry is the one source of dispatch and help: every scheme it lists is dispatched to its
+// own kind, and every kind appears in the generated help (the old hand-written copies lacked mysql).
+TEST(target_registry, every_scheme_dispatches_and_every_kind_is_in_the_help) {
+    const std::string help = target_uri_help();
+    const std::string state_help = target_uri_help(/*verifiable_only=*/true);
+    ASSERT_GE(target_kinds().size(), 13u);
+    for (const target_kind& kind : target_kinds()) {
+        EXPECT_NE(help.find(kind.synopsis), std::string::npos) << kind.name;
+        EXPECT_EQ(state_help.find(kind.synopsis) != std::string::npos, kind.capabilities.verifiable) << kind.name;
+        ASSERT_FALSE(kind.schemes.empty()) << kind.name;
+        for (std::string_view scheme : kind.schemes) {
+            const target_kind* found = find_target_kind(std::string(scheme) + "://x/y");
+            ASSERT_NE(found, nullptr) << scheme;
+            EXPECT_EQ(found->name, kind.name) << scheme;
+            // An unknown-option error lists every kind's synopsis (generated from the same rows).
+            auto checked = check_target_uri(std::string(scheme) + "://h/p?surely_not_an_option=1");
+            EXPECT_FALSE(checked.ok()) << scheme;
+        }
+        if (kind.capabilities.fenced_state) {
+            EXPECT_TRUE(kind.capabilities.verifiable) << kind.name;
+        }
+    }
+    EXPECT_NE(help.find("mysql|mariadb://"), std::string::npos);
+    EXPECT_EQ(find_target_kind("mongodb://h/db"), nullptr);
+    EXPECT_EQ(find_target_kind("no-scheme"), nullptr);
+    EXPECT_FALSE(find_target_kind("https://h/hook")->capabilities.joins_batches);
+    EXPECT_TRUE(find_target_kind("sqlite:/tmp/x.db")->capabilities.joins_batches);
+    EXPECT_EQ(find_target_kind("rocksdb:/tmp/m")->capabilities.max_writers, 1u);
+    const auto unknown = check_target_uri("mongodb://h/db");
+    for (const target_kind& kind : target_kinds())
+        EXPECT_NE(unknown.message().find(kind.synopsis), std::string::npos) << kind.name;
+}
+
 }  // namespace
 }  // namespace syncline::targets
 
