@@ -153,14 +153,17 @@ public:
         if (_nack_log.allow())
             log_sink.warn("nack", {{"range", std::to_string(n.offsets.first) + ".." + std::to_string(n.offsets.last)},
                                    {"worker", n.worker}, {"attempt", n.attempt}, {"reason", n.reason}});
-        if (n.offsets.last > _committed && announced(n.offsets)) _news.redeliver.push_back(n.offsets);
+        // Not filtered by announcement (a nack can overtake it): a forged one only makes a batch
+        // the ventilator holds due at once, and the ventilator ignores ranges it does not hold.
+        if (n.offsets.last > _committed) _news.redeliver.push_back(n.offsets);
     }
 
     // A worker took a batch: the ventilator learns who holds it (its stall watchdog names them).
     void on_receipt(const wire::receipt& r) {
         _m.receipts.inc();
         seen(r.worker);
-        if (r.offsets.last > _committed && announced(r.offsets)) _news.received.push_back({r.offsets, r.attempt, r.worker});
+        // Not filtered by announcement either (it often overtakes it): receipts only name holders.
+        if (r.offsets.last > _committed) _news.received.push_back({r.offsets, r.attempt, r.worker});
     }
 
     // Writes the watermark and the dead letters in one synced batch when either changed.
