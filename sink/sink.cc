@@ -71,30 +71,47 @@ public:
         _m.committed_offset.set(static_cast<double>(committed));
     }
 
-    // The ventilator announced the ranges it is sending. A range past the log's last offset (with
-    // --log) is refused: the ventilator only sends what the log holds.
+    // The ventilator announced the ranges it is sending. With --log, a range past the log's last
+    // offset is refused: the ventilator only sends what the log holds. One past what this sink's
+    // view of the log shows waits for verify_announcements() (a catch-up per commit tick, not per
+    // announcement: catching up costs milliseconds).
     void on_sent(const wire::sent& m) {
+        const auto known = log_last_offset();
         for (const wire::range& r : m.ranges) {
             if (r.last <= _committed) continue;
-            if (const auto last = log_last_offset(r.last); last && r.last > *last) {
+            if (known && r.last > *known) {
+                if (_unverified.size() < max_sent_ranges) _unverified.push_back({r, std::chrono::steady_clock::now()});
+                else _m.bad_frames.inc();
+                continue;
+            }
+            accept_announcement(r);
+        }
+        release_held();
+    }
+
+    // Announcements past the log's end as last seen: caught up once, then accepted, kept for
+    // another tick, or (still past the end after 5 s) refused as forged.
+    void verify_announcements() {
+        if (_unverified.empty() || !open_log()) return;
+        (void)_log->catch_up();
+        const std::uint64_t last = _log->last_offset();
+        const auto now = std::chrono::steady_clock::now();
+        std::vector<unverified> keep;
+        for (const auto& u : _unverified) {
+            if (u.offsets.last <= last) {
+                accept_announcement(u.offsets);
+            } else if (now - u.since < std::chrono::seconds(5)) {
+                keep.push_back(u);
+            } else {
+                _m.bad_frames.inc();
                 if (_forged_log.allow())
                     log_sink.warn("refused an announced range past the log's last offset",
-                                  {{"range", std::to_string(r.first) + ".." + std::to_string(r.last)},
-                                   {"log_last_offset", *last}});
-                _m.bad_frames.inc();
-                continue;
+                                  {{"range", std::to_string(u.offsets.first) + ".." + std::to_string(u.offsets.last)},
+                                   {"log_last_offset", last}});
             }
-            if (_sent.size() >= max_sent_ranges && !_sent.count(r.first)) {
-                _m.bad_frames.inc();
-                continue;
-            }
-            _sent[r.first] = r.last;
         }
-        // Acks that came before their announcement.
-        std::vector<wire::ack> held;
-        held.swap(_held);
-        _held_bytes = 0;
-        for (auto& a : held) on_ack(a);
+        _unverified.swap(keep);
+        release_held();
     }
 
     // An ack counts only for a range the ventilator announced sending (wire::sent): anyone who
@@ -168,6 +185,7 @@ public:
 
     // Writes the watermark and the dead letters in one synced batch when either changed.
     status commit() {
+        verify_announcements();
         const std::uint64_t w = _tracker.watermark();
         if (w == _committed && _pending_dead.empty()) return {};
         const auto began = std::chrono::steady_clock::now();
@@ -239,15 +257,36 @@ private:
         return bytes;
     }
 
+    struct unverified {
+        wire::range offsets;
+        std::chrono::steady_clock::time_point since;
+    };
+
+    void accept_announcement(const wire::range& r) {
+        if (_sent.size() >= max_sent_ranges && !_sent.count(r.first)) {
+            _m.bad_frames.inc();
+            return;
+        }
+        _sent[r.first] = r.last;
+    }
+
+    // Acks that came before their announcement.
+    void release_held() {
+        if (_held.empty()) return;
+        std::vector<wire::ack> held;
+        held.swap(_held);
+        _held_bytes = 0;
+        for (auto& a : held) on_ack(a);
+    }
+
     bool announced(const wire::range& r) const {
         const auto it = _sent.find(r.first);
         return it != _sent.end() && it->second == r.last;
     }
 
-    // The log's last offset when the sink has --log (caught up if `needed` lies beyond it).
-    std::optional<std::uint64_t> log_last_offset(std::uint64_t needed) {
+    // The log's last offset as this sink's reader last saw it, when the sink has --log.
+    std::optional<std::uint64_t> log_last_offset() {
         if (!open_log()) return std::nullopt;
-        if (_log->last_offset() < needed) (void)_log->catch_up();
         return _log->last_offset();
     }
 
@@ -338,6 +377,7 @@ private:
     rate_limiter _stop_log{std::chrono::seconds(10)};
     std::map<std::uint64_t, std::uint64_t> _sent;  // Announced ranges above the watermark: first -> last.
     std::vector<wire::ack> _held;                   // Acks waiting for their announcement.
+    std::vector<unverified> _unverified;            // Announcements past the log's end as last seen.
     std::size_t _held_bytes = 0;                    // held_bytes() of _held.
 };
 

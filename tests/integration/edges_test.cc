@@ -227,6 +227,13 @@ TEST_F(sink_edges_test, an_ack_for_a_range_the_ventilator_never_sent_commits_not
         a.offsets = {1, 1'000'000'000'000ull};
         a.worker = "forger";
         ASSERT_TRUE(zmqx::send(forged, wire::encode(a), seconds(5)));
+        // The control socket is open too without CURVE: an announcement of that range is not
+        // enough, since it lies past the log's end.
+        zmq::socket_t rogue(ctx, zmq::socket_type::dealer);
+        zmqx::tune(rogue, {.immediate = false, .linger = milliseconds(2000)});
+        ASSERT_TRUE(zmqx::connect(rogue, control).ok());
+        ASSERT_TRUE(zmqx::send(rogue, wire::encode(wire::sent{"p1", {a.offsets}}), seconds(5)));
+        ASSERT_TRUE(zmqx::send(forged, wire::encode(a), seconds(5)));
     }
     auto worker = start_worker();
     ASSERT_TRUE(eventually([&] { return committed(state, "p1") >= 2'000; }, seconds(60)));
