@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-#include "common/codec.h"
+#include "common/record.h"
 #include "common/status.h"
 
 namespace syncline::wire {
@@ -31,15 +31,12 @@ inline bool holds_exactly(range r, std::uint64_t n) noexcept {
     return n >= 1 && r.first <= r.last && r.last - r.first == n - 1;
 }
 
-// The one set of frame limits (every writer stays below them, every reader accepts them):
-// - a batch is cut until it reaches max_batch_bytes (the --batch-bytes maximum), so it holds less
-//   than that plus one record, and one stored record is at most max_record_bytes;
-// - every receiving socket drops a peer announcing a larger message (ZMQ_MAXMSGSIZE, see
-//   common/zmq_util.h) before libzmq allocates what arbitrary bytes claim.
-inline constexpr std::uint64_t max_batch_bytes = 64ull << 20;
-// A record: its value and key at the codec's per-field limit, plus room for the rest.
-inline constexpr std::uint64_t max_record_bytes = 2 * std::uint64_t{codec::decode_limits{}.max_field_bytes} + (1ull << 20);
-inline constexpr std::uint64_t max_message_bytes = max_batch_bytes + max_record_bytes + (1ull << 20);
+// Frame limits, from the one set of limits (common/record.h, limits::): every receiving socket
+// drops a peer announcing a message over max_message_bytes (ZMQ_MAXMSGSIZE, common/zmq_util.h)
+// before libzmq allocates what arbitrary bytes claim. A batch message is the largest there is:
+// a body cut until it reaches max_batch_bytes, so at most that plus one record, and its header.
+inline constexpr std::uint64_t max_batch_bytes = limits::max_batch_bytes;
+inline constexpr std::uint64_t max_message_bytes = limits::max_batch_message_bytes;
 
 // ventilator -> worker. `body` is a codec batch body (records are decoded by the worker).
 struct batch {

@@ -1,7 +1,7 @@
 // Fuzz target: a worker's batch acceptance (workers/accept.h), everything a worker does with the
 // two frames it takes off its work socket before the target sees a record. Beyond "no crash, no
 // hang", it checks what the worker relies on: a dead-lettered range holds exactly `count` offsets
-// (the worker dead-letters each one), and a taken batch's records match its header.
+// (the worker dead-letters each one), and a taken batch's records (decoded or not) match its header.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (b.pipeline != "p" || !wire::holds_exactly(b.offsets, b.count) || b.count > codec::decode_limits{}.max_records)
         std::abort();
     if (got.what == verdict::take) {
-        if (got.records.size() != b.count) std::abort();
+        if (got.records.size() + got.undecodable.size() != b.count) std::abort();
         for (const auto& r : got.records)
             if (r.offset < b.offsets.first || r.offset > b.offsets.last) std::abort();
     }

@@ -475,7 +475,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         return {};
     };
     SYNCLINE_RETURN_IF_ERROR(in_range("--batch-records", static_cast<long>(o.batch_records), 1, 100'000));
-    SYNCLINE_RETURN_IF_ERROR(in_range("--batch-bytes", static_cast<long>(o.batch_bytes), 1, static_cast<long>(wire::max_batch_bytes)));
+    SYNCLINE_RETURN_IF_ERROR(in_range("--batch-bytes", static_cast<long>(o.batch_bytes), 1, static_cast<long>(limits::max_batch_bytes)));
     SYNCLINE_RETURN_IF_ERROR(in_range("--window", static_cast<long>(window), 1, 10'000));
     SYNCLINE_RETURN_IF_ERROR(in_range("--ack-timeout-ms", ack_timeout_ms, 10, 3'600'000));
     SYNCLINE_RETURN_IF_ERROR(in_range("--tail-interval-ms", tail_ms, 1, 10'000));

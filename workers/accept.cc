@@ -7,16 +7,16 @@ namespace {
 
 std::string range_text(wire::range r) { return std::to_string(r.first) + ".." + std::to_string(r.last); }
 
-// Empty when the records match the header: count, range, strictly increasing offsets.
-std::string check_records(const wire::batch& b, const std::vector<record_view>& records) {
-    if (records.size() != b.count)
-        return "record count " + std::to_string(records.size()) + " != header count " + std::to_string(b.count);
-    if (records.empty()) return "empty batch";
-    std::uint64_t previous = 0;
-    for (const auto& r : records) {
-        if (r.offset < b.offsets.first || r.offset > b.offsets.last || r.offset <= previous)
-            return "offset " + std::to_string(r.offset) + " out of order or outside " + range_text(b.offsets);
-        previous = r.offset;
+// Empty when the decoded batch matches the header: the count, and each record at its index.
+std::string check_records(const wire::batch& b, const codec::decoded_batch& d) {
+    const std::size_t total = d.records.size() + d.bad.size();
+    if (total != b.count) return "record count " + std::to_string(total) + " != header count " + std::to_string(b.count);
+    if (total == 0) return "empty batch";
+    for (std::size_t i = 0; i < d.records.size(); ++i) {
+        const std::uint64_t expected = b.offsets.first + d.indexes[i];
+        if (d.records[i].offset != expected)
+            return "record " + std::to_string(d.indexes[i]) + " has offset " + std::to_string(d.records[i].offset) +
+                   ", not " + std::to_string(expected) + " of " + range_text(b.offsets);
     }
     return {};
 }
@@ -46,15 +46,17 @@ accepted_batch accept_batch(std::string_view header_frame, std::string_view body
         return out;
     }
     out.header = std::move(*b);
-    auto records = codec::decode_batch_body(out.header.body);
-    std::string bad = records.ok() ? check_records(out.header, *records) : records.get_status().message();
+    auto decoded = codec::decode_batch_records(out.header.body);
+    std::string bad = decoded.ok() ? check_records(out.header, *decoded) : decoded.get_status().message();
     if (!bad.empty()) {
         out.what = accepted_batch::verdict::dead_letter;
         out.reason = std::move(bad);
         return out;
     }
     out.what = accepted_batch::verdict::take;
-    out.records = std::move(records.value());
+    for (const auto& r : decoded->bad)
+        out.undecodable.push_back({out.header.offsets.first + r.index, "undecodable record: " + r.reason});
+    out.records = std::move(decoded->records);
     return out;
 }
 

@@ -14,7 +14,8 @@ namespace syncline::workers {
 
 struct accepted_batch {
     enum class verdict {
-        take,         // A valid batch: `header` and `records` (views into the body frame) are set.
+        take,         // A valid batch: `header`, `records` (views into the body frame, possibly none)
+                      // and `undecodable` (records that did not decode, each dead-lettered alone).
         dead_letter,  // A valid header whose stored bytes are bad: redelivering cannot help, so
                       // every offset of `header.offsets` (exactly header.count of them) is
                       // dead-lettered with `reason`.
@@ -23,12 +24,14 @@ struct accepted_batch {
     verdict what = verdict::drop;
     wire::batch header;
     std::vector<record_view> records;
+    std::vector<wire::record_failure> undecodable;
     std::string reason;
 };
 
 // Checks one two-frame message for pipeline `pipeline`: the header (wire::decode), the range
-// against the count (overflow-safe), then every record (codec) against the header: count, range,
-// strictly increasing offsets. The views in the result point into `body_frame`.
+// against the count (overflow-safe), then every record (codec::decode_batch_records, one by one)
+// against the header: the count, and each record's offset at its index. The views in the result
+// point into `body_frame`.
 accepted_batch accept_batch(std::string_view header_frame, std::string_view body_frame, std::string_view pipeline);
 
 }  // namespace syncline::workers

@@ -133,6 +133,7 @@ private:
         std::unique_ptr<zmqx::received> frames;
         wire::batch header;
         std::vector<record_view> records;
+        std::vector<wire::record_failure> undecodable;  // Records of the batch that did not decode.
     };
 
     // Validates one message and adds it to `group`; returns its record count (0 if dropped).
@@ -142,9 +143,10 @@ private:
         if (checked.what == accepted_batch::verdict::drop) return _dropped.drop(checked.reason), 0;
         const wire::batch* b = &checked.header;
         if (checked.what == accepted_batch::verdict::dead_letter) {
-            // The stored bytes themselves are bad: redelivering cannot help, so every offset of
-            // the range is dead-lettered with the reason rather than blocking the pipeline.
-            // accept_batch() checked that the range holds exactly `count` offsets.
+            // The batch as a whole does not match its header: no record of it can be placed, and
+            // redelivering cannot help, so every offset of the range is dead-lettered with the
+            // reason rather than blocking the pipeline. accept_batch() checked that the range
+            // holds exactly `count` offsets.
             _dropped.drop("batch " + range_text(b->offsets) + ": " + checked.reason);
             wire::ack a = ack_for(*b);
             for (std::uint64_t i = 0; i < b->count; ++i)
@@ -152,21 +154,41 @@ private:
             send_ack(std::move(a));
             return 0;
         }
-        auto* records = &checked.records;
-        const std::size_t count = records->size();
+        // Record by record: a record that does not decode is dead-lettered alone and its
+        // neighbours are delivered (they decoded, so they are what the log holds).
+        std::vector<wire::record_failure>& undecodable = checked.undecodable;
+        if (!undecodable.empty()) {
+            _dropped.drop("batch " + range_text(b->offsets) + ": " + std::to_string(undecodable.size()) +
+                          " undecodable records, first " + undecodable.front().reason);
+        }
+        if (checked.records.empty()) {
+            _failed_records += undecodable.size();
+            _m.records_failed.inc(undecodable.size());
+            wire::ack a = ack_for(*b);
+            a.failures = std::move(undecodable);
+            send_ack(std::move(a));
+            return 0;
+        }
+        const std::size_t count = checked.records.size();
         _m.batches_received.inc();
         _m.records_received.inc(count);
         // Tells the ventilator (through the sink) who holds this delivery, for the stall watchdog.
         send(wire::encode(wire::receipt{b->pipeline, b->batch_id, b->offsets, b->attempt, _options.id}));
-        group.push_back({std::move(frames), std::move(checked.header), std::move(checked.records)});
+        group.push_back({std::move(frames), std::move(checked.header), std::move(checked.records), std::move(undecodable)});
         return count;
     }
 
     // Delivers a group of batches in one target call and acks (or nacks) each batch.
     void deliver(std::vector<accepted>& group, const stop_flag& stop) {
         // Offset order across the group too (targets.h promises it); redeliveries can come late.
-        std::sort(group.begin(), group.end(),
-                  [](const accepted& a, const accepted& b) { return a.header.offsets.first < b.header.offsets.first; });
+        // Batches may overlap (a restarted ventilator re-cuts ranges while older batches still wait
+        // here), so the joined records are ordered by first offset, not unique: targets that reduce
+        // a call to one change per key keep the highest offset (targets/internal/rows.h), never the
+        // last by position. Stable and total, so the same group always joins the same way.
+        std::stable_sort(group.begin(), group.end(), [](const accepted& a, const accepted& b) {
+            return std::pair(a.header.offsets.first, a.header.offsets.last) <
+                   std::pair(b.header.offsets.first, b.header.offsets.last);
+        });
         std::vector<record_view> all;
         if (group.size() > 1) {
             std::size_t total = 0;
@@ -195,8 +217,22 @@ private:
             _m.batches_acked.inc();
             _m.records_delivered.inc(g.records.size());
             wire::ack a = ack_for(g.header);
-            for (auto& f : outcome.failures)
-                if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(std::move(f));
+            a.failures = g.undecodable;
+            _failed_records += g.undecodable.size();
+            _m.records_failed.inc(g.undecodable.size());
+            // Copied, not moved: batches of a group may overlap, so one failure can belong to
+            // several acks. Once per offset: a record joined twice may be reported twice.
+            for (const auto& f : outcome.failures)
+                if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(f);
+            if (group.size() > 1) {
+                std::stable_sort(a.failures.begin(), a.failures.end(),
+                                 [](const wire::record_failure& x, const wire::record_failure& y) { return x.offset < y.offset; });
+                a.failures.erase(std::unique(a.failures.begin(), a.failures.end(),
+                                             [](const wire::record_failure& x, const wire::record_failure& y) {
+                                                 return x.offset == y.offset;
+                                             }),
+                                 a.failures.end());
+            }
             send_ack(std::move(a));
         }
     }
@@ -208,13 +244,15 @@ private:
     // batch is nacked to wait for the target, not dead-lettered.
     std::optional<wire::ack> deliver_one_by_one(const accepted& g) {
         wire::ack a = ack_for(g.header);
+        a.failures = g.undecodable;
         std::size_t delivered = 0;
         for (std::size_t i = 0; i < g.records.size(); ++i) {
             auto outcome = timed_deliver(std::span<const record_view>(&g.records[i], 1));
             if (!outcome.transient.ok()) {
-                // A target that says when to come back (HTTP 429/503 Retry-After) is throttling
-                // or down, not refusing this record: wait for it rather than dead-letter.
-                if (outcome.retry_after.count() > 0) return std::nullopt;
+                // A target that says when to come back (HTTP 429/503 Retry-After), or whose
+                // failure is its own state (errc::busy: a lock wait timeout, a deadlock, a 502,
+                // unreachable), is not refusing this record: wait for it, never dead-letter.
+                if (outcome.retry_after.count() > 0 || outcome.transient.code() == errc::busy) return std::nullopt;
                 // Three failures before any success look like an outage, and each try may wait a
                 // full target timeout: stop and let the batch wait for the target instead.
                 if (delivered == 0 && i >= 2) return std::nullopt;
