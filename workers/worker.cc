@@ -15,6 +15,7 @@
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "targets/target.h"
+#include "workers/accept.h"
 
 namespace syncline::workers {
 using targets::delivery_outcome;
@@ -67,6 +68,7 @@ public:
     status run(const stop_flag& stop) {
         // Few batches wait in this worker's queue: what waits here is lost if it dies, and is
         // held up if it is slow. Acks queue deeply and survive a sink restart (no IMMEDIATE).
+        // Both sockets drop a peer announcing a message over zmqx::max_message_bytes (the default).
         zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
         zmqx::tune(_acks, {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)});
         auto secured = curve::secure_sockets(_context, _options.curve, log_worker, {},
@@ -137,54 +139,42 @@ private:
     // Validates one message and adds it to `group`; returns its record count (0 if dropped).
     std::size_t accept(zmqx::received&& received, std::vector<accepted>& group) {
         auto frames = std::make_unique<zmqx::received>(std::move(received));
-        auto msg = wire::decode(frames->header_view(), frames->body_view());
-        if (!msg.ok()) return _dropped.drop(msg.get_status().message()), 0;
-        auto* b = std::get_if<wire::batch>(&*msg);
-        if (b == nullptr)
-            return _dropped.drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the work channel"), 0;
-        if (b->pipeline != _options.pipeline) return _dropped.drop("batch for pipeline " + b->pipeline), 0;
-        // Log offsets are dense, so a real batch covers exactly `count` offsets. Checking it before
-        // anything else also bounds what a hostile header can make this worker allocate.
-        if (b->offsets.last - b->offsets.first + 1 != b->count)
-            return _dropped.drop("batch " + range_text(b->offsets) + " claims " + std::to_string(b->count) + " records"), 0;
-
-        // Record by record: a record that does not decode is dead-lettered alone and its
-        // neighbours are delivered (they decoded, so they are what the log holds).
-        auto decoded = codec::decode_batch_records(b->body);
-        std::string bad_batch = decoded.ok() ? check_batch(*b, *decoded) : decoded.get_status().message();
-        if (!bad_batch.empty()) {
+        accepted_batch checked = accept_batch(frames->header_view(), frames->body_view(), _options.pipeline);
+        if (checked.what == accepted_batch::verdict::drop) return _dropped.drop(checked.reason), 0;
+        const wire::batch* b = &checked.header;
+        if (checked.what == accepted_batch::verdict::dead_letter) {
             // The batch as a whole does not match its header: no record of it can be placed, and
             // redelivering cannot help, so every offset of the range is dead-lettered with the
-            // reason rather than blocking the pipeline.
-            _dropped.drop("batch " + range_text(b->offsets) + ": " + bad_batch);
+            // reason rather than blocking the pipeline. accept_batch() checked that the range
+            // holds exactly `count` offsets.
+            _dropped.drop("batch " + range_text(b->offsets) + ": " + checked.reason);
             wire::ack a = ack_for(*b);
-            for (std::uint64_t o = b->offsets.first; o <= b->offsets.last; ++o)
-                a.failures.push_back({o, "undecodable batch: " + bad_batch});
-            send(wire::encode(a));
+            for (std::uint64_t i = 0; i < b->count; ++i)
+                a.failures.push_back({b->offsets.first + i, "undecodable batch: " + checked.reason});
+            send_ack(std::move(a));
             return 0;
         }
-        std::vector<wire::record_failure> undecodable;
-        for (const auto& bad : decoded->bad)
-            undecodable.push_back({b->offsets.first + bad.index, "undecodable record: " + bad.reason});
+        // Record by record: a record that does not decode is dead-lettered alone and its
+        // neighbours are delivered (they decoded, so they are what the log holds).
+        std::vector<wire::record_failure>& undecodable = checked.undecodable;
         if (!undecodable.empty()) {
             _dropped.drop("batch " + range_text(b->offsets) + ": " + std::to_string(undecodable.size()) +
                           " undecodable records, first " + undecodable.front().reason);
         }
-        if (decoded->records.empty()) {
+        if (checked.records.empty()) {
             _failed_records += undecodable.size();
             _m.records_failed.inc(undecodable.size());
             wire::ack a = ack_for(*b);
             a.failures = std::move(undecodable);
-            send(wire::encode(a));
+            send_ack(std::move(a));
             return 0;
         }
-        auto* records = &decoded->records;
-        const std::size_t count = records->size();
+        const std::size_t count = checked.records.size();
         _m.batches_received.inc();
         _m.records_received.inc(count);
         // Tells the ventilator (through the sink) who holds this delivery, for the stall watchdog.
         send(wire::encode(wire::receipt{b->pipeline, b->batch_id, b->offsets, b->attempt, _options.id}));
-        group.push_back({std::move(frames), std::move(*b), std::move(*records), std::move(undecodable)});
+        group.push_back({std::move(frames), std::move(checked.header), std::move(checked.records), std::move(undecodable)});
         return count;
     }
 
@@ -212,7 +202,7 @@ private:
                 if (g.header.attempt < _options.isolate_after_attempts || stop.stop_requested()) {
                     send_nack(g.header, outcome.transient.message());
                 } else if (auto isolated = deliver_one_by_one(g)) {
-                    send(wire::encode(*isolated));
+                    send_ack(std::move(*isolated));
                 } else {
                     send_nack(g.header, outcome.transient.message());
                 }
@@ -243,7 +233,7 @@ private:
                                              }),
                                  a.failures.end());
             }
-            send(wire::encode(a));
+            send_ack(std::move(a));
         }
     }
 
@@ -299,21 +289,6 @@ private:
         return outcome;
     }
 
-    // Empty when the body matches the header: as many records as it claims, each (decoded or
-    // not) at its own offset of the dense range, so a bad record's offset is known.
-    static std::string check_batch(const wire::batch& b, const codec::decoded_batch& d) {
-        const std::size_t total = d.records.size() + d.bad.size();
-        if (total != b.count) return "record count " + std::to_string(total) + " != header count " + std::to_string(b.count);
-        if (total == 0) return "empty batch";
-        for (std::size_t i = 0; i < d.records.size(); ++i) {
-            const std::uint64_t expected = b.offsets.first + d.indexes[i];
-            if (d.records[i].offset != expected)
-                return "record " + std::to_string(d.indexes[i]) + " has offset " + std::to_string(d.records[i].offset) +
-                       ", not " + std::to_string(expected) + " of " + range_text(b.offsets);
-        }
-        return {};
-    }
-
     delivery_outcome deliver_with_retries(const std::vector<record_view>& records, const stop_flag& stop) {
         milliseconds backoff = _options.retry_backoff;
         for (std::uint32_t attempt = 0;; ++attempt) {
@@ -351,8 +326,15 @@ private:
     void send_nack(const wire::batch& b, const std::string& reason) {
         ++_nacks;
         _m.batches_nacked.inc();
-        wire::nack n{b.pipeline, b.batch_id, b.offsets, b.attempt, _options.id, reason};
+        wire::nack n{b.pipeline, b.batch_id, b.offsets, b.attempt, _options.id, scrub_secrets(reason)};
         send(wire::encode(n));
+    }
+
+    // Failure reasons quote the target's answers and become dead letters, shown by `syncline dlq`
+    // in processes that never saw this worker's secrets: scrubbed here, at the source.
+    void send_ack(wire::ack a) {
+        for (auto& f : a.failures) f.reason = scrub_secrets(std::move(f.reason));
+        send(wire::encode(a));
     }
 
     // Acks queue in the socket while the sink is away; if even that is full the ack is lost
@@ -390,6 +372,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     desc.add_options()
         ("target", po::value(&o.target)->default_value(o.target), "target URI, one of the kinds listed above (docs/targets)")
         ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
+        ("origin-pipeline", po::value(&o.origin_pipeline)->value_name("NAME"),
+         "the pipeline the records belong to, from which channel ids derive (syncline replay sets it; default: --pipeline)")
         ("work", po::value(&o.work)->default_value(o.work), "the ventilator's work endpoint to connect to")
         ("acks", po::value(&o.acks)->default_value(o.acks), "the sink's acks endpoint to connect to")
         ("id", po::value(&o.id), "worker id reported in acks (default host:pid)")
@@ -409,6 +393,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     out.exit_now = parsed->exit_now;
     if (out.exit_now) return out;
     SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--pipeline", o.pipeline));
+    if (o.origin_pipeline.empty()) o.origin_pipeline = o.pipeline;
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--origin-pipeline", o.origin_pipeline));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--work", o.work));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--acks", o.acks));
     SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(o.metrics));
@@ -427,11 +413,14 @@ status run(const worker_options& options, const stop_flag& stop) {
     metrics::registry registry(metrics::const_labels{{"pipeline", options.pipeline}, {"worker", options.id}});
     worker_metrics m(registry);
     metrics::health health;
-    health.set_ready(false, "opening target " + options.target);
+    health.set_ready(false, "opening target " + cli::redact_secrets("target", options.target));
     auto endpoint = metrics::serve(options.metrics, registry, health, "worker");
     if (!endpoint.ok()) return endpoint.get_status();
 
-    auto t = open_target(options.target, {options.pipeline});
+    // Channel ids derive from the pipeline the records belong to: a replay (pipeline P.replay)
+    // sends them under P's ids, so receivers drop what they already have.
+    const targets::target_options target_opts{options.origin_pipeline.empty() ? options.pipeline : options.origin_pipeline};
+    auto t = open_target(options.target, target_opts);
     // A target that cannot be reached yet is waited for: workers start before their databases.
     milliseconds backoff = options.retry_backoff;
     while (!t.ok() && t.get_status().code() == errc::unavailable && !stop.stop_requested()) {
@@ -440,7 +429,7 @@ status run(const worker_options& options, const stop_flag& stop) {
         health.beat();
         std::this_thread::sleep_for(backoff);
         backoff = std::min(backoff * 2, milliseconds(5000));
-        t = open_target(options.target, {options.pipeline});
+        t = open_target(options.target, target_opts);
     }
     if (stop.stop_requested() && !t.ok()) return {};
     if (!t.ok()) return t.get_status();
