@@ -148,15 +148,18 @@ TEST_F(webhook_test, a_killed_worker_loses_nothing_and_every_redelivery_keeps_it
 }
 
 TEST_F(webhook_test, an_outage_stalls_the_pipeline_which_then_completes_with_nothing_lost) {
-    constexpr std::uint64_t n = 30'000;
-    append_sample(*writer, n, 2'000, 12);
+    constexpr std::uint64_t n = 30'000, before = 3'000;
+    append_sample(*writer, before, 2'000, 12);
     auto sink = start_sink();
     auto workers = start_workers(2);
     auto ventilator = start_ventilator();
-    ASSERT_TRUE(wait_committed(3'000));
+    ASSERT_TRUE(wait_committed(before));
 
     // The receiver goes away: connections are refused until the workers have retried a while.
+    // The rest of the log is appended only now, so the outage is always mid-run (appending it all
+    // up front let a fast pipeline finish before the receiver stopped).
     receiver.stop();
+    append_sample(*writer, n - before, 2'000, 13);
     ASSERT_TRUE(eventually([&] { return worker_log_lines_with("target unavailable, retrying", 2) >= 4; }, seconds(30)));
     const auto during = committed(state, "p1");
     EXPECT_LT(during, n) << "the pipeline did not stall";
