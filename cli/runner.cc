@@ -19,6 +19,7 @@
 #include "store/change_log.h"
 #include "store/state_store.h"
 #include "targets/target.h"
+#include "ventilator/filter.h"
 
 namespace syncline::cli {
 namespace {
@@ -187,8 +188,9 @@ private:
                 curve::warn_if_exposed(log_run, channel, endpoints, false);
         }
         unsigned metrics_port_offset = 0;
-        auto add = [&](std::string name, std::vector<std::string> argv, const std::string& extra,
-                       const std::vector<std::string>& curve_args) {
+        auto add = [&](std::string name, std::vector<std::string> argv, const std::vector<std::string>& own,
+                       const std::string& extra, const std::vector<std::string>& curve_args) {
+            argv.insert(argv.end(), own.begin(), own.end());
             argv.insert(argv.end(), curve_args.begin(), curve_args.end());
             if (_o.metrics_listen != "off") {
                 argv.insert(argv.end(), {"--metrics-listen", metrics_address(metrics_port_offset++), "--metrics-file",
@@ -203,16 +205,21 @@ private:
         add("sink",
             {(bin / "syncline-sink").string(), "--state", _o.state, "--pipeline", _o.pipeline, "--log", _o.log,
              "--acks", _o.acks, "--control", _o.control},
-            _o.sink_args, server_curve);
+            {}, _o.sink_args, server_curve);
         for (unsigned i = 1; i <= _o.workers; ++i)
             add("worker-" + std::to_string(i),
                 {(bin / "syncline-worker").string(), "--target", _o.target, "--pipeline", _o.pipeline, "--work",
                  _o.work, "--acks", _o.acks, "--id", _o.pipeline + "-worker-" + std::to_string(i)},
+                _o.transform.empty() ? std::vector<std::string>{}
+                                     : std::vector<std::string>{"--transform", fs::absolute(_o.transform).string()},
                 _o.worker_args, worker_curve);
         std::vector<std::string> ventilator_argv = {(bin / "syncline-ventilator").string(), "--log", _o.log,
                                                     "--pipeline", _o.pipeline, "--work", _o.work, "--control", _o.control};
         if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
-        add("ventilator", std::move(ventilator_argv), _o.ventilator_args, server_curve);
+        if (!_o.collections.empty()) ventilator_argv.insert(ventilator_argv.end(), {"--collections", _o.collections});
+        if (!_o.ops.empty()) ventilator_argv.insert(ventilator_argv.end(), {"--ops", _o.ops});
+        if (_o.ordering != "none") ventilator_argv.insert(ventilator_argv.end(), {"--ordering", _o.ordering});
+        add("ventilator", std::move(ventilator_argv), {}, _o.ventilator_args, server_curve);
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
         log_run.info("starting", {{"pipeline", _o.pipeline}, {"target", redact_secrets("target", _o.target)},
                                   {"workers", _o.workers}, {"run_dir", _o.run_dir}});
@@ -456,6 +463,13 @@ po::options_description run_options_description(run_options& o) {
         ("control", po::value(&o.control), "control endpoint (default ipc:// in the run directory)")
         ("bin-dir", po::value(&o.bin_dir), "directory holding syncline-sink/-worker/-ventilator")
         ("progress", po::bool_switch(&o.progress), "print a progress line every second")
+        ("collections", po::value(&o.collections)->value_name("GLOB[,GLOB...]"),
+         "send only records of these collections (fnmatch globs); the others count as done unsent")
+        ("ops", po::value(&o.ops)->value_name("upsert|delete"), "send only these operations (upsert, delete or both)")
+        ("ordering", po::value(&o.ordering)->default_value(o.ordering)->value_name("none|key"),
+         "key: at most one change per key in flight (channels: receivers see each key in offset order)")
+        ("transform", po::value(&o.transform)->value_name("FILE.lua"),
+         "each worker runs transform(rec) of this Lua 5.4 file on every record (docs/processing.md)")
         ("ventilator-args", po::value(&o.ventilator_args), "extra ventilator options, e.g. \"--window 64\"")
         ("worker-args", po::value(&o.worker_args), "extra worker options")
         ("sink-args", po::value(&o.sink_args), "extra sink options")
@@ -496,6 +510,12 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
                                                                            std::to_string(port + 2 + o.workers) +
                                                                            " run past 65535"});
         }
+    }
+    {
+        ventilator::record_filter filter;
+        check("collections", ventilator::parse_collections(o.collections, filter));
+        check("ops", ventilator::parse_ops(o.ops, filter));
+        if (auto order = ventilator::parse_ordering(o.ordering); !order.ok()) check("ordering", order.get_status());
     }
     if (!o.curve_allow.empty() && o.curve_keys.empty())
         check("curve-allow", status{errc::invalid_argument, "needs --curve-keys"});

@@ -142,9 +142,10 @@ private:
         if (b == nullptr)
             return _dropped.drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the work channel"), 0;
         if (b->pipeline != _options.pipeline) return _dropped.drop("batch for pipeline " + b->pipeline), 0;
-        // Log offsets are dense, so a real batch covers exactly `count` offsets. Checking it before
-        // anything else also bounds what a hostile header can make this worker allocate.
-        if (b->offsets.last - b->offsets.first + 1 != b->count)
+        // Log offsets are dense, so a batch covers `count` offsets, or more when the ventilator
+        // filtered some out (docs/processing.md). Checking it before anything else also bounds
+        // what a hostile header can make this worker allocate.
+        if (b->offsets.last - b->offsets.first + 1 < b->count)
             return _dropped.drop("batch " + range_text(b->offsets) + " claims " + std::to_string(b->count) + " records"), 0;
 
         auto records = codec::decode_batch_body(b->body);
@@ -162,6 +163,14 @@ private:
             return 0;
         }
         const std::size_t count = records->size();
+        if (count == 0) {
+            // Every record of the range was filtered out: done, without a target call.
+            _m.batches_received.inc();
+            _m.batches_acked.inc();
+            ++_batches;
+            send(wire::encode(ack_for(*b)));
+            return 0;
+        }
         _m.batches_received.inc();
         _m.records_received.inc(count);
         // Tells the ventilator (through the sink) who holds this delivery, for the stall watchdog.
@@ -262,7 +271,6 @@ private:
     // Empty when the records match the header: count, range, strictly increasing offsets.
     static std::string check_batch(const wire::batch& b, const std::vector<record_view>& records) {
         if (records.size() != b.count) return "record count " + std::to_string(records.size()) + " != header count " + std::to_string(b.count);
-        if (records.empty()) return "empty batch";
         std::uint64_t previous = 0;
         for (const auto& r : records) {
             if (r.offset < b.offsets.first || r.offset > b.offsets.last || r.offset <= previous)
