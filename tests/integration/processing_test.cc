@@ -158,5 +158,103 @@ TEST_F(processing_test, bad_filter_keys_are_config_errors_naming_the_key) {
     EXPECT_NE(read_file(dir / "vent.log").find("'merge' is not an operation"), std::string::npos);
 }
 
+// ---- Transforms ---------------------------------------------------------------------------------
+
+// Masking, dropping and splitting verified at a SQLite target through `syncline run` (INI key
+// `transform`), with records on which the script tries os.execute, io.open, require, loops
+// forever or allocates without end: each is dead-lettered with a clear reason, the worker
+// stays up, and every offset is committed.
+TEST_F(processing_test, transforms_mask_drop_split_and_dead_letter_sandbox_violations) {
+    const std::string script = dir / "t.lua";
+    std::ofstream(script) << R"(hoard = {}
+function transform(rec)
+  if rec.collection == "audit" then return nil end
+  if rec.key == "evil-os" then os.execute("touch /tmp/syncline-pwned") end
+  if rec.key == "evil-io" then io.open("/etc/passwd") end
+  if rec.key == "evil-require" then require("socket") end
+  if rec.key == "loop" then while true do end end
+  if rec.key == "bomb" then local s = "x" while true do s = s .. s; hoard[#hoard + 1] = s end end
+  local v = rec.value
+  if rec.collection == "users" and type(v) == "table" and v.email then
+    v.email = string.sub(v.email, 1, 1) .. "***"
+  end
+  if rec.collection == "orders" and type(v) == "table" and v.region then
+    return { rec, { collection = "orders_" .. v.region } }
+  end
+  return rec
+end
+)";
+    std::vector<record> records;
+    for (int i = 0; i < 20; ++i)
+        records.push_back(make("users", "u" + std::to_string(i),
+                               "{\"email\": \"user" + std::to_string(i) + "@example.com\", \"n\": " + std::to_string(i) + "}"));
+    for (int i = 0; i < 10; ++i) records.push_back(make("audit", "a" + std::to_string(i), "{}"));
+    for (int i = 0; i < 10; ++i)
+        records.push_back(make("orders", "o" + std::to_string(i),
+                               std::string("{\"region\":\"") + (i % 2 ? "eu" : "us") + "\",\"total\": " + std::to_string(i) + "}"));
+    const std::string untouched = "{ \"spacing\" :  \"kept\" }";
+    records.push_back(make("misc", "m1", untouched));
+    for (const char* evil : {"evil-os", "evil-io", "evil-require", "loop", "bomb"}) records.push_back(make("misc", evil, "{}"));
+    records.push_back(make("users", "u0", "", op::del));
+    append_records(*writer, records);
+    const std::uint64_t total = writer->last_offset();
+
+    ASSERT_EQ(run_pipeline("transform = " + script +
+                               "\nworker-args = --transform-max-instructions 200000 --transform-max-memory-mb 16\n",
+                           1),
+              0)
+        << read_file(dir / "run.log");
+    EXPECT_EQ(committed(state, "p1"), total);
+    EXPECT_FALSE(fs::exists("/tmp/syncline-pwned"));
+    EXPECT_EQ(tables(db), (std::set<std::string>{"users", "orders", "orders_eu", "orders_us", "misc"}));
+    // Masked (u0 deleted afterwards: a tombstone).
+    EXPECT_EQ(query(db, "SELECT value FROM users WHERE key = 'u7'"),
+              (std::vector<std::vector<std::string>>{{R"({"email":"u***","n":7})"}}));
+    EXPECT_EQ(query(db, "SELECT count(*) FROM users WHERE value LIKE '%example.com%'")[0][0], "0");
+    EXPECT_EQ(query(db, "SELECT deleted FROM users WHERE key = 'u0'")[0][0], "1");
+    // Split: every order in orders and in its region's collection, with the same offset, bytes as stored.
+    EXPECT_EQ(query(db, "SELECT count(*) FROM orders")[0][0], "10");
+    EXPECT_EQ(query(db, "SELECT count(*) FROM orders_eu")[0][0], "5");
+    EXPECT_EQ(query(db, "SELECT count(*) FROM orders_us")[0][0], "5");
+    EXPECT_EQ(query(db, "SELECT a.value = b.value AND a.\"offset\" = b.\"offset\" FROM orders a JOIN orders_eu b "
+                        "ON a.key = b.key WHERE a.key = 'o3'")[0][0],
+              "1");
+    // Untouched bytes stay exact.
+    EXPECT_EQ(query(db, "SELECT value FROM misc WHERE key = 'm1'")[0][0], untouched);
+    EXPECT_EQ(query(db, "SELECT count(*) FROM misc")[0][0], "1");
+
+    // Five dead letters, each with the Lua reason and line.
+    ASSERT_EQ(run_to_exit("syncline", {"dlq", "list", "--config", ini, "--json"}, dir / "dlq.log", seconds(30)), 0);
+    std::map<std::string, std::string> reasons;
+    std::istringstream lines(read_file(dir / "dlq.log"));
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty() || line[0] != '{') continue;
+        auto j = nlohmann::json::parse(line);
+        reasons[j["key"].get<std::string>()] = j["error"].get<std::string>();
+    }
+    ASSERT_EQ(reasons.size(), 5u) << read_file(dir / "dlq.log");
+    EXPECT_NE(reasons["evil-os"].find("t.lua:4: attempt to index a nil value (global 'os')"), std::string::npos)
+        << reasons["evil-os"];
+    EXPECT_NE(reasons["evil-io"].find("t.lua:5: attempt to index a nil value (global 'io')"), std::string::npos)
+        << reasons["evil-io"];
+    EXPECT_NE(reasons["evil-require"].find("t.lua:6: attempt to call a nil value (global 'require')"),
+              std::string::npos)
+        << reasons["evil-require"];
+    EXPECT_NE(reasons["loop"].find("instruction budget"), std::string::npos) << reasons["loop"];
+    EXPECT_NE(reasons["bomb"].find("not enough memory"), std::string::npos) << reasons["bomb"];
+    // One worker, never restarted: it survived all five.
+    EXPECT_EQ(count_lines_with(run_log("worker-1"), "worker started"), 1u) << read_file(run_log("worker-1"));
+}
+
+TEST_F(processing_test, a_transform_that_does_not_load_stops_the_worker_with_exit_2) {
+    const std::string script = dir / "bad.lua";
+    std::ofstream(script) << "function transform(rec)\n  return rec +\nend\n";
+    EXPECT_EQ(run_to_exit("syncline-worker", {"--target", "sqlite:" + db, "--transform", script}, dir / "w.log",
+                          seconds(30)),
+              2);
+    const std::string out = read_file(dir / "w.log");
+    EXPECT_NE(out.find("--transform " + script + ": " + script + ":3:"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace syncline::testing
