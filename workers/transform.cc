@@ -167,6 +167,11 @@ struct lua_transform::state {
             return 1;
         }
         const std::string_view v = s.in->value;
+        // Parsed only when the script reads it; no Lua call happens before the json is stored.
+        if (looks_like_json_container(v) && nesting_depth(v) <= max_value_depth) {
+            s.parsed = json::parse(v.begin(), v.end(), nullptr, false);
+            if (s.parsed.is_discarded()) s.parsed = nullptr;
+        }
         if (!s.parsed.is_null()) {
             push_json(L, s, s.parsed);
         } else {
@@ -456,10 +461,6 @@ lua_transform::outcome lua_transform::apply(const record_view& in) {
     s.value_assigned = false;
     s.parsed = nullptr;
     s.original_encoding.clear();
-    if (looks_like_json_container(in.value) && nesting_depth(in.value) <= max_value_depth) {
-        s.parsed = json::parse(in.value.begin(), in.value.end(), nullptr, false);
-        if (s.parsed.is_discarded()) s.parsed = nullptr;
-    }
     s.arm_budget();
     lua_pushcfunction(L, &state::protected_call);
     const int rc = lua_pcall(L, 0, 2, 0);

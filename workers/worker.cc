@@ -153,9 +153,11 @@ private:
             return _dropped.drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the work channel"), 0;
         if (b->pipeline != _options.pipeline) return _dropped.drop("batch for pipeline " + b->pipeline), 0;
         // Log offsets are dense, so a batch covers `count` offsets, or more when the ventilator
-        // filtered some out (docs/processing.md). Checking it before anything else also bounds
-        // what a hostile header can make this worker allocate.
-        if (b->offsets.last - b->offsets.first + 1 < b->count)
+        // filtered some out (docs/processing.md), but never more than one batch can scan (the
+        // decoder's record limit). Checking it before anything else also bounds what a hostile
+        // header can make this worker allocate, or acknowledge.
+        const std::uint64_t span = b->offsets.last - b->offsets.first + 1;
+        if (span < b->count || span > codec::decode_limits{}.max_records)
             return _dropped.drop("batch " + range_text(b->offsets) + " claims " + std::to_string(b->count) + " records"), 0;
 
         auto records = codec::decode_batch_body(b->body);
