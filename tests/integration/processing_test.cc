@@ -144,14 +144,17 @@ TEST_F(processing_test, filters_send_only_matching_records_and_the_watermark_pas
 }
 
 TEST_F(processing_test, bad_filter_keys_are_config_errors_naming_the_key) {
+    const std::string script = dir / "bad.lua";
+    std::ofstream(script) << "function transform(rec)\n  return rec +\nend\n";
     std::ofstream(ini) << "log = " << log_dir << "\nstate = " << state << "\npipeline = p1\ncollections = a,,b\n"
-                       << "ops = insert\nordering = fifo\n";
+                       << "ops = insert\nordering = fifo\ntransform = " << script << "\n";
     ASSERT_EQ(run_to_exit("syncline", {"config", "check", ini}, dir / "check.log", seconds(30)), 2);
     const std::string out = read_file(dir / "check.log");
     EXPECT_NE(out.find("key 'collections'"), std::string::npos) << out;
     EXPECT_NE(out.find("glob 2 '' is empty"), std::string::npos) << out;
     EXPECT_NE(out.find("'insert' is not an operation"), std::string::npos) << out;
     EXPECT_NE(out.find("'fifo' is not one of none, key"), std::string::npos) << out;
+    EXPECT_NE(out.find(":7: key 'transform': --transform " + script + ": " + script + ":3:"), std::string::npos) << out;
     EXPECT_EQ(run_to_exit("syncline-ventilator", {"--log", log_dir, "--ops", "upsert,merge"}, dir / "vent.log",
                           seconds(30)),
               2);
