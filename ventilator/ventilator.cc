@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <unordered_set>
 
 #include <zmq.hpp>
 
@@ -249,6 +250,7 @@ private:
         cut_batch out;
         const bool select_all = _options.filter.selects_all();
         const bool by_key = _options.order == ordering::key;
+        std::unordered_set<std::uint64_t> lanes_seen;
         auto scanned = _log->scan(from, max_records, _options.batch_bytes,
                                   [&](std::uint64_t offset, std::string_view encoded) {
                                       if (!select_all || by_key) {
@@ -263,8 +265,7 @@ private:
                                           }
                                           if (r.ok() && by_key) {
                                               const auto lane = key_lane(r->collection, r->key);
-                                              if (std::find(out.lanes.begin(), out.lanes.end(), lane) != out.lanes.end())
-                                                  return false;
+                                              if (!lanes_seen.insert(lane).second) return false;  // Repeats: next batch.
                                               out.lanes.push_back(lane);
                                           }
                                       }

@@ -69,7 +69,12 @@ struct lua_transform::state {
     std::string original_encoding; // Re-encoding of the decoded value before the script ran.
 
     ~state() {
-        if (L != nullptr) lua_close(L);
+        if (L == nullptr) return;
+        // Finalizers (__gc) of the script's objects run in lua_close: with the budget spent, each
+        // one's first instruction raises (a warning, ignored), so a finalizer cannot hang us.
+        budget_hit = true;
+        lua_sethook(L, &state::hook, LUA_MASKCOUNT, 1);
+        lua_close(L);
     }
 
     static void* alloc(void* ud, void* ptr, std::size_t osize, std::size_t nsize) {
@@ -189,6 +194,20 @@ struct lua_transform::state {
         lua_rawset(L, 1);  // Later reads see the same table.
         s.value_decoded = !s.parsed.is_null();
         return 1;
+    }
+
+    // setmetatable without __gc: Lua runs finalizers with hooks off, so a looping __gc would
+    // escape the instruction budget (and could hang lua_close).
+    static int safe_setmetatable(lua_State* L) {
+        if (lua_type(L, 2) == LUA_TTABLE) {
+            lua_pushstring(L, "__gc");
+            if (lua_rawget(L, 2) != LUA_TNIL) return luaL_error(L, "setmetatable: __gc is not allowed in a transform");
+            lua_pop(L, 1);
+        }
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_insert(L, 1);
+        lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+        return lua_gettop(L);
     }
 
     // rec.__newindex: an assignment to a field rec does not hold (`value` before it was read).
@@ -401,6 +420,9 @@ status lua_transform::open_state() {
         lua_pushnil(L);
         lua_setglobal(L, name);
     }
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, &state::safe_setmetatable, 1);
+    lua_setglobal(L, "setmetatable");
     lua_getglobal(L, "string");
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
@@ -432,7 +454,6 @@ status lua_transform::open_state() {
         if (s->memory_hit) why += " (memory cap " + std::to_string(_limits.max_memory >> 20) + " MiB)";
         return fail(why);
     }
-    lua_sethook(L, nullptr, 0, 0);
     lua_getglobal(L, "transform");
     const bool is_function = lua_type(L, -1) == LUA_TFUNCTION;
     lua_pop(L, 1);
@@ -464,7 +485,7 @@ lua_transform::outcome lua_transform::apply(const record_view& in) {
     s.arm_budget();
     lua_pushcfunction(L, &state::protected_call);
     const int rc = lua_pcall(L, 0, 2, 0);
-    lua_sethook(L, nullptr, 0, 0);
+    // The hook stays armed: finalizers that the collector runs between calls stay bounded too.
     if (rc != LUA_OK) {
         std::string why = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error object is not a string";
         if (s.memory_hit) why += " (memory cap of " + std::to_string(_limits.max_memory >> 20) + " MiB per state)";

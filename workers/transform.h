@@ -8,8 +8,9 @@
 // Bytes stay exact: a value the script did not change is forwarded as stored; a changed table is
 // re-encoded as compact JSON with sorted keys.
 //
-// Sandbox: only the base (without dofile, loadfile, load, collectgarbage, print), string (without
-// dump), table, math and utf8 libraries; no io, os, package, debug, require; text chunks only.
+// Sandbox: only the base (without dofile, loadfile, load, collectgarbage, print; setmetatable
+// refuses __gc, whose finalizers Lua runs outside any hook), string (without dump), table, math
+// and utf8 libraries; no io, os, package, debug, require; text chunks only.
 // Budgets per call: `max_instructions` VM instructions (lua_sethook) and `max_memory` bytes for
 // the whole state (a custom lua_Alloc). A call that exceeds one, or raises an error, fails that
 // record with the Lua message (file:line) and the state is rebuilt when a budget was hit.

@@ -155,6 +155,26 @@ end)", {.max_instructions = 100'000'000, .max_memory = 8u << 20});
     EXPECT_EQ(t->apply(view("c", "ok", "{}")).what, kind::unchanged);
 }
 
+// Lua runs finalizers with hooks off, so a looping __gc would escape the budget: refused.
+TEST_F(transform_test, a_finalizer_is_refused) {
+    auto t = load(R"(
+function transform(rec)
+  setmetatable({}, { __gc = function() while true do end end })
+  return rec
+end)", {.max_instructions = 100'000});
+    ASSERT_TRUE(t);
+    auto out = t->apply(view("c", "k", "{}"));
+    ASSERT_EQ(out.what, kind::failed);
+    EXPECT_NE(out.error.find("t.lua:3: setmetatable: __gc is not allowed"), std::string::npos) << out.error;
+    EXPECT_NE(load_error("setmetatable({}, { __gc = tostring })\nfunction transform(r) return r end").message().find("__gc"),
+              std::string::npos);
+    // An ordinary metatable still works.
+    auto plain = load("local mt = { __index = function() return 1 end }\n"
+                      "function transform(rec) local x = setmetatable({}, mt).y; return rec end");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->apply(view("c", "k", "{}")).what, kind::unchanged);
+}
+
 TEST_F(transform_test, bad_returns_fail_the_record_with_a_reason) {
     auto t = load(R"(
 function transform(rec)
