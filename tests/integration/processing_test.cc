@@ -143,6 +143,19 @@ TEST_F(processing_test, filters_send_only_matching_records_and_the_watermark_pas
     EXPECT_GE(logged_number(vent, "stopped", "records_sent"), static_cast<long long>(expected_sent));
 }
 
+// The filter is not stored: a changed filter applies from the committed offset on. Records
+// committed under the old filter are not sent again when it widens.
+TEST_F(processing_test, a_filter_change_takes_effect_from_the_committed_offset) {
+    append_records(*writer, {make("a", "1", "{}"), make("b", "1", "{}")});
+    ASSERT_EQ(run_pipeline("collections = a\n"), 0) << read_file(dir / "run.log");
+    EXPECT_EQ(committed(state, "p1"), 2u);
+    append_records(*writer, {make("a", "2", "{}"), make("b", "2", "{}")});
+    ASSERT_EQ(run_pipeline("collections = b\n"), 0) << read_file(dir / "run.log");
+    EXPECT_EQ(committed(state, "p1"), 4u);
+    EXPECT_EQ(query(db, "SELECT key FROM a ORDER BY key"), (std::vector<std::vector<std::string>>{{"1"}}));
+    EXPECT_EQ(query(db, "SELECT key FROM b ORDER BY key"), (std::vector<std::vector<std::string>>{{"2"}}));
+}
+
 TEST_F(processing_test, bad_filter_keys_are_config_errors_naming_the_key) {
     const std::string script = dir / "bad.lua";
     std::ofstream(script) << "function transform(rec)\n  return rec +\nend\n";
