@@ -156,6 +156,31 @@ TEST_F(processing_test, a_filter_change_takes_effect_from_the_committed_offset) 
     EXPECT_EQ(query(db, "SELECT key FROM b ORDER BY key"), (std::vector<std::vector<std::string>>{{"2"}}));
 }
 
+// `syncline status` shows the records sent and filtered, from the running ventilator's metrics.
+TEST_F(processing_test, status_shows_records_sent_and_filtered) {
+    std::vector<record> records;
+    for (int i = 0; i < 30; ++i) records.push_back(make(i % 3 == 0 ? "keep" : "skip", std::to_string(i), "{}"));
+    append_records(*writer, records);
+    auto runner = start("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--target",
+                                     "sqlite:" + db, "--workers", "1", "--collections", "keep"},
+                        dir / "run.log");
+    ASSERT_TRUE(eventually([&] { return committed(state, "p1") == 30; }, seconds(60))) << read_file(dir / "run.log");
+    nlohmann::json shown;
+    ASSERT_TRUE(eventually(
+        [&] {
+            if (run_to_exit("syncline", {"status", "--state", state, "--json", "--interval-ms", "100"}, dir / "status.log",
+                            seconds(30)) != 0)
+                return false;
+            shown = nlohmann::json::parse(read_file(dir / "status.log"), nullptr, false);
+            return !shown.is_discarded() && shown["records_filtered"].is_number() && shown["records_filtered"] == 20;
+        },
+        seconds(30)))
+        << read_file(dir / "status.log");
+    EXPECT_EQ(shown["records_sent"], 10);
+    runner.signal(SIGTERM);
+    EXPECT_EQ(runner.wait_or_kill(seconds(30)), 0);
+}
+
 TEST_F(processing_test, bad_filter_keys_are_config_errors_naming_the_key) {
     const std::string script = dir / "bad.lua";
     std::ofstream(script) << "function transform(rec)\n  return rec +\nend\n";
