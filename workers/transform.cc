@@ -566,7 +566,7 @@ lua_transform::outcome lua_transform::apply(const record_view& in) {
                 got[std::string(k, kl)] = std::string(v, vl);
                 lua_pop(L, 1);
             }
-            if (got == source_headers && source_headers.size() == in.headers.size()) {
+            if (got == source_headers) {  // Unchanged (repeated names included): as stored.
                 for (const auto& [k, v] : in.headers) r.headers.emplace_back(k, v);
             } else {
                 for (auto& [k, v] : got) r.headers.emplace_back(k, v);

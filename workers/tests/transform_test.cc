@@ -99,6 +99,18 @@ end)");
     for (const auto& r : split.records) EXPECT_EQ(r.offset, 42u);
 }
 
+TEST_F(transform_test, headers_unchanged_stay_as_stored_and_changed_ones_are_rebuilt) {
+    auto t = load("function transform(rec) if rec.headers.b == 'add' then rec.headers.c = '4' end return rec end");
+    ASSERT_TRUE(t);
+    record_view r = view("c", "k", "{}");
+    r.headers = {{"a", "1"}, {"a", "2"}, {"b", "3"}};
+    EXPECT_EQ(t->apply(r).what, kind::unchanged);
+    r.headers = {{"b", "add"}, {"a", "1"}};
+    auto out = t->apply(r);
+    ASSERT_EQ(out.records.size(), 1u) << out.error;
+    EXPECT_EQ(out.records[0].headers, (header_list{{"a", "1"}, {"b", "add"}, {"c", "4"}}));
+}
+
 TEST_F(transform_test, a_value_that_is_not_json_is_a_string) {
     auto t = load("function transform(rec) rec.value = string.upper(rec.value); return rec end");
     ASSERT_TRUE(t);
