@@ -453,6 +453,10 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     if (backoff_ms < 1 || backoff_ms > 60'000)
         return status{errc::invalid_argument, "--retry-backoff-ms must be between 1 and 60000"};
     if (o.max_retries > 1000) return status{errc::invalid_argument, "--max-retries must be at most 1000"};
+    if (o.transform_max_instructions < 1000 || o.transform_max_instructions > 1'000'000'000'000)
+        return status{errc::invalid_argument, "--transform-max-instructions must be between 1000 and 10^12"};
+    if (o.transform_max_memory_mb < 1 || o.transform_max_memory_mb > 65'536)
+        return status{errc::invalid_argument, "--transform-max-memory-mb must be between 1 and 65536"};
     o.retry_backoff = milliseconds(backoff_ms);
     if (o.id.empty()) o.id = default_worker_id();
     auto keys = curve::load(curve_flags, curve::role::client);
