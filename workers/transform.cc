@@ -108,7 +108,7 @@ struct lua_transform::state {
             s.budget_hit = true;
             // From now on every instruction raises again, so a pcall in the script cannot swallow it.
             lua_sethook(L, &state::hook, LUA_MASKCOUNT, 1);
-            luaL_error(L, "instruction budget of %d exceeded", static_cast<int>(std::min<std::uint64_t>(s.budget, 2'000'000'000)));
+            luaL_error(L, "instruction budget of %I exceeded", static_cast<lua_Integer>(s.budget));
         }
     }
 
