@@ -184,10 +184,17 @@ struct lua_transform::state {
         }
         if (!s.parsed.is_null()) {
             // The decoded table's own encoding before the script touches it: an output value that
-            // encodes the same is forwarded as the stored bytes. to_json raises no Lua error.
+            // encodes the same is forwarded as the stored bytes. to_json raises no Lua error. A
+            // value Lua cannot give back as JSON (a number beyond a double) stays a string.
             json before;
             std::string why;
-            if (to_json(L, -1, 0, before, why)) s.original_encoding = before.dump();
+            if (to_json(L, -1, 0, before, why)) {
+                s.original_encoding = before.dump();
+            } else {
+                lua_pop(L, 1);
+                s.parsed = nullptr;
+                lua_pushlstring(L, v.data(), v.size());
+            }
         }
         lua_pushstring(L, "value");
         lua_pushvalue(L, -2);

@@ -111,6 +111,15 @@ TEST_F(transform_test, headers_unchanged_stay_as_stored_and_changed_ones_are_reb
     EXPECT_EQ(out.records[0].headers, (header_list{{"a", "1"}, {"b", "add"}, {"c", "4"}}));
 }
 
+TEST_F(transform_test, json_lua_cannot_round_trip_stays_a_string) {
+    auto t = load("function transform(rec) rec.headers.t = type(rec.value) return rec end");
+    ASSERT_TRUE(t);
+    auto out = t->apply(view("c", "k", R"({"big": 1e400})"));
+    ASSERT_EQ(out.records.size(), 1u) << out.error;
+    EXPECT_EQ(out.records[0].value, R"({"big": 1e400})");
+    EXPECT_EQ(out.records[0].headers, (header_list{{"t", "string"}}));
+}
+
 TEST_F(transform_test, a_value_that_is_not_json_is_a_string) {
     auto t = load("function transform(rec) rec.value = string.upper(rec.value); return rec end");
     ASSERT_TRUE(t);
