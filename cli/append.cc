@@ -14,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "cli/internal/appender.h"
 #include "cli/internal/command_util.h"
 #include "cli/jsonl.h"
 #include "cli/syncline_cli.h"
@@ -86,6 +87,7 @@ private:
 
 struct append_options {
     std::string log;
+    std::string via;  // A gateway's ZeroMQ endpoint: append through it instead of opening the log.
     std::string input = "-";
     std::size_t batch_size = 1000;
     std::uint64_t atomic_limit = 256ull << 20;
@@ -96,6 +98,7 @@ struct append_options {
 
 constexpr std::string_view usage =
     "usage: syncline append --log DIR [options] [FILE|-]\n"
+    "       syncline append --via ENDPOINT [options] [FILE|-]   (through a running gateway)\n"
     "\n"
     "Appends JSON Lines (FILE, or standard input when FILE is - or absent) to the change log,\n"
     "one change per line:\n"
@@ -103,11 +106,13 @@ constexpr std::string_view usage =
     "  key: string or integer. op: upsert (the default when absent) or delete. value: required for an\n"
     "  upsert; a JSON string is stored as its text, other JSON as its compact form; a delete has none\n"
     "  (or null). headers: optional, string values. offset and ts are ignored. Blank lines are skipped.\n"
+    "  Ambiguous JSON is refused: a key twice in one object, an integer beyond 64 bits (quote it).\n"
     "\n"
     "Atomicity: an input of at most --atomic-limit bytes is validated completely first; if any line\n"
     "is invalid nothing is appended. A larger input is validated and appended batch by batch: a\n"
     "failing batch appends nothing of itself, and the error reports what was already appended.\n"
     "With --skip-invalid the valid lines are appended and each invalid one is reported on stderr.\n"
+    "With --via, each batch is one request to the gateway (atomic, retried until acknowledged).\n"
     "\n"
     "Prints `appended N records: offsets A..B`. Exit codes: 0 ok, 1 invalid input or store failure,\n"
     "2 bad options.";
@@ -140,8 +145,9 @@ int run_append(const append_options& o) {
     // instead of buffering 256 MiB first. A pipe switches when it actually crosses the limit.
     bool streaming = S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > o.atomic_limit;
 
-    // Open the log before reading: a locked log fails at once instead of after reading the input.
-    auto log = internal::open_log_writer(o.log, o.sync);
+    // Open the log (or connect to the gateway) before reading: a locked log fails at once instead
+    // of after reading the input.
+    auto log = internal::open_appender(o.log, o.via, o.sync);
     if (!log.ok()) return failure(cmd, log.get_status().message());
 
     const jsonl_limits limits{o.max_value_bytes};
@@ -177,7 +183,7 @@ int run_append(const append_options& o) {
         return {};
     };
     auto append_failed = [&](const status& s) {
-        return failure(cmd, "append to " + o.log + " failed: " + s.message() + "; " +
+        return failure(cmd, "append to " + (o.via.empty() ? o.log : "gateway " + o.via) + " failed: " + s.message() + "; " +
                                 (done.count == 0 ? std::string("nothing was appended")
                                                  : "already " + done.summary() + " (from " + name + ")"));
     };
@@ -258,14 +264,15 @@ int append_command(int argc, const char* const* argv) {
     bool no_sync = false;
     po::options_description desc("append options");
     desc.add_options()
-        ("log", po::value(&o.log)->required()->value_name("DIR"), "change log directory (created if missing)")
+        ("log", po::value(&o.log)->value_name("DIR"), "change log directory (created if missing)")
+        ("via", po::value(&o.via)->value_name("ENDPOINT"), "append through the gateway listening there (tcp:// or ipc://) instead of --log")
         ("input", po::value(&o.input)->value_name("FILE"), "JSON Lines file, or - for standard input. Default: -")
         ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size)->value_name("N"),
          "records per append (one atomic, synced write)")
         ("atomic-limit", po::value(&atomic_limit)->default_value(atomic_limit)->value_name("BYTES"),
          "inputs up to this size are validated whole before anything is appended")
         ("max-value-bytes", po::value(&max_value)->default_value(max_value)->value_name("BYTES"),
-         "largest stored value; a larger one is an invalid line")
+         "largest stored value, at most 64MiB (the record limit every reader accepts); a larger one is an invalid line")
         ("skip-invalid", po::bool_switch(&o.skip_invalid), "append the valid lines, report the invalid ones")
         ("no-sync", po::bool_switch(&no_sync), "do not fsync each append (faster; a crash may lose the last appends)");
     po::positional_options_description positional;
@@ -274,14 +281,20 @@ int append_command(int argc, const char* const* argv) {
     if (!parsed.ok()) return usage_error(cmd, parsed.get_status().message());
     if (parsed->exit_now) return exit_ok;
 
-    if (o.log.empty()) return usage_error(cmd, "--log must not be empty");
+    if (o.log.empty() && o.via.empty()) return usage_error(cmd, "give --log DIR, or --via ENDPOINT to append through a gateway");
+    if (!o.log.empty() && !o.via.empty()) return usage_error(cmd, "give --log or --via, not both");
+    if (!o.via.empty() && no_sync) return usage_error(cmd, "--no-sync has no effect with --via (the gateway's own --no-sync decides)");
     if (o.batch_size < 1 || o.batch_size > 1'000'000) return usage_error(cmd, "--batch-size must be between 1 and 1000000");
     auto limit = internal::parse_size("--atomic-limit", atomic_limit);
     if (!limit.ok()) return usage_error(cmd, limit.get_status().message());
     o.atomic_limit = *limit;
     auto max = internal::parse_size("--max-value-bytes", max_value);
     if (!max.ok()) return usage_error(cmd, max.get_status().message());
-    if (*max < 1 || *max > (256ull << 20)) return usage_error(cmd, "--max-value-bytes must be between 1 and 256MiB");
+    // Never above the record limit every reader accepts (common/record.h): a value the log took
+    // must never make a worker refuse its batch.
+    if (*max < 1 || *max > limits::max_value_bytes)
+        return usage_error(cmd, "--max-value-bytes must be between 1 and " +
+                                    std::to_string(limits::max_value_bytes >> 20) + "MiB (the record limit)");
     o.max_value_bytes = *max;
     o.sync = !no_sync;
     if (o.input.empty()) return usage_error(cmd, "input file name is empty (use - for standard input)");

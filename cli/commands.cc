@@ -23,6 +23,7 @@ constexpr command_entry command_table[] = {
     {"log trim", log_trim_command, "delete records every pipeline has committed (prints the plan; --execute applies it)"},
     {"offsets show", offsets_show_command, "committed offset (and lag) of one or all pipelines"},
     {"offsets set", offsets_set_command, "rewind or skip a stopped pipeline (prints the plan; --execute applies it)"},
+    {"serve", serve_command, "run the ingest gateway: producers publish over ZeroMQ and HTTP (syncline-gateway)"},
     {"generate", generate_command, "append deterministic sample changes (demo, benchmarks)"},
     {"run", run_command, "launch and supervise a whole pipeline (sink, workers, ventilator)"},
     {"status", status_command, "every pipeline: running or not, lag, rate, ETA, workers, dead letters, stalls"},

@@ -10,6 +10,7 @@
 #include <span>
 
 #include "cli/display.h"
+#include "cli/internal/appender.h"
 #include "cli/internal/command_util.h"
 #include "cli/syncline_cli.h"
 #include "common/process.h"
@@ -76,13 +77,14 @@ int generate_command(int argc, const char* const* argv) {
     using internal::usage_error;
 
     generate_options g;
-    std::string log_path, records_text, keys_text = "100000", collections = "users,orders,events", seed_text = "1";
+    std::string log_path, via, records_text, keys_text = "100000", collections = "users,orders,events", seed_text = "1";
     std::string value_bytes_text = "100";
     std::size_t batch_size = 1000;
     bool no_sync = false;
     po::options_description desc("generate options");
     desc.add_options()
-        ("log", po::value(&log_path)->required()->value_name("DIR"), "change log directory (created if missing)")
+        ("log", po::value(&log_path)->value_name("DIR"), "change log directory (created if missing)")
+        ("via", po::value(&via)->value_name("ENDPOINT"), "append through the gateway listening there (tcp:// or ipc://) instead of --log")
         ("records", po::value(&records_text)->required()->value_name("N"), "number of records to append")
         ("keys", po::value(&keys_text)->default_value(keys_text)->value_name("K"), "distinct keys per collection")
         ("collections", po::value(&collections)->default_value(collections)->value_name("LIST"),
@@ -95,7 +97,7 @@ int generate_command(int argc, const char* const* argv) {
         ("batch-size", po::value(&batch_size)->default_value(batch_size)->value_name("N"), "records per append")
         ("no-sync", po::bool_switch(&no_sync), "do not fsync each append (faster; a crash may lose the last appends)");
     auto parsed = parse(argc, argv, desc,
-                        "usage: syncline generate --log DIR --records N [--keys K] [--collections a,b,c]\n"
+                        "usage: syncline generate (--log DIR | --via ENDPOINT) --records N [--keys K] [--collections a,b,c]\n"
                         "         [--delete-ratio R] [--value-bytes B] [--seed S] [--batch-size N]\n\n"
                         "Appends N deterministic sample changes: upserts with JSON values\n"
                         "{\"id\":..,\"n\":..,\"pad\":\"..\"} and deletes, over repeated keys in several collections.\n"
@@ -123,7 +125,11 @@ int generate_command(int argc, const char* const* argv) {
         start = comma + 1;
     }
 
-    auto log = internal::open_log_writer(log_path, !no_sync);
+    if (log_path.empty() && via.empty()) return usage_error(cmd, "give --log DIR, or --via ENDPOINT to append through a gateway");
+    if (!log_path.empty() && !via.empty()) return usage_error(cmd, "give --log or --via, not both");
+    if (!via.empty() && no_sync) return usage_error(cmd, "--no-sync has no effect with --via (the gateway's own --no-sync decides)");
+    auto log = internal::open_appender(log_path, via, !no_sync);
+    if (!via.empty()) log_path = "gateway " + via;
     if (!log.ok()) return failure(cmd, log.get_status().message());
 
     const stop_flag stop = install_stop_handlers();

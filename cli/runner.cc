@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "cli/internal/command_util.h"
 #include "common/cli_options.h"
 #include "common/curve.h"
 #include "common/log.h"
@@ -80,13 +81,6 @@ std::vector<std::string> split_args(const std::string& text) {
     std::vector<std::string> out;
     for (std::string word; in >> word;) out.push_back(word);
     return out;
-}
-
-fs::path default_bin_dir() {
-    if (const char* env = std::getenv("SYNCLINE_BIN_DIR"); env && *env) return env;
-    std::error_code ec;
-    auto self = fs::read_symlink("/proc/self/exe", ec);
-    return ec ? fs::path(".") : self.parent_path();
 }
 
 std::string last_line_of(const std::string& path) {
@@ -170,7 +164,7 @@ private:
             if (e->rfind("ipc://", 0) == 0 && e->size() - 6 >= 100)
                 return status{errc::invalid_argument, "ipc endpoint path too long (max 100 chars): " + *e +
                                                           ": choose a shorter --run-dir or tcp:// endpoints"};
-        const fs::path bin = _o.bin_dir.empty() ? default_bin_dir() : fs::path(_o.bin_dir);
+        const fs::path bin = _o.bin_dir.empty() ? internal::default_bin_dir() : fs::path(_o.bin_dir);
         for (const char* program : {"syncline-sink", "syncline-worker", "syncline-ventilator"})
             if (access((bin / program).c_str(), X_OK) != 0)
                 return status{errc::invalid_argument, std::string("cannot find ") + program + " in " + bin.string() +
@@ -491,6 +485,13 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
         if (!s.ok()) problems.push_back(parsed.locate(option, s.message()));
     };
     check("pipeline", validate_name("--pipeline", o.pipeline));
+    // STATE/NAME.run is the run directory of pipeline NAME: a pipeline named NAME.run would share
+    // it as its state directory.
+    if (o.pipeline.size() > 4 && o.pipeline.ends_with(".run"))
+        check("pipeline", status{errc::invalid_argument,
+                                 "--pipeline: '" + o.pipeline + "' is reserved: STATE/" + o.pipeline +
+                                     " is the run directory of pipeline '" +
+                                     o.pipeline.substr(0, o.pipeline.size() - 4) + "' (choose a name not ending in .run)"});
     if (o.workers < 1 || o.workers > 256) check("workers", status{errc::invalid_argument, "must be between 1 and 256"});
     if (o.until_caught_up && o.to != 0)
         check("to", status{errc::invalid_argument, "--until-caught-up and --to exclude each other"});

@@ -43,5 +43,6 @@ int dlq_purge_command(int argc, const char* const* argv);
 int config_check_command(int argc, const char* const* argv);  // cli/config_check.cc
 int status_command(int argc, const char* const* argv);    // cli/status.cc
 int keygen_command(int argc, const char* const* argv);    // cli/keygen.cc
+int serve_command(int argc, const char* const* argv);     // cli/serve.cc: execs syncline-gateway
 
 }  // namespace syncline::cli

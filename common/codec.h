@@ -16,12 +16,14 @@
 
 namespace syncline::codec {
 
-// Limits applied to untrusted input.
+// Limits applied to untrusted input. The defaults are the writers' limits (common/record.h,
+// limits::): whatever the log accepted decodes; anything larger is refused as corrupt.
 struct decode_limits {
-    std::size_t max_records = 100'000;           // Records per batch body. Default: 100,000.
-    std::size_t max_field_bytes = 64u << 20;     // Any single string/bytes field. Default: 64 MiB.
-    std::size_t max_headers = 256;               // Header entries per record. Default: 256.
+    std::size_t max_records = limits::max_batch_records;   // Records per batch body.
+    std::size_t max_field_bytes = limits::max_field_bytes;  // Any single string/bytes field.
+    std::size_t max_headers = limits::max_headers;          // Header entries per record.
 };
+static_assert(limits::max_value_bytes <= limits::max_field_bytes, "readers must accept every value a writer accepts");
 
 // The stored/wire form of one record.
 std::string encode_record(const record& r);
@@ -46,7 +48,25 @@ private:
     std::size_t _count = 0;
 };
 
-// Decodes a batch body; the views point into `body`, which must outlive the result.
+// Decodes a batch body; the views point into `body`, which must outlive the result. The first
+// record that does not decode fails the whole body (errc::corruption naming its index and field).
 result<std::vector<record_view>> decode_batch_body(std::string_view body, const decode_limits& limits = {});
+
+// A batch body decoded record by record, so that one bad record does not take its neighbours
+// down: `records` holds those that decoded, in body order, and `bad` the others, by their index
+// in the body (ascending), with the reason. When a record's end cannot be found (truncated or not
+// msgpack), it and every record after it are in `bad`. records.size() + bad.size() is the body's
+// record count.
+struct bad_record {
+    std::size_t index = 0;
+    std::string reason;
+};
+struct decoded_batch {
+    std::vector<record_view> records;
+    std::vector<std::size_t> indexes;  // indexes[i]: the body index of records[i].
+    std::vector<bad_record> bad;
+};
+// Fails (errc::corruption) only when the body's array header itself is bad or over max_records.
+result<decoded_batch> decode_batch_records(std::string_view body, const decode_limits& limits = {});
 
 }  // namespace syncline::codec

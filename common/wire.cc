@@ -93,6 +93,18 @@ struct header_encoder {
     }
 };
 
+// A reason as every decoder accepts it (max_reason_bytes): a longer one (a server message may
+// quote a whole value) is cut at a UTF-8 boundary and marked, never sent whole to be refused.
+void put_reason(std::string& out, std::string_view reason) {
+    constexpr std::string_view mark = "... (shortened)";
+    if (reason.size() <= max_reason_bytes) return mp::put_str(out, reason);
+    std::size_t keep = max_reason_bytes - mark.size();
+    while (keep > 0 && (static_cast<unsigned char>(reason[keep]) & 0xc0) == 0x80) --keep;
+    std::string shortened(reason.substr(0, keep));
+    shortened += mark;
+    mp::put_str(out, shortened);
+}
+
 struct body_encoder {
     std::string& out;
     void operator()(const batch& b) const { out.assign(b.body); }
@@ -101,10 +113,10 @@ struct body_encoder {
         for (const record_failure& f : a.failures) {
             mp::put_array_header(out, 2);
             mp::put_uint(out, f.offset);
-            mp::put_str(out, f.reason);
+            put_reason(out, f.reason);
         }
     }
-    void operator()(const nack& n) const { mp::put_str(out, n.reason); }
+    void operator()(const nack& n) const { put_reason(out, n.reason); }
     void operator()(const hello&) const { mp::put_map_header(out, 0); }
     void operator()(const receipt&) const { mp::put_map_header(out, 0); }
     void operator()(const progress& p) const {

@@ -12,6 +12,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view bytes(reinterpret_cast<const char*>(data), size);
     (void)codec::decode_record(bytes);
     (void)codec::decode_batch_body(bytes);
+    // Record by record (the worker's path): every record is either decoded or listed as bad.
+    if (auto each = codec::decode_batch_records(bytes); each.ok() && each->records.size() != each->indexes.size())
+        __builtin_trap();
     // First byte chooses where the header ends, so both frames get fuzzed.
     if (size > 0) {
         const std::size_t split = 1 + data[0] % size;

@@ -1,4 +1,4 @@
-// Fuzz target: one line of `syncline append` input (cli/jsonl.h), the producers' format.
+// Fuzz target: one line of `syncline append` input (cli/jsonl.h, parsed by gateway/json_records.h).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

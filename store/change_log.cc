@@ -331,11 +331,10 @@ result<offset_range> change_log::append(std::span<record> records, std::span<con
         return offset_range{0, 0};
     }
     // Validate everything first: a batch is written whole or not at all.
+    // One set of limits (common/record.h): what the log takes, every reader decodes.
     for (std::size_t i = 0; i < records.size(); ++i) {
-        if (records[i].collection.empty())
-            return status{errc::invalid_argument, "append: record " + std::to_string(i) + " has an empty collection"};
-        if (records[i].key.empty())
-            return status{errc::invalid_argument, "append: record " + std::to_string(i) + " has an empty key"};
+        if (std::string bad = check_record(records[i]); !bad.empty())
+            return status{errc::invalid_argument, "append: record " + std::to_string(i) + ": " + bad};
     }
 
     // Timestamps never go backwards even if the wall clock does, so the time index stays

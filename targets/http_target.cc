@@ -90,7 +90,11 @@ struct http_target::impl {
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
         curl_slist_free_all(headers);
         if (rc != CURLE_OK) {
-            out.transient = {errc::unavailable, "webhook " + shown + ": " + (response.error[0] ? response.error : curl_easy_strerror(rc))};
+            // Not reaching the receiver is its state, never a record's (target.h: errc::busy).
+            const bool unreachable = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                                     rc == CURLE_COULDNT_RESOLVE_PROXY;
+            out.transient = {unreachable ? errc::busy : errc::unavailable,
+                             "webhook " + shown + ": " + (response.error[0] ? response.error : curl_easy_strerror(rc))};
             return false;
         }
         long code = 0;
@@ -120,7 +124,10 @@ struct http_target::impl {
         } else {
             why += ": " + internal::printable(response.body, body_excerpt_bytes);
         }
-        out.transient = {errc::unavailable, std::move(why)};
+        // Gateways and overload (502, 503, 504, 429, 408) are the receiver's state, never a
+        // record's: poison isolation waits on them (target.h: errc::busy), Retry-After or not.
+        const bool busy = code == 502 || code == 503 || code == 504 || code == 429 || code == 408;
+        out.transient = {busy ? errc::busy : errc::unavailable, std::move(why)};
         return false;
     }
 };

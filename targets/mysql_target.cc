@@ -71,7 +71,9 @@ const char* column_type(mysql_value_type t) {
 enum class failure_kind {
     row,            // The server refused this row's data: dead-letter it, deliver the rest.
     missing_table,  // Our table vanished (dropped by someone): look it up again, retry later.
-    transient,      // Connection or server trouble: roll back, retry the whole batch later.
+    transient,      // Server trouble that a record may cause: roll back, retry the whole batch later.
+    busy,           // The server's state, never a record's (connection, lock wait timeout, deadlock,
+                    // shutdown, too many connections): retry later; poison isolation waits on it.
 };
 
 // By SQLSTATE class as for PostgreSQL: 22 data exception (invalid UTF-8, out of range, data too
@@ -81,7 +83,13 @@ enum class failure_kind {
 // errors (CR_*, 2000..2999: connection lost, server gone) and everything else (deadlock, lock wait
 // timeout, shutdown, out of resources) may pass.
 failure_kind classify(unsigned error, std::string_view sqlstate) {
-    if (error >= 2000 && error < 3000) return failure_kind::transient;
+    if (error >= 2000 && error < 3000) return failure_kind::busy;
+    // 1205 lock wait timeout, 1213 deadlock, 1040 too many connections, 1053 shutdown, 1927
+    // connection killed, 1969 max_statement_time (MariaDB), 3024 max_execution_time (MySQL).
+    switch (error) {
+        case 1205: case 1213: case 1040: case 1053: case 1927: case 1969: case 3024: return failure_kind::busy;
+        default: break;
+    }
     if (error == ER_NO_SUCH_TABLE) return failure_kind::missing_table;
     if (error == ER_TRUNCATED_WRONG_VALUE_FOR_FIELD) return failure_kind::row;
     if (sqlstate.starts_with("22") || sqlstate.starts_with("23") || sqlstate.starts_with("42") ||
@@ -187,6 +195,9 @@ struct mysql_target::impl {
     // Tables known to exist (found or created on this server).
     std::set<std::string, std::less<>> tables;
     std::string escaped;  // Reused for escaping values.
+    // lower_case_table_names != 0 (the default on Windows and macOS, or configured): the server
+    // stores and compares table names in lower case, so Users and users would share one table.
+    bool folds_table_names = false;
 
     ~impl() { disconnect(); }
 
@@ -233,11 +244,12 @@ struct mysql_target::impl {
         // Strict mode: a value the column cannot hold is an error, never silently truncated.
         // Backslash escapes on (our literals use them); timestamps in UTC.
         if (mysql_query(conn, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'") != 0 ||
-            mysql_query(conn, "SELECT @@max_allowed_packet") != 0)
+            mysql_query(conn, "SELECT @@max_allowed_packet, @@lower_case_table_names") != 0)
             return fail_status("set up session");
         MYSQL_RES* r = mysql_store_result(conn);
         MYSQL_ROW row = r ? mysql_fetch_row(r) : nullptr;
         const std::size_t packet = row && row[0] ? std::strtoull(row[0], nullptr, 10) : 0;
+        folds_table_names = row && row[1] && std::strtoul(row[1], nullptr, 10) != 0;
         if (r) mysql_free_result(r);
         if (packet < 4096) return fail_status("read max_allowed_packet");
         query_budget = std::min<std::size_t>(packet, client_packet) - packet_headroom;
@@ -390,6 +402,45 @@ struct mysql_target::impl {
         return out;
     }
 
+    // On a server that folds table names (folds_table_names), a collection is refused unless it
+    // is its own lower case (the server's LOWER()): otherwise Users and users would share a table.
+    // Refused collections leave `unknown` and `rows`, their records go to `failures`.
+    status refuse_folded_names(std::span<const record_view> records, std::vector<std::size_t>& rows,
+                               std::set<std::string_view>& unknown, std::vector<wire::record_failure>& failures) {
+        std::string sql = "SELECT ";
+        for (std::string_view c : unknown) {
+            escaped.resize(c.size() * 2 + 1);
+            const unsigned long n = mysql_real_escape_string(conn, escaped.data(), c.data(), c.size());
+            sql += "LOWER('";
+            sql.append(escaped.data(), n);
+            sql += "'),";
+        }
+        sql.pop_back();
+        if (mysql_real_query(conn, sql.data(), sql.size()) != 0) return fail_status("check collection names");
+        MYSQL_RES* lowered = mysql_store_result(conn);
+        if (lowered == nullptr) return fail_status("check collection names");
+        MYSQL_ROW row = mysql_fetch_row(lowered);
+        const unsigned long* lengths = row ? mysql_fetch_lengths(lowered) : nullptr;
+        std::set<std::string_view> refused;
+        std::size_t k = 0;
+        for (std::string_view c : unknown) {
+            if (row && row[k] && std::string_view(row[k], lengths[k]) != c) refused.insert(c);
+            ++k;
+        }
+        mysql_free_result(lowered);
+        for (std::size_t i : rows)
+            if (refused.count(records[i].collection))
+                failures.push_back({records[i].offset,
+                                    "mysql: collection '" + internal::printable(records[i].collection) +
+                                        "': the server stores table names in lower case (lower_case_table_names), "
+                                        "so it would share a table with its lower-case twin: refused rather than "
+                                        "merged; use lower-case collection names or lower_case_table_names=0"});
+        for (std::string_view c : refused) unknown.erase(c);
+        if (!refused.empty())
+            std::erase_if(rows, [&](std::size_t i) { return refused.count(records[i].collection) > 0; });
+        return {};
+    }
+
     // Looks the batch's unknown collections up (one query) and creates the missing tables (DDL
     // commits implicitly in MariaDB, so this happens before the batch's transaction; an empty
     // table left behind by a failed batch is harmless). CREATE TABLE IF NOT EXISTS needs the
@@ -400,6 +451,8 @@ struct mysql_target::impl {
         std::set<std::string_view> unknown;
         for (std::size_t i : rows)
             if (!tables.count(records[i].collection)) unknown.insert(records[i].collection);
+        if (unknown.empty()) return {};
+        if (folds_table_names) SYNCLINE_RETURN_IF_ERROR(refuse_folded_names(records, rows, unknown, failures));
         if (unknown.empty()) return {};
         std::string sql = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (";
         for (std::string_view c : unknown) {
@@ -477,7 +530,8 @@ delivery_outcome mysql_target::impl::deliver(std::span<const record_view> record
         out.transient = std::move(s);
         return out;
     };
-    if (status s = connect(); !s.ok()) return give_up(std::move(s));
+    // Unreachable is the server's state, never a record's (target.h: errc::busy).
+    if (status s = connect(); !s.ok()) return give_up(s.code() == errc::unavailable ? status{errc::busy, s.message()} : s);
     if (status s = ensure_tables(records, rows, out.failures); !s.ok()) return give_up(std::move(s));
 
     const std::vector<std::size_t> latest = internal::latest_change_per_key(records, rows);
@@ -499,7 +553,7 @@ delivery_outcome mysql_target::impl::deliver(std::span<const record_view> record
     const bool upsert_failed = r.failed > 0 && r.failed + 1 < statements.size();
     if (kind == failure_kind::row && upsert_failed && conn != nullptr) return deliver_row_by_row(records, rows, std::move(out));
     if (kind == failure_kind::missing_table) tables.clear();  // Looked up again on the next try.
-    return give_up(status{errc::unavailable, context("batch: " + r.message)});
+    return give_up(status{kind == failure_kind::busy ? errc::busy : errc::unavailable, context("batch: " + r.message)});
 }
 
 // The slow path after the server refused a row: one transaction, every row in offset order under
@@ -546,9 +600,10 @@ delivery_outcome mysql_target::impl::deliver_row_by_row(std::span<const record_v
             continue;
         }
         rollback(r);
-        if (classify(r.error, r.sqlstate) == failure_kind::missing_table) tables.clear();
+        const failure_kind kind = classify(r.error, r.sqlstate);
+        if (kind == failure_kind::missing_table) tables.clear();
         out.failures.clear();
-        out.transient = status{errc::unavailable, context("row by row: " + r.message)};
+        out.transient = status{kind == failure_kind::busy ? errc::busy : errc::unavailable, context("row by row: " + r.message)};
         return out;
     }
 }

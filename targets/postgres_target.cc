@@ -69,7 +69,9 @@ std::string server_message(const PGresult* r, PGconn* conn) {
 enum class failure_kind {
     row,            // The server refused this row's data: dead-letter it, deliver the rest.
     missing_table,  // Our table vanished (dropped by someone): create it again and retry.
-    transient,      // Connection or server trouble: roll back, retry the whole batch later.
+    transient,      // Server trouble that a record may cause: roll back, retry the whole batch later.
+    busy,           // The server's state, never a record's (connection, lock, deadlock, resources,
+                    // shutdown): retry later, and poison isolation must not dead-letter on it.
 };
 
 // SQLSTATE classes that concern the data of a statement rather than the server: 22 data
@@ -77,13 +79,17 @@ enum class failure_kind {
 // FOREIGN KEY), 42 syntax/access (a table of another shape, no privilege on it), P0 a user's
 // trigger raising. Anything else (08 connection, 40 deadlock, 53 resources, 57 shutdown, ...) may pass.
 failure_kind classify(const PGresult* r, PGconn* conn) {
-    if (PQstatus(conn) != CONNECTION_OK || r == nullptr) return failure_kind::transient;
+    if (PQstatus(conn) != CONNECTION_OK || r == nullptr) return failure_kind::busy;
     const char* sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     if (sqlstate == nullptr) return failure_kind::transient;
     std::string_view s(sqlstate);
     if (s == "42P01") return failure_kind::missing_table;
     if (s.starts_with("22") || s.starts_with("23") || s.starts_with("42") || s.starts_with("P0"))
         return failure_kind::row;
+    // 08 connection, 40 serialization failure / deadlock, 53 insufficient resources, 55P03
+    // lock_not_available (lock_timeout), 57 operator intervention (statement_timeout, shutdown).
+    if (s.starts_with("08") || s.starts_with("40") || s.starts_with("53") || s == "55P03" || s.starts_with("57"))
+        return failure_kind::busy;
     return failure_kind::transient;
 }
 
@@ -319,9 +325,10 @@ struct postgres_target::impl {
         }
     }
 
-    delivery_outcome transient(std::string msg) {
+    // errc::busy when the cause is the server's state, never a record's (target.h).
+    delivery_outcome transient(std::string msg, failure_kind kind = failure_kind::busy) {
         delivery_outcome out;
-        out.transient = status{errc::unavailable, context(msg)};
+        out.transient = status{kind == failure_kind::busy ? errc::busy : errc::unavailable, context(msg)};
         return out;
     }
 
@@ -382,7 +389,8 @@ delivery_outcome postgres_target::impl::deliver(std::span<const record_view> rec
     if (rows.empty()) return out;
     if (status s = connect(); !s.ok()) {
         out.failures.clear();  // Nothing of the batch may count as done.
-        out.transient = std::move(s);
+        // Unreachable is the server's state, never a record's (target.h: errc::busy).
+        out.transient = s.code() == errc::unavailable ? status{errc::busy, s.message()} : std::move(s);
         return out;
     }
 
@@ -450,7 +458,8 @@ delivery_outcome postgres_target::impl::deliver(std::span<const record_view> rec
     finish_round(true);
     return transient((failed_collection.empty() ? std::string("batch: ")
                                                 : "collection '" + internal::printable(failed_collection) + "': ") +
-                     msg);
+                         msg,
+                     kind);
 }
 
 // The slow path after the server refused a row: the same transaction, every row in offset order
@@ -540,7 +549,7 @@ delivery_outcome postgres_target::impl::deliver_row_by_row(std::span<const recor
             tables.erase(std::string(records[rows[failed.row]].collection));
         finish_round(true);
         out.failures.clear();
-        return transient("row by row: " + msg);
+        return transient("row by row: " + msg, kind);
     }
 }
 

@@ -39,13 +39,19 @@ bool is_record_error(int rc) {
 
 // Quoting makes any collection name a valid identifier (spaces, quotes, keywords, unicode), so
 // users get tables named exactly after their collections. Only names SQLite cannot hold are
-// refused (see unsafe_collection).
+// refused (see unsafe_collection), and a name that differs only in ASCII case from a collection
+// that already has its table (SQLite table names ignore ASCII case): see ensure_table.
 const char* unsafe_collection(std::string_view c) {
     if (c.empty()) return "empty collection name";
     if (c.find('\0') != std::string_view::npos) return "collection name contains a NUL byte";
     if (c.size() >= 7 && strncasecmp(c.data(), "sqlite_", 7) == 0)
         return "table names starting with sqlite_ are reserved by SQLite";
     return nullptr;
+}
+
+// A locked database is its state, never a record's (target.h: errc::busy).
+errc busy_code(int rc) {
+    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ? errc::busy : errc::unavailable;
 }
 
 // Binding needs a non-null pointer even for empty text: a null pointer would bind SQL NULL.
@@ -122,6 +128,22 @@ struct sqlite_target::impl {
         created.clear();
     }
 
+    // The name SQLite stored for the table that `name` resolves to (ASCII case folded).
+    int stored_table_name(std::string_view name, std::string& out) {
+        stmt s;
+        int rc = sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+                                    -1, &s.s, nullptr);
+        if (rc != SQLITE_OK) return rc;
+        sqlite3_bind_text(s.s, 1, text_ptr(name), static_cast<int>(name.size()), SQLITE_STATIC);
+        rc = sqlite3_step(s.s);
+        if (rc == SQLITE_ROW) {
+            out.assign(reinterpret_cast<const char*>(sqlite3_column_text(s.s, 0)),
+                       static_cast<std::size_t>(sqlite3_column_bytes(s.s, 0)));
+            return SQLITE_OK;
+        }
+        return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
+    }
+
     // Finds or creates the table of `name`. On failure `why` says why (without the collection).
     int ensure_table(std::string_view name, table*& out, bool& cached, std::string& why) {
         cached = true;
@@ -153,6 +175,21 @@ struct sqlite_target::impl {
             why = "cannot create table: " + errmsg();
             if (is_record_error(rc)) refused.emplace(std::string(name), why);
             return rc;
+        }
+        // SQLite folds ASCII case in table names, quoted or not: the table must carry exactly
+        // this collection's name, or two collections (users, USERS) would share its rows.
+        std::string stored;
+        rc = stored_table_name(name, stored);
+        if (rc != SQLITE_OK) {
+            why = "cannot look up table " + q + ": " + errmsg();
+            return rc;
+        }
+        if (stored != name) {
+            why = "differs only in case from collection '" + internal::printable(stored) +
+                  "', whose table holds the name (SQLite table names ignore ASCII case): refused rather than "
+                  "merged; rename one of the two collections, or use another target";
+            refused.emplace(std::string(name), why);
+            return SQLITE_ERROR;
         }
         // The WHERE clause is the fence: an older or equal offset (redelivery, a slower worker,
         // a replay) leaves the row alone, for deletes (tombstones) exactly as for upserts.
@@ -262,7 +299,7 @@ delivery_outcome sqlite_target::deliver(std::span<const record_view> records) {
     // transaction could fail to upgrade half-way through the batch without waiting.
     int rc = m.exec("BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) {
-        out.transient = status{errc::unavailable, m.context("begin batch: " + m.errmsg())};
+        out.transient = status{busy_code(rc), m.context("begin batch: " + m.errmsg())};
         return out;
     }
     m.refused.clear();
@@ -292,7 +329,7 @@ delivery_outcome sqlite_target::deliver(std::span<const record_view> records) {
             std::string msg = m.context("collection '" + internal::printable(r.collection) + "': " + why);
             m.rollback();
             out.failures.clear();
-            out.transient = status{errc::unavailable, std::move(msg)};
+            out.transient = status{busy_code(rc), std::move(msg)};
             return out;
         }
         out.failures.push_back({r.offset, "sqlite: collection '" + internal::printable(r.collection) + "' key '" +
@@ -304,7 +341,7 @@ delivery_outcome sqlite_target::deliver(std::span<const record_view> records) {
         std::string msg = m.context("commit: " + m.errmsg());
         m.rollback();
         out.failures.clear();
-        out.transient = status{errc::unavailable, std::move(msg)};
+        out.transient = status{busy_code(rc), std::move(msg)};
         return out;
     }
     m.created.clear();

@@ -24,6 +24,9 @@ namespace syncline::targets {
 struct delivery_outcome {
     // Not ok: the whole batch failed for a reason that may pass (target unreachable, locked):
     // the worker retries with backoff and finally nacks. Nothing of the batch may count as done.
+    // errc::busy says the cause is the target's state and never a record (unreachable, a lock
+    // wait timeout, a deadlock, a failing gateway: HTTP 502/503/504/429): poison isolation never
+    // dead-letters a record on it (docs/recovery.md). Any other code: a record may be the cause.
     status transient;
     // Records the target refused for good (bad value, rejected by a constraint): dead-lettered.
     std::vector<wire::record_failure> failures;

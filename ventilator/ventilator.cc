@@ -251,12 +251,21 @@ private:
         const bool select_all = _options.filter.selects_all();
         const bool by_key = _options.order == ordering::key;
         std::unordered_set<std::uint64_t> lanes_seen;
+        bool alone = false;  // The batch holds an undecodable record: nothing more joins it.
         auto scanned = _log->scan(from, max_records, _options.batch_bytes,
                                   [&](std::uint64_t offset, std::string_view encoded) {
                                       if (!select_all || by_key) {
                                           // An undecodable record is sent as it is: the worker
                                           // dead-letters it with the reason.
+                                          if (alone) return false;  // After an undecodable record.
                                           auto r = codec::decode_record(encoded);
+                                          // An undecodable record goes in a batch of its own: the
+                                          // worker places it by its body index, which equals its
+                                          // offset only in a batch without gaps.
+                                          if (!r.ok()) {
+                                              if (out.offsets.first != 0) return false;
+                                              alone = true;
+                                          }
                                           if (r.ok() && !_options.filter.matches(r->collection, r->operation)) {
                                               if (out.offsets.first == 0) out.offsets.first = offset;
                                               out.offsets.last = offset;
@@ -515,7 +524,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         return {};
     };
     SYNCLINE_RETURN_IF_ERROR(in_range("--batch-records", static_cast<long>(o.batch_records), 1, 100'000));
-    SYNCLINE_RETURN_IF_ERROR(in_range("--batch-bytes", static_cast<long>(o.batch_bytes), 1, 64l << 20));
+    SYNCLINE_RETURN_IF_ERROR(in_range("--batch-bytes", static_cast<long>(o.batch_bytes), 1, static_cast<long>(limits::max_batch_bytes)));
     SYNCLINE_RETURN_IF_ERROR(in_range("--window", static_cast<long>(window), 1, 10'000));
     SYNCLINE_RETURN_IF_ERROR(in_range("--ack-timeout-ms", ack_timeout_ms, 10, 3'600'000));
     SYNCLINE_RETURN_IF_ERROR(in_range("--tail-interval-ms", tail_ms, 1, 10'000));

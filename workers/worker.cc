@@ -139,8 +139,9 @@ private:
         std::unique_ptr<zmqx::received> frames;
         wire::batch header;
         std::vector<record_view> records;
-        std::deque<record> owned;                      // Records a transform made (views point here).
-        std::vector<wire::record_failure> failures;    // Records the transform failed on.
+        std::deque<record> owned;                       // Records a transform made (views point here).
+        std::vector<wire::record_failure> undecodable;  // Records that did not decode, or that the
+                                                        // transform failed on: dead-lettered with the ack.
     };
 
     // Validates one message and adds it to `group`; returns its record count (0 if dropped).
@@ -160,42 +161,53 @@ private:
         if (span < b->count || span > codec::decode_limits{}.max_records)
             return _dropped.drop("batch " + range_text(b->offsets) + " claims " + std::to_string(b->count) + " records"), 0;
 
-        auto records = codec::decode_batch_body(b->body);
-        if (records.ok()) {
-            if (auto bad = check_batch(*b, *records); !bad.empty()) records = status{errc::corruption, bad};
-        }
-        if (!records.ok()) {
-            // The stored bytes themselves are bad: redelivering cannot help, so every offset of
-            // the range is dead-lettered with the reason rather than blocking the pipeline.
-            _dropped.drop("batch " + range_text(b->offsets) + ": " + records.get_status().message());
+        // Record by record: a record that does not decode is dead-lettered alone and its
+        // neighbours are delivered (they decoded, so they are what the log holds).
+        auto decoded = codec::decode_batch_records(b->body);
+        std::string bad_batch = decoded.ok() ? check_batch(*b, *decoded) : decoded.get_status().message();
+        if (!bad_batch.empty()) {
+            // The batch as a whole does not match its header: no record of it can be placed, and
+            // redelivering cannot help, so every offset of the range is dead-lettered with the
+            // reason rather than blocking the pipeline.
+            _dropped.drop("batch " + range_text(b->offsets) + ": " + bad_batch);
             wire::ack a = ack_for(*b);
             for (std::uint64_t o = b->offsets.first; o <= b->offsets.last; ++o)
-                a.failures.push_back({o, "undecodable batch: " + records.get_status().message()});
+                a.failures.push_back({o, "undecodable batch: " + bad_batch});
             send(wire::encode(a));
             return 0;
         }
-        const std::size_t count = records->size();
-        if (count == 0) {
-            // Every record of the range was filtered out: done, without a target call.
-            _m.batches_received.inc();
-            _m.batches_acked.inc();
-            ++_batches;
-            send(wire::encode(ack_for(*b)));
+        std::vector<wire::record_failure> undecodable;
+        for (const auto& bad : decoded->bad)
+            undecodable.push_back({b->offsets.first + bad.index, "undecodable record: " + bad.reason});
+        if (!undecodable.empty()) {
+            _dropped.drop("batch " + range_text(b->offsets) + ": " + std::to_string(undecodable.size()) +
+                          " undecodable records, first " + undecodable.front().reason);
+        }
+        if (decoded->records.empty()) {
+            // Nothing to deliver: every record was undecodable, or filtered out by the ventilator.
+            _failed_records += undecodable.size();
+            _m.records_failed.inc(undecodable.size());
+            wire::ack a = ack_for(*b);
+            a.failures = std::move(undecodable);
+            send(wire::encode(a));
             return 0;
         }
+        auto* records = &decoded->records;
+        const std::size_t count = records->size();
         _m.batches_received.inc();
         _m.records_received.inc(count);
         // Tells the ventilator (through the sink) who holds this delivery, for the stall watchdog.
         send(wire::encode(wire::receipt{b->pipeline, b->batch_id, b->offsets, b->attempt, _options.id}));
-        accepted a{std::move(frames), std::move(*b), std::move(records.value()), {}, {}};
+        accepted a{std::move(frames), std::move(*b), std::move(*records), {}, std::move(undecodable)};
         if (_transform) apply_transform(a);
         if (a.records.empty()) {
             // The transform dropped (or failed on) every record: nothing to deliver.
             ++_batches;
             _m.batches_acked.inc();
             wire::ack ack = ack_for(a.header);
-            ack.failures = std::move(a.failures);
+            ack.failures = std::move(a.undecodable);
             _failed_records += ack.failures.size();
+            _m.records_failed.inc(ack.failures.size());
             send(wire::encode(ack));
             return 0;
         }
@@ -218,7 +230,7 @@ private:
                 _m.transform_failed.inc();
                 if (_transform_log.allow())
                     log_worker.warn("transform failed, record dead-lettered", {{"offset", in.offset}, {"reason", result.error}});
-                a.failures.push_back({in.offset, std::move(result.error)});
+                a.undecodable.push_back({in.offset, std::move(result.error)});
                 break;
             case lua_transform::outcome::kind::replaced:
                 if (result.records.empty()) _m.transform_dropped.inc();
@@ -243,8 +255,14 @@ private:
     // Delivers a group of batches in one target call and acks (or nacks) each batch.
     void deliver(std::vector<accepted>& group, const stop_flag& stop) {
         // Offset order across the group too (targets.h promises it); redeliveries can come late.
-        std::sort(group.begin(), group.end(),
-                  [](const accepted& a, const accepted& b) { return a.header.offsets.first < b.header.offsets.first; });
+        // Batches may overlap (a restarted ventilator re-cuts ranges while older batches still wait
+        // here), so the joined records are ordered by first offset, not unique: targets that reduce
+        // a call to one change per key keep the highest offset (targets/internal/rows.h), never the
+        // last by position. Stable and total, so the same group always joins the same way.
+        std::stable_sort(group.begin(), group.end(), [](const accepted& a, const accepted& b) {
+            return std::pair(a.header.offsets.first, a.header.offsets.last) <
+                   std::pair(b.header.offsets.first, b.header.offsets.last);
+        });
         std::vector<record_view> all;
         if (group.size() > 1) {
             std::size_t total = 0;
@@ -273,10 +291,22 @@ private:
             _m.batches_acked.inc();
             _m.records_delivered.inc(g.records.size());
             wire::ack a = ack_for(g.header);
-            a.failures = g.failures;
-            _failed_records += g.failures.size();
-            for (auto& f : outcome.failures)
-                if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(std::move(f));
+            a.failures = g.undecodable;
+            _failed_records += g.undecodable.size();
+            _m.records_failed.inc(g.undecodable.size());
+            // Copied, not moved: batches of a group may overlap, so one failure can belong to
+            // several acks. Once per offset: a record joined twice may be reported twice.
+            for (const auto& f : outcome.failures)
+                if (f.offset >= g.header.offsets.first && f.offset <= g.header.offsets.last) a.failures.push_back(f);
+            if (group.size() > 1) {
+                std::stable_sort(a.failures.begin(), a.failures.end(),
+                                 [](const wire::record_failure& x, const wire::record_failure& y) { return x.offset < y.offset; });
+                a.failures.erase(std::unique(a.failures.begin(), a.failures.end(),
+                                             [](const wire::record_failure& x, const wire::record_failure& y) {
+                                                 return x.offset == y.offset;
+                                             }),
+                                 a.failures.end());
+            }
             send(wire::encode(a));
         }
     }
@@ -288,14 +318,15 @@ private:
     // batch is nacked to wait for the target, not dead-lettered.
     std::optional<wire::ack> deliver_one_by_one(const accepted& g) {
         wire::ack a = ack_for(g.header);
-        a.failures = g.failures;
+        a.failures = g.undecodable;
         std::size_t delivered = 0;
         for (std::size_t i = 0; i < g.records.size(); ++i) {
             auto outcome = timed_deliver(std::span<const record_view>(&g.records[i], 1));
             if (!outcome.transient.ok()) {
-                // A target that says when to come back (HTTP 429/503 Retry-After) is throttling
-                // or down, not refusing this record: wait for it rather than dead-letter.
-                if (outcome.retry_after.count() > 0) return std::nullopt;
+                // A target that says when to come back (HTTP 429/503 Retry-After), or whose
+                // failure is its own state (errc::busy: a lock wait timeout, a deadlock, a 502,
+                // unreachable), is not refusing this record: wait for it, never dead-letter.
+                if (outcome.retry_after.count() > 0 || outcome.transient.code() == errc::busy) return std::nullopt;
                 // Three failures before any success look like an outage, and each try may wait a
                 // full target timeout: stop and let the batch wait for the target instead.
                 if (delivered == 0 && i >= 2) return std::nullopt;
@@ -332,14 +363,26 @@ private:
         return outcome;
     }
 
-    // Empty when the records match the header: count, range, strictly increasing offsets.
-    static std::string check_batch(const wire::batch& b, const std::vector<record_view>& records) {
-        if (records.size() != b.count) return "record count " + std::to_string(records.size()) + " != header count " + std::to_string(b.count);
+    // Empty when the body matches the header: as many records as it claims, each (decoded or
+    // not) at a known offset, so a bad record's offset is known. A dense batch (count = range
+    // size) holds record i at first + i. A filtered one (docs/processing.md) holds increasing
+    // offsets within the range, record i at first + i or later, and no undecodable record (the
+    // ventilator sends those in a batch of their own, whose offset is then known).
+    static std::string check_batch(const wire::batch& b, const codec::decoded_batch& d) {
+        const std::size_t total = d.records.size() + d.bad.size();
+        if (total != b.count) return "record count " + std::to_string(total) + " != header count " + std::to_string(b.count);
+        const bool dense = b.offsets.last - b.offsets.first + 1 == b.count;
+        if (total == 0 && dense) return "empty batch";
+        if (!dense && !d.bad.empty()) return "an undecodable record in a filtered batch: its offset is unknown";
         std::uint64_t previous = 0;
-        for (const auto& r : records) {
-            if (r.offset < b.offsets.first || r.offset > b.offsets.last || r.offset <= previous)
-                return "offset " + std::to_string(r.offset) + " out of order or outside " + range_text(b.offsets);
-            previous = r.offset;
+        for (std::size_t i = 0; i < d.records.size(); ++i) {
+            const std::uint64_t at_index = b.offsets.first + d.indexes[i];
+            const std::uint64_t offset = d.records[i].offset;
+            if (dense ? offset != at_index : (offset < at_index || offset > b.offsets.last || offset <= previous))
+                return "record " + std::to_string(d.indexes[i]) + " has offset " + std::to_string(offset) +
+                       (dense ? ", not " + std::to_string(at_index) : std::string(", out of order or outside")) + " of " +
+                       range_text(b.offsets);
+            previous = offset;
         }
         return {};
     }

@@ -9,6 +9,7 @@
 #include "cli/runner.h"
 #include "common/log.h"
 #include "common/process.h"
+#include "gateway/gateway.h"
 
 namespace syncline::cli::internal {
 namespace {
@@ -104,6 +105,16 @@ result<std::unique_ptr<store::change_log>> open_log_writer(const std::string& pa
     const status s = log.get_status();
     switch (s.code()) {
         case errc::busy:
+            if (auto gw = gateway::read_endpoints_file(path)) {
+                std::string where;
+                for (const auto& e : gw->zmq) where += (where.empty() ? "" : ", ") + e;
+                if (!gw->http.empty()) where += (where.empty() ? "" : ", ") + gw->http + "/v1/changes";
+                const std::string via = gw->zmq.empty() ? gw->http + "/v1/changes" : gw->zmq.front();
+                return status{errc::busy, "log " + path + " is held by a syncline gateway (pid " + std::to_string(gw->pid) +
+                                              ") listening on " + where + ": send through it with --via " +
+                                              (gw->zmq.empty() ? "(a ZeroMQ endpoint; this gateway has none) or POST to " + via
+                                                               : via)};
+            }
             return status{errc::busy, "log " + path +
                                           " is locked by another writer (a running `syncline append`, `generate` or "
                                           "producer): only one process may append at a time"};
@@ -135,6 +146,13 @@ const po::options_description& pipeline_file_keys() {
     static run_options unused;
     static const po::options_description keys = run_options_description(unused);
     return keys;
+}
+
+std::filesystem::path default_bin_dir() {
+    if (const char* env = std::getenv("SYNCLINE_BIN_DIR"); env && *env) return env;
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::filesystem::path(".") : self.parent_path();
 }
 
 }  // namespace syncline::cli::internal

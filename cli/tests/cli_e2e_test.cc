@@ -248,6 +248,20 @@ TEST_F(cli_e2e, skip_invalid_appends_the_good_lines_and_reports_the_bad) {
     EXPECT_EQ(log_count(), 6u);
 }
 
+// The issue's reproduction: three records, the middle one with 300 headers. append names the
+// line and appends nothing (the log would otherwise take a record no worker can decode).
+TEST_F(cli_e2e, a_line_over_the_record_limits_is_refused_with_its_line_number) {
+    std::string headers;
+    for (int h = 0; h < 300; ++h) headers += (h ? ",\"h" : "\"h") + std::to_string(h) + "\":\"v\"";
+    const std::string text = R"({"collection":"c","key":"1","value":1})" "\n"
+                             R"({"collection":"c","key":"2","value":1,"headers":{)" + headers + "}}\n" +
+                             R"({"collection":"c","key":"3","value":1})" "\n";
+    auto r = run({"append", "--log", log, write_file("headers.jsonl", text)});
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("headers.jsonl:2: 300 headers, more than the limit of 256"), std::string::npos) << r.err;
+    EXPECT_EQ(log_count(), 0u);
+}
+
 TEST_F(cli_e2e, log_locked_by_a_writer_is_a_clear_error_and_readers_still_work) {
     ASSERT_EQ(run({"append", "--log", log, write_file("in.jsonl", three_lines)}).code, 0);
     auto writer = store::change_log::open_writer({.path = log});
@@ -363,6 +377,8 @@ TEST_F(cli_e2e, bad_usage_exits_2_with_one_line) {
     expect_usage({"append"}, "syncline append: error: ");
     expect_usage({"append", "--log", log, "--batch-size", "0"}, "--batch-size");
     expect_usage({"append", "--log", log, "--atomic-limit", "lots"}, "--atomic-limit: invalid size 'lots'");
+    // Never above the record limit every reader accepts (common/record.h): 64 MiB.
+    expect_usage({"append", "--log", log, "--max-value-bytes", "65MiB"}, "--max-value-bytes must be between 1 and 64MiB");
     expect_usage({"offsets", "set", "--state", state, "--pipeline", "p"}, "give exactly one of");
     expect_usage({"offsets", "set", "--state", state, "--pipeline", "p", "--to-offset", "1", "--to-earliest"},
                  "conflicting targets");
@@ -372,6 +388,9 @@ TEST_F(cli_e2e, bad_usage_exits_2_with_one_line) {
     expect_usage({"offsets", "set", "--state", state, "--pipeline", "p", "--to-offset", "-3"}, "--to-offset");
     expect_usage({"offsets", "set", "--state", state, "--pipeline", "../x", "--to-offset", "3"}, "--pipeline");
     expect_usage({"generate", "--log", log, "--records", "10", "--delete-ratio", "2"}, "--delete-ratio");
+    // A name colliding with another pipeline's run directory (STATE/orders.run).
+    expect_usage({"run", "--log", log, "--state", state, "--pipeline", "orders.run", "--target", "null:"},
+                 "is the run directory of pipeline 'orders'");
     expect_usage({"log", "show", "--log", log, "--limit", "0"}, "--limit");
     expect_usage({"frobnicate"}, "unknown command 'frobnicate'");
     expect_usage({"log", "tail"}, "unknown subcommand 'tail'");

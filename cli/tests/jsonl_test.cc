@@ -26,7 +26,7 @@ TEST(jsonl, upsert_with_object_value_is_stored_compact) {
     EXPECT_EQ(r.collection, "users");
     EXPECT_EQ(r.key, "42");
     EXPECT_EQ(r.operation, op::upsert);
-    EXPECT_EQ(r.value, R"({"a":[1,2],"b":1})");
+    EXPECT_EQ(r.value, R"({"b":1,"a":[1,2]})");  // Compact, key order kept.
     EXPECT_TRUE(r.headers.empty());
 }
 
@@ -83,6 +83,15 @@ TEST(jsonl, a_reused_record_is_fully_overwritten) {
     EXPECT_TRUE(r.headers.empty());
 }
 
+// The log's record limits (common/record.h) are checked per line, so `append` names the line
+// instead of storing a record no worker could decode.
+TEST(jsonl, lines_over_the_record_limits_are_refused) {
+    std::string line = R"({"collection":"c","key":"k","value":1,"headers":{)";
+    for (int h = 0; h < 300; ++h) line += (h ? ",\"h" : "\"h") + std::to_string(h) + "\":\"v\"";
+    line += "}}";
+    EXPECT_EQ(problem(line), "300 headers, more than the limit of 256");
+}
+
 TEST(jsonl, errors_name_the_problem) {
     EXPECT_EQ(problem(R"({"collection":"c","value":1})"), R"(missing "key")");
     EXPECT_EQ(problem(R"({"key":"k","value":1})"), R"(missing "collection")");
@@ -115,6 +124,32 @@ TEST(jsonl, not_json_reports_the_parser_message_without_its_prefix) {
     EXPECT_TRUE(problem(R"({"a":1} {"b":2})").starts_with("not JSON: ")) << problem(R"({"a":1} {"b":2})");
     // Control bytes from the input are escaped in the message.
     EXPECT_EQ(problem("\x01\x02").find('\x01'), std::string::npos);
+}
+
+// Issue 13 item 12: ambiguous JSON is refused, never guessed at.
+TEST(jsonl, duplicate_keys_are_refused_at_any_depth) {
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","key":"j","value":1})"), R"(duplicate field "key")");
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":{"a":1,"b":2,"a":3}})"),
+              R"(duplicate key "a" in "value")");
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":[{"x":{"y":1,"y":1}}]})"),
+              R"(duplicate key "y" in "value")");
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":1,"headers":{"h":"a","h":"b"}})"),
+              R"(duplicate key "h" in "headers")");
+    // Equal keys in different objects are fine.
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":{"a":{"a":1},"b":{"a":2}}})"), "");
+}
+
+TEST(jsonl, integers_beyond_64_bits_are_refused) {
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":{"n":123456789012345678901234}})"),
+              "integer 123456789012345678901234 does not fit in 64 bits (it would lose precision: send it as a string)");
+    EXPECT_EQ(problem(R"({"collection":"c","key":18446744073709551616,"value":1})"),
+              "integer 18446744073709551616 does not fit in 64 bits (it would lose precision: send it as a string)");
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":[-9223372036854775809]})"),
+              "integer -9223372036854775809 does not fit in 64 bits (it would lose precision: send it as a string)");
+    // The extremes that do fit are kept exactly; fractions and exponents stay numbers.
+    EXPECT_EQ(parsed(R"({"collection":"c","key":"k","value":[18446744073709551615,-9223372036854775808]})").value,
+              "[18446744073709551615,-9223372036854775808]");
+    EXPECT_EQ(parsed(R"({"collection":"c","key":"k","value":[1.5]})").value, "[1.5]");
 }
 
 TEST(jsonl, value_size_limit) {

@@ -396,3 +396,68 @@ TEST(codec, mutated_encodings_never_crash) {
 
 }  // namespace
 }  // namespace syncline::codec
+
+namespace syncline::codec {
+namespace {
+
+// One set of limits (common/record.h): what check_record lets a writer store, decode_* accepts,
+// and one over any limit is refused by both, with the field named.
+TEST(record_limits, every_record_a_writer_may_store_decodes) {
+    record r = sample(7);
+    for (std::size_t h = 0; h < limits::max_headers; ++h) r.headers.emplace_back("h" + std::to_string(h), "v");
+    r.value.assign(limits::max_value_bytes, 'x');
+    ASSERT_EQ(check_record(r), "");
+    const std::string bytes = encode_record(r);
+    auto rv = decode_record(bytes);
+    ASSERT_TRUE(rv.ok()) << rv.get_status().message();
+    EXPECT_EQ(rv->value.size(), limits::max_value_bytes);
+    EXPECT_EQ(rv->headers.size(), limits::max_headers);
+    EXPECT_LE(bytes.size(), limits::max_record_bytes);
+
+    r.value.push_back('x');
+    EXPECT_EQ(check_record(r), "value is 67108865 bytes, more than the limit of 67108864");
+    r.value.clear();
+    r.headers.emplace_back("one", "more");
+    EXPECT_EQ(check_record(r), "257 headers, more than the limit of 256");
+    r.headers.clear();
+    r.key.clear();
+    EXPECT_EQ(check_record(r), "empty key");
+}
+
+// The reproduction: three records, the middle one with 300 headers. Decoded record by
+// record, only the middle one is bad, and the reason names the limit (never ": ok").
+TEST(record_limits, a_bad_record_in_a_batch_leaves_its_neighbours_decodable) {
+    batch_body_builder builder;
+    for (std::uint64_t o = 1; o <= 3; ++o) {
+        record r = sample(o);
+        if (o == 2)
+            for (int h = 0; h < 300; ++h) r.headers.emplace_back("h" + std::to_string(h), "v");
+        builder.add(encode_record(r));
+    }
+    const std::string body = builder.finish();
+    auto whole = decode_batch_body(body);
+    ASSERT_FALSE(whole.ok());
+    EXPECT_EQ(whole.get_status().message(),
+              "batch body: record 1: field headers: 300 entries, more than the limit of 256");
+
+    auto each = decode_batch_records(body);
+    ASSERT_TRUE(each.ok()) << each.get_status().message();
+    ASSERT_EQ(each->records.size(), 2u);
+    EXPECT_EQ(each->records[0].offset, 1u);
+    EXPECT_EQ(each->records[1].offset, 3u);
+    EXPECT_EQ(each->indexes, (std::vector<std::size_t>{0, 2}));
+    ASSERT_EQ(each->bad.size(), 1u);
+    EXPECT_EQ(each->bad[0].index, 1u);
+    EXPECT_EQ(each->bad[0].reason, "record 1: field headers: 300 entries, more than the limit of 256");
+
+    // A record whose end cannot be found takes the rest of the body with it, not what came before.
+    std::string cut = body.substr(0, body.size() - 3);
+    auto truncated = decode_batch_records(cut);
+    ASSERT_TRUE(truncated.ok());
+    EXPECT_EQ(truncated->records.size(), 1u);
+    ASSERT_EQ(truncated->bad.size(), 2u);
+    EXPECT_EQ(truncated->bad[1].index, 2u);
+}
+
+}  // namespace
+}  // namespace syncline::codec

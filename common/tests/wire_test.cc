@@ -121,6 +121,26 @@ TEST(wire, ack_round_trip) {
     EXPECT_TRUE(round_trip<ack>(empty).failures.empty());
 }
 
+// A reason is whatever a target said (a server message may quote a whole value): the encoder
+// shortens it to what every decoder accepts, so a long reason never makes the sink refuse an ack
+// (which would redeliver its batch forever).
+TEST(wire, reasons_longer_than_decoders_accept_are_shortened_not_refused) {
+    ack a = sample_ack();
+    a.failures[0].reason = std::string(100'000, 'x');
+    const ack got = round_trip<ack>(a);
+    ASSERT_EQ(got.failures.size(), 2u);
+    EXPECT_LE(got.failures[0].reason.size(), 64u << 10);
+    EXPECT_EQ(got.failures[0].reason.rfind(std::string(1000, 'x'), 0), 0u);
+    EXPECT_NE(got.failures[0].reason.find("(shortened)"), std::string::npos);
+    nack n;
+    n.pipeline = "p";
+    n.batch_id = 1;
+    n.offsets = {1, 2};
+    n.worker = "w";
+    n.reason = std::string(100'000, 'y');
+    EXPECT_LE(round_trip<nack>(n).reason.size(), 64u << 10);
+}
+
 TEST(wire, nack_round_trip) {
     nack n;
     n.pipeline = "p";

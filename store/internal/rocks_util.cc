@@ -19,6 +19,49 @@ bool is_lock_error(const rocksdb::Status& s) {
     return msg.find("lock") != std::string::npos;
 }
 
+namespace {
+
+// What to do about a system error RocksDB passed on (strerror text), for people.
+std::string_view fix_for(std::string_view reason) {
+    if (reason == "Not a directory") return "a part of the path is a file, not a directory: choose another path";
+    if (reason == "No such file or directory") return "create its parent directory first, or choose another path";
+    if (reason == "Permission denied" || reason == "Operation not permitted")
+        return "this user may not write there: fix the directory's permissions or choose another path";
+    if (reason == "No space left on device" || reason == "Disk quota exceeded") return "the disk is full: free space";
+    if (reason == "Read-only file system") return "the file system is read-only: choose a writable location";
+    if (reason == "Too many open files") return "raise the open files limit (ulimit -n)";
+    return {};
+}
+
+// RocksDB's file errors read "IO error: While <what>: <path>: <reason>" (its posix Env). Said in
+// our words: "cannot create the directory <path>: <reason> (<fix>)". Other errors keep RocksDB's
+// text, which names the problem (Corruption: ..., Invalid argument: ...).
+std::string describe(const rocksdb::Status& s) {
+    const char* state = s.getState();
+    if (!s.IsIOError() || state == nullptr) return s.ToString();
+    const std::string_view text(state);
+    constexpr std::string_view prefix = "While ";
+    const auto colon = text.find(": ");
+    if (!text.starts_with(prefix) || colon == std::string_view::npos) return "I/O error: " + std::string(text);
+    const std::string_view what = text.substr(prefix.size(), colon - prefix.size());
+    const std::string_view rest = text.substr(colon + 2);  // <path>: <reason>
+    std::string out;
+    if (what.starts_with("mkdir")) out = "cannot create the directory ";
+    else if (what.starts_with("open") || what.starts_with("fopen")) out = "cannot open ";
+    else if (what.starts_with("lock")) out = "cannot lock ";
+    else out = "cannot " + std::string(what) + " ";
+    out += rest;
+    const auto last = rest.rfind(": ");
+    if (const auto fix = fix_for(last == std::string_view::npos ? rest : rest.substr(last + 2)); !fix.empty()) {
+        out += " (";
+        out += fix;
+        out += ")";
+    }
+    return out;
+}
+
+}  // namespace
+
 status from_rocks(const rocksdb::Status& s, std::string_view context, std::string_view busy_message) {
     if (s.ok()) return {};
     if (!busy_message.empty() && is_lock_error(s)) return status{errc::busy, std::string(busy_message)};
@@ -36,7 +79,7 @@ status from_rocks(const rocksdb::Status& s, std::string_view context, std::strin
     }
     std::string msg(context);
     msg += ": ";
-    msg += s.ToString();
+    msg += describe(s);
     return status{code, std::move(msg)};
 }
 

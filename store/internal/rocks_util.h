@@ -13,9 +13,11 @@
 
 namespace syncline::store::internal {
 
-// Maps a RocksDB status to ours, prefixed with `context`. A lock failure (another process or
-// another instance in this process holds the LOCK file) becomes errc::busy with `busy_message`
-// as the whole message, so callers can word it for their users.
+// Maps a RocksDB status to ours, prefixed with `context`. File errors are said in our words (what
+// could not be done, the path, the system's reason and the fix), never RocksDB's own ("While
+// mkdir if missing: ..."). A lock failure (another process or another instance in this process
+// holds the LOCK file) becomes errc::busy with `busy_message` as the whole message, so callers
+// can word it for their users.
 status from_rocks(const rocksdb::Status& s, std::string_view context, std::string_view busy_message = {});
 
 // True when an Open failed because the LOCK file is held elsewhere.

@@ -278,6 +278,28 @@ TEST_F(change_log_test, missing_directory) {
     EXPECT_EQ(w.get_status().code(), errc::not_found);
 }
 
+// RocksDB's own words ("IO error: While mkdir if missing: ...") never reach users: the store
+// says what it could not do, with the path, the system's reason and what to do about it.
+TEST_F(change_log_test, unusable_paths_are_reported_in_our_words_with_the_fix) {
+    const std::string file = _dir.sub("plain-file");
+    { std::ofstream(file) << "x"; }
+    auto under_a_file = change_log::open_writer({.path = file + "/log"});
+    ASSERT_FALSE(under_a_file.ok());
+    const std::string m1 = under_a_file.get_status().message();
+    EXPECT_EQ(m1.find("While"), std::string::npos) << m1;
+    EXPECT_EQ(m1.find("IO error"), std::string::npos) << m1;
+    EXPECT_NE(m1.find("cannot create the directory " + file + "/log: Not a directory"), std::string::npos) << m1;
+    EXPECT_NE(m1.find("is a file"), std::string::npos) << m1;
+
+    auto no_parent = change_log::open_writer({.path = _dir.sub("missing/parent/log")});
+    ASSERT_FALSE(no_parent.ok());
+    const std::string m2 = no_parent.get_status().message();
+    EXPECT_EQ(m2.find("While"), std::string::npos) << m2;
+    EXPECT_NE(m2.find("cannot create the directory " + _dir.sub("missing/parent/log") + ": No such file or directory"),
+              std::string::npos) << m2;
+    EXPECT_NE(m2.find("create its parent directory first"), std::string::npos) << m2;
+}
+
 TEST_F(change_log_test, second_writer_is_busy) {
     auto second = change_log::open_writer({.path = path()});
     ASSERT_FALSE(second.ok());

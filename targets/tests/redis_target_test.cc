@@ -98,6 +98,15 @@ TEST_F(redis_target_test, offsets_beyond_two_to_the_53_compare_exactly) {
     EXPECT_EQ(read_state_of(*t).at({"c", "k"}), live("newer", big + 1));
 }
 
+// Redis keys are bytes: collections that differ only in case never share a hash.
+TEST_F(redis_target_test, collections_differing_only_in_case_stay_apart) {
+    auto t = open(server.uri());
+    ASSERT_TRUE(t);
+    deliver_ok(*t, {upsert(1, "users", "k", "a"), upsert(2, "USERS", "k", "b")});
+    const state_map expected = {{{"USERS", "k"}, live("b", 2)}, {{"users", "k"}, live("a", 1)}};
+    EXPECT_EQ(read_state_of(*t), expected);
+}
+
 TEST_F(redis_target_test, odd_collections_and_binary_keys_round_trip_through_the_key_layout) {
     auto t = open(server.uri(0, "prefix=sl:"));
     ASSERT_TRUE(t);

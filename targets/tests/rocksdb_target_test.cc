@@ -61,6 +61,15 @@ TEST_F(rocksdb_target_test, repeats_of_a_key_within_one_batch_are_fenced_in_any_
     EXPECT_EQ(read_state_of(*t), expected);
 }
 
+// Column family names are bytes: collections that differ only in case never share a family.
+TEST_F(rocksdb_target_test, collections_differing_only_in_case_stay_apart) {
+    auto t = open();
+    ASSERT_TRUE(t);
+    deliver_ok(*t, {upsert(1, "users", "k", "a"), upsert(2, "USERS", "k", "b")});
+    const state_map expected = {{{"USERS", "k"}, live("b", 2)}, {{"users", "k"}, live("a", 1)}};
+    EXPECT_EQ(read_state_of(*t), expected);
+}
+
 TEST_F(rocksdb_target_test, keeps_collections_in_their_own_column_families_across_reopen) {
     {
         auto t = open();

@@ -199,6 +199,40 @@ TEST(sqlite_target, collections_are_quoted_tables) {
     EXPECT_EQ(db.rows("SELECT value FROM users"), std::vector<std::string>{"v10"});
 }
 
+// SQLite table names ignore ASCII case even when quoted: `users` and `USERS` would share one table
+// and overwrite each other's rows through the offset fence. The collection that comes second is
+// refused (its records dead-lettered with the reason), in this instance and in any other.
+TEST(sqlite_target, collections_differing_only_in_case_are_refused_never_merged) {
+    temp_dir dir;
+    auto t = open_sqlite(dir.file("t.db"));
+    ASSERT_TRUE(t);
+    deliver_ok(*t, {upsert(1, "users", "k", "lower")});
+    for (int instance = 0; instance < 2; ++instance) {
+        auto other = open_sqlite(dir.file("t.db"));
+        target& into = instance == 0 ? *t : *other;
+        std::vector<record> rs{upsert(2, "USERS", "k", "upper"), upsert(3, "users", "j", "lower2"),
+                               upsert(4, "Users", "x", "mixed")};
+        auto v = views(rs);
+        auto out = into.deliver(v);
+        ASSERT_TRUE(out.transient.ok()) << out.transient.to_string();
+        ASSERT_EQ(out.failures.size(), 2u) << instance;
+        EXPECT_EQ(out.failures[0].offset, 2u);
+        EXPECT_EQ(out.failures[1].offset, 4u);
+        EXPECT_NE(out.failures[0].reason.find("collection 'USERS'"), std::string::npos) << out.failures[0].reason;
+        EXPECT_NE(out.failures[0].reason.find("differs only in case from collection 'users'"), std::string::npos)
+            << out.failures[0].reason;
+    }
+    raw_db db(dir.file("t.db"));
+    EXPECT_EQ(db.rows("SELECT key || '=' || value FROM users ORDER BY key"),
+              (std::vector<std::string>{"j=lower2", "k=lower"}));
+    // Only ASCII letters fold: é and É are two tables.
+    deliver_ok(*t, {upsert(5, "é", "k", "small"), upsert(6, "É", "k", "capital")});
+    auto state = read(*t);
+    EXPECT_EQ(state.at({"é", "k"}).value, "small");
+    EXPECT_EQ(state.at({"É", "k"}).value, "capital");
+    EXPECT_FALSE(state.count({"USERS", "k"}));
+}
+
 TEST(sqlite_target, refused_records_fail_alone_and_name_the_collection) {
     temp_dir dir;
     auto t = open_sqlite(dir.file("t.db"));
@@ -255,7 +289,7 @@ TEST(sqlite_target, lock_held_past_busy_timeout_is_transient_and_rolls_back) {
     auto v = views(rs);
     auto out = t->deliver(v);
     ASSERT_FALSE(out.transient.ok());
-    EXPECT_EQ(out.transient.code(), errc::unavailable);
+    EXPECT_EQ(out.transient.code(), errc::busy);  // The database's state, never a record's.
     EXPECT_TRUE(out.failures.empty());
     ASSERT_EQ(other.exec("COMMIT"), SQLITE_OK);
 

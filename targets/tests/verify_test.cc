@@ -86,6 +86,20 @@ TEST_F(verify_test, clean_target_verifies) {
     EXPECT_EQ(format_report(report).rfind("verify: OK", 0), 0u) << format_report(report);
 }
 
+// SQLite refuses a collection that differs only in case from one it holds: verify reports the
+// refused collection's keys as missing and finds the other one intact (no merged rows).
+TEST_F(verify_test, sqlite_collections_differing_only_in_case_are_reported_not_merged) {
+    auto rs = append({upsert(0, "users", "k", R"({"v":1})"), upsert(0, "USERS", "k", R"({"v":2})")});
+    auto t = open("sqlite:" + _dir.file("t.db"));
+    auto v = views(rs);
+    auto out = t->deliver(v);
+    ASSERT_TRUE(out.transient.ok()) << out.transient.to_string();
+    auto report = verify(*t, 2);
+    ASSERT_EQ(report.differences.size(), 1u) << format_report(report);
+    EXPECT_EQ(report.differences[0].collection, "USERS");
+    EXPECT_EQ(report.differences[0].what, difference::kind::missing) << format_report(report);
+}
+
 TEST_F(verify_test, rows_past_the_watermark_must_match_the_log) {
     auto rs = history();
     auto t = open("sqlite:" + _dir.file("t.db"));

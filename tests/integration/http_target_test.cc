@@ -142,6 +142,21 @@ TEST_F(http_target_test, a_429_or_503_with_retry_after_is_transient_with_that_wa
     EXPECT_TRUE(t->deliver(views(rs)).transient.ok());
 }
 
+// A failing gateway is the receiver's state, never a record's, Retry-After or not: errc::busy,
+// on which poison isolation waits instead of dead-lettering (target.h). A 500 may be the record's.
+TEST_F(http_target_test, a_502_without_retry_after_is_busy_and_a_500_is_not) {
+    auto t = open();
+    ASSERT_TRUE(t);
+    auto rs = sample(1, 2);
+    receiver.answer_next(1, answer::with(502, "bad gateway"));
+    auto gateway = t->deliver(views(rs));
+    EXPECT_EQ(gateway.transient.code(), errc::busy) << gateway.transient.to_string();
+    EXPECT_EQ(gateway.retry_after, milliseconds(0));
+    receiver.answer_next(1, answer::with(500, "boom"));
+    auto crashed = t->deliver(views(rs));
+    EXPECT_EQ(crashed.transient.code(), errc::unavailable) << crashed.transient.to_string();
+}
+
 TEST_F(http_target_test, a_400_refuses_the_whole_batch_with_the_status_and_a_body_excerpt) {
     auto t = open();
     ASSERT_TRUE(t);

@@ -200,7 +200,7 @@ TEST_F(mysql_target_test, a_server_killed_mid_run_is_transient_and_the_target_re
     const std::vector<record> batch = {upsert(2, "c", "k2", "{}"), del(3, "c", "k1")};
     auto out = deliver(*t, batch);
     EXPECT_FALSE(out.transient.ok());
-    EXPECT_EQ(out.transient.code(), errc::unavailable);
+    EXPECT_EQ(out.transient.code(), errc::busy);  // The server's state, never a record's.
     EXPECT_TRUE(out.failures.empty());
     out = deliver(*t, batch);  // Still down: cannot connect.
     EXPECT_FALSE(out.transient.ok());
@@ -246,6 +246,43 @@ TEST_F(mysql_target_test, passwords_come_from_a_file_or_the_environment_and_neve
     auto socket = targets::open_target(base + "?password_file=" + server->password_file() + "&socket=" + server->socket(), {"p1"});
     ASSERT_TRUE(socket.ok()) << socket.get_status().message();
     EXPECT_EQ(state_of(**socket).size(), 1u);
+}
+
+// The class of issue 13's SQLite case merge on MariaDB. By default on Linux
+// (lower_case_table_names = 0) users and USERS are two tables.
+TEST_F(mysql_target_test, collections_differing_only_in_case_are_two_tables_by_default) {
+    auto t = open();
+    ASSERT_TRUE(t);
+    auto out = deliver(*t, {upsert(1, "users", "k", R"({"v":1})"), upsert(2, "USERS", "k", R"({"v":2})")});
+    ASSERT_TRUE(out.transient.ok()) << out.transient.to_string();
+    EXPECT_TRUE(out.failures.empty());
+    auto state = state_of(*t);
+    EXPECT_EQ(state.at({"users", "k"}).offset, 1u);
+    EXPECT_EQ(state.at({"USERS", "k"}).offset, 2u);
+}
+
+// On a server that folds table names (lower_case_table_names = 1, the default on Windows and
+// macOS) they would be one table: the collection that is not its own lower case is refused, never
+// merged. A second server, started with the option.
+TEST(mysql_lower_case_table_names, a_collection_that_is_not_its_own_lower_case_is_refused_never_merged) {
+    mysql_server own({"--lower-case-table-names=1"});
+    own.query("CREATE DATABASE folding");
+    auto t = targets::open_target(own.uri("folding"), {"p1"});
+    ASSERT_TRUE(t.ok()) << t.get_status().message();
+    const std::vector<record> batch{upsert(1, "users", "k", R"({"v":1})"), upsert(2, "USERS", "k", R"({"v":2})"),
+                                    upsert(3, "données", "k", R"({"v":3})")};
+    auto v = views(batch);
+    auto out = (*t)->deliver(v);
+    ASSERT_TRUE(out.transient.ok()) << out.transient.to_string();
+    ASSERT_EQ(out.failures.size(), 1u);
+    EXPECT_EQ(out.failures[0].offset, 2u);
+    EXPECT_NE(out.failures[0].reason.find("lower_case_table_names"), std::string::npos) << out.failures[0].reason;
+    auto state = (*t)->read_state();
+    ASSERT_TRUE(state.ok()) << state.get_status().message();
+    ASSERT_TRUE(state->has_value());
+    EXPECT_EQ((*state)->at({"users", "k"}).offset, 1u);
+    EXPECT_EQ((*state)->at({"données", "k"}).offset, 3u);
+    EXPECT_FALSE((*state)->count({"USERS", "k"}));
 }
 
 }  // namespace

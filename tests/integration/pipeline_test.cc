@@ -276,6 +276,115 @@ TEST_F(pipeline_test, a_worker_drops_bad_batches_and_keeps_working) {
     EXPECT_EQ(count_lines_with(dir / "worker-1.log", "bad_frames=6"), 1u) << read_file(dir / "worker-1.log");
 }
 
+// Overlapping batches (a restarted ventilator re-cut 2..3 while 1..3 still waited) may be joined
+// into one target call: each ack still carries its own refused record once, with its reason.
+TEST_F(pipeline_test, overlapping_batches_each_ack_their_refused_record_once_with_its_reason) {
+    zmq::context_t ctx(1);
+    zmq::socket_t to_worker(ctx, zmq::socket_type::push);
+    zmq::socket_t from_worker(ctx, zmq::socket_type::pull);
+    to_worker.set(zmq::sockopt::linger, 0);
+    from_worker.set(zmq::sockopt::linger, 0);
+    to_worker.bind(work);
+    from_worker.bind(acks);
+    // Queued before the worker starts, so that it takes both at once when it can.
+    auto send_batch = [&](std::uint64_t first, std::uint64_t last) {
+        codec::batch_body_builder builder;
+        for (std::uint64_t o = first; o <= last; ++o) {
+            record r;
+            r.offset = o;
+            r.collection = o == 3 ? "sqlite_reserved" : "accounts";
+            r.key = "k" + std::to_string(o);
+            r.value = "{}";
+            builder.add(codec::encode_record(r));
+        }
+        wire::batch b;
+        b.pipeline = "p1";
+        b.batch_id = first;
+        b.offsets = {first, last};
+        b.count = static_cast<std::uint32_t>(last - first + 1);
+        ASSERT_TRUE(zmqx::send(to_worker, wire::encode_header(b), builder.finish(), seconds(5)));
+    };
+    auto worker = start_worker(1);
+    send_batch(1, 3);
+    send_batch(2, 3);
+    std::map<std::uint64_t, wire::ack> by_first;
+    ASSERT_TRUE(eventually([&] {
+        auto got = zmqx::receive(from_worker, milliseconds(10));
+        if (got.ok() && got->has_value()) {
+            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
+            if (msg.ok())
+                if (auto* a = std::get_if<wire::ack>(&*msg)) by_first[a->offsets.first] = *a;
+        }
+        return by_first.size() >= 2;
+    }, seconds(20)));
+    for (std::uint64_t first : {1u, 2u}) {
+        const auto& failures = by_first[first].failures;
+        ASSERT_EQ(failures.size(), 1u) << "batch " << first;
+        EXPECT_EQ(failures[0].offset, 3u);
+        EXPECT_NE(failures[0].reason.find("sqlite_"), std::string::npos) << "batch " << first << ": '" << failures[0].reason << "'";
+    }
+    worker.signal(SIGTERM);
+    EXPECT_EQ(worker.wait_for(seconds(10)), 0);
+}
+
+// A batch holding one record over the record limits (written by an older or foreign writer: the
+// log refuses it today) dead-letters that record alone; its neighbours reach the target.
+TEST_F(pipeline_test, an_undecodable_record_is_dead_lettered_alone_and_its_neighbours_delivered) {
+    zmq::context_t ctx(1);
+    zmq::socket_t to_worker(ctx, zmq::socket_type::push);
+    zmq::socket_t from_worker(ctx, zmq::socket_type::pull);
+    to_worker.set(zmq::sockopt::linger, 0);
+    from_worker.set(zmq::sockopt::linger, 0);
+    to_worker.bind(work);
+    from_worker.bind(acks);
+    auto worker = start_worker(1);
+
+    codec::batch_body_builder builder;
+    for (std::uint64_t o = 1; o <= 3; ++o) {
+        record r;
+        r.offset = o;
+        r.collection = "accounts";
+        r.key = "k" + std::to_string(o);
+        r.value = "{}";
+        if (o == 2)
+            for (int h = 0; h < 300; ++h) r.headers.emplace_back("h" + std::to_string(h), "v");
+        builder.add(codec::encode_record(r));
+    }
+    wire::batch b;
+    b.pipeline = "p1";
+    b.batch_id = 1;
+    b.offsets = {1, 3};
+    b.count = 3;
+    ASSERT_TRUE(zmqx::send(to_worker, wire::encode_header(b), builder.finish(), seconds(5)));
+
+    std::optional<wire::ack> ack;
+    ASSERT_TRUE(eventually([&] {
+        auto got = zmqx::receive(from_worker, milliseconds(10));
+        if (got.ok() && got->has_value()) {
+            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
+            if (msg.ok())
+                if (auto* a = std::get_if<wire::ack>(&*msg)) ack = *a;
+        }
+        return ack.has_value();
+    }, seconds(20)));
+    ASSERT_EQ(ack->failures.size(), 1u);
+    EXPECT_EQ(ack->failures[0].offset, 2u);
+    const std::string& why = ack->failures[0].reason;
+    EXPECT_NE(why.find("field headers: 300 entries, more than the limit of 256"), std::string::npos) << why;
+    EXPECT_EQ(why.find(": ok"), std::string::npos) << why;
+    worker.signal(SIGTERM);
+    EXPECT_EQ(worker.wait_for(seconds(10)), 0);
+
+    auto t = targets::open_target(target, {"p1"});
+    ASSERT_TRUE(t.ok()) << t.get_status().message();
+    auto state_now = (*t)->read_state();
+    ASSERT_TRUE(state_now.ok()) << state_now.get_status().message();
+    ASSERT_TRUE(state_now->has_value());
+    EXPECT_EQ((*state_now)->size(), 2u);
+    EXPECT_TRUE((*state_now)->count({"accounts", "k1"}));
+    EXPECT_TRUE((*state_now)->count({"accounts", "k3"}));
+}
+
 // One pipeline file serves every command: run uses all of its keys, verify and dlq skip the
 // ones they do not take (workers).
 TEST_F(pipeline_test, syncline_run_until_caught_up_then_verify_command) {

@@ -5,7 +5,12 @@
 #include <csignal>
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <zmq.hpp>
 
+#include "common/codec.h"
+#include "common/wire.h"
+#include "common/zmq_util.h"
 #include "store/change_log.h"
 #include "tests/support/harness.h"
 #include "tests/support/postgres_server.h"
@@ -14,6 +19,7 @@
 namespace syncline::testing {
 namespace {
 
+using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 class postgres_test : public pipeline_fixture {
@@ -143,6 +149,95 @@ TEST_F(postgres_test, a_server_outage_mid_run_stalls_the_pipeline_which_then_com
     ASSERT_TRUE(wait_committed(60'000)) << "committed " << committed(state, "p1");
     for (auto& w : workers) EXPECT_TRUE(w.running()) << "a worker gave up during the outage";
     EXPECT_EQ(verify(), 0) << last_output;
+}
+
+// Poison isolation never dead-letters a transient failure (docs/recovery.md): a row lock held by
+// another transaction makes the lone delivery of its record time out (lock_timeout) after its
+// batch mate went through; the batch is nacked and waits for the lock, nothing is dead-lettered.
+TEST_F(postgres_test, a_lock_wait_timeout_during_isolation_is_waited_for_never_dead_lettered) {
+    PGconn* admin = PQconnectdb(pg.conninfo().c_str());
+    ASSERT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
+    auto sql = [&](const std::string& q) {
+        PGresult* r = PQexec(admin, q.c_str());
+        const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        std::string err = ok ? "" : PQerrorMessage(admin);
+        PQclear(r);
+        return err;
+    };
+    // The worker's sessions give up on a lock after 200 ms (the server's lock_timeout).
+    ASSERT_EQ(sql("ALTER ROLE syncline SET lock_timeout = '200ms'"), "");
+
+    zmq::context_t ctx(1);
+    zmq::socket_t to_worker(ctx, zmq::socket_type::push);
+    zmq::socket_t from_worker(ctx, zmq::socket_type::pull);
+    to_worker.set(zmq::sockopt::linger, 0);
+    from_worker.set(zmq::sockopt::linger, 0);
+    to_worker.bind(work);
+    from_worker.bind(acks);
+    auto worker = start("syncline-worker",
+                        {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks, "--max-retries", "0",
+                         "--retry-backoff-ms", "10", "--isolate-after-attempts", "1"},
+                        worker_log(1));
+    // Offsets first, first+1: keys "free" then "locked".
+    auto send_batch = [&](std::uint64_t first, std::uint32_t attempt) {
+        codec::batch_body_builder builder;
+        for (std::uint64_t o = first; o < first + 2; ++o) {
+            record r;
+            r.offset = o;
+            r.collection = "accounts";
+            r.key = o == first ? "free" : "locked";
+            r.value = "{\"n\":" + std::to_string(o) + "}";
+            builder.add(codec::encode_record(r));
+        }
+        wire::batch b;
+        b.pipeline = "p1";
+        b.batch_id = first;
+        b.offsets = {first, first + 1};
+        b.count = 2;
+        b.attempt = attempt;
+        ASSERT_TRUE(zmqx::send(to_worker, wire::encode_header(b), builder.finish(), seconds(5)));
+    };
+    // The worker's answer (an ack or a nack) to the next batch.
+    auto answer = [&]() -> std::optional<wire::message> {
+        std::optional<wire::message> got_msg;
+        eventually([&] {
+            auto got = zmqx::receive(from_worker, milliseconds(10));
+            if (got.ok() && got->has_value()) {
+                auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
+                if (msg.ok() && (std::holds_alternative<wire::ack>(*msg) || std::holds_alternative<wire::nack>(*msg)))
+                    got_msg = *msg;
+            }
+            return got_msg.has_value();
+        }, seconds(30));
+        return got_msg;
+    };
+
+    send_batch(1, 1);
+    auto first = answer();
+    ASSERT_TRUE(first && std::holds_alternative<wire::ack>(*first)) << read_file(worker_log(1));
+    EXPECT_TRUE(std::get<wire::ack>(*first).failures.empty());
+
+    ASSERT_EQ(sql("BEGIN"), "");
+    ASSERT_EQ(sql("SELECT 1 FROM sync.accounts WHERE key = 'locked' FOR UPDATE"), "");
+    send_batch(3, 1);
+    auto held = answer();
+    ASSERT_TRUE(held.has_value()) << read_file(worker_log(1));
+    if (auto* a = std::get_if<wire::ack>(&*held)) {
+        ADD_FAILURE() << "acked with " << a->failures.size() << " dead letters"
+                      << (a->failures.empty() ? "" : ": " + a->failures[0].reason);
+    }
+    ASSERT_TRUE(std::holds_alternative<wire::nack>(*held));
+    EXPECT_NE(std::get<wire::nack>(*held).reason.find("55P03"), std::string::npos) << std::get<wire::nack>(*held).reason;
+
+    ASSERT_EQ(sql("ROLLBACK"), "");
+    send_batch(3, 2);
+    auto released = answer();
+    ASSERT_TRUE(released && std::holds_alternative<wire::ack>(*released)) << read_file(worker_log(1));
+    EXPECT_TRUE(std::get<wire::ack>(*released).failures.empty());
+    EXPECT_EQ(target_state().at({"accounts", "locked"}).offset, 4u);
+    PQfinish(admin);
+    worker.signal(SIGTERM);
+    EXPECT_EQ(worker.wait_for(seconds(10)), 0);
 }
 
 }  // namespace

@@ -14,8 +14,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
+#include <zmq.hpp>
 
 #include "common/codec.h"
+#include "common/wire.h"
+#include "common/zmq_util.h"
 #include "store/change_log.h"
 #include "tests/support/harness.h"
 #include "tests/support/http_receiver.h"
@@ -399,6 +402,73 @@ TEST_F(ordering_test, with_ordering_key_each_key_arrives_in_offset_order_through
 TEST_F(ordering_test, without_ordering_key_the_same_run_shows_violations) {
     append_keys(600, 24);
     EXPECT_GT(run_and_count_violations("none", 600), 0u);
+}
+
+// A worker fed by the test: filtered batches (fewer records than offsets, or none) are acked
+// whole; an undecodable record in a filtered batch cannot be placed, so that batch is
+// dead-lettered whole (the ventilator sends such a record alone); a range wider than one batch
+// can scan is dropped as a bad frame.
+TEST_F(processing_test, a_worker_acks_filtered_batches_and_places_undecodable_records) {
+    const std::string work = "ipc://" + (dir / "work.sock"), acks = "ipc://" + (dir / "acks.sock");
+    zmq::context_t ctx(1);
+    zmq::socket_t to_worker(ctx, zmq::socket_type::push);
+    zmq::socket_t from_worker(ctx, zmq::socket_type::pull);
+    to_worker.set(zmq::sockopt::linger, 0);
+    from_worker.set(zmq::sockopt::linger, 0);
+    to_worker.bind(work);
+    from_worker.bind(acks);
+    auto worker = start("syncline-worker", {"--target", "sqlite:" + db, "--pipeline", "p1", "--work", work, "--acks", acks,
+                                            "--id", "w1"},
+                        dir / "worker.log");
+    auto encoded = [](std::uint64_t o) {
+        record r;
+        r.offset = o;
+        r.collection = "things";
+        r.key = "k" + std::to_string(o);
+        r.value = "{}";
+        return codec::encode_record(r);
+    };
+    auto send_batch = [&](wire::range offsets, const std::vector<std::string>& records) {
+        codec::batch_body_builder builder;
+        for (const auto& r : records) builder.add(r);
+        wire::batch b;
+        b.pipeline = "p1";
+        b.batch_id = offsets.first;
+        b.offsets = offsets;
+        b.attempt = 1;
+        b.count = static_cast<std::uint32_t>(records.size());
+        ASSERT_TRUE(zmqx::send(to_worker, wire::encode_header(b), builder.finish(), seconds(5)));
+    };
+    const std::string junk = "\xc1";
+    send_batch({60, 60 + 200'000}, {encoded(60)});            // Wider than a batch can scan: dropped.
+    send_batch({20, 29}, {encoded(22), encoded(27)});         // Filtered.
+    send_batch({30, 39}, {});                                 // All filtered.
+    send_batch({40, 45}, {encoded(40), junk, encoded(44)});   // Undecodable in a filtered batch: offset unknown.
+    send_batch({50, 50}, {junk});                             // Alone, as the ventilator sends it: offset known.
+
+    std::map<std::uint64_t, wire::ack> acks_seen;
+    ASSERT_TRUE(eventually([&] {
+        auto got = zmqx::receive(from_worker, milliseconds(10));
+        if (got.ok() && got->has_value()) {
+            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
+            if (msg.ok())
+                if (auto* a = std::get_if<wire::ack>(&*msg)) acks_seen[a->offsets.first] = *a;
+        }
+        return acks_seen.size() >= 4;
+    }, seconds(20)));
+    ASSERT_EQ(acks_seen.size(), 4u);
+    EXPECT_EQ(acks_seen[20].offsets, (wire::range{20, 29}));
+    EXPECT_TRUE(acks_seen[20].failures.empty());
+    EXPECT_EQ(acks_seen[30].offsets, (wire::range{30, 39}));
+    EXPECT_TRUE(acks_seen[30].failures.empty());
+    EXPECT_EQ(acks_seen[40].failures.size(), 6u);
+    ASSERT_EQ(acks_seen[50].failures.size(), 1u);
+    EXPECT_EQ(acks_seen[50].failures[0].offset, 50u);
+    EXPECT_EQ(query(db, "SELECT key FROM things ORDER BY \"offset\""),
+              (std::vector<std::vector<std::string>>{{"k22"}, {"k27"}}));
+    worker.signal(SIGTERM);
+    EXPECT_EQ(worker.wait_for(seconds(10)), 0);
+    EXPECT_NE(read_file(dir / "worker.log").find("claims 1 records"), std::string::npos);
 }
 
 }  // namespace

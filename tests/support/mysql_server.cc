@@ -36,7 +36,9 @@ child_process spawn_logged(std::vector<std::string> argv, const std::string& log
 
 }  // namespace
 
-mysql_server::mysql_server() {
+mysql_server::mysql_server() : mysql_server(std::vector<std::string>{}) {}
+
+mysql_server::mysql_server(std::vector<std::string> server_options) : _options(std::move(server_options)) {
     const char* base = std::getenv("TMPDIR");
     std::string pattern = std::string(base && *base ? base : "/tmp") + "/syncline-mysql-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mysql_server: mkdtemp failed");
@@ -54,6 +56,7 @@ mysql_server::mysql_server() {
                                         "--auth-root-authentication-method=normal", "--skip-test-db",
                                         "--skip-name-resolve"};
     for (auto& o : user_option()) install.push_back(o);
+    for (auto& o : _options) install.push_back(o);
     auto child = spawn_logged(install, _log);
     if (child.wait_for(seconds(120)) != 0) throw std::runtime_error("mysql_server: mariadb-install-db failed: " + read_file(_log));
     start();
@@ -76,6 +79,7 @@ void mysql_server::start() {
                                      "--innodb-flush-log-at-trx-commit=2", "--max-connections=60",
                                      "--max-allowed-packet=" + std::to_string(max_packet_bytes)};
     for (auto& o : user_option()) argv.push_back(o);
+    for (auto& o : _options) argv.push_back(o);
     _server = std::make_unique<child_process>(spawn_logged(argv, _log));
     const bool up = eventually(
         [&] {

@@ -9,6 +9,7 @@
 // even when a test failed. Throws std::runtime_error when the server cannot be set up or started.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/subprocess.h"
 
@@ -21,6 +22,8 @@ public:
     static constexpr std::size_t max_packet_bytes = 4 << 20;
 
     mysql_server();  // install-db + start; waits until `user` can connect.
+    // With extra mariadbd options (e.g. "--lower-case-table-names=1"), at install and every start.
+    explicit mysql_server(std::vector<std::string> server_options);
     ~mysql_server();
     mysql_server(const mysql_server&) = delete;
     mysql_server& operator=(const mysql_server&) = delete;
@@ -42,6 +45,7 @@ public:
     std::string query(const std::string& sql, const std::string& db = "") const;
 
 private:
+    std::vector<std::string> _options;
     std::string _dir;  // Owned temp dir: data/, socket, init file, log.
     int _port = 0;
     std::unique_ptr<child_process> _server;
