@@ -34,6 +34,7 @@ constexpr command_entry command_table[] = {
     {"dlq purge", dlq_purge_command, "remove dead letters of a stopped pipeline"},
     {"verify", verify_command, "compare a target with the log's state at the committed offset"},
     {"config check", config_check_command, "validate a pipeline config file and print the effective configuration"},
+    {"capture", capture_command, "change capture from PostgreSQL into the change log (runs syncline-capture; docs/capture.md)"},
     {"keygen", keygen_command, "write a CurveZMQ key pair (NAME.key, NAME.pub) for secure pipelines"},
 };
 

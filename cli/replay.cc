@@ -18,6 +18,7 @@
 
 #include "cli/display.h"
 #include "cli/internal/command_util.h"
+#include "cli/progress.h"
 #include "cli/runner.h"
 #include "targets/target.h"
 #include "cli/syncline_cli.h"
@@ -61,6 +62,7 @@ private:
     void loop() {
         const auto began = steady::now();
         std::unique_ptr<store::state_store> state;
+        progress_line bar("replay " + _pipeline);
         std::unique_lock lock(_mutex);
         while (!_wake.wait_for(lock, std::chrono::seconds(1), [&] { return _done; })) {
             if (!state) {
@@ -77,6 +79,10 @@ private:
             const std::uint64_t total = _range.records();
             const double secs = std::chrono::duration<double>(steady::now() - began).count();
             const double rate = secs > 0 ? done / secs : 0;
+            if (bar.active()) {  // A terminal: one bar redrawn in place.
+                bar.update(done, total, "committed=" + std::to_string(committed));
+                continue;
+            }
             const std::string eta = rate > 0 ? duration_text((total - done) / rate) : std::string("?");
             std::fprintf(stderr, "replay %s: %" PRIu64 "/%" PRIu64 " records (%.0f%%) committed=%" PRIu64
                                  " rate=%.0f/s eta=%s\n",

@@ -5,13 +5,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <optional>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
 #include <vector>
 
+#include "capture/source.h"
 #include "cli/internal/command_util.h"
+#include "cli/progress.h"
+#include "cli/status.h"
+#include "cli/status_page.h"
 #include "common/cli_options.h"
 #include "common/curve.h"
 #include "common/log.h"
@@ -48,7 +53,9 @@ struct supervised {
     std::optional<child_process> child{};
     steady::time_point started{};
     unsigned consecutive_failures = 0;  // Deaths since it last ran for stable_period.
-    std::uint64_t restarts = 0;
+    // Restarts of this child: the one count, rendered into restarts.json and the runner's
+    // /metrics (syncline_run_restarts_total{child}); owned by the runner's registry.
+    metrics::counter* restarts = nullptr;
     std::optional<steady::time_point> restart_at{};  // Set while it waits to be restarted.
     std::string last_exit{};                         // "exit code 1", "signal 9 (SIGKILL)"; empty if none.
     std::int64_t last_exit_ms = 0;                 // Wall clock of that exit.
@@ -128,6 +135,7 @@ public:
             }
             const auto committed = read_committed();
             if (committed && !committed_at_start) committed_at_start = committed;
+            report_readiness();
             if (_o.progress && steady::now() >= next_progress) {
                 print_progress(committed.value_or(0), committed_at_start.value_or(0), began);
                 next_progress = steady::now() + std::chrono::seconds(1);
@@ -135,6 +143,11 @@ public:
             if (*finished) {
                 // The ventilator exits 0 by itself only after its --to offset is committed.
                 const auto done = read_committed().value_or(_o.to);
+                if (_bar) {
+                    const std::uint64_t start = committed_at_start.value_or(0);
+                    _bar->update(done - std::min(done, start), _o.to - std::min(_o.to, start), "", true);
+                    _bar.reset();  // Ends the line before the summary.
+                }
                 const double secs = std::chrono::duration<double>(steady::now() - began).count();
                 const auto records = done - std::min(done, committed_at_start.value_or(0));
                 std::printf("caught up: offset %llu committed, %llu records in %.2f s (%.0f records/s)\n",
@@ -187,14 +200,17 @@ private:
             argv.insert(argv.end(), own.begin(), own.end());
             argv.insert(argv.end(), curve_args.begin(), curve_args.end());
             if (_o.metrics_listen != "off") {
-                argv.insert(argv.end(), {"--metrics-listen", metrics_address(metrics_port_offset++), "--metrics-file",
-                                         _o.run_dir + "/" + name + ".metrics"});
+                argv.insert(argv.end(), {"--metrics-listen", child_metrics_address(metrics_port_offset++),
+                                         "--metrics-file", _o.run_dir + "/" + name + ".metrics"});
             }
             for (auto& a : split_args(extra)) argv.push_back(std::move(a));
             const std::string log_path = _o.run_dir + "/" + name + ".log";
+            _child_names.push_back(name);
+            metrics::counter* restarts = &_restarts.with({name});  // Every child shows 0 from the start.
             // Own process groups: Ctrl-C reaches only this runner, which then stops the children in order.
-            _children.push_back(
-                {.name = std::move(name), .spawn = {std::move(argv), log_path, log_path, "/dev/null", true}});
+            _children.push_back({.name = std::move(name),
+                                 .spawn = {std::move(argv), log_path, log_path, "/dev/null", true},
+                                 .restarts = restarts});
         };
         add("sink",
             {(bin / "syncline-sink").string(), "--state", _o.state, "--pipeline", _o.pipeline, "--log", _o.log,
@@ -214,31 +230,79 @@ private:
         if (!_o.ops.empty()) ventilator_argv.insert(ventilator_argv.end(), {"--ops", _o.ops});
         if (_o.ordering != "none") ventilator_argv.insert(ventilator_argv.end(), {"--ordering", _o.ordering});
         add("ventilator", std::move(ventilator_argv), {}, _o.ventilator_args, server_curve);
+        if (!_o.capture_source.empty()) {
+            if (access((bin / "syncline-capture").c_str(), X_OK) != 0)
+                return status{errc::invalid_argument, "cannot find syncline-capture in " + bin.string() +
+                                                          " (set SYNCLINE_BIN_DIR or --bin-dir)"};
+            add("capture", {(bin / "syncline-capture").string(), "--log", _o.log, "--source", _o.capture_source},
+                {}, _o.capture_args, {});
+        }
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
         log_run.info("starting", {{"pipeline", _o.pipeline}, {"target", redact_secrets("target", _o.target)},
                                   {"workers", _o.workers}, {"run_dir", _o.run_dir}});
         return {};
     }
 
-    // The runner's own /metrics (restarts per child), after its children's ports, in run.metrics.
+    // The pipeline's one scrape endpoint (--metrics-listen, address in RUN_DIR/run.metrics): the
+    // runner's own series and every child's, merged, each labelled process="run"|"sink"|...
     status serve_metrics() {
         if (_o.metrics_listen == "off") return {};
-        for (const auto& c : _children) _restarts.with({c.name});  // Every child shows 0 from the start.
+        for (const auto& name : _child_names) _child_up.with({name});
         metrics::endpoint_options listen;
-        listen.listen = metrics_address(static_cast<unsigned>(_children.size()));
+        listen.listen = _o.metrics_listen;
         listen.address_file = _o.run_dir + "/run.metrics";
-        auto served = metrics::serve(listen, _registry, _health, "run");
+        listen.index_html = status_page_html();  // The status page at /.
+        auto served = metrics::serve(listen, [this] { return render_metrics(); }, _health, "run");
         if (!served.ok()) return served.get_status();
         _endpoint = std::move(*served);
-        _health.set_ready(true);
         return {};
     }
 
-    // HOST:0 for every child, or HOST:(P + offset) when a base port P is given.
-    std::string metrics_address(unsigned offset) const {
-        const auto colon = _o.metrics_listen.rfind(':');
-        const unsigned base = static_cast<unsigned>(std::stoul(_o.metrics_listen.substr(colon + 1)));
-        return _o.metrics_listen.substr(0, colon + 1) + std::to_string(base == 0 ? 0 : base + offset);
+    // On the endpoint's thread: reads only what does not change after prepare() (names, run
+    // directory) and the registry's atomics, never the supervised children themselves.
+    std::string render_metrics() {
+        // The children in parallel: a child that does not answer costs its timeout once, not once per child.
+        std::vector<std::future<std::optional<std::string>>> pending;
+        for (const auto& name : _child_names)
+            pending.push_back(std::async(std::launch::async, [this, &name] { return scrape_child(name); }));
+        std::vector<metrics::exposition_source> sources(1);
+        for (std::size_t i = 0; i < pending.size(); ++i) {
+            auto text = pending[i].get();
+            _child_up.with({_child_names[i]}).set(text ? 1 : 0);
+            if (text) sources.push_back({_child_names[i], std::move(*text)});
+        }
+        sources[0] = {"run", _registry.expose()};
+        return metrics::merge_expositions(sources, "process");
+    }
+
+    // A child's /metrics through the address file it wrote; nullopt while it does not run or answer.
+    std::optional<std::string> scrape_child(const std::string& name) const {
+        std::ifstream in(fs::path(_o.run_dir) / (name + ".metrics"));
+        std::string address;
+        if (!std::getline(in, address) || address.empty()) return std::nullopt;
+        auto got = metrics::http_get(address, "/metrics", child_scrape_timeout);
+        if (!got.ok() || got->status != 200 || !metrics::parse_exposition(got->body).ok()) return std::nullopt;
+        return std::move(got->body);
+    }
+
+    // Ready (the runner's /ready) while every child runs; else the ones waiting for a restart.
+    void report_readiness() {
+        std::string waiting;
+        for (const auto& c : _children)
+            if (!c.child) waiting += (waiting.empty() ? "" : ", ") + c.name;
+        if (waiting.empty()) _health.set_ready(true);
+        else _health.set_ready(false, "waiting for a restart: " + waiting);
+    }
+
+    // Children's own endpoints: HOST:0 each, or HOST:(P + offset) when --child-metrics-listen
+    // gives a base port P (sink P, ventilator P+1, worker i P+1+i). HOST defaults to the host of
+    // --metrics-listen.
+    std::string child_metrics_address(unsigned offset) const {
+        const std::string& listen = _o.child_metrics_listen.empty() ? _o.metrics_listen : _o.child_metrics_listen;
+        const auto colon = listen.rfind(':');
+        const unsigned base =
+            _o.child_metrics_listen.empty() ? 0 : static_cast<unsigned>(std::stoul(listen.substr(colon + 1)));
+        return listen.substr(0, colon + 1) + std::to_string(base == 0 ? 0 : base + offset);
     }
 
     // The key files `curve_keys` needs, loaded once here so a mistake is one clear message
@@ -298,11 +362,10 @@ private:
             if (c.restart_at) {
                 if (now < *c.restart_at) continue;
                 c.restart_at.reset();
-                ++c.restarts;
-                _restarts.with({c.name}).inc();
+                c.restarts->inc();
                 start(c);
-                log_run.info(c.name + " restarted",
-                             {{"pid", c.child ? std::to_string(c.child->pid()) : "none"}, {"restarts", c.restarts}});
+                log_run.info(c.name + " restarted", {{"pid", c.child ? std::to_string(c.child->pid()) : "none"},
+                                                     {"restarts", c.restarts->value()}});
                 changed = true;
                 continue;
             }
@@ -321,6 +384,8 @@ private:
             c.child.reset();
             std::error_code ec;
             fs::remove(fs::path(_o.run_dir) / (c.name + ".pid"), ec);
+            // Its port may go to another process: nobody scrapes it until the restart writes a new one.
+            fs::remove(fs::path(_o.run_dir) / (c.name + ".metrics"), ec);
             const std::string log_path = c.spawn.stderr_path;
             if (_o.to != 0 && c.consecutive_failures >= bounded_pass_max_failures) {
                 write_restarts();
@@ -338,15 +403,17 @@ private:
     }
 
     // STATE/<pipeline>.run/restarts.json (format: docs/operations.md "Supervision"), replaced
-    // atomically so readers (`syncline status`, metrics) never see half a file.
+    // atomically so readers (`syncline status`) never see half a file. The counts are the
+    // registry's counters, the same the runner's /metrics serves.
     void write_restarts() {
         std::uint64_t total = 0;
         std::string children;
         for (const auto& c : _children) {
-            total += c.restarts;
+            const std::uint64_t restarts = c.restarts->value();
+            total += restarts;
             if (!children.empty()) children += ",";
             children += "\n    \"" + c.name + "\": {\"pid\": " + (c.child ? std::to_string(c.child->pid()) : "null") +
-                        ", \"restarts\": " + std::to_string(c.restarts) +
+                        ", \"restarts\": " + std::to_string(restarts) +
                         ", \"consecutive_failures\": " + std::to_string(c.consecutive_failures) +
                         ", \"last_exit\": " + (c.last_exit.empty() ? "null" : "\"" + c.last_exit + "\"") +
                         ", \"last_exit_ms\": " + (c.last_exit.empty() ? "null" : std::to_string(c.last_exit_ms)) +
@@ -391,6 +458,7 @@ private:
                 fs::remove(fs::path(_o.run_dir) / (c.name + ".metrics"), ec);
             }
         };
+        stop_named("capture", milliseconds(30'000));  // The producer first: it finishes its transaction.
         stop_named("ventilator", milliseconds(30'000));
         stop_named("worker-", milliseconds(15'000));
         stop_named("sink", milliseconds(15'000));
@@ -421,6 +489,15 @@ private:
         }
         (void)_log->catch_up();
         const std::uint64_t last = _log->last_offset();
+        // On a terminal: one bar redrawn in place (towards --to in a bounded pass, else the count).
+        if (!_bar) _bar.emplace("run " + _o.pipeline);
+        if (_bar->active()) {
+            const std::uint64_t done = committed - std::min(committed, committed_at_start);
+            const std::string extra = "committed=" + with_thousands(committed) +
+                                      " lag=" + with_thousands(last > committed ? last - committed : 0);
+            _bar->update(done, _o.to != 0 ? _o.to - std::min(_o.to, committed_at_start) : 0, extra);
+            return;
+        }
         const double secs = std::chrono::duration<double>(steady::now() - began).count();
         const double rate = secs > 0 ? (committed - committed_at_start) / secs : 0;
         std::fprintf(stderr, "progress committed=%llu last=%llu lag=%llu rate=%.0f/s\n",
@@ -428,15 +505,22 @@ private:
                      static_cast<unsigned long long>(last > committed ? last - committed : 0), rate);
     }
 
+    static constexpr milliseconds child_scrape_timeout{2000};
+
     run_options _o;
     metrics::registry _registry;
     metrics::family<metrics::counter>& _restarts = _registry.counter_family(
-        "syncline_run_restarts_total", "Children restarted by syncline run after they exited.", {"process"});
+        "syncline_run_restarts_total", "Children restarted by syncline run after they exited.", {"child"});
+    metrics::family<metrics::gauge>& _child_up = _registry.gauge_family(
+        "syncline_run_child_up", "1 while the child runs and its /metrics answered the last scrape, else 0.",
+        {"child"});
     metrics::health _health;
-    std::unique_ptr<metrics::endpoint> _endpoint;  // After what it serves: destroyed first.
+    std::vector<std::string> _child_names;  // Fixed by prepare(); the endpoint's thread reads it.
     std::vector<supervised> _children;
+    std::unique_ptr<metrics::endpoint> _endpoint;  // After what it serves: destroyed first.
     std::unique_ptr<store::state_store> _state;
     std::unique_ptr<store::change_log> _log;
+    std::optional<progress_line> _bar;  // --progress on a terminal.
 };
 
 }  // namespace
@@ -456,7 +540,9 @@ po::options_description run_options_description(run_options& o) {
         ("acks", po::value(&o.acks), "acks endpoint (default ipc:// in the run directory)")
         ("control", po::value(&o.control), "control endpoint (default ipc:// in the run directory)")
         ("bin-dir", po::value(&o.bin_dir), "directory holding syncline-sink/-worker/-ventilator")
-        ("progress", po::bool_switch(&o.progress), "print a progress line every second")
+        ("progress", po::bool_switch(&o.progress),
+         "show progress: on a terminal one bar redrawn in place (rate, ETA towards --to / --until-caught-up); "
+         "else a plain line every second")
         ("collections", po::value(&o.collections)->value_name("GLOB[,GLOB...]"),
          "send only records of these collections (fnmatch globs); the others count as done unsent")
         ("ops", po::value(&o.ops)->value_name("upsert|delete"), "send only these operations (upsert, delete or both)")
@@ -467,10 +553,16 @@ po::options_description run_options_description(run_options& o) {
         ("ventilator-args", po::value(&o.ventilator_args), "extra ventilator options, e.g. \"--window 64\"")
         ("worker-args", po::value(&o.worker_args), "extra worker options")
         ("sink-args", po::value(&o.sink_args), "extra sink options")
+        ("capture-source", po::value(&o.capture_source),
+         "also run and supervise syncline-capture into --log from this PostgreSQL source URI (docs/capture.md)")
+        ("capture-args", po::value(&o.capture_args), "extra syncline-capture options")
         ("metrics-listen", po::value(&o.metrics_listen)->default_value(o.metrics_listen)->value_name("HOST:PORT"),
-         "children serve /metrics, /live, /ready: PORT 0 = each on a free port, else sink PORT, ventilator "
-         "PORT+1, worker i PORT+1+i, the runner itself (restarts) the next; addresses in RUN_DIR/<name>.metrics; "
-         "off = none")
+         "the pipeline's one scrape endpoint: /metrics of every process merged, each series labelled "
+         "process=run|sink|ventilator|worker-N, and /live, /ready (PORT 0 = a free port; address in "
+         "RUN_DIR/run.metrics); off = no metrics at all")
+        ("child-metrics-listen", po::value(&o.child_metrics_listen)->value_name("HOST:PORT"),
+         "each child's own endpoint: HOST:0 = free ports (the default, on the host of --metrics-listen), HOST:P = "
+         "sink P, ventilator P+1, worker i P+1+i; addresses in RUN_DIR/<name>.metrics")
         ("curve-keys", po::value(&o.curve_keys)->value_name("DIR"),
          "CurveZMQ on every socket: DIR holds server.key/.pub (ventilator, sink) and worker.key/.pub (the workers "
          "started here); create them with syncline keygen --out DIR --name server|worker")
@@ -502,15 +594,22 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
     if (o.metrics_listen != "off") {
         metrics::endpoint_options listen;
         listen.listen = o.metrics_listen;
-        if (status s = metrics::validate_endpoint_options(listen); !s.ok()) {
-            check("metrics-listen", s);
-        } else {
-            const auto port = std::stoul(o.metrics_listen.substr(o.metrics_listen.rfind(':') + 1));
-            if (port != 0 && port + 2 + o.workers > 65535)
-                check("metrics-listen", status{errc::invalid_argument, "ports " + std::to_string(port) + ".." +
-                                                                           std::to_string(port + 2 + o.workers) +
-                                                                           " run past 65535"});
+        check("metrics-listen", metrics::validate_endpoint_options(listen));
+        if (!o.child_metrics_listen.empty()) {
+            listen.listen = o.child_metrics_listen;
+            if (status s = metrics::validate_endpoint_options(listen); !s.ok()) {
+                check("child-metrics-listen", status{s.code(), "--child-metrics-listen: " + s.message()});
+            } else {
+                const auto port = std::stoul(o.child_metrics_listen.substr(o.child_metrics_listen.rfind(':') + 1));
+                const unsigned capture = o.capture_source.empty() ? 0 : 1;
+                if (port != 0 && port + 1 + o.workers + capture > 65535)
+                    check("child-metrics-listen",
+                          status{errc::invalid_argument, "ports " + std::to_string(port) + ".." +
+                                                             std::to_string(port + 1 + o.workers + capture) + " run past 65535"});
+            }
         }
+    } else if (!o.child_metrics_listen.empty()) {
+        check("child-metrics-listen", status{errc::invalid_argument, "needs --metrics-listen (it is off)"});
     }
     {
         ventilator::record_filter filter;
@@ -518,6 +617,9 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
         check("ops", ventilator::parse_ops(o.ops, filter));
         if (auto order = ventilator::parse_ordering(o.ordering); !order.ok()) check("ordering", order.get_status());
     }
+    if (!o.capture_source.empty())
+        if (auto src = capture::parse_source_uri(o.capture_source, true); !src.ok())
+            check("capture-source", src.get_status());
     if (!o.curve_allow.empty() && o.curve_keys.empty())
         check("curve-allow", status{errc::invalid_argument, "needs --curve-keys"});
     return problems;

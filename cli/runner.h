@@ -2,7 +2,8 @@
 // cli/runner.h: `syncline run`: launches a whole pipeline (sink, N workers, ventilator) as child
 // processes from the binaries beside `syncline`, writes their logs and PID files into a run
 // directory, restarts a child that dies (with exponential backoff, leaving the others running;
-// counts in RUN_DIR/restarts.json, see docs/operations.md), shows progress, and stops them in
+// counts in RUN_DIR/restarts.json, see docs/operations.md), serves the pipeline's one /metrics
+// (every child's, merged with a `process` label), shows progress, and stops them in
 // order (ventilator first, so in-flight work drains and commits; then workers; the sink last) on
 // SIGINT/SIGTERM or, with --to / --until-caught-up, once the ventilator reports that offset
 // committed (it runs with --to and exits 0 then).
@@ -38,11 +39,19 @@ struct run_options {
     std::string ventilator_args;              // Extra options for the ventilator ("--window 64 ...").
     std::string worker_args;                  // Extra options for each worker.
     std::string sink_args;                    // Extra options for the sink.
-    // Children serve /metrics here: HOST:0 = each on a free port; HOST:P = sink on P, ventilator
-    // on P+1, worker i on P+1+i, and the runner itself (syncline_run_restarts_total) on the next
-    // port. Each address goes to <run_dir>/<name>.metrics (run.metrics for the runner; syncline
-    // status reads them). "off" = no metrics. Default: 127.0.0.1:0.
+    // A change capture into --log, supervised with the others (docs/capture.md): the source URI
+    // of syncline-capture. Default: none.
+    std::string capture_source;
+    std::string capture_args;                 // Extra options for syncline-capture.
+    // The pipeline's one scrape endpoint: the runner serves /metrics of every child merged with a
+    // `process` label (process="run" for its own series: syncline_run_restarts_total{child},
+    // syncline_run_child_up{child}), /live and /ready; address in <run_dir>/run.metrics.
+    // HOST:0 = a free port. "off" = no metrics at all (children included). Default: 127.0.0.1:0.
     std::string metrics_listen = "127.0.0.1:0";
+    // Each child's own endpoint (kept beside the merged one; syncline status reads them): empty =
+    // free ports on the host of metrics_listen; HOST:P = sink P, ventilator P+1, worker i P+1+i.
+    // Each address goes to <run_dir>/<name>.metrics. Default: empty.
+    std::string child_metrics_listen;
     std::string curve_keys;                   // CURVE on: DIR with server.key (ventilator, sink) and
                                               // worker.key (the workers started here). Default: off.
     std::string curve_allow;                  // Admitted clients' *.pub. Default: curve_keys.

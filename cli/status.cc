@@ -1,10 +1,14 @@
 // `syncline status`: every pipeline on a state root, running or not, with its offsets, lag, rate,
 // ETA, workers, dead letters and the stall watchdog's verdict. Stores give the offsets (so a
 // stopped pipeline still shows them); the /metrics of the running processes, found through the
-// addresses `syncline run` records in STATE/<pipeline>.run/, give the live part.
+// address files in STATE/<pipeline>.run/ (written there by `syncline run`, or by processes started
+// by hand with --metrics-file), give the live part. A pipeline runs when its `syncline run` is
+// alive (run.pid) or, started by hand or by a unit of its own, when a process holds its state lock.
 #include "cli/status.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -127,6 +131,30 @@ bool pid_alive(const fs::path& pid_file) {
     return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
+// The process holding the state's RocksDB lock (STATE/<pipeline>/LOCK, an fcntl lock the sink
+// takes while it runs, however it was started); nullopt when none.
+std::optional<pid_t> lock_holder(const fs::path& lock_file) {
+    const int fd = ::open(lock_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    struct flock query {};
+    query.l_type = F_WRLCK;
+    query.l_whence = SEEK_SET;
+    const int rc = ::fcntl(fd, F_GETLK, &query);
+    ::close(fd);
+    if (rc != 0 || query.l_type == F_UNLCK) return std::nullopt;
+    return query.l_pid;
+}
+
+// restarts_total of RUN_DIR/restarts.json (written by `syncline run`); nullopt without one.
+std::optional<std::uint64_t> restarts_total(const fs::path& file) {
+    std::ifstream in(file);
+    if (!in) return std::nullopt;
+    const auto doc = nlohmann::json::parse(in, nullptr, false);
+    if (doc.is_discarded() || !doc.contains("restarts_total") || !doc["restarts_total"].is_number_unsigned())
+        return std::nullopt;
+    return doc["restarts_total"].get<std::uint64_t>();
+}
+
 // The samples of a running process, through the address file it wrote; nullopt if it does not answer.
 std::optional<std::vector<metrics::sample>> scrape(const fs::path& address_file) {
     const std::string address = first_line(address_file);
@@ -191,7 +219,9 @@ private:
         o.taken_at = steady_seconds();
 
         const fs::path run_dir = fs::path(_o.root) / (name + ".run");
-        o.running = pid_alive(run_dir / "run.pid");
+        o.supervised = pid_alive(run_dir / "run.pid");
+        o.running = o.supervised || lock_holder(fs::path(_o.root) / name / "LOCK").has_value();
+        o.restarts = restarts_total(run_dir / "restarts.json");
         if (o.running) observe_processes(run_dir, o);
         if (_log) {
             o.log_last = _log->last_offset();
@@ -223,9 +253,11 @@ private:
                     static_cast<std::uint64_t>(s.value) == o.oldest_unacked && s.labels.count("worker"))
                     o.oldest_holder = s.labels.at("worker");
         }
-        if (auto run = scrape(run_dir / "run.metrics"))
-            for (const auto& s : *run)
-                if (s.name == "syncline_run_restarts_total") o.restarts += static_cast<std::uint64_t>(s.value);
+        if (auto capture = scrape(run_dir / "capture.metrics")) {
+            o.capture_slot_lag_bytes = metrics::find_sample(*capture, "syncline_capture_slot_lag_bytes");
+            o.capture_retained_wal_bytes = metrics::find_sample(*capture, "syncline_capture_retained_wal_bytes");
+            o.capture_lag_seconds = metrics::find_sample(*capture, "syncline_capture_lag_seconds");
+        }
         if (auto sink = scrape(run_dir / "sink.metrics")) {
             const double now = unix_seconds();
             for (const auto& s : *sink)
@@ -261,10 +293,15 @@ nlohmann::ordered_json to_json(const pipeline_observation& o, std::optional<doub
     j["oldest_unacked_holder"] = o.oldest_holder.empty() ? json(nullptr) : json(o.oldest_holder);
     j["workers_seen"] = o.recent_workers;
     j["dead_letters"] = o.dead_letters;
-    j["restarts"] = o.restarts;
+    j["restarts"] = opt(o.restarts);
+    j["capture_slot_lag_bytes"] = opt(o.capture_slot_lag_bytes);
+    j["capture_retained_wal_bytes"] = opt(o.capture_retained_wal_bytes);
+    j["capture_lag_seconds"] = opt(o.capture_lag_seconds);
     static constexpr const char* states[] = {"stopped", "caught_up", "catching_up", "stalled", "unknown"};
     j["state"] = states[static_cast<int>(v.state)];
     j["verdict"] = v.text;
+    // After the older keys, so scripts matching the line's beginning keep working.
+    j["supervised"] = o.supervised;
     return j;
 }
 
@@ -275,7 +312,7 @@ bool report(const status_options& opts, const std::vector<pipeline_observation>&
         {"PIPELINE", "STATE", "COMMITTED", "LOG LAST", "LAG", "LAG AGE", "RATE/S", "ETA", "SENT", "FILTERED", "WORKERS",
          "RESTARTS", "DLQ", "VERDICT"}};
     bool any_stalled = false;
-    std::string json_lines;
+    std::string json_lines, capture_lines;
     for (const auto& o : now) {
         const pipeline_observation* prev = nullptr;
         if (before)
@@ -300,15 +337,21 @@ bool report(const status_options& opts, const std::vector<pipeline_observation>&
                          o.ventilator_scraped ? with_thousands(o.records_sent) : "-",
                          o.ventilator_scraped ? with_thousands(o.records_filtered) : "-",
                          o.running ? std::to_string(o.recent_workers.size()) : "-",
-                         o.running ? std::to_string(o.restarts) : "-", with_thousands(o.dead_letters),
+                         o.running && o.restarts ? std::to_string(*o.restarts) : "-", with_thousands(o.dead_letters),
                          v.text});
+        if (o.capture_slot_lag_bytes || o.capture_lag_seconds)
+            capture_lines += o.pipeline + " capture: slot lag " +
+                             with_thousands(static_cast<std::uint64_t>(o.capture_slot_lag_bytes.value_or(0))) +
+                             " bytes, retained WAL " +
+                             with_thousands(static_cast<std::uint64_t>(o.capture_retained_wal_bytes.value_or(0))) +
+                             " bytes, capture lag " + human_duration(o.capture_lag_seconds.value_or(0)) + "\n";
     }
     if (opts.as_json) {
         std::cout << json_lines << std::flush;
     } else if (now.empty()) {
         std::cout << "no pipelines have state under " << opts.root << "\n" << std::flush;
     } else {
-        std::cout << format_table(table) << std::flush;
+        std::cout << format_table(table) << capture_lines << std::flush;
     }
     return any_stalled;
 }
@@ -336,7 +379,9 @@ int status_command(int argc, const char* const* argv) {
                         "Every pipeline under the state root: running or stopped, committed offset, lag (records\n"
                         "and age of the oldest uncommitted record), commit rate, ETA to catch up, workers heard\n"
                         "from in the last minute, dead letters, and the stall watchdog's verdict. Running\n"
-                        "pipelines (syncline run) are observed through their processes' /metrics.\n"
+                        "pipelines are observed through their processes' /metrics, at the addresses in\n"
+                        "STATE/PIPELINE.run/NAME.metrics (syncline run writes them; processes started by hand\n"
+                        "do with --metrics-file STATE/PIPELINE.run/sink.metrics, ventilator.metrics).\n"
                         "Exit codes: 0 ok, 1 runtime failure, 2 bad usage, 3 a pipeline is stalled.");
     if (!parsed.ok()) return usage_error(cmd, parsed.get_status().message());
     if (parsed->exit_now) return exit_ok;

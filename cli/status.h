@@ -13,7 +13,8 @@ namespace syncline::cli {
 // One observation of a pipeline.
 struct pipeline_observation {
     std::string pipeline;
-    bool running = false;                      // Its `syncline run` is alive (run directory PID file).
+    bool running = false;                      // Its `syncline run` is alive, or a process holds its state lock.
+    bool supervised = false;                   // Its `syncline run` is alive (run directory PID file).
     std::optional<std::uint64_t> committed;    // nullopt: never committed.
     std::optional<std::uint64_t> log_last;     // From --log or the ventilator; nullopt: unknown.
     std::optional<double> lag_seconds;         // Age of the oldest uncommitted record; nullopt: unknown.
@@ -31,8 +32,13 @@ struct pipeline_observation {
     std::uint64_t records_filtered = 0;        // Read and not sent (--collections, --ops): done unsent.
     // From the sink's /metrics: workers heard from within the last minute.
     std::vector<std::string> recent_workers;
-    // From the runner's /metrics: children it restarted.
-    std::uint64_t restarts = 0;
+    // Children `syncline run` restarted (RUN_DIR/restarts.json, the last run's when stopped);
+    // nullopt when no `syncline run` ever ran it.
+    std::optional<std::uint64_t> restarts;
+    // From the capture's /metrics, when the pipeline runs one (run --capture-source; docs/capture.md).
+    std::optional<double> capture_slot_lag_bytes;     // WAL the slot has not confirmed.
+    std::optional<double> capture_retained_wal_bytes; // WAL the server keeps for the slot.
+    std::optional<double> capture_lag_seconds;        // Source commit -> append of the last transaction.
 
     std::uint64_t lag_records() const {
         const std::uint64_t c = committed.value_or(0);

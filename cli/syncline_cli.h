@@ -44,5 +44,6 @@ int config_check_command(int argc, const char* const* argv);  // cli/config_chec
 int status_command(int argc, const char* const* argv);    // cli/status.cc
 int keygen_command(int argc, const char* const* argv);    // cli/keygen.cc
 int serve_command(int argc, const char* const* argv);     // cli/serve.cc: execs syncline-gateway
+int capture_command(int argc, const char* const* argv);   // cli/capture_command.cc: execs syncline-capture
 
 }  // namespace syncline::cli

@@ -97,6 +97,8 @@ function(syncline_add_executable)
   target_compile_options(${A_NAME} PRIVATE ${SYNCLINE_WARNINGS})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS})
   install(TARGETS ${A_NAME} RUNTIME DESTINATION bin)
+  # The package's --help pages (cmake/packaging.cmake) cover every installed program.
+  set_property(GLOBAL APPEND PROPERTY SYNCLINE_EXECUTABLES ${A_NAME})
 endfunction()
 
 # syncline_add_test(NAME n LABEL unit|integration SRCS ... DEPS ... [TIMEOUT s])

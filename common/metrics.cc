@@ -246,8 +246,53 @@ bool parse_number(std::string_view text, double& out) {
 
 }  // namespace
 
-result<std::vector<sample>> parse_exposition(std::string_view text) {
-    std::vector<sample> out;
+namespace {
+
+// One sample line (`name{labels} value [timestamp]`), already trimmed and not a comment.
+result<sample> parse_sample_line(std::string_view line, std::size_t line_no) {
+    sample s;
+    std::size_t i = 0;
+    while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
+    s.name.assign(line.substr(0, i));
+    if (!valid_name(s.name, false)) return bad_line(line_no, "bad metric name");
+    if (i < line.size() && line[i] == '{') {
+        ++i;
+        while (true) {
+            while (i < line.size() && (line[i] == ' ' || line[i] == ',')) ++i;
+            if (i >= line.size()) return bad_line(line_no, "unterminated labels");
+            if (line[i] == '}') { ++i; break; }
+            const auto eq = line.find('=', i);
+            if (eq == std::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"')
+                return bad_line(line_no, "expected label=\"value\"");
+            std::string key(line.substr(i, eq - i));
+            if (!valid_name(key, true)) return bad_line(line_no, "bad label name");
+            std::string value;
+            i = eq + 2;
+            bool closed = false;
+            for (; i < line.size(); ++i) {
+                const char c = line[i];
+                if (c == '"') { closed = true; ++i; break; }
+                if (c == '\\' && i + 1 < line.size()) {
+                    const char n = line[++i];
+                    value.push_back(n == 'n' ? '\n' : n);
+                } else {
+                    value.push_back(c);
+                }
+            }
+            if (!closed) return bad_line(line_no, "unterminated label value");
+            s.labels[std::move(key)] = std::move(value);
+        }
+    }
+    while (i < line.size() && line[i] == ' ') ++i;
+    std::string_view value = line.substr(i);
+    if (const auto space = value.find(' '); space != std::string_view::npos) value = value.substr(0, space);
+    if (!parse_number(value, s.value)) return bad_line(line_no, "bad value '" + std::string(value) + "'");
+    return s;
+}
+
+// Calls on_comment(line) for `# ...` lines and on_sample(sample) for the others; stops at the first error.
+template <typename OnComment, typename OnSample>
+status for_each_line(std::string_view text, OnComment&& on_comment, OnSample&& on_sample) {
     std::size_t line_no = 0;
     while (!text.empty()) {
         ++line_no;
@@ -255,45 +300,105 @@ result<std::vector<sample>> parse_exposition(std::string_view text) {
         std::string_view line = text.substr(0, nl);
         text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
-        if (line.empty() || line.front() == '#') continue;
+        if (line.empty()) continue;
+        if (line.front() == '#') {
+            on_comment(line);
+            continue;
+        }
+        auto s = parse_sample_line(line, line_no);
+        if (!s.ok()) return s.get_status();
+        on_sample(std::move(*s));
+    }
+    return {};
+}
 
-        sample s;
-        std::size_t i = 0;
-        while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
-        s.name.assign(line.substr(0, i));
-        if (!valid_name(s.name, false)) return bad_line(line_no, "bad metric name");
-        if (i < line.size() && line[i] == '{') {
-            ++i;
-            while (true) {
-                while (i < line.size() && (line[i] == ' ' || line[i] == ',')) ++i;
-                if (i >= line.size()) return bad_line(line_no, "unterminated labels");
-                if (line[i] == '}') { ++i; break; }
-                const auto eq = line.find('=', i);
-                if (eq == std::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"')
-                    return bad_line(line_no, "expected label=\"value\"");
-                std::string key(line.substr(i, eq - i));
-                std::string value;
-                i = eq + 2;
-                bool closed = false;
-                for (; i < line.size(); ++i) {
-                    const char c = line[i];
-                    if (c == '"') { closed = true; ++i; break; }
-                    if (c == '\\' && i + 1 < line.size()) {
-                        const char n = line[++i];
-                        value.push_back(n == 'n' ? '\n' : n);
-                    } else {
-                        value.push_back(c);
-                    }
+// A metric family as read from an exposition: HELP and TYPE kept as written (help still escaped).
+struct parsed_family {
+    std::string name, help, type;
+    std::vector<sample> samples;
+};
+
+// The family a sample belongs to: its own name, or the histogram/summary it is a part of.
+bool belongs_to(const parsed_family& f, std::string_view sample_name) {
+    if (sample_name == f.name) return true;
+    if (f.type != "histogram" && f.type != "summary") return false;
+    if (!sample_name.starts_with(f.name)) return false;
+    const std::string_view suffix = sample_name.substr(f.name.size());
+    return suffix == "_bucket" || suffix == "_sum" || suffix == "_count";
+}
+
+result<std::vector<parsed_family>> parse_families(std::string_view text) {
+    std::vector<parsed_family> out;
+    auto family_named = [&](std::string_view name) -> parsed_family& {
+        if (out.empty() || out.back().name != name) out.push_back({std::string(name), {}, {}, {}});
+        return out.back();
+    };
+    status s = for_each_line(
+        text,
+        [&](std::string_view line) {
+            // "# HELP name text" / "# TYPE name type"; other comments are dropped.
+            const bool help = line.starts_with("# HELP "), type = line.starts_with("# TYPE ");
+            if (!help && !type) return;
+            std::string_view rest = line.substr(7);
+            const auto space = rest.find(' ');
+            const std::string_view name = rest.substr(0, space);
+            const std::string_view value = space == std::string_view::npos ? "" : rest.substr(space + 1);
+            if (!valid_name(name, false)) return;
+            auto& f = family_named(name);
+            (help ? f.help : f.type) = std::string(value);
+        },
+        [&](sample s) {
+            if (out.empty() || !belongs_to(out.back(), s.name)) family_named(s.name);
+            out.back().samples.push_back(std::move(s));
+        });
+    if (!s.ok()) return s;
+    return out;
+}
+
+}  // namespace
+
+result<std::vector<sample>> parse_exposition(std::string_view text) {
+    std::vector<sample> out;
+    status s = for_each_line(text, [](std::string_view) {}, [&](sample one) { out.push_back(std::move(one)); });
+    if (!s.ok()) return s;
+    return out;
+}
+
+std::string merge_expositions(const std::vector<exposition_source>& sources, std::string_view label,
+                              std::vector<std::string>* rejected) {
+    std::vector<parsed_family> merged;
+    std::map<std::string, std::size_t, std::less<>> index;
+    const std::string exported = "exported_" + std::string(label);
+    for (const auto& source : sources) {
+        auto families = parse_families(source.text);
+        if (!families.ok()) {
+            if (rejected) rejected->push_back(source.name + ": " + families.get_status().message());
+            continue;
+        }
+        for (auto& f : *families) {
+            auto [it, added] = index.try_emplace(f.name, merged.size());
+            if (added) merged.push_back({f.name, f.help, f.type, {}});
+            auto& into = merged[it->second];
+            if (into.help.empty()) into.help = f.help;
+            if (into.type.empty()) into.type = f.type;
+            for (auto& s : f.samples) {
+                if (auto own = s.labels.find(std::string(label)); own != s.labels.end()) {
+                    s.labels[exported] = std::move(own->second);
+                    s.labels.erase(own);
                 }
-                if (!closed) return bad_line(line_no, "unterminated label value");
-                s.labels[std::move(key)] = std::move(value);
+                s.labels[std::string(label)] = source.name;
+                into.samples.push_back(std::move(s));
             }
         }
-        while (i < line.size() && line[i] == ' ') ++i;
-        std::string_view value = line.substr(i);
-        if (const auto space = value.find(' '); space != std::string_view::npos) value = value.substr(0, space);
-        if (!parse_number(value, s.value)) return bad_line(line_no, "bad value '" + std::string(value) + "'");
-        out.push_back(std::move(s));
+    }
+    std::string out;
+    for (const auto& f : merged) {
+        if (!f.help.empty()) out.append("# HELP ").append(f.name).append(" ").append(f.help).push_back('\n');
+        if (!f.type.empty()) out.append("# TYPE ").append(f.name).append(" ").append(f.type).push_back('\n');
+        for (const auto& s : f.samples) {
+            label_pairs pairs(s.labels.begin(), s.labels.end());
+            append_series(out, s.name, "", pairs, s.value);
+        }
     }
     return out;
 }

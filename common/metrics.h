@@ -149,6 +149,20 @@ struct sample {
 // understood, optional timestamps ignored). corruption naming the line on malformed input.
 result<std::vector<sample>> parse_exposition(std::string_view text);
 
+// One process's exposition, for merge_expositions.
+struct exposition_source {
+    std::string name;  // The value of the merged label for every series of this source ("sink", "worker-1").
+    std::string text;  // Its /metrics body.
+};
+
+// Several processes' expositions as one (what `syncline run --metrics-listen` serves): every
+// sample gains the label `label`="<source name>" (a label of that name already on a sample is
+// kept as "exported_<label>", as Prometheus does with honor_labels off); each family's HELP and
+// TYPE appear once, families in first-seen order, samples in source order. A source that does
+// not parse is left out whole, never half-merged; "NAME: error" is appended to `rejected` if given.
+std::string merge_expositions(const std::vector<exposition_source>& sources, std::string_view label,
+                              std::vector<std::string>* rejected = nullptr);
+
 // The first sample named `name` whose labels include `match`; nullopt if none.
 std::optional<double> find_sample(const std::vector<sample>& samples, std::string_view name,
                                   const std::map<std::string, std::string>& match = {});

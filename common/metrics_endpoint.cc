@@ -121,6 +121,11 @@ const std::string& endpoint::address() const noexcept { return _impl->address; }
 
 result<std::unique_ptr<endpoint>> endpoint::start(const endpoint_options& options, const registry& metrics,
                                                   const health& health) {
+    return start(options, [&metrics] { return metrics.expose(); }, health);
+}
+
+result<std::unique_ptr<endpoint>> endpoint::start(const endpoint_options& options, render_fn render,
+                                                  const health& health) {
     auto where = split_listen(options.listen);
     if (!where.ok()) return where.get_status();
     auto state = std::make_unique<impl>();
@@ -131,9 +136,15 @@ result<std::unique_ptr<endpoint>> endpoint::start(const endpoint_options& option
     server.set_keep_alive_max_count(1);
     server.set_read_timeout(5);
     server.set_write_timeout(5);
-    server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
-        res.set_content(metrics.expose(), exposition_content_type);
+    server.Get("/metrics", [render = std::move(render)](const httplib::Request&, httplib::Response& res) {
+        res.set_content(render(), exposition_content_type);
     });
+    if (!options.index_html.empty()) {
+        const std::string_view html = options.index_html;
+        server.Get("/", [html](const httplib::Request&, httplib::Response& res) {
+            res.set_content(html.data(), html.size(), "text/html; charset=utf-8");
+        });
+    }
     const auto live_timeout = options.live_timeout;
     server.Get("/live", [&health, live_timeout](const httplib::Request&, httplib::Response& res) {
         const bool live = health.live(live_timeout);
@@ -167,8 +178,13 @@ result<std::unique_ptr<endpoint>> endpoint::start(const endpoint_options& option
 
 result<std::unique_ptr<endpoint>> serve(const endpoint_options& options, const registry& metrics,
                                         const health& health, const std::string& log_component) {
+    return serve(options, [&metrics] { return metrics.expose(); }, health, log_component);
+}
+
+result<std::unique_ptr<endpoint>> serve(const endpoint_options& options, endpoint::render_fn render,
+                                        const health& health, const std::string& log_component) {
     if (options.listen.empty()) return std::unique_ptr<endpoint>();
-    auto started = endpoint::start(options, metrics, health);
+    auto started = endpoint::start(options, std::move(render), health);
     if (!started.ok()) return started.get_status();
     logger(log_component).info("listening", {{"channel", "metrics"}, {"endpoint", (*started)->address()}});
     if (!options.address_file.empty())

@@ -11,9 +11,11 @@
 // and health it serves must outlive it. http_get is the client side, for `syncline status`.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "common/cli_options.h"
 #include "common/metrics.h"
@@ -25,6 +27,7 @@ struct endpoint_options {
     std::string listen;        // HOST:PORT to serve on; empty = no endpoint. Default: none.
     std::string address_file;  // Receives "http://HOST:PORT\n" once listening. Default: none.
     std::chrono::milliseconds live_timeout{30'000};  // /live fails after this long without a beat.
+    std::string_view index_html;  // Served at GET / when set (a static page; must outlive the endpoint).
 };
 
 // Adds --metrics-listen and --metrics-file to a component's options.
@@ -58,6 +61,12 @@ public:
     // malformed address.
     static result<std::unique_ptr<endpoint>> start(const endpoint_options& options, const registry& metrics,
                                                    const health& health);
+    // The same with /metrics answered by `render` (on the endpoint's thread, one request at a
+    // time): `syncline run` serves its children's expositions merged. `render` must be
+    // thread-safe with respect to the caller's other threads and outlive the endpoint.
+    using render_fn = std::function<std::string()>;
+    static result<std::unique_ptr<endpoint>> start(const endpoint_options& options, render_fn render,
+                                                   const health& health);
     ~endpoint();
     // "http://HOST:PORT" as bound (the real port when 0 was asked for).
     const std::string& address() const noexcept;
@@ -71,6 +80,8 @@ private:
 // Starts an endpoint when options.listen is set (nullptr otherwise), logs its address through
 // `log_component`'s logger and writes the address file.
 result<std::unique_ptr<endpoint>> serve(const endpoint_options& options, const registry& metrics,
+                                        const health& health, const std::string& log_component);
+result<std::unique_ptr<endpoint>> serve(const endpoint_options& options, endpoint::render_fn render,
                                         const health& health, const std::string& log_component);
 
 struct http_response {

@@ -116,6 +116,49 @@ TEST(metrics, parse_accepts_timestamps_and_special_values_and_rejects_garbage) {
     }
 }
 
+TEST(metrics, merge_labels_every_series_with_its_process_and_keeps_families_together) {
+    registry sink(const_labels{{"pipeline", "p"}}), worker(const_labels{{"pipeline", "p"}});
+    sink.add_counter("syncline_test_acks_total", "Acks.").inc(3);
+    sink.add_histogram("syncline_test_seconds", "Latency.", {0.1}).observe(0.05);
+    worker.add_counter("syncline_test_acks_total", "Acks.").inc(4);
+    worker.add_gauge("syncline_test_in_flight", "Batches.").set(2);
+    worker.add_histogram("syncline_test_seconds", "Latency.", {0.1}).observe(1);
+    // A series that already has the merged label keeps it as exported_process.
+    const std::string odd = "odd_total{process=\"x\"} 1\n";
+    std::vector<std::string> rejected;
+    const std::string merged = merge_expositions(
+        {{"sink", sink.expose()}, {"worker-1", worker.expose()}, {"other", odd}, {"bad", "x{ 1\n"}}, "process",
+        &rejected);
+    EXPECT_EQ(merged,
+              "# HELP syncline_test_acks_total Acks.\n"
+              "# TYPE syncline_test_acks_total counter\n"
+              "syncline_test_acks_total{pipeline=\"p\",process=\"sink\"} 3\n"
+              "syncline_test_acks_total{pipeline=\"p\",process=\"worker-1\"} 4\n"
+              "# HELP syncline_test_seconds Latency.\n"
+              "# TYPE syncline_test_seconds histogram\n"
+              "syncline_test_seconds_bucket{le=\"0.1\",pipeline=\"p\",process=\"sink\"} 1\n"
+              "syncline_test_seconds_bucket{le=\"+Inf\",pipeline=\"p\",process=\"sink\"} 1\n"
+              "syncline_test_seconds_sum{pipeline=\"p\",process=\"sink\"} 0.05\n"
+              "syncline_test_seconds_count{pipeline=\"p\",process=\"sink\"} 1\n"
+              "syncline_test_seconds_bucket{le=\"0.1\",pipeline=\"p\",process=\"worker-1\"} 0\n"
+              "syncline_test_seconds_bucket{le=\"+Inf\",pipeline=\"p\",process=\"worker-1\"} 1\n"
+              "syncline_test_seconds_sum{pipeline=\"p\",process=\"worker-1\"} 1\n"
+              "syncline_test_seconds_count{pipeline=\"p\",process=\"worker-1\"} 1\n"
+              "# HELP syncline_test_in_flight Batches.\n"
+              "# TYPE syncline_test_in_flight gauge\n"
+              "syncline_test_in_flight{pipeline=\"p\",process=\"worker-1\"} 2\n"
+              "odd_total{exported_process=\"x\",process=\"other\"} 1\n");
+    ASSERT_EQ(rejected.size(), 1u);
+    EXPECT_EQ(rejected[0].rfind("bad: ", 0), 0u) << rejected[0];
+    // What is merged parses, and label values with quotes and newlines survive.
+    registry tricky;
+    tricky.counter_family("syncline_test_total", "T.", {"reason"}).with({"a \"b\"\nc\\"}).inc();
+    auto back = parse_exposition(merge_expositions({{"w", tricky.expose()}}, "process"));
+    ASSERT_TRUE(back.ok()) << back.get_status().message();
+    EXPECT_EQ(find_sample(*back, "syncline_test_total", {{"reason", "a \"b\"\nc\\"}, {"process", "w"}}), 1);
+}
+
+
 endpoint_options listen_on(std::string listen, std::string address_file = "") {
     endpoint_options o;
     o.listen = std::move(listen);

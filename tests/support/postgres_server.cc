@@ -67,7 +67,7 @@ child_process spawn_as_server_user(std::vector<std::string> argv, const std::str
 
 }  // namespace
 
-postgres_server::postgres_server() {
+postgres_server::postgres_server(std::vector<std::string> settings) : _settings(std::move(settings)) {
     const char* base = std::getenv("TMPDIR");
     std::string pattern = std::string(base && *base ? base : "/tmp") + "/syncline-pg-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("postgres_server: mkdtemp failed");
@@ -104,10 +104,13 @@ postgres_server::~postgres_server() {
 
 void postgres_server::start() {
     if (running()) return;
-    _postmaster = std::make_unique<child_process>(spawn_as_server_user(
-        {pg_bin + "postgres", "-D", _dir + "/data", "-p", std::to_string(_port), "-k", _dir, "-c",
-         "listen_addresses=127.0.0.1", "-c", "max_connections=40", "-c", "shared_buffers=64MB"},
-        _log));
+    std::vector<std::string> argv = {pg_bin + "postgres", "-D", _dir + "/data", "-p", std::to_string(_port), "-k", _dir,
+                                     "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=40", "-c", "shared_buffers=64MB"};
+    for (const auto& s : _settings) {
+        argv.push_back("-c");
+        argv.push_back(s);
+    }
+    _postmaster = std::make_unique<child_process>(spawn_as_server_user(std::move(argv), _log));
     const std::string info = conninfo();
     const bool up = eventually(
         [&] { return !_postmaster->running() || PQping(info.c_str()) == PQPING_OK; }, seconds(60));
@@ -122,6 +125,13 @@ void postgres_server::stop() {
         _postmaster->signal(SIGQUIT);
         _postmaster->wait_for(seconds(10));
     }
+}
+
+void postgres_server::crash() {
+    if (!running()) return;
+    _postmaster->signal(SIGQUIT);
+    if (!_postmaster->wait_for(seconds(30))) _postmaster->signal(SIGKILL);
+    _postmaster->wait_for(seconds(10));
 }
 
 bool postgres_server::running() { return _postmaster && _postmaster->running(); }

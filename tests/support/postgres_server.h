@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/subprocess.h"
 
@@ -20,13 +21,17 @@ public:
     static constexpr const char* user = "syncline";
     static constexpr const char* password = "syncline-test-password";
 
-    postgres_server();  // initdb + start; waits until it accepts connections.
+    // initdb + start; waits until it accepts connections. `settings` are extra server settings
+    // passed as `-c NAME=VALUE` on every start (e.g. "wal_level=logical" for change capture).
+    explicit postgres_server(std::vector<std::string> settings = {});
     ~postgres_server();
     postgres_server(const postgres_server&) = delete;
     postgres_server& operator=(const postgres_server&) = delete;
 
     // Fast shutdown (connections are terminated), waits for the exit.
     void stop();
+    // Immediate shutdown (SIGQUIT: no checkpoint, crash recovery at the next start), as a crash.
+    void crash();
     // Starts again on the same data dir and port; waits until it accepts connections.
     void start();
     bool running();
@@ -45,6 +50,7 @@ private:
     int _port = 0;
     std::unique_ptr<child_process> _postmaster;
     std::string _log;
+    std::vector<std::string> _settings;
 };
 
 }  // namespace syncline::testing

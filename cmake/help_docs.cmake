@@ -1,0 +1,30 @@
+# cmake -DBIN_DIR=... -DOUT_DIR=... -DPROGRAMS="syncline;syncline-sink;..." -P help_docs.cmake
+# Writes each program's --help into OUT_DIR/PROGRAM.txt; for `syncline`, every subcommand's
+# --help after the command list (the subcommands are read from `syncline --help`). Run at build
+# time by the syncline_help_docs target; the package installs the files into /usr/share/doc/syncline.
+file(MAKE_DIRECTORY ${OUT_DIR})
+foreach(program IN LISTS PROGRAMS)
+  execute_process(COMMAND ${BIN_DIR}/${program} --help OUTPUT_VARIABLE text RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${program} --help failed (${rc}): ${err}")
+  endif()
+  if(program STREQUAL "syncline")
+    # Command lines look like "  log show     summary": the name ends at the first run of 2+ spaces.
+    string(REGEX MATCH "Commands:\n(.*)\n\n" listing "${text}")
+    string(REPLACE "\n" ";" lines "${CMAKE_MATCH_1}")
+    foreach(line IN LISTS lines)
+      string(REGEX MATCH "^  ([a-z][a-z ]*[a-z])  " _ "${line}")
+      if(NOT CMAKE_MATCH_1)
+        continue()
+      endif()
+      set(command ${CMAKE_MATCH_1})
+      string(REPLACE " " ";" words "${command}")
+      execute_process(COMMAND ${BIN_DIR}/syncline ${words} --help OUTPUT_VARIABLE sub RESULT_VARIABLE rc ERROR_VARIABLE err)
+      if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "syncline ${command} --help failed (${rc}): ${err}")
+      endif()
+      string(APPEND text "\n\n==== syncline ${command} ====\n\n${sub}")
+    endforeach()
+  endif()
+  file(WRITE ${OUT_DIR}/${program}.txt "${text}")
+endforeach()
