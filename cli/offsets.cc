@@ -15,6 +15,7 @@
 #include "cli/syncline_cli.h"
 #include "common/process.h"
 #include "store/change_log.h"
+#include "store/run_lock.h"
 #include "store/state_store.h"
 
 namespace syncline::cli {
@@ -326,6 +327,15 @@ int offsets_set_command(int argc, const char* const* argv) {
     }
 
     const std::string running = "pipeline " + pipeline + " is running (its state is locked): stop it first";
+    // The state's writer lock is free while `syncline run` waits to restart a crashed sink, and its
+    // ventilator and workers keep running meanwhile: the runner's own lock covers that window.
+    if (execute) {
+        if (const auto runner = store::run_lock::holder(root, pipeline))
+            return failure(cmd, "pipeline " + pipeline + " is running under syncline run" +
+                                    (*runner > 0 ? " (pid " + std::to_string(*runner) + ")" : std::string()) +
+                                    ", even while its sink restarts: stop it first (SIGTERM the runner, or "
+                                    "scripts/pipeline.sh stop)");
+    }
     std::error_code ec;
     const bool exists = std::filesystem::exists(std::filesystem::path(root) / pipeline, ec);
     std::unique_ptr<store::state_store> state;

@@ -171,6 +171,7 @@ int replay_command(int argc, const char* const* argv) {
     if (parsed->exit_now) return exit_ok;
     if (status s = validate_name("--pipeline", pipeline); !s.ok()) return usage_error(cmd, s.message());
     o.pipeline = replay_pipeline_name(pipeline);
+    o.origin_pipeline = pipeline;  // Channel ids stay the repaired pipeline's (docs/recovery.md).
     if (status s = validate_name("--pipeline", o.pipeline); !s.ok())
         return usage_error(cmd, "--pipeline: the name is too long for its replay pipeline " + o.pipeline);
     if (o.workers < 1 || o.workers > 256) return usage_error(cmd, "--workers must be between 1 and 256");

@@ -23,6 +23,7 @@
 #include "common/metrics_endpoint.h"
 #include "common/subprocess.h"
 #include "store/change_log.h"
+#include "store/run_lock.h"
 #include "store/state_store.h"
 #include "targets/target.h"
 #include "ventilator/filter.h"
@@ -216,13 +217,16 @@ private:
             {(bin / "syncline-sink").string(), "--state", _o.state, "--pipeline", _o.pipeline, "--log", _o.log,
              "--acks", _o.acks, "--control", _o.control},
             {}, _o.sink_args, server_curve);
-        for (unsigned i = 1; i <= _o.workers; ++i)
-            add("worker-" + std::to_string(i),
-                {(bin / "syncline-worker").string(), "--target", _o.target, "--pipeline", _o.pipeline, "--work",
-                 _o.work, "--acks", _o.acks, "--id", _o.pipeline + "-worker-" + std::to_string(i)},
+        for (unsigned i = 1; i <= _o.workers; ++i) {
+            std::vector<std::string> argv{(bin / "syncline-worker").string(), "--target", _o.target, "--pipeline",
+                                          _o.pipeline, "--work", _o.work, "--acks", _o.acks, "--id",
+                                          _o.pipeline + "-worker-" + std::to_string(i)};
+            if (!_o.origin_pipeline.empty()) argv.insert(argv.end(), {"--origin-pipeline", _o.origin_pipeline});
+            add("worker-" + std::to_string(i), std::move(argv),
                 _o.transform.empty() ? std::vector<std::string>{}
                                      : std::vector<std::string>{"--transform", fs::absolute(_o.transform).string()},
                 _o.worker_args, worker_curve);
+        }
         std::vector<std::string> ventilator_argv = {(bin / "syncline-ventilator").string(), "--log", _o.log,
                                                     "--pipeline", _o.pipeline, "--work", _o.work, "--control", _o.control};
         if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
@@ -423,11 +427,11 @@ private:
                                       : "null") +
                         "}";
         }
-        const std::string text = "{\n  \"version\": 1,\n  \"pipeline\": \"" + _o.pipeline +
+        const std::string text = scrub_secrets("{\n  \"version\": 1,\n  \"pipeline\": \"" + _o.pipeline +
                                  "\",\n  \"runner_pid\": " + std::to_string(getpid()) +
                                  ",\n  \"updated_ms\": " + std::to_string(now_ms()) +
                                  ",\n  \"restarts_total\": " + std::to_string(total) + ",\n  \"children\": {" +
-                                 children + "\n  }\n}\n";
+                                 children + "\n  }\n}\n");
         const fs::path final_path = fs::path(_o.run_dir) / "restarts.json";
         const fs::path temp_path = fs::path(_o.run_dir) / "restarts.json.tmp";
         {
@@ -639,6 +643,10 @@ result<std::pair<run_options, bool>> parse_run_cli(int argc, const char* const* 
 }
 
 status run_pipeline(const run_options& options, const stop_flag& stop) {
+    // Held while anything of the pipeline may run, restart backoffs included: `offsets set
+    // --execute` refuses while it is held (store/run_lock.h).
+    auto lock = store::run_lock::acquire(options.state, options.pipeline);
+    if (!lock.ok()) return lock.get_status();
     runner r(options);
     return r.run(stop);
 }

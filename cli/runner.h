@@ -24,6 +24,8 @@ struct run_options {
     std::string log;                          // Change log directory. Required.
     std::string state;                        // State root directory. Required.
     std::string pipeline = "default";
+    std::string origin_pipeline;              // Workers' --origin-pipeline (syncline replay: the pipeline
+                                              // being repaired, so channel ids stay its own). Default: none.
     std::string target = "sqlite:syncline.db";
     unsigned workers = 4;                     // Default: 4.
     bool until_caught_up = false;             // Exit 0 once the log's last offset at start is committed.

@@ -65,6 +65,15 @@ result<trim_plan> plan_trim(const trim_request& request) {
         plan.below = *request.force_below;
         plan.limited_by = "--force-below";
     }
+    // Their only copy is in the log, whatever --force-below says.
+    for (const auto& p : request.pipelines) {
+        if (p.first_bare_dead_letter && *p.first_bare_dead_letter < plan.below) {
+            plan.below = *p.first_bare_dead_letter;
+            plan.limited_by = "dead letter " + std::to_string(*p.first_bare_dead_letter) + " of pipeline " + p.name +
+                              ", which holds no copy of its record (its sink ran without --log): retry or purge it "
+                              "with syncline dlq";
+        }
+    }
     // Never past the end of the log: offsets not yet appended are not "trimmed".
     if (plan.below > request.log_last + 1) plan.below = request.log_last + 1;
     if (request.log_first != 0 && plan.below > request.log_first)
@@ -162,7 +171,12 @@ int log_trim_command(int argc, const char* const* argv) {
             return failure(cmd, "reading the state of pipeline " + name + ": " + reader.get_status().message());
         auto c = (*reader)->committed();
         if (!c.ok()) return failure(cmd, "reading the state of pipeline " + name + ": " + c.get_status().message());
-        request.pipelines.push_back({name, *c});
+        auto dead = (*reader)->dead_letters();
+        if (!dead.ok()) return failure(cmd, "reading the dead letters of pipeline " + name + ": " + dead.get_status().message());
+        std::optional<std::uint64_t> bare;
+        for (const auto& d : *dead)
+            if (d.record.empty() && (!bare || d.offset < *bare)) bare = d.offset;
+        request.pipelines.push_back({name, *c, bare});
     }
 
     auto plan = plan_trim(request);

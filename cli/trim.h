@@ -6,6 +6,8 @@
 // A pipeline that never committed would start at the log's first offset, so it blocks trimming
 // unless the operator names a bound (--force-below N); even then nothing at or above any
 // committed pipeline's resume point is deleted.
+// Dead letters that hold no copy of their record (a sink run without --log) need the log's copy:
+// the trim point never passes the lowest of them (docs/recovery.md, "Log retention").
 // Errors: invalid_argument with a message for the operator.
 #include <cstdint>
 #include <optional>
@@ -19,6 +21,7 @@ namespace syncline::cli {
 struct trim_pipeline {
     std::string name;
     std::optional<std::uint64_t> committed;  // nullopt: never committed.
+    std::optional<std::uint64_t> first_bare_dead_letter = std::nullopt;  // Lowest dead letter holding no copy of its record.
 };
 
 struct trim_request {

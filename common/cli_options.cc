@@ -323,6 +323,9 @@ result<parse_outcome> parse(int argc, const char* const* argv, po::options_descr
         if (!problems.empty()) return invalid(problems.front());
         po::notify(out.values);
         note_defaults(desc, out);
+        // Every surface of this process is scrubbed of them from now on (log.h).
+        for (const auto& [name, value] : out.values)
+            if (const auto* text = boost::any_cast<std::string>(&value.value())) remember_secrets(name, *text);
         SYNCLINE_RETURN_IF_ERROR(apply_log_options(out));
         return out;
     } catch (const std::exception& e) {
@@ -391,36 +394,55 @@ std::string value_text(const parse_outcome& parsed, std::string_view option) {
     return redact_secrets(option, text);
 }
 
+namespace {
+
+// The [begin, end) spans of `value` that are secret: the whole value for an option named like a
+// secret, a URI's password (scheme://user:password@host) and secret query values (?password=x).
+std::vector<std::pair<std::size_t, std::size_t>> secret_spans(std::string_view option, std::string_view value) {
+    std::vector<std::pair<std::size_t, std::size_t>> spans;
+    if (value.empty()) return spans;
+    if (names_a_secret(option)) return {{0, value.size()}};
+    std::size_t query_from = 0;
+    if (const auto scheme_end = value.find("://"); scheme_end != std::string_view::npos) {
+        const auto authority = scheme_end + 3;
+        // The userinfo ends at the last '@' before the query: a password may hold a raw '/' or '@'.
+        const auto authority_end = std::min(value.find_first_of("?#", authority), value.size());
+        const auto at = value.rfind('@', authority_end);
+        if (at != std::string_view::npos && at > authority) {
+            const auto colon = value.find(':', authority);
+            if (colon != std::string_view::npos && colon < at) {
+                spans.emplace_back(colon + 1, at);
+                query_from = at;
+            }
+        }
+    }
+    if (auto query = value.find('?', query_from); query != std::string_view::npos) {
+        std::size_t pos = query + 1;
+        while (pos < value.size()) {
+            std::size_t end = value.find('&', pos);
+            if (end == std::string_view::npos) end = value.size();
+            const auto eq = value.find('=', pos);
+            if (eq != std::string_view::npos && eq < end && names_a_secret(value.substr(pos, eq - pos)))
+                spans.emplace_back(eq + 1, end);
+            pos = end + 1;
+        }
+    }
+    return spans;
+}
+
+}  // namespace
+
 std::string redact_secrets(std::string_view option, std::string_view value) {
     if (value.empty()) return "";
     if (names_a_secret(option)) return "***";
     std::string out(value);
-    // scheme://user:password@host...
-    if (const auto scheme_end = out.find("://"); scheme_end != std::string::npos) {
-        const auto authority = scheme_end + 3;
-        // The userinfo ends at the last '@' before the query: a password may hold a raw '/' or '@'.
-        const auto authority_end = std::min(out.find_first_of("?#", authority), out.size());
-        const auto at = out.rfind('@', authority_end);
-        if (at != std::string::npos && at > authority) {
-            const auto colon = out.find(':', authority);
-            if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-        }
-    }
-    // ...?password=x&user=y
-    if (auto query = out.find('?'); query != std::string::npos) {
-        std::size_t pos = query + 1;
-        while (pos < out.size()) {
-            std::size_t end = out.find('&', pos);
-            if (end == std::string::npos) end = out.size();
-            const auto eq = out.find('=', pos);
-            if (eq != std::string::npos && eq < end && names_a_secret(std::string_view(out).substr(pos, eq - pos))) {
-                out.replace(eq + 1, end - eq - 1, "***");
-                end = eq + 4;
-            }
-            pos = end + 1;
-        }
-    }
+    const auto spans = secret_spans(option, value);
+    for (auto it = spans.rbegin(); it != spans.rend(); ++it) out.replace(it->first, it->second - it->first, "***");
     return out;
+}
+
+void remember_secrets(std::string_view option, std::string_view value) {
+    for (const auto& [begin, end] : secret_spans(option, value)) remember_secret(value.substr(begin, end - begin));
 }
 
 std::string redact_secrets_in(std::string text, std::string_view option, std::string_view value) {

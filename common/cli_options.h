@@ -68,6 +68,10 @@ std::string value_text(const parse_outcome& parsed, std::string_view option);
 // like password/secret/token become "***"; an option whose name says secret is hidden whole.
 std::string redact_secrets(std::string_view option, std::string_view value);
 
+// Remembers the secret parts of `value` (those redact_secrets hides) for scrub_secrets (log.h),
+// so no surface of the process shows them. parse() does it for every option it reads.
+void remember_secrets(std::string_view option, std::string_view value);
+
 // `text` (an error message) with every occurrence of `value` replaced by redact_secrets(option, value).
 std::string redact_secrets_in(std::string text, std::string_view option, std::string_view value);
 

@@ -173,12 +173,13 @@ result<std::optional<keys>> load(const curve_options& options, role r) {
     return std::optional<keys>{std::move(out)};
 }
 
-status apply_server(zmq::socket_t& socket, const keys& k) {
+status apply_server(zmq::socket_t& socket, const keys& k, std::string_view domain) {
     try {
         socket.set(zmq::sockopt::curve_server, true);
         socket.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(k.own.secret_key.data(), key_bytes));
         // A non-empty domain makes libzmq ask the ZAP handler about every connection.
-        socket.set(zmq::sockopt::zap_domain, "syncline");
+        // The domain is the socket's role (zap_guard admits per role).
+        socket.set(zmq::sockopt::zap_domain, std::string(domain));
         return {};
     } catch (const zmq::error_t& e) {
         return invalid(std::string("CURVE server options: ") + e.what());
@@ -195,6 +196,8 @@ status apply_client(zmq::socket_t& socket, const keys& k) {
         return invalid(std::string("CURVE client options: ") + e.what());
     }
 }
+
+std::string role_domain(std::string_view channel) { return "syncline." + std::string(channel); }
 
 bool is_local_endpoint(std::string_view endpoint) {
     if (!endpoint.starts_with("tcp://")) return true;  // ipc:// and inproc:// never leave the host.
@@ -266,7 +269,7 @@ result<std::unique_ptr<zap_guard>> secure_sockets(zmq::context_t& context, const
     }
     for (const auto& c : servers) {
         guard->watch(*c.socket, c.channel);
-        SYNCLINE_RETURN_IF_ERROR(apply_server(*c.socket, *k).with_context(c.channel));
+        SYNCLINE_RETURN_IF_ERROR(apply_server(*c.socket, *k, role_domain(c.channel)).with_context(c.channel));
     }
     for (const auto& c : clients) SYNCLINE_RETURN_IF_ERROR(apply_client(*c.socket, *k).with_context(c.channel));
     return guard;
@@ -408,12 +411,18 @@ void zap_guard::handle_request(zmq::socket_t& handler) {
     if (frames.size() < 6) return;  // Not a ZAP request: libzmq never sends one; nothing to answer.
     const std::string request_id = frame_text(frames[1]);
     const std::string address = frame_text(frames[3]);
+    const std::string domain = frame_text(frames[2]);
     const std::string mechanism = frame_text(frames[5]);
     std::string code = "400", text = "not admitted";
     std::string client_key;
+    // The control role (the sink's control socket) admits the servers' own key only: a worker key
+    // there could redirect the sink's progress messages.
+    const bool servers_only = domain == role_domain("control");
+    std::string refused_because = "not in the allow list";
     if (mechanism == "CURVE" && frames.size() >= 7 && frames[6].size() == key_bytes) {
         client_key = frame_text(frames[6]);
-        if (client_key == _trusted || _allow.admits(client_key)) code = "200", text = "OK";
+        if (client_key == _trusted || (!servers_only && _allow.admits(client_key))) code = "200", text = "OK";
+        else if (servers_only) refused_because = "the control channel admits the server key only";
     } else {
         text = "CURVE required";
     }
@@ -423,10 +432,10 @@ void zap_guard::handle_request(zmq::socket_t& handler) {
     } else {
         const auto total = ++_rejected;
         if (_reject_log.allow())
-            _log.warn("rejected client: not in the allow list",
+            _log.warn("rejected client: " + refused_because,
                       {{"key", client_key.empty() ? std::string("none") : to_z85(client_key)}, {"address", address},
-                       {"mechanism", mechanism}, {"allow_dir", _allow.dir()}, {"curve_rejected", total},
-                       {"not_logged", _reject_log.suppressed()}});
+                       {"mechanism", mechanism}, {"role", domain}, {"allow_dir", _allow.dir()},
+                       {"curve_rejected", total}, {"not_logged", _reject_log.suppressed()}});
     }
     const auto more = zmq::send_flags::sndmore;
     handler.send(zmq::str_buffer("1.0"), more);

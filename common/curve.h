@@ -86,8 +86,14 @@ struct keys {
 // unreadable files, bad keys, or a secret key file others can read.
 result<std::optional<keys>> load(const curve_options& options, role r);
 
+// The ZAP domain of a server socket: its role, "syncline.<channel>". zap_guard admits per role:
+// "syncline.control" (the sink's control socket, where the ventilator connects) only the
+// servers' own key; every other role the own key and the allow list. docs/security.md, "Roles".
+std::string role_domain(std::string_view channel);
+
 // Socket options, before bind / connect. Throw nothing; invalid_argument if libzmq refuses.
-status apply_server(zmq::socket_t& socket, const keys& k);
+// `domain`: the socket's role (role_domain).
+status apply_server(zmq::socket_t& socket, const keys& k, std::string_view domain = "syncline.acks");
 status apply_client(zmq::socket_t& socket, const keys& k);
 
 // True for endpoints other hosts cannot reach: ipc://, inproc://, tcp:// on 127.0.0.0/8,
@@ -119,7 +125,8 @@ private:
 };
 
 // The ZAP handler of one server process's context: admits CURVE clients whose public key is in
-// the allow list (or is `trusted`, the servers' own key), refuses everyone else. Constructed
+// the allow list (or is `trusted`, the servers' own key), refuses everyone else; on the control
+// role (role_domain("control")) it admits the servers' own key only. Constructed
 // before the server sockets bind (libzmq admits everyone while no handler is bound); stopped and
 // joined by the destructor, which must run before the context is closed.
 class zap_guard {

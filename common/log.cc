@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -24,6 +25,30 @@ std::once_flag g_env_once;
 std::mutex g_tags_mutex;
 std::string g_process = program_invocation_short_name;
 std::string g_pipeline;
+
+std::mutex g_secrets_mutex;
+std::vector<std::string> g_secrets;
+std::atomic<bool> g_have_secrets{false};
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string percent_decoded(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(s[i]);
+        }
+    }
+    return out;
+}
 
 // SYNCLINE_LOG_LEVEL / SYNCLINE_LOG_FORMAT are read once, on first use, so that a later
 // set_log_level() (from --log-level) overrides them: the command line wins over the environment.
@@ -175,8 +200,40 @@ std::string quote_field(std::string_view value) {
     return out;
 }
 
-std::string format_log_line(log_level level, std::string_view component, std::string_view msg,
-                            std::span<const log_field> fields) {
+void remember_secret(std::string_view secret) {
+    constexpr std::size_t min_secret_bytes = 4;
+    std::lock_guard lock(g_secrets_mutex);
+    for (std::string form : {std::string(secret), percent_decoded(secret)}) {
+        if (form.size() < min_secret_bytes) continue;
+        if (std::find(g_secrets.begin(), g_secrets.end(), form) != g_secrets.end()) continue;
+        g_secrets.push_back(std::move(form));
+    }
+    // Longest first: a secret that contains another is replaced whole.
+    std::sort(g_secrets.begin(), g_secrets.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    g_have_secrets.store(!g_secrets.empty());
+}
+
+std::string scrub_secrets(std::string text) {
+    if (!g_have_secrets.load(std::memory_order_relaxed)) return text;
+    std::lock_guard lock(g_secrets_mutex);
+    for (const std::string& secret : g_secrets)
+        for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3))
+            text.replace(at, secret.size(), "***");
+    return text;
+}
+
+std::string format_log_line(log_level level, std::string_view component, std::string_view raw_msg,
+                            std::span<const log_field> raw_fields) {
+    // Secrets never reach a line: the message and every field value are scrubbed first.
+    const std::string scrubbed = scrub_secrets(std::string(raw_msg));
+    const std::string_view msg = scrubbed;
+    std::vector<log_field> scrubbed_fields;
+    std::span<const log_field> fields = raw_fields;
+    if (g_have_secrets.load(std::memory_order_relaxed) && !raw_fields.empty()) {
+        scrubbed_fields.reserve(raw_fields.size());
+        for (const log_field& f : raw_fields) scrubbed_fields.emplace_back(f.key, scrub_secrets(f.value));
+        fields = scrubbed_fields;
+    }
     std::string process, pipeline;
     {
         std::lock_guard lock(g_tags_mutex);

@@ -47,7 +47,17 @@ void set_log_process(std::string_view process);
 // The pipeline every line is tagged with (set once its options are parsed). Default: none.
 void set_log_pipeline(std::string_view pipeline);
 
+// Secrets this process knows: a target URI's password, the value of an option named like
+// password/secret/token (cli::parse remembers those of every option it reads). One redaction for
+// every surface: each log line, error report, /ready reason, /metrics page and file a process
+// writes about itself (restarts.json) goes through scrub_secrets, which replaces every
+// remembered secret (and its percent-decoded form) with "***". Secrets shorter than 4 bytes are
+// not remembered (they would garble ordinary text). Thread-safe.
+void remember_secret(std::string_view secret);
+std::string scrub_secrets(std::string text);
+
 // One complete line (ending in '\n') in the current format, as logger::write emits it.
+// The message and the fields' values are scrubbed of secrets (scrub_secrets).
 std::string format_log_line(log_level level, std::string_view component, std::string_view msg,
                             std::span<const log_field> fields = {});
 inline std::string format_log_line(log_level level, std::string_view component, std::string_view msg,

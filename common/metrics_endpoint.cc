@@ -90,7 +90,7 @@ void health::set_ready(bool ready, std::string reason) {
     if (ready == _ready.load(std::memory_order_relaxed) && ready) return;  // The hot path: no lock.
     std::lock_guard lock(_mutex);
     _ready.store(ready, std::memory_order_relaxed);
-    _reason = ready ? std::string() : std::move(reason);
+    _reason = ready ? std::string() : scrub_secrets(std::move(reason));
 }
 
 bool health::live(std::chrono::milliseconds timeout) const noexcept {
@@ -137,7 +137,8 @@ result<std::unique_ptr<endpoint>> endpoint::start(const endpoint_options& option
     server.set_read_timeout(5);
     server.set_write_timeout(5);
     server.Get("/metrics", [render = std::move(render)](const httplib::Request&, httplib::Response& res) {
-        res.set_content(render(), exposition_content_type);
+        // Label values (worker ids, pipeline names) could carry a secret someone put there.
+        res.set_content(scrub_secrets(render()), exposition_content_type);
     });
     if (!options.index_html.empty()) {
         const std::string_view html = options.index_html;

@@ -38,7 +38,7 @@ int report(std::string_view component, std::string_view message, int code) {
     }
     std::string line(component);
     line += ": error: ";
-    line += message;
+    line += scrub_secrets(std::string(message));
     line += '\n';
     write_stderr_line(line);
     return code;

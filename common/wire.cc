@@ -86,6 +86,7 @@ struct header_encoder {
         put_common(out, 1, "hello", h.pipeline);
         put_kv_uint(out, "ventilator_epoch", h.ventilator_epoch);
     }
+    void operator()(const sent& m) const { put_common(out, 0, "sent", m.pipeline); }
     void operator()(const progress& p) const {
         put_common(out, 2, "progress", p.pipeline);
         put_kv_uint(out, "sink_epoch", p.sink_epoch);
@@ -119,6 +120,11 @@ struct body_encoder {
     void operator()(const nack& n) const { put_reason(out, n.reason); }
     void operator()(const hello&) const { mp::put_map_header(out, 0); }
     void operator()(const receipt&) const { mp::put_map_header(out, 0); }
+    void operator()(const sent& m) const {
+        mp::put_map_header(out, 1);
+        mp::put_str(out, "ranges");
+        put_ranges(out, m.ranges);
+    }
     void operator()(const progress& p) const {
         // `received` only when there is some: older ventilators skip it anyway (unknown key).
         mp::put_map_header(out, p.received.empty() ? 2 : 3);
@@ -247,18 +253,19 @@ status read_delivery(const header_fields& h, std::string_view type, M& m) {
     return {};
 }
 
-status read_ranges(mp::reader& in, std::string_view name, std::vector<range>& out) {
+status read_ranges(mp::reader& in, std::string_view name, std::vector<range>& out,
+                   std::string_view where = "progress body") {
     std::uint32_t n = 0;
-    if (!in.read_array_header(n)) return corrupt("progress body: " + std::string(name) + ": " + in.error());
+    if (!in.read_array_header(n)) return corrupt(std::string(where) + ": " + std::string(name) + ": " + in.error());
     out.reserve(std::min<std::size_t>(n, in.remaining() / min_pair_bytes + 1));
     for (std::uint32_t i = 0; i < n; ++i) {
         std::uint32_t pair = 0;
         range r;
         if (!in.read_array_header(pair) || pair != 2 || !in.read_uint(r.first) || !in.read_uint(r.last))
-            return corrupt("progress body: " + std::string(name) + " entry " + std::to_string(i) +
+            return corrupt(std::string(where) + ": " + std::string(name) + " entry " + std::to_string(i) +
                            ": expected [first, last]");
         if (r.first > r.last)
-            return corrupt("progress body: " + std::string(name) + " entry " + std::to_string(i) +
+            return corrupt(std::string(where) + ": " + std::string(name) + " entry " + std::to_string(i) +
                            ": first > last");
         out.push_back(r);
     }
@@ -296,6 +303,12 @@ result<message> decode_batch(const header_fields& h, std::string_view body) {
     const std::size_t max_records = codec::decode_limits{}.max_records;
     if (b.count > max_records)
         return corrupt("batch header: count " + std::to_string(b.count) + " exceeds " + std::to_string(max_records));
+    // Log offsets are dense: a real batch covers exactly `count` offsets, or more when the
+    // ventilator filtered records out, but never more than one batch reads. This also bounds what
+    // a hostile header can make a worker do per offset (dead-letter a whole range, for one).
+    if (!holds_exactly(b.offsets, b.count) && !holds_filtered(b.offsets, b.count, max_records))
+        return corrupt("batch header: range " + std::to_string(h.first) + ".." + std::to_string(h.last) +
+                       " does not hold " + std::to_string(b.count) + " records");
     // Only the body's array header is checked here (O(1)); the worker decodes the records. A count
     // that disagrees with the body would make the worker ack records it never saw.
     mp::reader in(body);
@@ -409,6 +422,29 @@ result<message> decode_progress(const header_fields& h, std::string_view body) {
     return message{std::move(m)};
 }
 
+result<message> decode_sent(const header_fields& h, std::string_view body) {
+    sent m;
+    m.pipeline.assign(h.pipeline);
+    mp::reader in(body);
+    std::uint32_t n = 0;
+    if (!in.read_map_header(n)) return corrupt(std::string("sent body: ") + in.error());
+    bool seen_ranges = false;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        std::string_view key;
+        if (!in.read_str(key, max_key_bytes)) return corrupt(std::string("sent body key: ") + in.error());
+        if (key == "ranges") {
+            if (seen_ranges) return corrupt("sent body: duplicate field 'ranges'");
+            seen_ranges = true;
+            SYNCLINE_RETURN_IF_ERROR(read_ranges(in, key, m.ranges, "sent body"));
+        } else if (!in.skip()) {
+            return corrupt(std::string("sent body: ") + in.error());
+        }
+    }
+    if (!seen_ranges) return corrupt("sent body: missing field 'ranges'");
+    if (!in.at_end()) return corrupt("sent body: trailing bytes");
+    return message{std::move(m)};
+}
+
 }  // namespace
 
 std::string encode_header(const message& m) {
@@ -439,6 +475,7 @@ result<message> decode(std::string_view header_frame, std::string_view body_fram
     if (h.type == "hello") return decode_hello(h, body_frame);
     if (h.type == "progress") return decode_progress(h, body_frame);
     if (h.type == "receipt") return decode_receipt(h, body_frame);
+    if (h.type == "sent") return decode_sent(h, body_frame);
     // Printable prefix only: the type is attacker-controlled and ends up in logs.
     std::string shown;
     for (char c : h.type.substr(0, 32)) shown.push_back(c >= 0x20 && c < 0x7f ? c : '?');
@@ -446,7 +483,7 @@ result<message> decode(std::string_view header_frame, std::string_view body_fram
 }
 
 std::string_view type_name(const message& m) {
-    static constexpr std::string_view names[] = {"batch", "ack", "nack", "hello", "progress", "receipt"};
+    static constexpr std::string_view names[] = {"batch", "ack", "nack", "hello", "progress", "receipt", "sent"};
     return names[m.index()];
 }
 

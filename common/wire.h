@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/record.h"
 #include "common/status.h"
 
 namespace syncline::wire {
@@ -22,6 +23,27 @@ struct range {
     std::uint64_t last = 0;
     bool operator==(const range&) const = default;
 };
+
+// True when `r` holds exactly `n` offsets (n >= 1). Overflow-safe: `last - first + 1` wraps to 0
+// for [0, 2^64-1], which would pass for a hostile count of 0. Every range from the wire is
+// checked with this, never with `last - first + 1`.
+inline bool holds_exactly(range r, std::uint64_t n) noexcept {
+    return n >= 1 && r.first <= r.last && r.last - r.first == n - 1;
+}
+
+// A batch the ventilator filtered (docs/processing.md) covers every offset it read but holds only
+// the records that matched: true when `r` holds at least `n` offsets (n may be 0) and at most
+// `max_span`, the most one batch can read (so a hostile range stays bounded). Overflow-safe.
+inline bool holds_filtered(range r, std::uint64_t n, std::uint64_t max_span) noexcept {
+    return r.first <= r.last && r.last - r.first < max_span && n <= r.last - r.first + 1;
+}
+
+// Frame limits, from the one set of limits (common/record.h, limits::): every receiving socket
+// drops a peer announcing a message over max_message_bytes (ZMQ_MAXMSGSIZE, common/zmq_util.h)
+// before libzmq allocates what arbitrary bytes claim. A batch message is the largest there is:
+// a body cut until it reaches max_batch_bytes, so at most that plus one record, and its header.
+inline constexpr std::uint64_t max_batch_bytes = limits::max_batch_bytes;
+inline constexpr std::uint64_t max_message_bytes = limits::max_batch_message_bytes;
 
 // ventilator -> worker. `body` is a codec batch body (records are decoded by the worker).
 struct batch {
@@ -96,7 +118,16 @@ struct progress {
     std::vector<held_range> received; // Receipts since the last message: who holds which delivery.
 };
 
-using message = std::variant<batch, ack, nack, hello, progress, receipt>;
+// ventilator -> sink (control), before each delivery of a batch (redeliveries too): the ranges it
+// is sending. The sink accepts an ack only for a range announced so, and holds an ack that
+// arrives first until its announcement does (docs/security.md, "Forged acks"). Body:
+// {"ranges": [[first, last]...]}.
+struct sent {
+    std::string pipeline;
+    std::vector<range> ranges;
+};
+
+using message = std::variant<batch, ack, nack, hello, progress, receipt, sent>;
 
 struct frames {
     std::string header;

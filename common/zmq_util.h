@@ -18,19 +18,18 @@
 
 namespace syncline::zmqx {
 
-// Inbound limit for the sockets syncline binds (the sink's acks and control, the ventilator's
-// work): a peer announcing a larger frame is disconnected (ZMQ_MAXMSGSIZE) before libzmq
-// allocates the size that arbitrary bytes claim (ASan aborted on an exabyte-sized malloc from the
-// fault injector's raw junk). Acks and control messages are small and the work socket receives
-// nothing, so 64 MiB (--batch-bytes' own limit) is far above anything legitimate.
-inline constexpr std::int64_t bound_socket_max_message_bytes = 64ll << 20;
+// Inbound limit for every receiving socket (the sink's acks and control, the ventilator's work
+// and control, the worker's work and acks): a peer announcing a larger frame is disconnected
+// (ZMQ_MAXMSGSIZE) before libzmq allocates the size that arbitrary bytes claim (ASan aborted on an
+// exabyte-sized malloc from the fault injector's raw junk). One limit, derived from wire.h's.
+inline constexpr std::int64_t max_message_bytes = static_cast<std::int64_t>(wire::max_message_bytes);
 
 struct socket_tuning {
     int send_hwm = 4;                                    // Messages per peer. Default: 4.
     int recv_hwm = 4;                                    // Default: 4.
     bool immediate = true;                               // Queue only to completed connections.
     std::chrono::milliseconds linger{200};               // Default: 200 ms.
-    std::int64_t max_message_bytes = -1;                 // Larger inbound messages drop the peer. Default: no limit.
+    std::int64_t max_message_bytes = zmqx::max_message_bytes;  // Larger inbound messages drop the peer.
 };
 
 void tune(zmq::socket_t& socket, const socket_tuning& tuning = {});

@@ -30,7 +30,7 @@ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILE
   -DSYNCLINE_BUILD_FUZZERS=ON -DSYNCLINE_BUILD_TESTS=OFF \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
-targets=(decode jsonl config)
+targets=(decode jsonl config accept gateway)
 cmake --build "$build_dir" -j2 --target "${targets[@]/%/_fuzzer}"
 
 status=0

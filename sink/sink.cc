@@ -71,7 +71,72 @@ public:
         _m.committed_offset.set(static_cast<double>(committed));
     }
 
+    // The ventilator announced the ranges it is sending. With --log, a range past the log's last
+    // offset is refused: the ventilator only sends what the log holds. One past what this sink's
+    // view of the log shows waits for verify_announcements() (a catch-up per commit tick, not per
+    // announcement: catching up costs milliseconds).
+    void on_sent(const wire::sent& m) {
+        const auto known = log_last_offset();
+        for (const wire::range& r : m.ranges) {
+            if (r.last <= _committed) continue;
+            if (known && r.last > *known) {
+                if (_unverified.size() < max_sent_ranges) _unverified.push_back({r, std::chrono::steady_clock::now()});
+                else _m.bad_frames.inc();
+                continue;
+            }
+            accept_announcement(r);
+        }
+        release_held();
+    }
+
+    // Announcements past the log's end as last seen: caught up once, then accepted, kept for
+    // another tick, or (still past the end after 5 s) refused as forged.
+    void verify_announcements() {
+        if (_unverified.empty() || !open_log()) return;
+        (void)_log->catch_up();
+        const std::uint64_t last = _log->last_offset();
+        const auto now = std::chrono::steady_clock::now();
+        std::vector<unverified> keep;
+        for (const auto& u : _unverified) {
+            if (u.offsets.last <= last) {
+                accept_announcement(u.offsets);
+            } else if (now - u.since < std::chrono::seconds(5)) {
+                keep.push_back(u);
+            } else {
+                _m.bad_frames.inc();
+                if (_forged_log.allow())
+                    log_sink.warn("refused an announced range past the log's last offset",
+                                  {{"range", std::to_string(u.offsets.first) + ".." + std::to_string(u.offsets.last)},
+                                   {"log_last_offset", last}});
+            }
+        }
+        _unverified.swap(keep);
+        release_held();
+    }
+
+    // An ack counts only for a range the ventilator announced sending (wire::sent): anyone who
+    // can reach the acks socket could otherwise commit any range (docs/security.md "Forged acks").
+    // One that comes before its announcement (the two travel different sockets) is held.
     void on_ack(const wire::ack& a) {
+        if (!announced(a.offsets)) {
+            if (a.offsets.last <= _committed) return;
+            const std::size_t bytes = held_bytes(a);
+            while (!_held.empty() && (_held.size() >= max_held_acks || _held_bytes + bytes > max_held_bytes)) {
+                _m.bad_frames.inc();
+                const wire::ack& dropped = _held.front();
+                if (_forged_log.allow())
+                    log_sink.warn("dropped an ack for a range the ventilator never announced (forged, or a "
+                                  "ventilator older than this sink)",
+                                  {{"range", std::to_string(dropped.offsets.first) + ".." +
+                                                 std::to_string(dropped.offsets.last)},
+                                   {"worker", dropped.worker}});
+                _held_bytes -= held_bytes(dropped);
+                _held.erase(_held.begin());
+            }
+            _held_bytes += bytes;
+            _held.push_back(a);
+            return;
+        }
         ++_acks;
         _m.batches_acked.inc();
         _m.records_acked.inc(a.offsets.last - a.offsets.first + 1);
@@ -105,6 +170,8 @@ public:
         if (_nack_log.allow())
             log_sink.warn("nack", {{"range", std::to_string(n.offsets.first) + ".." + std::to_string(n.offsets.last)},
                                    {"worker", n.worker}, {"attempt", n.attempt}, {"reason", n.reason}});
+        // Not filtered by announcement (a nack can overtake it): a forged one only makes a batch
+        // the ventilator holds due at once, and the ventilator ignores ranges it does not hold.
         if (n.offsets.last > _committed) _news.redeliver.push_back(n.offsets);
     }
 
@@ -112,11 +179,13 @@ public:
     void on_receipt(const wire::receipt& r) {
         _m.receipts.inc();
         seen(r.worker);
+        // Not filtered by announcement either (it often overtakes it): receipts only name holders.
         if (r.offsets.last > _committed) _news.received.push_back({r.offsets, r.attempt, r.worker});
     }
 
     // Writes the watermark and the dead letters in one synced batch when either changed.
     status commit() {
+        verify_announcements();
         const std::uint64_t w = _tracker.watermark();
         if (w == _committed && _pending_dead.empty()) return {};
         const auto began = std::chrono::steady_clock::now();
@@ -128,6 +197,7 @@ public:
         _pending_dead.clear();
         if (w != _committed) {
             _committed = w;
+            _sent.erase(_sent.begin(), _sent.upper_bound(w));  // Keyed by first: a range <= w is done.
             _committed_changed = true;
             ++_commits;
             _m.commits.inc();
@@ -175,6 +245,64 @@ public:
     }
 
 private:
+    // Announced ranges above the watermark and acks held for their announcement, both bounded
+    // (the ventilator's window holds at most 10,000 + 1,024 batches).
+    static constexpr std::size_t max_sent_ranges = 100'000;
+    static constexpr std::size_t max_held_acks = 10'000;
+    static constexpr std::size_t max_held_bytes = 64u << 20;  // Failure reasons can be long.
+
+    static std::size_t held_bytes(const wire::ack& a) {
+        std::size_t bytes = 128 + a.worker.size();
+        for (const auto& f : a.failures) bytes += 32 + f.reason.size();
+        return bytes;
+    }
+
+    struct unverified {
+        wire::range offsets;
+        std::chrono::steady_clock::time_point since;
+    };
+
+    void accept_announcement(const wire::range& r) {
+        if (_sent.size() >= max_sent_ranges && !_sent.count(r.first)) {
+            _m.bad_frames.inc();
+            return;
+        }
+        _sent[r.first] = r.last;
+    }
+
+    // Acks that came before their announcement.
+    void release_held() {
+        if (_held.empty()) return;
+        std::vector<wire::ack> held;
+        held.swap(_held);
+        _held_bytes = 0;
+        for (auto& a : held) on_ack(a);
+    }
+
+    bool announced(const wire::range& r) const {
+        const auto it = _sent.find(r.first);
+        return it != _sent.end() && it->second == r.last;
+    }
+
+    // The log's last offset as this sink's reader last saw it, when the sink has --log.
+    std::optional<std::uint64_t> log_last_offset() {
+        if (!open_log()) return std::nullopt;
+        return _log->last_offset();
+    }
+
+    bool open_log() {
+        if (_options.log.empty()) return false;
+        if (_log) return true;
+        auto opened = store::change_log::open_reader(_options.log);
+        if (!opened.ok()) {
+            if (_log_open_log.allow())
+                log_sink.warn("cannot open the log", {{"log", _options.log}, {"error", opened.get_status().message()}});
+            return false;
+        }
+        _log = std::move(opened.value());
+        return true;
+    }
+
     void seen(const std::string& worker) {
         auto& w = _workers[worker];
         w.heard = std::chrono::steady_clock::now();
@@ -210,15 +338,7 @@ private:
     // The record as stored in the log, so a dead letter can be inspected and retried even
     // after the log is trimmed. Empty when the sink runs without --log.
     std::string stored_record(std::uint64_t offset) {
-        if (_options.log.empty()) return {};
-        if (!_log) {
-            auto opened = store::change_log::open_reader(_options.log);
-            if (!opened.ok()) {
-                log_sink.warn("cannot open log for dead letters: " + opened.get_status().message());
-                return {};
-            }
-            _log = std::move(opened.value());
-        }
+        if (!open_log()) return {};
         auto find = [&] {
             std::string found;
             auto scanned = _log->scan(offset, 1, 1, [&](std::uint64_t at, std::string_view bytes) {
@@ -253,8 +373,12 @@ private:
         std::int64_t heard_unix_ms = 0, published_unix_ms = 0;
     };
     std::map<std::string, worker_seen> _workers;
-    rate_limiter _nack_log;
+    rate_limiter _nack_log, _forged_log, _log_open_log;
     rate_limiter _stop_log{std::chrono::seconds(10)};
+    std::map<std::uint64_t, std::uint64_t> _sent;  // Announced ranges above the watermark: first -> last.
+    std::vector<wire::ack> _held;                   // Acks waiting for their announcement.
+    std::vector<unverified> _unverified;            // Announcements past the log's end as last seen.
+    std::size_t _held_bytes = 0;                    // held_bytes() of _held.
 };
 
 }  // namespace
@@ -321,10 +445,8 @@ status run(const sink_options& options, const stop_flag& stop) {
     zmq::socket_t acks(context, zmq::socket_type::pull);
     zmq::socket_t control(context, zmq::socket_type::router);
     // Acks are small and must not be lost while the sink is busy committing: a deep queue.
-    zmqx::tune(acks, {.send_hwm = 1000, .recv_hwm = 10'000, .immediate = false,
-                      .max_message_bytes = zmqx::bound_socket_max_message_bytes});
-    zmqx::tune(control, {.send_hwm = 1000, .recv_hwm = 1000, .immediate = false,
-                         .max_message_bytes = zmqx::bound_socket_max_message_bytes});
+    zmqx::tune(acks, {.send_hwm = 1000, .recv_hwm = 10'000, .immediate = false});
+    zmqx::tune(control, {.send_hwm = 1000, .recv_hwm = 1000, .immediate = false});
     // Declared after the sockets, so the ZAP thread stops before they close.
     auto secured = curve::secure_sockets(context, options.curve, log_sink,
                                          {{&acks, "acks", options.acks}, {&control, "control", options.control}}, {});
@@ -386,6 +508,11 @@ status run(const sink_options& options, const stop_flag& stop) {
             if (!got->has_value()) break;
             auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
             if (!msg.ok()) { drop(msg.get_status().message()); continue; }
+            if (auto* sent = std::get_if<wire::sent>(&*msg)) {
+                if (sent->pipeline != options.pipeline) { drop("sent for pipeline " + sent->pipeline); continue; }
+                state.on_sent(*sent);
+                continue;
+            }
             auto* h = std::get_if<wire::hello>(&*msg);
             if (h == nullptr) { drop("unexpected message on the control channel"); continue; }
             if (h->pipeline != options.pipeline) { drop("hello for pipeline " + h->pipeline); continue; }

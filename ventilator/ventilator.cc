@@ -96,9 +96,8 @@ public:
     status run(const stop_flag& stop) {
         // Workers hold at most a couple of batches each in socket buffers: the window, not
         // the HWM, holds the work, so a dead worker strands little and timeouts recover it.
-        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true,
-                           .max_message_bytes = zmqx::bound_socket_max_message_bytes});
-        zmqx::tune(_control, {.send_hwm = 100, .recv_hwm = 1000, .immediate = false});
+        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
+        zmqx::tune(_control, {.send_hwm = 10'000, .recv_hwm = 1000, .immediate = false});
         auto secured = curve::secure_sockets(_context, _options.curve, log_vent, {{&_work, "work", _options.work}},
                                              {{&_control, "control", _options.control}});
         if (!secured.ok()) return secured.get_status();
@@ -313,6 +312,11 @@ private:
             header.offsets = b->offsets;
             header.attempt = b->attempt + 1;
             header.count = b->count;
+            // Free room on the work socket first, so the announcement is not repeated for
+            // nothing while the workers are busy.
+            if (!work_has_room()) return false;
+            // The sink accepts acks only for ranges announced here, before the batch leaves.
+            zmqx::send(_control, wire::encode(wire::sent{_options.pipeline, {b->offsets}}));
             if (!zmqx::send(_work, wire::encode_header(header), b->body)) return false;
             if (b->attempt > 0 && _redelivery_log.allow())
                 log_vent.warn("redelivering", {{"range", std::to_string(b->offsets.first) + ".." + std::to_string(b->offsets.last)},
@@ -328,6 +332,14 @@ private:
             _metrics.records_sent.inc(b->count);
         }
         return true;
+    }
+
+    bool work_has_room() {
+        try {
+            return (_work.get(zmq::sockopt::events) & ZMQ_POLLOUT) != 0;
+        } catch (const zmq::error_t&) {
+            return false;
+        }
     }
 
     // Waits up to `wait` for control messages (or for the work socket to take more when
@@ -364,10 +376,10 @@ private:
         }
         if (p.committed > _committed) _committed = p.committed;
         _window.on_committed(_committed);
-        for (const auto& r : p.acked) _window.on_acked(r);
+        for (const auto& r : p.acked) _window.on_acked(r, now);
         for (const auto& r : p.redeliver) _window.on_redeliver(r, now);
         for (const auto& held : p.received) {
-            _window.on_received(held);
+            _window.on_received(held, now);
             _workers_seen[held.worker] = now;
         }
     }

@@ -17,6 +17,7 @@
 #include "common/zmq_util.h"
 #include "targets/target.h"
 #include "workers/transform.h"
+#include "workers/accept.h"
 
 namespace syncline::workers {
 using targets::delivery_outcome;
@@ -75,6 +76,7 @@ public:
     status run(const stop_flag& stop) {
         // Few batches wait in this worker's queue: what waits here is lost if it dies, and is
         // held up if it is slow. Acks queue deeply and survive a sink restart (no IMMEDIATE).
+        // Both sockets drop a peer announcing a message over zmqx::max_message_bytes (the default).
         zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
         zmqx::tune(_acks, {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)});
         auto secured = curve::secure_sockets(_context, _options.curve, log_worker, {},
@@ -147,58 +149,44 @@ private:
     // Validates one message and adds it to `group`; returns its record count (0 if dropped).
     std::size_t accept(zmqx::received&& received, std::vector<accepted>& group) {
         auto frames = std::make_unique<zmqx::received>(std::move(received));
-        auto msg = wire::decode(frames->header_view(), frames->body_view());
-        if (!msg.ok()) return _dropped.drop(msg.get_status().message()), 0;
-        auto* b = std::get_if<wire::batch>(&*msg);
-        if (b == nullptr)
-            return _dropped.drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the work channel"), 0;
-        if (b->pipeline != _options.pipeline) return _dropped.drop("batch for pipeline " + b->pipeline), 0;
-        // Log offsets are dense, so a batch covers `count` offsets, or more when the ventilator
-        // filtered some out (docs/processing.md), but never more than one batch can scan (the
-        // decoder's record limit). Checking it before anything else also bounds what a hostile
-        // header can make this worker allocate, or acknowledge.
-        const std::uint64_t span = b->offsets.last - b->offsets.first + 1;
-        if (span < b->count || span > codec::decode_limits{}.max_records)
-            return _dropped.drop("batch " + range_text(b->offsets) + " claims " + std::to_string(b->count) + " records"), 0;
-
-        // Record by record: a record that does not decode is dead-lettered alone and its
-        // neighbours are delivered (they decoded, so they are what the log holds).
-        auto decoded = codec::decode_batch_records(b->body);
-        std::string bad_batch = decoded.ok() ? check_batch(*b, *decoded) : decoded.get_status().message();
-        if (!bad_batch.empty()) {
+        accepted_batch checked = accept_batch(frames->header_view(), frames->body_view(), _options.pipeline);
+        if (checked.what == accepted_batch::verdict::drop) return _dropped.drop(checked.reason), 0;
+        const wire::batch* b = &checked.header;
+        if (checked.what == accepted_batch::verdict::dead_letter) {
             // The batch as a whole does not match its header: no record of it can be placed, and
             // redelivering cannot help, so every offset of the range is dead-lettered with the
-            // reason rather than blocking the pipeline.
-            _dropped.drop("batch " + range_text(b->offsets) + ": " + bad_batch);
+            // reason rather than blocking the pipeline. accept_batch() checked that the range
+            // holds at most one batch's worth of offsets (count of them, or more when filtered).
+            _dropped.drop("batch " + range_text(b->offsets) + ": " + checked.reason);
             wire::ack a = ack_for(*b);
-            for (std::uint64_t o = b->offsets.first; o <= b->offsets.last; ++o)
-                a.failures.push_back({o, "undecodable batch: " + bad_batch});
-            send(wire::encode(a));
+            for (std::uint64_t o = b->offsets.first;; ++o) {
+                a.failures.push_back({o, "undecodable batch: " + checked.reason});
+                if (o == b->offsets.last) break;
+            }
+            send_ack(std::move(a));
             return 0;
         }
-        std::vector<wire::record_failure> undecodable;
-        for (const auto& bad : decoded->bad)
-            undecodable.push_back({b->offsets.first + bad.index, "undecodable record: " + bad.reason});
+        // Record by record: a record that does not decode is dead-lettered alone and its
+        // neighbours are delivered (they decoded, so they are what the log holds).
+        std::vector<wire::record_failure>& undecodable = checked.undecodable;
         if (!undecodable.empty()) {
             _dropped.drop("batch " + range_text(b->offsets) + ": " + std::to_string(undecodable.size()) +
                           " undecodable records, first " + undecodable.front().reason);
         }
-        if (decoded->records.empty()) {
-            // Nothing to deliver: every record was undecodable, or filtered out by the ventilator.
+        if (checked.records.empty()) {
             _failed_records += undecodable.size();
             _m.records_failed.inc(undecodable.size());
             wire::ack a = ack_for(*b);
             a.failures = std::move(undecodable);
-            send(wire::encode(a));
+            send_ack(std::move(a));
             return 0;
         }
-        auto* records = &decoded->records;
-        const std::size_t count = records->size();
+        const std::size_t count = checked.records.size();
         _m.batches_received.inc();
         _m.records_received.inc(count);
         // Tells the ventilator (through the sink) who holds this delivery, for the stall watchdog.
         send(wire::encode(wire::receipt{b->pipeline, b->batch_id, b->offsets, b->attempt, _options.id}));
-        accepted a{std::move(frames), std::move(*b), std::move(*records), {}, std::move(undecodable)};
+        accepted a{std::move(frames), std::move(checked.header), std::move(checked.records), {}, std::move(undecodable)};
         if (_transform) apply_transform(a);
         if (a.records.empty()) {
             // The transform dropped (or failed on) every record: nothing to deliver.
@@ -208,7 +196,7 @@ private:
             ack.failures = std::move(a.undecodable);
             _failed_records += ack.failures.size();
             _m.records_failed.inc(ack.failures.size());
-            send(wire::encode(ack));
+            send_ack(std::move(ack));
             return 0;
         }
         const std::size_t out_count = a.records.size();
@@ -276,7 +264,7 @@ private:
                 if (g.header.attempt < _options.isolate_after_attempts || stop.stop_requested()) {
                     send_nack(g.header, outcome.transient.message());
                 } else if (auto isolated = deliver_one_by_one(g)) {
-                    send(wire::encode(*isolated));
+                    send_ack(std::move(*isolated));
                 } else {
                     send_nack(g.header, outcome.transient.message());
                 }
@@ -307,7 +295,7 @@ private:
                                              }),
                                  a.failures.end());
             }
-            send(wire::encode(a));
+            send_ack(std::move(a));
         }
     }
 
@@ -363,30 +351,6 @@ private:
         return outcome;
     }
 
-    // Empty when the body matches the header: as many records as it claims, each (decoded or
-    // not) at a known offset, so a bad record's offset is known. A dense batch (count = range
-    // size) holds record i at first + i. A filtered one (docs/processing.md) holds increasing
-    // offsets within the range, record i at first + i or later, and no undecodable record (the
-    // ventilator sends those in a batch of their own, whose offset is then known).
-    static std::string check_batch(const wire::batch& b, const codec::decoded_batch& d) {
-        const std::size_t total = d.records.size() + d.bad.size();
-        if (total != b.count) return "record count " + std::to_string(total) + " != header count " + std::to_string(b.count);
-        const bool dense = b.offsets.last - b.offsets.first + 1 == b.count;
-        if (total == 0 && dense) return "empty batch";
-        if (!dense && !d.bad.empty()) return "an undecodable record in a filtered batch: its offset is unknown";
-        std::uint64_t previous = 0;
-        for (std::size_t i = 0; i < d.records.size(); ++i) {
-            const std::uint64_t at_index = b.offsets.first + d.indexes[i];
-            const std::uint64_t offset = d.records[i].offset;
-            if (dense ? offset != at_index : (offset < at_index || offset > b.offsets.last || offset <= previous))
-                return "record " + std::to_string(d.indexes[i]) + " has offset " + std::to_string(offset) +
-                       (dense ? ", not " + std::to_string(at_index) : std::string(", out of order or outside")) + " of " +
-                       range_text(b.offsets);
-            previous = offset;
-        }
-        return {};
-    }
-
     delivery_outcome deliver_with_retries(const std::vector<record_view>& records, const stop_flag& stop) {
         milliseconds backoff = _options.retry_backoff;
         for (std::uint32_t attempt = 0;; ++attempt) {
@@ -424,8 +388,15 @@ private:
     void send_nack(const wire::batch& b, const std::string& reason) {
         ++_nacks;
         _m.batches_nacked.inc();
-        wire::nack n{b.pipeline, b.batch_id, b.offsets, b.attempt, _options.id, reason};
+        wire::nack n{b.pipeline, b.batch_id, b.offsets, b.attempt, _options.id, scrub_secrets(reason)};
         send(wire::encode(n));
+    }
+
+    // Failure reasons quote the target's answers and become dead letters, shown by `syncline dlq`
+    // in processes that never saw this worker's secrets: scrubbed here, at the source.
+    void send_ack(wire::ack a) {
+        for (auto& f : a.failures) f.reason = scrub_secrets(std::move(f.reason));
+        send(wire::encode(a));
     }
 
     // Acks queue in the socket while the sink is away; if even that is full the ack is lost
@@ -464,6 +435,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     desc.add_options()
         ("target", po::value(&o.target)->default_value(o.target), "target URI, one of the kinds listed above (docs/targets)")
         ("pipeline", po::value(&o.pipeline)->default_value(o.pipeline), "pipeline name")
+        ("origin-pipeline", po::value(&o.origin_pipeline)->value_name("NAME"),
+         "the pipeline the records belong to, from which channel ids derive (syncline replay sets it; default: --pipeline)")
         ("work", po::value(&o.work)->default_value(o.work), "the ventilator's work endpoint to connect to")
         ("acks", po::value(&o.acks)->default_value(o.acks), "the sink's acks endpoint to connect to")
         ("id", po::value(&o.id), "worker id reported in acks (default host:pid)")
@@ -490,6 +463,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     out.exit_now = parsed->exit_now;
     if (out.exit_now) return out;
     SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--pipeline", o.pipeline));
+    if (o.origin_pipeline.empty()) o.origin_pipeline = o.pipeline;
+    SYNCLINE_RETURN_IF_ERROR(cli::validate_name("--origin-pipeline", o.origin_pipeline));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--work", o.work));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--acks", o.acks));
     SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(o.metrics));
@@ -512,10 +487,12 @@ status run(const worker_options& options, const stop_flag& stop) {
     metrics::registry registry(metrics::const_labels{{"pipeline", options.pipeline}, {"worker", options.id}});
     worker_metrics m(registry);
     metrics::health health;
-    health.set_ready(false, "opening target " + options.target);
+    health.set_ready(false, "opening target " + cli::redact_secrets("target", options.target));
     auto endpoint = metrics::serve(options.metrics, registry, health, "worker");
     if (!endpoint.ok()) return endpoint.get_status();
 
+    // Channel ids derive from the pipeline the records belong to: a replay (pipeline P.replay)
+    // sends them under P's ids, so receivers drop what they already have.
     // A script that does not load is a configuration error, found before anything connects.
     std::unique_ptr<lua_transform> transform;
     if (!options.transform.empty()) {
@@ -525,7 +502,8 @@ status run(const worker_options& options, const stop_flag& stop) {
         transform = std::move(loaded.value());
         log_worker.info("transform loaded", {{"file", options.transform}});
     }
-    auto t = open_target(options.target, {options.pipeline});
+    const targets::target_options target_opts{options.origin_pipeline.empty() ? options.pipeline : options.origin_pipeline};
+    auto t = open_target(options.target, target_opts);
     // A target that cannot be reached yet is waited for: workers start before their databases.
     milliseconds backoff = options.retry_backoff;
     while (!t.ok() && t.get_status().code() == errc::unavailable && !stop.stop_requested()) {
@@ -534,7 +512,7 @@ status run(const worker_options& options, const stop_flag& stop) {
         health.beat();
         std::this_thread::sleep_for(backoff);
         backoff = std::min(backoff * 2, milliseconds(5000));
-        t = open_target(options.target, {options.pipeline});
+        t = open_target(options.target, target_opts);
     }
     if (stop.stop_requested() && !t.ok()) return {};
     if (!t.ok()) return t.get_status();

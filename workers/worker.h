@@ -27,6 +27,9 @@ namespace syncline::workers {
 struct worker_options {
     std::string target = "sqlite:syncline.db";        // Target URI. Default: sqlite:syncline.db.
     std::string pipeline = "default";                 // Default: "default".
+    std::string origin_pipeline;                      // The pipeline the records belong to: channel ids
+                                                      // (Idempotency-Key, Message-ID, ...) derive from it.
+                                                      // Set by `syncline replay`. Default: `pipeline`.
     std::string work = "tcp://127.0.0.1:5557";        // The ventilator's endpoint (PULL connect).
     std::string acks = "tcp://127.0.0.1:5558";        // The sink's endpoint (PUSH connect).
     std::string id;                                   // Worker id in acks. Default: host:pid.

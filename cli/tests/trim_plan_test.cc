@@ -90,3 +90,24 @@ TEST(trim_plan, empty_log_deletes_nothing) {
 
 }  // namespace
 }  // namespace syncline::cli
+
+namespace syncline::cli {
+namespace {
+
+TEST(trim_plan, never_passes_a_dead_letter_that_holds_no_copy_even_with_force_below) {
+    trim_request request;
+    request.log_first = 1;
+    request.log_last = 10'000;
+    request.pipelines = {{"a", 9'000, 4'000}, {"b", 8'000, std::nullopt}};
+    auto p = plan_trim(request);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->below, 4'000u);
+    EXPECT_NE(p->limited_by.find("dead letter 4000 of pipeline a"), std::string::npos) << p->limited_by;
+    request.force_below = 9'000;
+    p = plan_trim(request);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->below, 4'000u);
+}
+
+}  // namespace
+}  // namespace syncline::cli

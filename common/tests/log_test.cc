@@ -1,4 +1,5 @@
 #include "common/log.h"
+#include "common/cli_options.h"
 
 #include <gtest/gtest.h>
 
@@ -180,6 +181,25 @@ TEST(log, parse_log_format) {
     EXPECT_TRUE(parse_log_format("text", f));
     EXPECT_EQ(f, log_format::text);
     EXPECT_FALSE(parse_log_format("JSON", f));
+}
+
+}  // namespace
+}  // namespace syncline
+
+namespace syncline {
+namespace {
+
+// Issue 13 item 11: one redaction for every surface.
+TEST(log, remembered_secrets_are_scrubbed_from_every_line_and_text) {
+    cli::remember_secrets("target", "postgresql://u:Pl%40nted9@db.example:5432/x?password=QueryS3cret");
+    const std::string line = format_log_line(log_level::warn, "t", "cannot connect with Pl@nted9 or Pl%40nted9, QueryS3cret");
+    EXPECT_EQ(line.find("nted9"), std::string::npos) << line;
+    EXPECT_EQ(line.find("QueryS3cret"), std::string::npos) << line;
+    EXPECT_NE(line.find("cannot connect with *** or ***, ***"), std::string::npos) << line;
+    EXPECT_EQ(scrub_secrets("reason: u:Pl%40nted9@db"), "reason: u:***@db");
+    const std::string with_fields = format_log_line(log_level::info, "t", "opening", {{"reason", "auth Pl@nted9 failed"}});
+    EXPECT_EQ(with_fields.find("nted9"), std::string::npos) << with_fields;
+    EXPECT_EQ(scrub_secrets("nothing secret"), "nothing secret");
 }
 
 }  // namespace

@@ -301,6 +301,7 @@ TEST(wire, rejects_missing_or_wrong_delivery_fields) {
     expect_corrupt(f.header, f.body, "attempt");
     b = sample_batch(body);
     b.count = 4;
+    b.offsets = {10, 13};
     f = encode(b);
     expect_corrupt(f.header, f.body, "header says 4");
     b = sample_batch(body);
@@ -408,6 +409,65 @@ TEST(wire, hostile_counts_fail_fast) {
     const frames n = encode(nack{"p", 1, {1, 2}, 1, "w", "down"});
     expect_corrupt(n.header, std::string("\xdb\xff\xff\xff\xff", 5));
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+}  // namespace
+}  // namespace syncline::wire
+
+namespace syncline::wire {
+namespace {
+
+// Issue 13 item 9: last - first + 1 wraps to 0 for [0, 2^64-1], which a count of 0 matched.
+TEST(wire, batch_ranges_are_checked_against_the_count_without_wrapping) {
+    batch b = sample_batch(records_body(0, 0));
+    b.offsets = {0, ~std::uint64_t{0}};
+    b.count = 0;
+    frames f = encode(b);
+    expect_corrupt(f.header, f.body, "does not hold 0 records");
+    b.offsets = {1, ~std::uint64_t{0}};  // 2^64-1 offsets: more than any count
+    b.count = 0;
+    f = encode(b);
+    expect_corrupt(f.header, f.body, "does not hold");
+    const std::string three = records_body(10, 3);
+    b = sample_batch(three);
+    b.offsets = {10, 11};  // two offsets, three records
+    f = encode(b);
+    expect_corrupt(f.header, f.body, "does not hold 3 records");
+    b.offsets = {10, 10 + 100'000};  // wider than one batch reads
+    f = encode(b);
+    expect_corrupt(f.header, f.body, "does not hold 3 records");
+    b.offsets = {10, 13};  // four offsets, three records: a filtered batch (docs/processing.md)
+    f = encode(b);
+    EXPECT_TRUE(decode(f.header, f.body).ok());
+
+    EXPECT_TRUE(holds_filtered({10, 13}, 3, 100'000));
+    EXPECT_TRUE(holds_filtered({10, 13}, 0, 100'000));
+    EXPECT_FALSE(holds_filtered({10, 11}, 3, 100'000));
+    EXPECT_FALSE(holds_filtered({0, ~std::uint64_t{0}}, 0, 100'000));
+    EXPECT_FALSE(holds_filtered({6, 5}, 0, 100'000));
+
+    EXPECT_TRUE(holds_exactly({5, 5}, 1));
+    EXPECT_TRUE(holds_exactly({0, ~std::uint64_t{0} - 1}, ~std::uint64_t{0}));
+    EXPECT_FALSE(holds_exactly({0, ~std::uint64_t{0}}, 0));
+    EXPECT_FALSE(holds_exactly({6, 5}, 0));
+}
+
+}  // namespace
+}  // namespace syncline::wire
+
+namespace syncline::wire {
+namespace {
+
+TEST(wire, sent_round_trip_and_bad_bodies) {
+    const sent s = round_trip<sent>(sent{"orders", {{1, 100}, {101, 101}}});
+    EXPECT_EQ(s.pipeline, "orders");
+    EXPECT_EQ(s.ranges, (std::vector<range>{{1, 100}, {101, 101}}));
+    EXPECT_EQ(type_name(s), "sent");
+    const frames f = encode(sent{"orders", {{5, 4}}});
+    expect_corrupt(f.header, f.body, "first > last");
+    std::string empty_map;
+    mp::put_map_header(empty_map, 0);
+    expect_corrupt(f.header, empty_map, "missing field 'ranges'");
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/log.h"
+
 namespace syncline::targets::internal {
 
 parsed_uri split_uri(std::string_view uri) {
@@ -98,6 +100,7 @@ result<std::optional<std::string>> take_secret(uri_options& options, const std::
         const char* value = std::getenv(env->c_str());
         if (value == nullptr || *value == '\0')
             return options.error("environment variable " + *env + " (" + env_option + ") is not set or empty");
+        remember_secret(value);  // No surface of this process shows it (common/log.h).
         return std::optional<std::string>(value);
     }
     if (!file) return std::optional<std::string>();
@@ -108,6 +111,7 @@ result<std::optional<std::string>> take_secret(uri_options& options, const std::
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
     if (secret.empty()) return options.error(file_option + " " + *file + " is empty");
     if (file_path != nullptr) *file_path = *file;
+    remember_secret(secret);  // No surface of this process shows it (common/log.h).
     return std::optional<std::string>(std::move(secret));
 }
 

@@ -77,7 +77,12 @@ temp_dir::~temp_dir() {
     fs::remove_all(_path, ec);
 }
 
-std::string binary(const std::string& name) { return std::string(SYNCLINE_TEST_BIN_DIR) + "/" + name; }
+std::string binary(const std::string& name) {
+    // SYNCLINE_TEST_BIN_DIR in the environment runs the tests against other binaries (an older
+    // build, to see a regression test fail first).
+    const char* dir = std::getenv("SYNCLINE_TEST_BIN_DIR");
+    return std::string(dir != nullptr && *dir != '\0' ? dir : SYNCLINE_TEST_BIN_DIR) + "/" + name;
+}
 
 child_process start(const std::string& name, const std::vector<std::string>& args, const std::string& log_path) {
     spawn_options opts;

@@ -43,7 +43,7 @@ private:
     std::string _path;
 };
 
-// Path of a built binary (syncline, syncline-sink, ...).
+// Path of a built binary (syncline, syncline-sink, ...); $SYNCLINE_TEST_BIN_DIR overrides the build's bin dir.
 std::string binary(const std::string& name);
 
 // Starts a built binary with `args`, its stdout+stderr appended to `log_path`.

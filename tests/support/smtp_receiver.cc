@@ -170,6 +170,10 @@ void smtp_receiver::defer_for(std::chrono::milliseconds window) {
     write_atomically(_dir / "defer_until", text.str());
 }
 
+void smtp_receiver::delay_each(std::chrono::milliseconds delay) {
+    write_atomically(_dir / "delay_ms", std::to_string(delay.count()));
+}
+
 std::size_t smtp_receiver::message_count() const { return stored_files(_dir / "mail").size(); }
 
 std::vector<received_mail> smtp_receiver::messages() const {

@@ -71,6 +71,8 @@ public:
     void reject(const std::vector<std::string>& addresses);
     // DATA answers 451 for the next `window` (zero: from now on accept again).
     void defer_for(std::chrono::milliseconds window);
+    // Every DATA waits `delay` before answering (a slow server; connections still run in parallel).
+    void delay_each(std::chrono::milliseconds delay);
 
     std::size_t message_count() const;
     // Every stored message, in arrival order.

@@ -4,6 +4,7 @@ DIR/mail/NNNNNNNN.eml (the DATA bytes) with DIR/mail/NNNNNNNN.rcpt (the client's
 envelope: MAIL FROM, each RCPT TO; one a line), written to a temporary name and renamed, so readers never see
 half a file. Controlled through files in DIR that it rereads on every command:
   DIR/reject     addresses (one a line) answered "550 5.1.1 <addr>: no such mailbox" at RCPT TO
+  DIR/delay_ms     a number: every DATA waits this long first (a slow mail server)
   DIR/defer_until  a Unix time (float): until then every DATA is answered "451 4.3.0 try later"
 With --user U --password-file F it requires AUTH PLAIN/LOGIN with those credentials (in plain
 text: loopback only). With --tls starttls|implicit and --cert/--key (PEM) it requires STARTTLS
@@ -11,6 +12,7 @@ before MAIL, or speaks TLS from the first byte (SMTPS). Writes DIR/ready once li
 SIGTERM/SIGINT.
 Usage: smtp_receiver.py DIR PORT [--user U --password-file F] [--tls MODE --cert C --key K]"""
 import argparse
+import asyncio
 import os
 import signal
 import ssl
@@ -44,6 +46,9 @@ class Store:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        delay = self.control("delay_ms").strip()
+        if delay:
+            await asyncio.sleep(float(delay) / 1000.0)
         until = self.control("defer_until").strip()
         if until and time.time() < float(until):
             return "451 4.3.0 try later"

@@ -151,5 +151,42 @@ TEST(window, receipts_name_the_holder_of_the_current_attempt_only) {
     EXPECT_EQ(w.unacked(), 0u);
 }
 
+// Issue 13 item 5: time queued at a busy worker counted against the ack timeout.
+TEST(window, a_receipt_restarts_the_timer) {
+    auto w = make_window();
+    const auto t0 = clock::now();
+    w.add(1, {1, 10}, 10, "a");
+    w.mark_sent(*w.next_due(t0), t0);
+    // Queued at the worker for 90 ms, then taken: the 100 ms start again from there.
+    w.on_received({{1, 10}, 1, "w1"}, t0 + milliseconds(90));
+    EXPECT_EQ(w.next_due(t0 + milliseconds(150)), nullptr);
+    EXPECT_NE(w.next_due(t0 + milliseconds(191)), nullptr);
+}
+
+TEST(window, the_timeout_adapts_to_slow_deliveries_and_never_below_the_configured_one) {
+    auto w = make_window(8);
+    const auto t0 = clock::now();
+    EXPECT_EQ(w.effective_timeout(), milliseconds(100));
+    for (std::uint64_t i = 0; i < 4; ++i) w.add(i + 1, {i * 10 + 1, i * 10 + 10}, 10, "a");
+    for (int i = 0; i < 4; ++i) w.mark_sent(*w.next_due(t0), t0);
+    // The first batch takes 80 ms from send to ack: 4 x 80 = 320 ms from now on.
+    w.on_acked({1, 10}, t0 + milliseconds(80));
+    EXPECT_EQ(w.effective_timeout(), milliseconds(320));
+    // Batches already in flight get the longer timeout too (from their send).
+    EXPECT_EQ(w.next_due(t0 + milliseconds(300)), nullptr);
+    EXPECT_NE(w.next_due(t0 + milliseconds(321)), nullptr);
+    // Fast acks bring it down again, but never below the configured 100 ms.
+    for (int i = 0; i < 20; ++i) {
+        const auto t = t0 + milliseconds(400 + i * 10);
+        w.add(100 + i, {1000 + static_cast<std::uint64_t>(i), 1000 + static_cast<std::uint64_t>(i)}, 1, "b");
+        in_flight_batch* b = nullptr;
+        while ((b = w.next_due(t)) != nullptr && b->offsets.first != 1000u + i) w.mark_sent(*b, t);
+        ASSERT_NE(b, nullptr);
+        w.mark_sent(*b, t);
+        w.on_acked({1000 + static_cast<std::uint64_t>(i), 1000 + static_cast<std::uint64_t>(i)}, t + milliseconds(1));
+    }
+    EXPECT_EQ(w.effective_timeout(), milliseconds(100));
+}
+
 }  // namespace
 }  // namespace syncline::ventilator
