@@ -19,6 +19,7 @@
 #include "common/process.h"
 #include "store/state_store.h"
 #include "targets/target.h"
+#include "workers/transform.h"
 
 namespace syncline::cli {
 namespace {
@@ -87,6 +88,11 @@ void check_paths(const run_options& o, const parse_outcome& parsed, findings& ou
                 problem("bin-dir", "no executable " + std::string(program) + " in '" + o.bin_dir + "'");
     }
     problem("target", target_path_problem(o.target));
+    // The workers load the script at start and exit 2 when it does not load: say so here first.
+    if (!o.transform.empty()) {
+        auto loaded = workers::lua_transform::load(o.transform);
+        if (!loaded.ok()) problem("transform", loaded.get_status().message());
+    }
 }
 
 std::string origin_text(const value_origin& origin) {

@@ -26,6 +26,7 @@
 #include "store/run_lock.h"
 #include "store/state_store.h"
 #include "targets/target.h"
+#include "ventilator/filter.h"
 
 namespace syncline::cli {
 namespace {
@@ -195,8 +196,9 @@ private:
                 curve::warn_if_exposed(log_run, channel, endpoints, false);
         }
         unsigned metrics_port_offset = 0;
-        auto add = [&](std::string name, std::vector<std::string> argv, const std::string& extra,
-                       const std::vector<std::string>& curve_args) {
+        auto add = [&](std::string name, std::vector<std::string> argv, const std::vector<std::string>& own,
+                       const std::string& extra, const std::vector<std::string>& curve_args) {
+            argv.insert(argv.end(), own.begin(), own.end());
             argv.insert(argv.end(), curve_args.begin(), curve_args.end());
             if (_o.metrics_listen != "off") {
                 argv.insert(argv.end(), {"--metrics-listen", child_metrics_address(metrics_port_offset++),
@@ -214,24 +216,30 @@ private:
         add("sink",
             {(bin / "syncline-sink").string(), "--state", _o.state, "--pipeline", _o.pipeline, "--log", _o.log,
              "--acks", _o.acks, "--control", _o.control},
-            _o.sink_args, server_curve);
+            {}, _o.sink_args, server_curve);
         for (unsigned i = 1; i <= _o.workers; ++i) {
             std::vector<std::string> argv{(bin / "syncline-worker").string(), "--target", _o.target, "--pipeline",
                                           _o.pipeline, "--work", _o.work, "--acks", _o.acks, "--id",
                                           _o.pipeline + "-worker-" + std::to_string(i)};
             if (!_o.origin_pipeline.empty()) argv.insert(argv.end(), {"--origin-pipeline", _o.origin_pipeline});
-            add("worker-" + std::to_string(i), std::move(argv), _o.worker_args, worker_curve);
+            add("worker-" + std::to_string(i), std::move(argv),
+                _o.transform.empty() ? std::vector<std::string>{}
+                                     : std::vector<std::string>{"--transform", fs::absolute(_o.transform).string()},
+                _o.worker_args, worker_curve);
         }
         std::vector<std::string> ventilator_argv = {(bin / "syncline-ventilator").string(), "--log", _o.log,
                                                     "--pipeline", _o.pipeline, "--work", _o.work, "--control", _o.control};
         if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
-        add("ventilator", std::move(ventilator_argv), _o.ventilator_args, server_curve);
+        if (!_o.collections.empty()) ventilator_argv.insert(ventilator_argv.end(), {"--collections", _o.collections});
+        if (!_o.ops.empty()) ventilator_argv.insert(ventilator_argv.end(), {"--ops", _o.ops});
+        if (_o.ordering != "none") ventilator_argv.insert(ventilator_argv.end(), {"--ordering", _o.ordering});
+        add("ventilator", std::move(ventilator_argv), {}, _o.ventilator_args, server_curve);
         if (!_o.capture_source.empty()) {
             if (access((bin / "syncline-capture").c_str(), X_OK) != 0)
                 return status{errc::invalid_argument, "cannot find syncline-capture in " + bin.string() +
                                                           " (set SYNCLINE_BIN_DIR or --bin-dir)"};
             add("capture", {(bin / "syncline-capture").string(), "--log", _o.log, "--source", _o.capture_source},
-                _o.capture_args, {});
+                {}, _o.capture_args, {});
         }
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
         log_run.info("starting", {{"pipeline", _o.pipeline}, {"target", redact_secrets("target", _o.target)},
@@ -539,6 +547,13 @@ po::options_description run_options_description(run_options& o) {
         ("progress", po::bool_switch(&o.progress),
          "show progress: on a terminal one bar redrawn in place (rate, ETA towards --to / --until-caught-up); "
          "else a plain line every second")
+        ("collections", po::value(&o.collections)->value_name("GLOB[,GLOB...]"),
+         "send only records of these collections (fnmatch globs); the others count as done unsent")
+        ("ops", po::value(&o.ops)->value_name("upsert|delete"), "send only these operations (upsert, delete or both)")
+        ("ordering", po::value(&o.ordering)->default_value(o.ordering)->value_name("none|key"),
+         "key: at most one change per key in flight (channels: receivers see each key in offset order)")
+        ("transform", po::value(&o.transform)->value_name("FILE.lua"),
+         "each worker runs transform(rec) of this Lua 5.4 file on every record (docs/processing.md)")
         ("ventilator-args", po::value(&o.ventilator_args), "extra ventilator options, e.g. \"--window 64\"")
         ("worker-args", po::value(&o.worker_args), "extra worker options")
         ("sink-args", po::value(&o.sink_args), "extra sink options")
@@ -599,6 +614,12 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
         }
     } else if (!o.child_metrics_listen.empty()) {
         check("child-metrics-listen", status{errc::invalid_argument, "needs --metrics-listen (it is off)"});
+    }
+    {
+        ventilator::record_filter filter;
+        check("collections", ventilator::parse_collections(o.collections, filter));
+        check("ops", ventilator::parse_ops(o.ops, filter));
+        if (auto order = ventilator::parse_ordering(o.ordering); !order.ok()) check("ordering", order.get_status());
     }
     if (!o.capture_source.empty())
         if (auto src = capture::parse_source_uri(o.capture_source, true); !src.ok())

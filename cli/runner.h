@@ -34,6 +34,10 @@ struct run_options {
     std::string work, acks, control;          // Endpoints. Default: ipc:// sockets in the run directory.
     std::string bin_dir;                      // Where the syncline-* binaries are. Default: beside this program.
     bool progress = false;                    // Print a progress line every second.
+    std::string collections;                  // Ventilator filter: collection globs. Default: all.
+    std::string ops;                          // Ventilator filter: upsert, delete or both. Default: both.
+    std::string ordering = "none";            // none | key (docs/processing.md).
+    std::string transform;                    // Workers: a Lua transform file. Default: none.
     std::string ventilator_args;              // Extra options for the ventilator ("--window 64 ...").
     std::string worker_args;                  // Extra options for each worker.
     std::string sink_args;                    // Extra options for the sink.

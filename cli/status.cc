@@ -245,6 +245,8 @@ private:
             o.stalled_seconds = get("syncline_ventilator_stalled_seconds");
             o.oldest_unacked = static_cast<std::uint64_t>(get("syncline_ventilator_oldest_unacked_offset"));
             o.oldest_attempt = static_cast<std::uint32_t>(get("syncline_ventilator_oldest_unacked_attempt"));
+            o.records_sent = static_cast<std::uint64_t>(get("syncline_ventilator_records_sent_total"));
+            o.records_filtered = static_cast<std::uint64_t>(get("syncline_ventilator_records_filtered_total"));
             // The holder: the worker whose oldest held batch is the pipeline's oldest unacknowledged one.
             for (const auto& s : *v)
                 if (s.name == "syncline_ventilator_worker_oldest_unacked_offset" && o.oldest_unacked != 0 &&
@@ -285,6 +287,8 @@ nlohmann::ordered_json to_json(const pipeline_observation& o, std::optional<doub
     j["rate_records_per_second"] = opt(rate);
     j["eta_seconds"] = opt(eta);
     j["in_flight_batches"] = o.in_flight;
+    j["records_sent"] = o.ventilator_scraped ? json(o.records_sent) : json(nullptr);
+    j["records_filtered"] = o.ventilator_scraped ? json(o.records_filtered) : json(nullptr);
     j["oldest_unacked_offset"] = o.oldest_unacked == 0 ? json(nullptr) : json(o.oldest_unacked);
     j["oldest_unacked_holder"] = o.oldest_holder.empty() ? json(nullptr) : json(o.oldest_holder);
     j["workers_seen"] = o.recent_workers;
@@ -305,7 +309,8 @@ nlohmann::ordered_json to_json(const pipeline_observation& o, std::optional<doub
 bool report(const status_options& opts, const std::vector<pipeline_observation>& now,
             const std::vector<pipeline_observation>* before) {
     std::vector<std::vector<std::string>> table{
-        {"PIPELINE", "STATE", "COMMITTED", "LOG LAST", "LAG", "LAG AGE", "RATE/S", "ETA", "WORKERS", "RESTARTS", "DLQ", "VERDICT"}};
+        {"PIPELINE", "STATE", "COMMITTED", "LOG LAST", "LAG", "LAG AGE", "RATE/S", "ETA", "SENT", "FILTERED", "WORKERS",
+         "RESTARTS", "DLQ", "VERDICT"}};
     bool any_stalled = false;
     std::string json_lines, capture_lines;
     for (const auto& o : now) {
@@ -329,6 +334,8 @@ bool report(const status_options& opts, const std::vector<pipeline_observation>&
                          o.lag_seconds ? human_duration(*o.lag_seconds) : "-",
                          rate ? with_thousands(static_cast<std::uint64_t>(*rate)) : "-",
                          eta ? human_duration(*eta) : (rate && o.lag_records() > 0 ? "never" : "-"),
+                         o.ventilator_scraped ? with_thousands(o.records_sent) : "-",
+                         o.ventilator_scraped ? with_thousands(o.records_filtered) : "-",
                          o.running ? std::to_string(o.recent_workers.size()) : "-",
                          o.running && o.restarts ? std::to_string(*o.restarts) : "-", with_thousands(o.dead_letters),
                          v.text});

@@ -28,6 +28,8 @@ struct pipeline_observation {
     std::uint64_t oldest_unacked = 0;          // First offset of the oldest unacknowledged batch.
     std::uint32_t oldest_attempt = 0;          // Its deliveries so far (0 = not sent yet).
     std::string oldest_holder;                 // The worker that confirmed receiving it; empty if none.
+    std::uint64_t records_sent = 0;            // Since the ventilator started, redeliveries included.
+    std::uint64_t records_filtered = 0;        // Read and not sent (--collections, --ops): done unsent.
     // From the sink's /metrics: workers heard from within the last minute.
     std::vector<std::string> recent_workers;
     // Children `syncline run` restarted (RUN_DIR/restarts.json, the last run's when stopped);

@@ -23,6 +23,7 @@ pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb)
 pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)
 pkg_check_modules(RABBITMQ REQUIRED IMPORTED_TARGET librabbitmq)
+pkg_check_modules(LUA REQUIRED IMPORTED_TARGET lua5.4)
 # The ingest path's JSON (gateway/json_records.h): simdjson.
 find_package(simdjson REQUIRED CONFIG)
 if(SYNCLINE_BUILD_TESTS)

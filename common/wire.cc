@@ -303,9 +303,10 @@ result<message> decode_batch(const header_fields& h, std::string_view body) {
     const std::size_t max_records = codec::decode_limits{}.max_records;
     if (b.count > max_records)
         return corrupt("batch header: count " + std::to_string(b.count) + " exceeds " + std::to_string(max_records));
-    // Log offsets are dense: a real batch covers exactly `count` offsets. This also bounds what a
-    // hostile header can make a worker do per offset (dead-letter a whole range, for one).
-    if (!holds_exactly(b.offsets, b.count))
+    // Log offsets are dense: a real batch covers exactly `count` offsets, or more when the
+    // ventilator filtered records out, but never more than one batch reads. This also bounds what
+    // a hostile header can make a worker do per offset (dead-letter a whole range, for one).
+    if (!holds_exactly(b.offsets, b.count) && !holds_filtered(b.offsets, b.count, max_records))
         return corrupt("batch header: range " + std::to_string(h.first) + ".." + std::to_string(h.last) +
                        " does not hold " + std::to_string(b.count) + " records");
     // Only the body's array header is checked here (O(1)); the worker decodes the records. A count

@@ -31,6 +31,13 @@ inline bool holds_exactly(range r, std::uint64_t n) noexcept {
     return n >= 1 && r.first <= r.last && r.last - r.first == n - 1;
 }
 
+// A batch the ventilator filtered (docs/processing.md) covers every offset it read but holds only
+// the records that matched: true when `r` holds at least `n` offsets (n may be 0) and at most
+// `max_span`, the most one batch can read (so a hostile range stays bounded). Overflow-safe.
+inline bool holds_filtered(range r, std::uint64_t n, std::uint64_t max_span) noexcept {
+    return r.first <= r.last && r.last - r.first < max_span && n <= r.last - r.first + 1;
+}
+
 // Frame limits, from the one set of limits (common/record.h, limits::): every receiving socket
 // drops a peer announcing a message over max_message_bytes (ZMQ_MAXMSGSIZE, common/zmq_util.h)
 // before libzmq allocates what arbitrary bytes claim. A batch message is the largest there is:

@@ -23,7 +23,7 @@ packages=(cmake g++ make pkg-config ccache
   gnuplot-nox iproute2
   libmariadb-dev mariadb-server libnats-dev nats-server librabbitmq-dev rabbitmq-server
   python3-aiosmtpd python3-h2 python3-cryptography openssl
-  libsimdjson-dev python3-zmq
+  libsimdjson-dev python3-zmq liblua5.4-dev
   dpkg-dev systemd prometheus chromium)
 missing=()
 for p in "${packages[@]}"; do

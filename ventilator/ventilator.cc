@@ -1,8 +1,10 @@
 #include "ventilator/ventilator.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <random>
+#include <unordered_set>
 
 #include <zmq.hpp>
 
@@ -21,6 +23,12 @@ const logger log_vent("ventilator");
 
 using std::chrono::milliseconds;
 
+std::string join(const std::vector<std::string>& parts) {
+    std::string out;
+    for (const auto& p : parts) out += (out.empty() ? "" : ",") + p;
+    return out;
+}
+
 milliseconds until(clock::time_point t, clock::time_point now) {
     return t <= now ? milliseconds(0) : std::chrono::duration_cast<milliseconds>(t - now) + milliseconds(1);
 }
@@ -32,6 +40,8 @@ struct ventilator_metrics {
                                      "Batch deliveries sent to workers, redeliveries included.")),
           records_sent(r.add_counter("syncline_ventilator_records_sent_total",
                                      "Records in the batch deliveries sent, redeliveries included.")),
+          records_filtered(r.add_counter("syncline_ventilator_records_filtered_total",
+                                         "Records read from the log and not sent (--collections, --ops); they count as done.")),
           batches_redelivered(r.add_counter("syncline_ventilator_batches_redelivered_total",
                                             "Batches sent again (ack timeout, nack, sink restart).")),
           records_redelivered(r.add_counter("syncline_ventilator_records_redelivered_total",
@@ -59,7 +69,7 @@ struct ventilator_metrics {
           worker_oldest(r.gauge_family("syncline_ventilator_worker_oldest_unacked_offset",
                                        "First offset of the oldest batch a worker holds (0 when none).", {"worker"})) {}
 
-    metrics::counter &batches_sent, &records_sent, &batches_redelivered, &records_redelivered, &bad_frames;
+    metrics::counter &batches_sent, &records_sent, &records_filtered, &batches_redelivered, &records_redelivered, &bad_frames;
     metrics::gauge &committed_offset, &log_last_offset, &lag_records, &lag_seconds, &window_batches,
         &in_flight_batches, &oldest_unacked_offset, &oldest_unacked_attempt, &stalled_seconds;
     metrics::family<metrics::gauge> &worker_in_flight, &worker_oldest;
@@ -98,7 +108,10 @@ public:
         log_vent.info("started", {{"pipeline", _options.pipeline}, {"log", _options.log},
                                   {"batch_records", _options.batch_records}, {"batch_bytes", _options.batch_bytes},
                                   {"window", _options.window.max_batches},
-                                  {"ack_timeout_ms", _options.window.ack_timeout.count()}});
+                                  {"ack_timeout_ms", _options.window.ack_timeout.count()},
+                                  {"collections", _options.filter.collections.empty() ? std::string("*") : join(_options.filter.collections)},
+                                  {"ops", !_options.filter.deletes ? "upsert" : !_options.filter.upserts ? "delete" : "upsert,delete"},
+                                  {"ordering", _options.order == ordering::key ? "key" : "none"}});
         for (const auto& endpoint : *work_at) log_vent.info("listening", {{"channel", "work"}, {"endpoint", endpoint}});
 
         _health.set_ready(false, "waiting for the sink at " + _options.control);
@@ -162,7 +175,8 @@ public:
         }
         publish_metrics(clock::now());
         std::vector<log_field> fields{{"committed", _committed}, {"next", _next}, {"batches_sent", _batches_sent},
-                                      {"records_sent", _records_sent}, {"redeliveries", _window.redeliveries()},
+                                      {"records_sent", _records_sent}, {"records_filtered", _records_filtered},
+                                      {"redeliveries", _window.redeliveries()},
                                       {"bad_frames", _dropped.total()}};
         if (_zap) _zap->append_fields(fields);
         fields.emplace_back("peak_rss_kb", peak_rss_kb());
@@ -208,34 +222,68 @@ private:
             if (_options.to != 0) max_records = std::min<std::uint64_t>(max_records, _options.to - _next + 1);
             auto cut = read_batch(_next, max_records);
             if (!cut.ok()) return cut.get_status();
-            if (cut->count == 0) return false;
+            if (cut->offsets.first == 0) return false;  // Nothing read (a batch may send 0 records: filtered).
             const wire::range offsets = cut->offsets;
-            _window.add(++_batch_seq, offsets, cut->count, std::move(cut->body));
+            _records_filtered += cut->filtered;
+            _metrics.records_filtered.inc(cut->filtered);
+            _window.add(++_batch_seq, offsets, cut->count, std::move(cut->body), std::move(cut->lanes));
             _next = offsets.last + 1;
         }
         return true;
     }
 
     struct cut_batch {
-        wire::range offsets;
-        std::uint32_t count = 0;
+        wire::range offsets;          // Every offset read, the filtered ones included.
+        std::uint32_t count = 0;      // Records in the body (the range's size less the filtered).
+        std::uint64_t filtered = 0;
         std::string body;
+        std::vector<std::uint64_t> lanes;  // --ordering key: sorted, unique.
     };
 
-    // Reads up to `max_records` stored records from `from` into a batch body, byte for byte.
+    // Reads up to `max_records` stored records from `from` into a batch body, byte for byte,
+    // leaving out the records the filter rejects (their offsets stay in the range). With
+    // --ordering key a batch holds at most one change per key: it ends before a key repeats.
     // not_found when the log no longer holds `from` (trimmed below an uncommitted offset).
     result<cut_batch> read_batch(std::uint64_t from, std::size_t max_records) {
         codec::batch_body_builder builder;
         cut_batch out;
+        const bool select_all = _options.filter.selects_all();
+        const bool by_key = _options.order == ordering::key;
+        std::unordered_set<std::uint64_t> lanes_seen;
+        bool alone = false;  // The batch holds an undecodable record: nothing more joins it.
         auto scanned = _log->scan(from, max_records, _options.batch_bytes,
                                   [&](std::uint64_t offset, std::string_view encoded) {
+                                      if (!select_all || by_key) {
+                                          // An undecodable record is sent as it is: the worker
+                                          // dead-letters it with the reason.
+                                          if (alone) return false;  // After an undecodable record.
+                                          auto r = codec::decode_record(encoded);
+                                          // An undecodable record goes in a batch of its own: the
+                                          // worker places it by its body index, which equals its
+                                          // offset only in a batch without gaps.
+                                          if (!r.ok()) {
+                                              if (out.offsets.first != 0) return false;
+                                              alone = true;
+                                          }
+                                          if (r.ok() && !_options.filter.matches(r->collection, r->operation)) {
+                                              if (out.offsets.first == 0) out.offsets.first = offset;
+                                              out.offsets.last = offset;
+                                              ++out.filtered;
+                                              return true;
+                                          }
+                                          if (r.ok() && by_key) {
+                                              const auto lane = key_lane(r->collection, r->key);
+                                              if (!lanes_seen.insert(lane).second) return false;  // Repeats: next batch.
+                                              out.lanes.push_back(lane);
+                                          }
+                                      }
                                       if (out.offsets.first == 0) out.offsets.first = offset;
                                       out.offsets.last = offset;
                                       builder.add(encoded);
                                       return true;
                                   });
         if (!scanned.ok()) return scanned.get_status().with_context("read " + _options.log);
-        if (*scanned == 0) return out;
+        if (out.offsets.first == 0) return out;
         if (out.offsets.first != from)
             return status{errc::not_found,
                           "the log no longer holds offsets " + std::to_string(from) + ".." +
@@ -243,15 +291,17 @@ private:
                               _options.pipeline + " has not committed"};
         out.count = static_cast<std::uint32_t>(builder.count());
         out.body = builder.finish();
+        std::sort(out.lanes.begin(), out.lanes.end());
         return out;
     }
 
     // Sends every due batch the sockets take now. False when a send would block.
     result<bool> send_due(clock::time_point now) {
-        while (in_flight_batch* b = _window.next_due(now)) {
+        auto next = [&] { return _options.order == ordering::key ? _window.next_due_by_key(now) : _window.next_due(now); };
+        while (in_flight_batch* b = next()) {
             if (b->body.empty()) {
                 // Acknowledged before a sink restart, so its body was freed: cut it again.
-                auto again = read_batch(b->offsets.first, b->count);
+                auto again = read_batch(b->offsets.first, b->offsets.last - b->offsets.first + 1);
                 if (!again.ok()) return again.get_status();
                 SYNCLINE_CHECK(again->offsets == b->offsets);
                 b->body = std::move(again->body);
@@ -421,7 +471,7 @@ private:
     std::uint64_t _batch_seq = 0;
     clock::time_point _next_hello{};
     clock::time_point _next_catch_up{};
-    std::uint64_t _hellos_sent = 0, _batches_sent = 0, _records_sent = 0;
+    std::uint64_t _hellos_sent = 0, _batches_sent = 0, _records_sent = 0, _records_filtered = 0;
     ventilator_metrics _metrics;
     metrics::health& _health;
     clock::time_point _progress_at{};       // Last commit, or last time the window was empty.
@@ -442,6 +492,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     auto& o = out.options;
     std::size_t window = o.window.max_batches;
     long ack_timeout_ms = o.window.ack_timeout.count();
+    std::string collections, ops, order = "none";
     long tail_ms = o.tail_interval.count(), drain_ms = o.drain_timeout.count(), stall_ms = o.stall_warning.count();
     po::options_description desc("ventilator options");
     desc.add_options()
@@ -456,7 +507,12 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("tail-interval-ms", po::value(&tail_ms)->default_value(tail_ms), "how often to look for new appends when idle")
         ("drain-timeout-ms", po::value(&drain_ms)->default_value(drain_ms), "on stop, how long to wait for in-flight commits")
         ("stall-warning-ms", po::value(&stall_ms)->default_value(stall_ms), "warn when nothing commits for this long")
-        ("to", po::value(&o.to), "bounded pass: stop at this offset and exit 0 once it is committed");
+        ("to", po::value(&o.to), "bounded pass: stop at this offset and exit 0 once it is committed")
+        ("collections", po::value(&collections)->value_name("GLOB[,GLOB...]"),
+         "send only records of these collections (fnmatch globs); the others count as done unsent")
+        ("ops", po::value(&ops)->value_name("upsert|delete"), "send only these operations (upsert, delete or both)")
+        ("ordering", po::value(&order)->default_value(order)->value_name("none|key"),
+         "key: at most one change per key in flight, so receivers see each key's changes in offset order");
     metrics::add_endpoint_options(desc, o.metrics);
     curve::curve_options curve_flags;
     curve::add_cli_options(desc, curve_flags, curve::role::server_and_client);
@@ -468,6 +524,11 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--work", o.work));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint("--control", o.control));
     SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(o.metrics));
+    SYNCLINE_RETURN_IF_ERROR(parse_collections(collections, o.filter));
+    SYNCLINE_RETURN_IF_ERROR(parse_ops(ops, o.filter));
+    auto ordered = parse_ordering(order);
+    if (!ordered.ok()) return ordered.get_status();
+    o.order = *ordered;
     auto in_range = [](const char* name, long v, long lo, long hi) -> status {
         if (v < lo || v > hi)
             return status{errc::invalid_argument, std::string(name) + " must be between " + std::to_string(lo) +

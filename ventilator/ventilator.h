@@ -20,6 +20,7 @@
 #include "common/curve.h"
 #include "common/process.h"
 #include "common/status.h"
+#include "ventilator/filter.h"
 #include "ventilator/window.h"
 
 namespace syncline::ventilator {
@@ -37,6 +38,8 @@ struct ventilator_options {
     std::chrono::milliseconds stall_warning{30'000};   // Warn when nothing commits for this long with work in flight.
     std::uint64_t to = 0;                              // Bounded pass: send nothing past this offset and
                                                        // exit once it is committed. 0 = follow the log forever.
+    record_filter filter;                              // --collections / --ops. Default: every record.
+    ordering order = ordering::none;                   // --ordering key: one change per key in flight.
     metrics::endpoint_options metrics;                 // /metrics, /live, /ready. Default: off.
     std::optional<curve::keys> curve;                  // CURVE on the work socket (server) and control
                                                        // (client of the sink). Default: off (--curve-*).

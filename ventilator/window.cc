@@ -1,12 +1,14 @@
 #include "ventilator/window.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "common/status.h"
 
 namespace syncline::ventilator {
 
-void send_window::add(std::uint64_t batch_id, wire::range offsets, std::uint32_t count, std::string body) {
+void send_window::add(std::uint64_t batch_id, wire::range offsets, std::uint32_t count, std::string body,
+                      std::vector<std::uint64_t> lanes) {
     SYNCLINE_CHECK(offsets.first <= offsets.last);
     SYNCLINE_CHECK(_batches.empty() || _batches.back().offsets.last < offsets.first);
     in_flight_batch b;
@@ -14,12 +16,24 @@ void send_window::add(std::uint64_t batch_id, wire::range offsets, std::uint32_t
     b.offsets = offsets;
     b.count = count;
     b.body = std::move(body);
+    b.lanes = std::move(lanes);
     _batches.push_back(std::move(b));
 }
 
 in_flight_batch* send_window::next_due(clock::time_point now) {
     for (auto& b : _batches)
         if (!b.acked && (b.attempt == 0 || b.due <= now)) return &b;
+    return nullptr;
+}
+
+in_flight_batch* send_window::next_due_by_key(clock::time_point now) {
+    std::unordered_set<std::uint64_t> busy;  // Lanes of older unacknowledged batches.
+    for (auto& b : _batches) {
+        if (b.acked) continue;
+        const bool blocked = std::any_of(b.lanes.begin(), b.lanes.end(), [&](std::uint64_t l) { return busy.contains(l); });
+        if (!blocked && (b.attempt == 0 || b.due <= now)) return &b;
+        busy.insert(b.lanes.begin(), b.lanes.end());
+    }
     return nullptr;
 }
 

@@ -16,6 +16,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/wire.h"
 
@@ -43,6 +44,7 @@ struct in_flight_batch {
     bool acked = false;
     std::string holder;               // The worker that confirmed receiving the current attempt; empty
                                       // until one does (in a socket queue, or lost with a dead worker).
+    std::vector<std::uint64_t> lanes; // --ordering key: the key lanes of its records (sorted, unique).
 };
 
 class send_window {
@@ -55,10 +57,15 @@ public:
     bool empty() const noexcept { return _batches.empty(); }
     std::size_t size() const noexcept { return _batches.size(); }
     // Appends a batch; its first offset must follow the previous batch's last.
-    void add(std::uint64_t batch_id, wire::range offsets, std::uint32_t count, std::string body);
+    // `count` may be below the range's size: filtered records leave gaps (docs/processing.md).
+    void add(std::uint64_t batch_id, wire::range offsets, std::uint32_t count, std::string body,
+             std::vector<std::uint64_t> lanes = {});
 
     // The oldest batch to send now (never sent, or unacknowledged past its due time); nullptr if none.
     in_flight_batch* next_due(clock::time_point now);
+    // --ordering key: the same, skipping any batch that shares a lane with an older unacknowledged
+    // batch (sent or not), so each key has at most one change in flight.
+    in_flight_batch* next_due_by_key(clock::time_point now);
     // Records a delivery: attempt + 1 and the next due time (ack timeout x backoff).
     void mark_sent(in_flight_batch& batch, clock::time_point now);
     // The earliest due time among unacknowledged batches, for the poll timeout.

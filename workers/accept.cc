@@ -7,16 +7,26 @@ namespace {
 
 std::string range_text(wire::range r) { return std::to_string(r.first) + ".." + std::to_string(r.last); }
 
-// Empty when the decoded batch matches the header: the count, and each record at its index.
+// Empty when the body matches the header: as many records as it claims, each (decoded or not)
+// at a known offset, so a bad record's offset is known. A dense batch (count = range size) holds
+// record i at first + i. A filtered one (docs/processing.md) holds increasing offsets within the
+// range, record i at first + i or later, and no undecodable record (the ventilator sends those in
+// a batch of their own, whose offset is then known).
 std::string check_records(const wire::batch& b, const codec::decoded_batch& d) {
     const std::size_t total = d.records.size() + d.bad.size();
     if (total != b.count) return "record count " + std::to_string(total) + " != header count " + std::to_string(b.count);
-    if (total == 0) return "empty batch";
+    const bool dense = wire::holds_exactly(b.offsets, b.count);
+    if (total == 0 && dense) return "empty batch";
+    if (!dense && !d.bad.empty()) return "an undecodable record in a filtered batch: its offset is unknown";
+    std::uint64_t previous = 0;
     for (std::size_t i = 0; i < d.records.size(); ++i) {
-        const std::uint64_t expected = b.offsets.first + d.indexes[i];
-        if (d.records[i].offset != expected)
-            return "record " + std::to_string(d.indexes[i]) + " has offset " + std::to_string(d.records[i].offset) +
-                   ", not " + std::to_string(expected) + " of " + range_text(b.offsets);
+        const std::uint64_t at_index = b.offsets.first + d.indexes[i];
+        const std::uint64_t offset = d.records[i].offset;
+        if (dense ? offset != at_index : (offset < at_index || offset > b.offsets.last || offset <= previous))
+            return "record " + std::to_string(d.indexes[i]) + " has offset " + std::to_string(offset) +
+                   (dense ? ", not " + std::to_string(at_index) : std::string(", out of order or outside")) + " of " +
+                   range_text(b.offsets);
+        previous = offset;
     }
     return {};
 }
@@ -41,7 +51,8 @@ accepted_batch accept_batch(std::string_view header_frame, std::string_view body
     }
     // wire::decode checked it already; checked again here because everything below (the
     // dead-letter loop above all) relies on it.
-    if (!wire::holds_exactly(b->offsets, b->count)) {
+    if (!wire::holds_exactly(b->offsets, b->count) &&
+        !wire::holds_filtered(b->offsets, b->count, codec::decode_limits{}.max_records)) {
         out.reason = "batch " + range_text(b->offsets) + " claims " + std::to_string(b->count) + " records";
         return out;
     }

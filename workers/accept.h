@@ -17,8 +17,8 @@ struct accepted_batch {
         take,         // A valid batch: `header`, `records` (views into the body frame, possibly none)
                       // and `undecodable` (records that did not decode, each dead-lettered alone).
         dead_letter,  // A valid header whose stored bytes are bad: redelivering cannot help, so
-                      // every offset of `header.offsets` (exactly header.count of them) is
-                      // dead-lettered with `reason`.
+                      // every offset of `header.offsets` (header.count of them, or up to 100,000
+                      // for a filtered batch) is dead-lettered with `reason`.
         drop,         // Malformed, unexpected or for another pipeline: counted and dropped (`reason`).
     };
     verdict what = verdict::drop;

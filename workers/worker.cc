@@ -1,6 +1,7 @@
 #include "workers/worker.h"
 
 #include <algorithm>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -15,6 +16,7 @@
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "targets/target.h"
+#include "workers/transform.h"
 #include "workers/accept.h"
 
 namespace syncline::workers {
@@ -51,18 +53,24 @@ struct worker_metrics {
           delivery_seconds(r.add_histogram("syncline_worker_delivery_duration_seconds",
                                            "Seconds per target call (one call delivers one or more batches).",
                                            metrics::latency_buckets())),
-          in_hand(r.add_gauge("syncline_worker_in_flight_batches", "Batches this worker is delivering now.")) {}
+          in_hand(r.add_gauge("syncline_worker_in_flight_batches", "Batches this worker is delivering now.")),
+          transform_failed(r.add_counter("syncline_worker_transform_failures_total",
+                                         "Records the --transform script failed on (error, budget): dead-lettered.")),
+          transform_dropped(r.add_counter("syncline_worker_transform_dropped_total",
+                                          "Records the --transform script dropped (returned nil).")) {}
 
     metrics::counter &batches_received, &records_received, &batches_acked, &records_delivered, &records_failed,
         &batches_nacked, &target_errors, &bad_frames;
     metrics::histogram& delivery_seconds;
     metrics::gauge& in_hand;
+    metrics::counter &transform_failed, &transform_dropped;
 };
 
 class worker_loop {
 public:
-    worker_loop(const worker_options& options, std::unique_ptr<target> t, worker_metrics& m, metrics::health& health)
-        : _options(options), _target(std::move(t)), _context(1),
+    worker_loop(const worker_options& options, std::unique_ptr<target> t, std::unique_ptr<lua_transform> transform,
+                worker_metrics& m, metrics::health& health)
+        : _options(options), _target(std::move(t)), _transform(std::move(transform)), _context(1),
           _work(_context, zmq::socket_type::pull), _acks(_context, zmq::socket_type::push), _m(m), _health(health) {}
 
     status run(const stop_flag& stop) {
@@ -133,7 +141,9 @@ private:
         std::unique_ptr<zmqx::received> frames;
         wire::batch header;
         std::vector<record_view> records;
-        std::vector<wire::record_failure> undecodable;  // Records of the batch that did not decode.
+        std::deque<record> owned;                       // Records a transform made (views point here).
+        std::vector<wire::record_failure> undecodable;  // Records that did not decode, or that the
+                                                        // transform failed on: dead-lettered with the ack.
     };
 
     // Validates one message and adds it to `group`; returns its record count (0 if dropped).
@@ -146,11 +156,13 @@ private:
             // The batch as a whole does not match its header: no record of it can be placed, and
             // redelivering cannot help, so every offset of the range is dead-lettered with the
             // reason rather than blocking the pipeline. accept_batch() checked that the range
-            // holds exactly `count` offsets.
+            // holds at most one batch's worth of offsets (count of them, or more when filtered).
             _dropped.drop("batch " + range_text(b->offsets) + ": " + checked.reason);
             wire::ack a = ack_for(*b);
-            for (std::uint64_t i = 0; i < b->count; ++i)
-                a.failures.push_back({b->offsets.first + i, "undecodable batch: " + checked.reason});
+            for (std::uint64_t o = b->offsets.first;; ++o) {
+                a.failures.push_back({o, "undecodable batch: " + checked.reason});
+                if (o == b->offsets.last) break;
+            }
             send_ack(std::move(a));
             return 0;
         }
@@ -174,8 +186,58 @@ private:
         _m.records_received.inc(count);
         // Tells the ventilator (through the sink) who holds this delivery, for the stall watchdog.
         send(wire::encode(wire::receipt{b->pipeline, b->batch_id, b->offsets, b->attempt, _options.id}));
-        group.push_back({std::move(frames), std::move(checked.header), std::move(checked.records), std::move(undecodable)});
-        return count;
+        accepted a{std::move(frames), std::move(checked.header), std::move(checked.records), {}, std::move(undecodable)};
+        if (_transform) apply_transform(a);
+        if (a.records.empty()) {
+            // The transform dropped (or failed on) every record: nothing to deliver.
+            ++_batches;
+            _m.batches_acked.inc();
+            wire::ack ack = ack_for(a.header);
+            ack.failures = std::move(a.undecodable);
+            _failed_records += ack.failures.size();
+            _m.records_failed.inc(ack.failures.size());
+            send_ack(std::move(ack));
+            return 0;
+        }
+        const std::size_t out_count = a.records.size();
+        group.push_back(std::move(a));
+        return out_count;
+    }
+
+    // Runs the transform on every record of `a`: unchanged records keep their views into the
+    // received frame (bytes exact); replaced ones point into `a.owned`; failures are dead-lettered
+    // with the batch's ack. Outputs keep their source offset, in source order.
+    void apply_transform(accepted& a) {
+        std::vector<record_view> out;
+        out.reserve(a.records.size());
+        for (const auto& in : a.records) {
+            auto result = _transform->apply(in);
+            switch (result.what) {
+            case lua_transform::outcome::kind::unchanged: out.push_back(in); break;
+            case lua_transform::outcome::kind::failed:
+                _m.transform_failed.inc();
+                if (_transform_log.allow())
+                    log_worker.warn("transform failed, record dead-lettered", {{"offset", in.offset}, {"reason", result.error}});
+                a.undecodable.push_back({in.offset, std::move(result.error)});
+                break;
+            case lua_transform::outcome::kind::replaced:
+                if (result.records.empty()) _m.transform_dropped.inc();
+                for (auto& r : result.records) {
+                    const record& kept = a.owned.emplace_back(std::move(r));
+                    record_view v;
+                    v.offset = kept.offset;
+                    v.ts_ms = kept.ts_ms;
+                    v.collection = kept.collection;
+                    v.key = kept.key;
+                    v.operation = kept.operation;
+                    v.value = kept.value;
+                    for (const auto& [k, hv] : kept.headers) v.headers.emplace_back(k, hv);
+                    out.push_back(std::move(v));
+                }
+                break;
+            }
+        }
+        a.records = std::move(out);
     }
 
     // Delivers a group of batches in one target call and acks (or nacks) each batch.
@@ -348,6 +410,7 @@ private:
 
     const worker_options& _options;
     std::unique_ptr<target> _target;
+    std::unique_ptr<lua_transform> _transform;  // --transform; null without one.
     // The registry's answer for this target's kind (open_target accepted the URI, so it has one).
     const bool _joins_batches = targets::find_target_kind(_options.target)->capabilities.joins_batches;
     zmq::context_t _context;
@@ -358,7 +421,7 @@ private:
     worker_metrics& _m;
     metrics::health& _health;
     drop_counter _dropped{log_worker, &_m.bad_frames};
-    rate_limiter _retry_log, _ack_log;
+    rate_limiter _retry_log, _ack_log, _transform_log;
 };
 
 }  // namespace
@@ -382,6 +445,13 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
          "from this delivery attempt on, a batch that still fails is retried record by record and the records "
          "that fail alone while others succeed are dead-lettered")
         ("retry-backoff-ms", po::value(&backoff_ms)->default_value(backoff_ms), "first retry delay, doubled per retry up to 5 s")
+        ("transform", po::value(&o.transform)->value_name("FILE.lua"),
+         "run transform(rec) of this Lua 5.4 script on every record: return it, nil to drop, a list to split "
+         "(docs/processing.md)")
+        ("transform-max-instructions", po::value(&o.transform_max_instructions)->default_value(o.transform_max_instructions),
+         "Lua instructions per record before the record is dead-lettered")
+        ("transform-max-memory-mb", po::value(&o.transform_max_memory_mb)->default_value(o.transform_max_memory_mb),
+         "memory cap of the Lua state; a record that needs more is dead-lettered")
         ("coalesce-records", po::value(&o.coalesce_records)->default_value(o.coalesce_records),
          "deliver batches already queued here together, up to this many records (1 = one batch at a time)");
     metrics::add_endpoint_options(desc, o.metrics);
@@ -401,6 +471,10 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     if (backoff_ms < 1 || backoff_ms > 60'000)
         return status{errc::invalid_argument, "--retry-backoff-ms must be between 1 and 60000"};
     if (o.max_retries > 1000) return status{errc::invalid_argument, "--max-retries must be at most 1000"};
+    if (o.transform_max_instructions < 1000 || o.transform_max_instructions > 1'000'000'000'000)
+        return status{errc::invalid_argument, "--transform-max-instructions must be between 1000 and 10^12"};
+    if (o.transform_max_memory_mb < 1 || o.transform_max_memory_mb > 65'536)
+        return status{errc::invalid_argument, "--transform-max-memory-mb must be between 1 and 65536"};
     o.retry_backoff = milliseconds(backoff_ms);
     if (o.id.empty()) o.id = default_worker_id();
     auto keys = curve::load(curve_flags, curve::role::client);
@@ -419,6 +493,15 @@ status run(const worker_options& options, const stop_flag& stop) {
 
     // Channel ids derive from the pipeline the records belong to: a replay (pipeline P.replay)
     // sends them under P's ids, so receivers drop what they already have.
+    // A script that does not load is a configuration error, found before anything connects.
+    std::unique_ptr<lua_transform> transform;
+    if (!options.transform.empty()) {
+        auto loaded = lua_transform::load(options.transform, {options.transform_max_instructions,
+                                                              options.transform_max_memory_mb << 20});
+        if (!loaded.ok()) return loaded.get_status();
+        transform = std::move(loaded.value());
+        log_worker.info("transform loaded", {{"file", options.transform}});
+    }
     const targets::target_options target_opts{options.origin_pipeline.empty() ? options.pipeline : options.origin_pipeline};
     auto t = open_target(options.target, target_opts);
     // A target that cannot be reached yet is waited for: workers start before their databases.
@@ -433,7 +516,7 @@ status run(const worker_options& options, const stop_flag& stop) {
     }
     if (stop.stop_requested() && !t.ok()) return {};
     if (!t.ok()) return t.get_status();
-    worker_loop loop(options, std::move(t.value()), m, health);
+    worker_loop loop(options, std::move(t.value()), std::move(transform), m, health);
     return loop.run(stop);
 }
 

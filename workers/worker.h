@@ -4,7 +4,9 @@
 // (with per-record permanent failures) or, after bounded retries, a nack to the sink. It holds
 // nothing but connections: killing it at any moment loses nothing (the ventilator redelivers).
 // run() returns ok on a requested stop after finishing the batch in hand and nacking the ones
-// still queued to it (so they are redelivered at once); invalid_argument for a bad target URI.
+// still queued to it (so they are redelivered at once); invalid_argument for a bad target URI or a
+// --transform script that does not load (docs/processing.md: a record the script fails on is
+// dead-lettered with the Lua message; the worker goes on).
 // Each batch it takes is confirmed to the sink with a receipt (worker id), so the ventilator knows
 // who holds what. Metrics (docs/operations.md): batches and records received, delivered, failed,
 // nacked, retries, the target latency histogram, batches in hand, bad frames. Ready while the
@@ -36,6 +38,9 @@ struct worker_options {
                                                       // retried record by record (see worker.cc). Default: 5.
     std::chrono::milliseconds retry_backoff{100};     // First retry delay, doubled up to 5 s. Default: 100 ms.
     std::size_t coalesce_records = 10'000;            // Queued batches delivered together up to this many records.
+    std::string transform;                            // Lua transform file (docs/processing.md). Default: none.
+    std::uint64_t transform_max_instructions = 1'000'000;  // Per call. Default: 1 M.
+    std::size_t transform_max_memory_mb = 64;         // Per Lua state. Default: 64 MiB.
     metrics::endpoint_options metrics;                // /metrics, /live, /ready. Default: off.
     std::optional<curve::keys> curve;                 // CURVE client on both sockets. Default: off (--curve-*).
 };

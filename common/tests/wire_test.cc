@@ -430,9 +430,21 @@ TEST(wire, batch_ranges_are_checked_against_the_count_without_wrapping) {
     expect_corrupt(f.header, f.body, "does not hold");
     const std::string three = records_body(10, 3);
     b = sample_batch(three);
-    b.offsets = {10, 13};  // four offsets, three records
+    b.offsets = {10, 11};  // two offsets, three records
     f = encode(b);
     expect_corrupt(f.header, f.body, "does not hold 3 records");
+    b.offsets = {10, 10 + 100'000};  // wider than one batch reads
+    f = encode(b);
+    expect_corrupt(f.header, f.body, "does not hold 3 records");
+    b.offsets = {10, 13};  // four offsets, three records: a filtered batch (docs/processing.md)
+    f = encode(b);
+    EXPECT_TRUE(decode(f.header, f.body).ok());
+
+    EXPECT_TRUE(holds_filtered({10, 13}, 3, 100'000));
+    EXPECT_TRUE(holds_filtered({10, 13}, 0, 100'000));
+    EXPECT_FALSE(holds_filtered({10, 11}, 3, 100'000));
+    EXPECT_FALSE(holds_filtered({0, ~std::uint64_t{0}}, 0, 100'000));
+    EXPECT_FALSE(holds_filtered({6, 5}, 0, 100'000));
 
     EXPECT_TRUE(holds_exactly({5, 5}, 1));
     EXPECT_TRUE(holds_exactly({0, ~std::uint64_t{0} - 1}, ~std::uint64_t{0}));
