@@ -7,6 +7,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "capture/pg_values.h"
@@ -287,6 +288,7 @@ status session::snapshot(const std::string& snapshot_name, std::uint64_t consist
         auto total = query_rows(_sql.get(), "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::oid", {std::to_string(t.oid)}, "snapshot");
         const std::string estimate = total.ok() && !total->empty() && (*total)[0][0] != "-1" ? (*total)[0][0] : "?";
         std::uint64_t copied = 0;
+        const auto started = std::chrono::steady_clock::now();
         std::vector<record> records;
         status s = read_table(_sql.get(), t, _o.snapshot_chunk, [&](std::vector<row_record>& rows) -> status {
             if (_stop.stop_requested()) return status{errc::cancelled, "stop requested"};
@@ -307,6 +309,13 @@ status session::snapshot(const std::string& snapshot_name, std::uint64_t consist
             _m.snapshot_rows.inc(records.size());
             lg.info("snapshot", {{"table", t.collection()}, {"rows", copied}, {"estimate", estimate},
                                  {"tables_done", std::to_string(ti) + "/" + std::to_string(_tables.size())}});
+            if (const std::uint64_t rate = _o.snapshot_max_rows_per_second; rate > 0) {
+                // Throttled: wait until `copied` rows are due at `rate`, waking to honour a stop.
+                const auto due = started + std::chrono::microseconds(copied * 1'000'000 / rate);
+                while (!_stop.stop_requested() && std::chrono::steady_clock::now() < due)
+                    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+                        due - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
+            }
             return {};
         });
         if (s.code() == errc::cancelled) {
@@ -590,6 +599,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("status-interval-ms", po::value(&status_ms)->default_value(status_ms),
          "how often the confirmed position is sent to the server (heartbeat on an idle source)")
         ("snapshot-chunk", po::value(&o.snapshot_chunk)->default_value(o.snapshot_chunk), "rows per snapshot append")
+        ("snapshot-max-rows-per-second", po::value(&o.snapshot_max_rows_per_second)->default_value(0),
+         "throttle the initial snapshot so it does not load the source (0 = unthrottled)")
         ("wal-warn-bytes", po::value(&o.wal_warn_bytes)->default_value(o.wal_warn_bytes),
          "warn when the slot retains more WAL than this")
         ("max-transaction-records", po::value(&o.max_transaction_records)->default_value(o.max_transaction_records),

@@ -28,6 +28,9 @@ struct capture_options {
     std::string source;                                 // Source URI (capture/source.h). Required.
     std::chrono::milliseconds status_interval{10'000};  // Feedback / heartbeat to the server. Default: 10 s.
     std::size_t snapshot_chunk = 10'000;                // Rows per snapshot append. Default: 10,000.
+    // The snapshot reads at most this many rows per second, so copying a big table does not
+    // load the source; 0 = as fast as it goes. Default: 0.
+    std::uint64_t snapshot_max_rows_per_second = 0;
     std::uint64_t wal_warn_bytes = 1ull << 30;          // Warn when the slot retains more WAL. Default: 1 GiB.
     std::size_t max_transaction_records = 5'000'000;    // A bigger source transaction fails the capture. Default: 5,000,000.
     metrics::endpoint_options metrics;                  // /metrics, /live, /ready. Default: off.

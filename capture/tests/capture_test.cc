@@ -503,7 +503,9 @@ TEST_F(CaptureTest, InterruptedSnapshotStartsAgain) {
     conn c(server().conninfo(db));
     c.exec("CREATE TABLE t (id int PRIMARY KEY, n int)");
     c.exec("INSERT INTO t SELECT g, g FROM generate_series(1, 5000) g");
-    start_capture("publication=p&slot=" + db + "&create=true&tables=t", {"--snapshot-chunk", "100"});
+    // Throttled to 2,000 rows/s: the snapshot takes 2.5 s, so the kill lands inside it.
+    start_capture("publication=p&slot=" + db + "&create=true&tables=t",
+                  {"--snapshot-chunk", "100", "--snapshot-max-rows-per-second", "2000"});
     ASSERT_TRUE(eventually([&] { return read_file(dir / "capture.log").find("snapshot table=public.t rows=1000") != std::string::npos; }, 60s))
         << read_file(dir / "capture.log");
     capture->signal(SIGKILL);

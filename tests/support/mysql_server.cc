@@ -53,7 +53,7 @@ mysql_server::mysql_server(std::vector<std::string> server_options) : _options(s
                                       << "'@'localhost' IDENTIFIED BY '" << password << "';\nGRANT ALL ON *.* TO '"
                                       << user << "'@'127.0.0.1';\nGRANT ALL ON *.* TO '" << user << "'@'localhost';\n";
     std::vector<std::string> install = {"/usr/bin/mariadb-install-db", "--no-defaults", "--datadir=" + _dir + "/data",
-                                        "--auth-root-authentication-method=normal", "--skip-test-db",
+                                        "--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir=" + _dir,
                                         "--skip-name-resolve"};
     for (auto& o : user_option()) install.push_back(o);
     for (auto& o : _options) install.push_back(o);
@@ -74,7 +74,7 @@ void mysql_server::start() {
     std::vector<std::string> argv = {"/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + _dir + "/data",
                                      "--bind-address=127.0.0.1", "--port=" + std::to_string(_port),
                                      "--socket=" + socket(), "--pid-file=" + _dir + "/mysqld.pid",
-                                     "--init-file=" + _dir + "/init.sql", "--skip-name-resolve", "--skip-log-bin",
+                                     "--init-file=" + _dir + "/init.sql", "--tmpdir=" + _dir, "--skip-name-resolve", "--skip-log-bin",
                                      "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M",
                                      "--innodb-flush-log-at-trx-commit=2", "--max-connections=60",
                                      "--max-allowed-packet=" + std::to_string(max_packet_bytes)};
