@@ -419,7 +419,8 @@ namespace {
 
 // Issue 13 item 9: last - first + 1 wraps to 0 for [0, 2^64-1], which a count of 0 matched.
 TEST(wire, batch_ranges_are_checked_against_the_count_without_wrapping) {
-    batch b = sample_batch(records_body(0, 0));
+    const std::string empty = records_body(0, 0);  // The batch views its body: keep it alive.
+    batch b = sample_batch(empty);
     b.offsets = {0, ~std::uint64_t{0}};
     b.count = 0;
     frames f = encode(b);
