@@ -1,7 +1,7 @@
 // Fuzz target: a worker's batch acceptance (workers/accept.h), everything a worker does with the
 // two frames it takes off its work socket before the target sees a record. Beyond "no crash, no
-// hang", it checks what the worker relies on: a dead-lettered range holds exactly `count` offsets
-// (the worker dead-letters each one), and a taken batch's records (decoded or not) match its header.
+// hang", it checks what the worker relies on: an accepted range is a full batch or a bounded
+// filtered one, and a taken batch's records (decoded or not) match its header.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -20,8 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     using verdict = workers::accepted_batch::verdict;
     if (got.what == verdict::drop) return 0;
     const wire::batch& b = got.header;
-    if (b.pipeline != "p" || !wire::holds_exactly(b.offsets, b.count) || b.count > codec::decode_limits{}.max_records)
-        std::abort();
+    // A full batch holds exactly `count` offsets; a filtered one (docs/processing.md) holds its
+    // `count` matching records in a bounded range of at least that many offsets.
+    const bool shape_ok = wire::holds_exactly(b.offsets, b.count) || wire::holds_filtered(b.offsets, b.count, codec::decode_limits{}.max_records);
+    if (b.pipeline != "p" || !shape_ok || b.count > codec::decode_limits{}.max_records) std::abort();
     if (got.what == verdict::take) {
         if (got.records.size() + got.undecodable.size() != b.count) std::abort();
         for (const auto& r : got.records)
