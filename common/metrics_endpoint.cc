@@ -17,15 +17,26 @@ std::int64_t steady_ns() {
         .count();
 }
 
-struct host_port {
-    std::string host;
-    int port = 0;
-};
+// Replaced atomically, so a reader never sees a half-written address.
+status write_address_file(const std::string& path, const std::string& address) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << address << '\n';
+        if (!out.flush()) return status{errc::io_error, "cannot write " + tmp};
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) return status{errc::io_error, "cannot write " + path + ": " + ec.message()};
+    return {};
+}
 
-result<host_port> split_listen(std::string_view listen) {
+}  // namespace
+
+result<host_port> split_listen(std::string_view listen, std::string_view option) {
     auto bad = [&](std::string_view why) {
         return status{errc::invalid_argument,
-                      "--metrics-listen: invalid address '" + std::string(listen) + "': " + std::string(why)};
+                      "--" + std::string(option) + ": invalid address '" + std::string(listen) + "': " + std::string(why)};
     };
     const auto colon = listen.rfind(':');
     if (colon == std::string_view::npos || colon == 0) return bad("expected HOST:PORT (PORT 0 = any free port)");
@@ -46,21 +57,6 @@ result<host_port> split_listen(std::string_view listen) {
     return host_port{std::string(host), value};
 }
 
-// Replaced atomically, so a reader never sees a half-written address.
-status write_address_file(const std::string& path, const std::string& address) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << address << '\n';
-        if (!out.flush()) return status{errc::io_error, "cannot write " + tmp};
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) return status{errc::io_error, "cannot write " + path + ": " + ec.message()};
-    return {};
-}
-
-}  // namespace
 
 void add_endpoint_options(cli::po::options_description& desc, endpoint_options& options) {
     namespace po = cli::po;
@@ -78,7 +74,7 @@ status validate_endpoint_options(const endpoint_options& options) {
             return status{errc::invalid_argument, "--metrics-file needs --metrics-listen"};
         return {};
     }
-    auto split = split_listen(options.listen);
+    auto split = split_listen(options.listen, "metrics-listen");
     return split.ok() ? status{} : split.get_status();
 }
 
@@ -126,7 +122,7 @@ result<std::unique_ptr<endpoint>> endpoint::start(const endpoint_options& option
 
 result<std::unique_ptr<endpoint>> endpoint::start(const endpoint_options& options, render_fn render,
                                                   const health& health) {
-    auto where = split_listen(options.listen);
+    auto where = split_listen(options.listen, "metrics-listen");
     if (!where.ok()) return where.get_status();
     auto state = std::make_unique<impl>();
     auto& server = state->server;

@@ -35,6 +35,14 @@ void add_endpoint_options(cli::po::options_description& desc, endpoint_options& 
 // invalid_argument unless `listen` is empty or HOST:PORT with PORT 0-65535 (IPv6 as [::1]:PORT).
 status validate_endpoint_options(const endpoint_options& options);
 
+// A listen address HOST:PORT ([IPv6]:PORT; PORT 0 = any free port), as every HTTP listener takes
+// it. invalid_argument naming --OPTION and what is wrong.
+struct host_port {
+    std::string host;
+    int port = 0;
+};
+result<host_port> split_listen(std::string_view listen, std::string_view option);
+
 // Liveness and readiness as the process loop reports them.
 class health {
 public:

@@ -364,34 +364,6 @@ std::optional<body_problem> records_from_frame(const request& req, std::vector<r
     return std::nullopt;
 }
 
-struct host_port {
-    std::string host;
-    int port = 0;
-};
-
-result<host_port> split_http_listen(std::string_view listen) {
-    auto bad = [&](std::string_view why) {
-        return status{errc::invalid_argument, "--http-listen: invalid address '" + std::string(listen) + "': " + std::string(why)};
-    };
-    const auto colon = listen.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) return bad("expected HOST:PORT (PORT 0 = any free port)");
-    std::string_view host = listen.substr(0, colon);
-    const std::string_view port = listen.substr(colon + 1);
-    if (host.front() == '[') {
-        if (host.back() != ']') return bad("unbalanced [ in IPv6 host");
-        host = host.substr(1, host.size() - 2);
-    }
-    if (host.empty()) return bad("missing host");
-    if (port.empty() || port.size() > 5) return bad("port must be 0-65535");
-    int value = 0;
-    for (char c : port) {
-        if (c < '0' || c > '9') return bad("port must be 0-65535");
-        value = value * 10 + (c - '0');
-    }
-    if (value > 65535) return bad("port must be 0-65535");
-    return host_port{std::string(host), value};
-}
-
 // Compares a presented token with the configured one in constant time (both hashed first, so
 // neither the content nor the length leaks through timing).
 bool token_matches(std::string_view presented, const std::string& expected) {
@@ -443,7 +415,7 @@ public:
         : _o(o), _committer(c), _registry(r), _health(h), _m(m), _token(std::move(token)) {}
 
     result<std::string> start() {
-        auto where = split_http_listen(_o.http_listen);
+        auto where = metrics::split_listen(_o.http_listen, "http-listen");
         if (!where.ok()) return where.get_status();
         if (!_o.http_tls_cert.empty()) {
             auto tls = std::make_unique<httplib::SSLServer>(_o.http_tls_cert.c_str(), _o.http_tls_key.c_str());
@@ -714,7 +686,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         return status{errc::invalid_argument, "nothing to listen on: give --zmq-listen and/or --http-listen"};
     if (!o.zmq_listen.empty()) SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--zmq-listen", o.zmq_listen));
     if (!o.http_listen.empty()) {
-        auto where = split_http_listen(o.http_listen);
+        auto where = metrics::split_listen(o.http_listen, "http-listen");
         if (!where.ok()) return where.get_status();
     }
     if (o.http_tls_cert.empty() != o.http_tls_key.empty())
