@@ -75,9 +75,11 @@ public:
 
     status run(const stop_flag& stop) {
         // Few batches wait in this worker's queue: what waits here is lost if it dies, and is
-        // held up if it is slow. Acks queue deeply and survive a sink restart (no IMMEDIATE).
+        // held up if it is slow while another worker idles. A target's only writer has no one to
+        // share with, so more may queue, and they join into bigger transactions (coalesce_records).
+        // Acks queue deeply and survive a sink restart (no IMMEDIATE).
         // Both sockets drop a peer announcing a message over zmqx::max_message_bytes (the default).
-        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
+        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = _one_writer ? 32 : 2, .immediate = true});
         zmqx::tune(_acks, {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)});
         auto secured = curve::secure_sockets(_context, _options.curve, log_worker, {},
                                              {{&_work, "work", _options.work}, {&_acks, "acks", _options.acks}});
@@ -413,6 +415,7 @@ private:
     std::unique_ptr<lua_transform> _transform;  // --transform; null without one.
     // The registry's answer for this target's kind (open_target accepted the URI, so it has one).
     const bool _joins_batches = targets::find_target_kind(_options.target)->capabilities.joins_batches;
+    const bool _one_writer = targets::find_target_kind(_options.target)->capabilities.max_writers == 1;
     zmq::context_t _context;
     zmq::socket_t _work;
     zmq::socket_t _acks;
@@ -502,7 +505,10 @@ status run(const worker_options& options, const stop_flag& stop) {
         transform = std::move(loaded.value());
         log_worker.info("transform loaded", {{"file", options.transform}});
     }
-    const targets::target_options target_opts{options.origin_pipeline.empty() ? options.pipeline : options.origin_pipeline};
+    // This worker's --pipeline is its writer group: targets with one writer (capabilities.max_writers)
+    // let one worker of the group write; the others wait below as standbys.
+    const targets::target_options target_opts{options.origin_pipeline.empty() ? options.pipeline : options.origin_pipeline,
+                                              options.pipeline};
     auto t = open_target(options.target, target_opts);
     // A target that cannot be reached yet is waited for: workers start before their databases.
     milliseconds backoff = options.retry_backoff;
