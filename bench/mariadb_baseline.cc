@@ -113,13 +113,12 @@ void write_load(MYSQL* c, const std::string& db, const std::vector<record>& rows
         buf += '\t' + std::to_string(r.offset) + (r.operation == op::del ? "\t1\t" : "\t0\t") + std::to_string(r.ts_ms) + '\n';
     }
     source.data = &buf;
-    std::string sql = "START TRANSACTION; LOAD DATA LOCAL INFILE 'rows' INTO TABLE syncline_stage"
-                      " (collection, `key`, `value`, `offset`, deleted, ts);";
+    // The staging columns have names of their own: the fence's bare `offset` must mean the table's.
+    std::string sql = "START TRANSACTION; LOAD DATA LOCAL INFILE 'rows' INTO TABLE syncline_stage (c, k, v, o, del, ts);";
     for (const char* collection : collections)
         sql += std::string("INSERT INTO `") + db + "`.`" + collection +
-               "` (`key`, `value`, `offset`, `deleted`, `updated_at`) SELECT `key`, `value`, `offset`, deleted,"
-               " FROM_UNIXTIME(ts / 1000) FROM syncline_stage WHERE collection = '" + collection + "' ORDER BY `offset`" +
-               fence + ";";
+               "` (`key`, `value`, `offset`, `deleted`, `updated_at`) SELECT k, v, o, del, FROM_UNIXTIME(ts / 1000)"
+               " FROM syncline_stage WHERE c = '" + collection + "' ORDER BY o" + fence + ";";
     sql += "DELETE FROM syncline_stage; COMMIT";
     exec(c, sql);
 }
@@ -139,8 +138,8 @@ result_row run_case(MYSQL* c, const std::string& uri, const std::vector<record>&
                     "` (`key` VARBINARY(3072) NOT NULL PRIMARY KEY, `value` JSON NULL, `offset` BIGINT UNSIGNED NOT NULL,"
                     " `deleted` BOOLEAN NOT NULL DEFAULT FALSE, `updated_at` DATETIME(3) NULL)"
                     " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
-    exec(c, "CREATE TEMPORARY TABLE IF NOT EXISTS syncline_stage (collection VARCHAR(64), `key` VARBINARY(3072),"
-            " `value` LONGTEXT, `offset` BIGINT UNSIGNED, deleted BOOLEAN, ts BIGINT) ENGINE=InnoDB");
+    exec(c, "CREATE TEMPORARY TABLE IF NOT EXISTS syncline_stage (c VARCHAR(64), k VARBINARY(3072), v LONGTEXT,"
+            " o BIGINT UNSIGNED, del BOOLEAN, ts BIGINT) ENGINE=InnoDB");
     result_row out{mode, tx, 0, 0, 0};
     std::string buf;
     infile source;
@@ -193,7 +192,7 @@ std::vector<std::string> split(const std::string& list) {
 
 // mysql://USER@HOST:PORT/DB?password_file=F: the parts the plain client needs.
 struct server_address {
-    std::string user, host, password;
+    std::string user, host, password, database;
     unsigned port = 3306;
 };
 server_address parse_uri(const std::string& uri) {
@@ -210,6 +209,8 @@ server_address parse_uri(const std::string& uri) {
         hostport.resize(colon);
     }
     a.host = hostport;
+    a.database = uri.substr(slash + 1, uri.find('?', slash) == std::string::npos ? std::string::npos
+                                                                                 : uri.find('?', slash) - slash - 1);
     if (auto pf = uri.find("password_file="); pf != std::string::npos) {
         const auto end = uri.find('&', pf);
         std::ifstream in(uri.substr(pf + 14, end == std::string::npos ? std::string::npos : end - pf - 14));
@@ -249,7 +250,7 @@ int main(int argc, char** argv) {
     mysql_options(c, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     const my_bool local = 1;
     mysql_options(c, MYSQL_OPT_LOCAL_INFILE, &local);
-    if (mysql_real_connect(c, addr.host.c_str(), addr.user.c_str(), addr.password.c_str(), nullptr, addr.port, nullptr,
+    if (mysql_real_connect(c, addr.host.c_str(), addr.user.c_str(), addr.password.c_str(), addr.database.c_str(), addr.port, nullptr,
                            CLIENT_MULTI_STATEMENTS | CLIENT_LOCAL_FILES) == nullptr)
         die(std::string("connect: ") + mysql_error(c));
     exec(c, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'");

@@ -197,7 +197,7 @@ if want redis; then
     echo "|---|---:|"
     for depth in 100 1000; do
         rps=$(redis-benchmark -p "$redis_port" -c 2 -P "$depth" -n "$target_records" -r 100000 -q \
-            HSET 'key:__rand_int__' v "$value" o 123456 d 0 | tr '\r' '\n' | awk '/requests per second/ {print $2}' | tail -1)
+            HSET 'key:__rand_int__' v "$value" o 123456 d 0 | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1)
         echo "| \`redis-benchmark -c 2 -P $depth -r 100000 HSET key:__rand_int__ v VALUE o N d 0\` | $rps |"
     done
     echo

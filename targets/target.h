@@ -61,7 +61,7 @@ struct target_options {
     // open_target with `unavailable` for the others, which wait (the worker retries with backoff)
     // and take over when the writer's process ends. Empty (verify, dlq retry, benches): no slot is
     // taken; the instance writes alongside the others as any connection would.
-    std::string writer_group;
+    std::string writer_group = {};
 };
 
 // sqlite:PATH, jsonl:PATH, null: ... invalid_argument naming the URI for unknown schemes or bad
