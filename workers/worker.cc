@@ -106,7 +106,7 @@ public:
             // transaction, one multi-row statement) for all of them, each still acked alone.
             std::vector<accepted> group;
             std::size_t records = accept(std::move(**got), group);
-            while (_joins_batches && records < _options.coalesce_records) {
+            while (_joins_batches && records < _coalesce_records) {
                 auto more = zmqx::receive(_work, milliseconds(0));
                 if (!more.ok()) { _dropped.drop(more.get_status().message()); continue; }
                 if (!more->has_value()) break;
@@ -416,6 +416,8 @@ private:
     // The registry's answer for this target's kind (open_target accepted the URI, so it has one).
     const bool _joins_batches = targets::find_target_kind(_options.target)->capabilities.joins_batches;
     const bool _one_writer = targets::find_target_kind(_options.target)->capabilities.max_writers == 1;
+    const std::size_t _coalesce_records =
+        _options.coalesce_records != 0 ? _options.coalesce_records : _one_writer ? 100'000 : 10'000;
     zmq::context_t _context;
     zmq::socket_t _work;
     zmq::socket_t _acks;
@@ -456,7 +458,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("transform-max-memory-mb", po::value(&o.transform_max_memory_mb)->default_value(o.transform_max_memory_mb),
          "memory cap of the Lua state; a record that needs more is dead-lettered")
         ("coalesce-records", po::value(&o.coalesce_records)->default_value(o.coalesce_records),
-         "deliver batches already queued here together, up to this many records (1 = one batch at a time)");
+         "deliver batches already queued here together, up to this many records (1 = one batch at a time; "
+         "0 = by target: 100000 for a target with one writer such as sqlite:, 10000 for the others)");
     metrics::add_endpoint_options(desc, o.metrics);
     curve::curve_options curve_flags;
     curve::add_cli_options(desc, curve_flags, curve::role::client);
