@@ -19,7 +19,8 @@
 # --quick: 100,000 records everywhere and 3 s latency runs (a smoke test, not numbers to record).
 # --only: the sections to run (default: all).
 # --results FILE: also save the tables to FILE (bench/results/DATE-NAME.md to keep them), then
-#   redraw docs/img/throughput.png and latency.png from bench/results/*.md (bench/plot_benchmarks.sh).
+#   redraw docs/img/throughput.png and latency.png from bench/results/*.md (bench/plot_benchmarks.sh)
+#   and docs/img/targets.png from FILE (bench/plot_targets.sh; bench/results/targets/ keeps those).
 # postgres: a throwaway server from /usr/lib/postgresql/15/bin on a free port, run as the postgres
 # user when root; --postgres-value: the target's value column type for the pipeline runs.
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (scratch dir, default $TMPDIR), JOBS.
@@ -360,4 +361,8 @@ if [[ -n "$results" ]]; then
     plots=(bench/results/*.md)
     [[ " ${plots[*]} " == *" $results "* ]] || plots+=("$results")
     bench/plot_benchmarks.sh --out docs/img "${plots[@]}"
+    # The real targets of this run next to their own limits (docs/img/targets.png), if it has any.
+    if grep -qE '^\| (sqlite|redis|postgresql|mysql|http|smtp[^|]*|fcm): \|' "$results"; then
+        bench/plot_targets.sh --out docs/img/targets.png "$results"
+    fi
 fi
