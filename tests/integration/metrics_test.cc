@@ -61,13 +61,15 @@ protected:
 TEST_F(metrics_test, counters_match_what_happened_and_probes_answer) {
     std::uint64_t records = 60'000;
     append_sample(*writer, records, 5'000, 1);
-    const std::string target = "sqlite:" + (dir / "target.db");
     auto sink = start_with_metrics("syncline-sink", "sink",
                                    {"--state", state, "--pipeline", "p1", "--acks", acks, "--control", control});
+    // Three delivering workers, so each its own SQLite file: of the workers of one pipeline on one
+    // file only one writes and the others stand by (docs/targets/sqlite.md).
     std::vector<child_process> workers;
     for (int i = 1; i <= 3; ++i)
         workers.push_back(start_with_metrics("syncline-worker", "w" + std::to_string(i),
-                                             {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks,
+                                             {"--target", "sqlite:" + (dir / ("target-w" + std::to_string(i) + ".db")),
+                                              "--pipeline", "p1", "--work", work, "--acks", acks,
                                               "--id", "w" + std::to_string(i), "--coalesce-records", "1000"}));
     auto ventilator = start_with_metrics("syncline-ventilator", "ventilator",
                                          {"--log", log_dir, "--pipeline", "p1", "--work", work, "--control", control,
@@ -150,7 +152,7 @@ TEST_F(metrics_test, status_reports_a_stall_while_the_target_is_locked_and_recov
         return r;
     };
     auto run = start("syncline",
-                     {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "2", "--target",
+                     {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1", "--target",
                       "sqlite:" + db + "?busy_timeout_ms=100", "--ventilator-args", "--ack-timeout-ms 1000",
                       "--worker-args", "--max-retries 2 --retry-backoff-ms 50"},
                      dir / "run.log");
@@ -172,8 +174,7 @@ TEST_F(metrics_test, status_reports_a_stall_while_the_target_is_locked_and_recov
     EXPECT_NE(stalled.output.find("\"lag_records\":5000"), std::string::npos) << stalled.output;
     // The worker is alive but cannot deliver: not ready.
     EXPECT_TRUE(eventually([&] {
-        return http_status(state + "/p1.run/worker-1.metrics", "/ready") == 503 ||
-               http_status(state + "/p1.run/worker-2.metrics", "/ready") == 503;
+        return http_status(state + "/p1.run/worker-1.metrics", "/ready") == 503;
     }, seconds(10)));
 
     sqlite3_exec(lock, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -182,7 +183,7 @@ TEST_F(metrics_test, status_reports_a_stall_while_the_target_is_locked_and_recov
     status_result recovered;
     EXPECT_TRUE(eventually([&] { return (recovered = status()).code == 0; }, seconds(20))) << recovered.output;
     EXPECT_NE(recovered.output.find("\"state\":\"caught_up\""), std::string::npos) << recovered.output;
-    EXPECT_NE(recovered.output.find("\"workers_seen\":[\"p1-worker-1\",\"p1-worker-2\"]"), std::string::npos)
+    EXPECT_NE(recovered.output.find("\"workers_seen\":[\"p1-worker-1\"]"), std::string::npos)
         << recovered.output;
 
     // A killed worker is restarted by the runner, and status counts the restart.
