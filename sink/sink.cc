@@ -10,6 +10,7 @@
 #include "common/cli_options.h"
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
+#include "common/runtime.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "sink/watermark.h"
@@ -425,12 +426,11 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
 }
 
 status run(const sink_options& options, const stop_flag& stop) {
-    metrics::registry registry(metrics::const_labels{{"pipeline", options.pipeline}});
-    sink_metrics m(registry);
-    metrics::health health;
+    runtime::observability observed(metrics::const_labels{{"pipeline", options.pipeline}});
+    sink_metrics m(observed.registry);
+    metrics::health& health = observed.health;
     health.set_ready(false, "opening the state of pipeline " + options.pipeline);
-    auto endpoint = metrics::serve(options.metrics, registry, health, "sink");
-    if (!endpoint.ok()) return endpoint.get_status();
+    SYNCLINE_RETURN_IF_ERROR(observed.serve(options.metrics, "sink"));
 
     auto opened = store::state_store::open({options.state, options.pipeline, options.sync});
     if (!opened.ok()) return opened.get_status();
@@ -445,22 +445,18 @@ status run(const sink_options& options, const stop_flag& stop) {
     zmq::socket_t acks(context, zmq::socket_type::pull);
     zmq::socket_t control(context, zmq::socket_type::router);
     // Acks are small and must not be lost while the sink is busy committing: a deep queue.
-    zmqx::tune(acks, {.send_hwm = 1000, .recv_hwm = 10'000, .immediate = false});
-    zmqx::tune(control, {.send_hwm = 1000, .recv_hwm = 1000, .immediate = false});
     // Declared after the sockets, so the ZAP thread stops before they close.
-    auto secured = curve::secure_sockets(context, options.curve, log_sink,
-                                         {{&acks, "acks", options.acks}, {&control, "control", options.control}}, {});
-    if (!secured.ok()) return secured.get_status();
-    const std::unique_ptr<curve::zap_guard> zap = std::move(secured.value());
-    auto acks_at = zmqx::bind_all(acks, options.acks);
-    if (!acks_at.ok()) return acks_at.get_status();
-    auto control_at = zmqx::bind_all(control, options.control);
-    if (!control_at.ok()) return control_at.get_status();
+    auto channels = runtime::open_channels(
+        context, options.curve, log_sink,
+        {{&acks, "acks", options.acks, {.send_hwm = 1000, .recv_hwm = 10'000, .immediate = false}},
+         {&control, "control", options.control, {.send_hwm = 1000, .recv_hwm = 1000, .immediate = false}}},
+        {});
+    if (!channels.ok()) return channels.get_status();
+    const std::unique_ptr<curve::zap_guard> zap = std::move(channels->zap);
     log_sink.info("started", {{"pipeline", options.pipeline}, {"state", options.state}, {"committed", state.committed()},
                               {"commit_interval_ms", options.commit_interval.count()},
                               {"on_failure", options.on_failure == failure_policy::stop ? "stop" : "dlq"}});
-    for (const auto& endpoint : *acks_at) log_sink.info("listening", {{"channel", "acks"}, {"endpoint", endpoint}});
-    for (const auto& endpoint : *control_at) log_sink.info("listening", {{"channel", "control"}, {"endpoint", endpoint}});
+    channels->log_listening(log_sink);
     health.set_ready(true);
 
     std::string ventilator;  // Routing id of the ventilator that last spoke; empty until one does.
@@ -483,44 +479,24 @@ status run(const sink_options& options, const stop_flag& stop) {
         SYNCLINE_RETURN_IF_ERROR(zmqx::poll(items, std::min(wait, std::chrono::milliseconds(50))));
 
         // Drain what is ready without blocking, so a burst of acks costs one commit.
-        for (int i = 0; i < 1000; ++i) {
-            auto got = zmqx::receive(acks, std::chrono::milliseconds(0));
-            if (!got.ok()) { drop(got.get_status().message()); continue; }
-            if (!got->has_value()) break;
-            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
-            if (!msg.ok()) { drop(msg.get_status().message()); continue; }
-            if (auto* a = std::get_if<wire::ack>(&*msg)) {
-                if (a->pipeline != options.pipeline) { drop("ack for pipeline " + a->pipeline); continue; }
-                state.on_ack(*a);
-            } else if (auto* n = std::get_if<wire::nack>(&*msg)) {
-                if (n->pipeline != options.pipeline) { drop("nack for pipeline " + n->pipeline); continue; }
-                state.on_nack(*n);
-            } else if (auto* r = std::get_if<wire::receipt>(&*msg)) {
-                if (r->pipeline != options.pipeline) { drop("receipt for pipeline " + r->pipeline); continue; }
-                state.on_receipt(*r);
-            } else {
-                drop(std::string("unexpected ") + std::string(wire::type_name(*msg)) + " on the acks channel");
-            }
-        }
-        for (int i = 0; i < 100; ++i) {
-            auto got = zmqx::receive(control, std::chrono::milliseconds(0), true);
-            if (!got.ok()) { drop(got.get_status().message()); continue; }
-            if (!got->has_value()) break;
-            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
-            if (!msg.ok()) { drop(msg.get_status().message()); continue; }
-            if (auto* sent = std::get_if<wire::sent>(&*msg)) {
-                if (sent->pipeline != options.pipeline) { drop("sent for pipeline " + sent->pipeline); continue; }
+        runtime::drain(acks, 1000, false, options.pipeline, dropped, [&](wire::message& msg, const std::string&) {
+            if (auto* a = std::get_if<wire::ack>(&msg)) state.on_ack(*a);
+            else if (auto* n = std::get_if<wire::nack>(&msg)) state.on_nack(*n);
+            else if (auto* r = std::get_if<wire::receipt>(&msg)) state.on_receipt(*r);
+            else drop(std::string("unexpected ") + std::string(wire::type_name(msg)) + " on the acks channel");
+        });
+        runtime::drain(control, 100, true, options.pipeline, dropped, [&](wire::message& msg, const std::string& from) {
+            if (auto* sent = std::get_if<wire::sent>(&msg)) {
                 state.on_sent(*sent);
-                continue;
+                return;
             }
-            auto* h = std::get_if<wire::hello>(&*msg);
-            if (h == nullptr) { drop("unexpected message on the control channel"); continue; }
-            if (h->pipeline != options.pipeline) { drop("hello for pipeline " + h->pipeline); continue; }
-            if (ventilator != (*got)->routing_id) log_sink.info("ventilator connected", {{"epoch", h->ventilator_epoch}});
-            ventilator = (*got)->routing_id;
+            auto* h = std::get_if<wire::hello>(&msg);
+            if (h == nullptr) { drop("unexpected message on the control channel"); return; }
+            if (ventilator != from) log_sink.info("ventilator connected", {{"epoch", h->ventilator_epoch}});
+            ventilator = from;
             // A hello is also the ventilator asking where to resume: answer at once.
             tell_ventilator(true);
-        }
+        });
 
         if (std::chrono::steady_clock::now() >= next_commit) {
             SYNCLINE_RETURN_IF_ERROR(state.commit().with_context("commit"));

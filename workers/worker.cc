@@ -13,6 +13,7 @@
 #include "common/cli_options.h"
 #include "common/codec.h"
 #include "common/log.h"
+#include "common/runtime.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "targets/target.h"
@@ -77,18 +78,15 @@ public:
         // Few batches wait in this worker's queue: what waits here is lost if it dies, and is
         // held up if it is slow. Acks queue deeply and survive a sink restart (no IMMEDIATE).
         // Both sockets drop a peer announcing a message over zmqx::max_message_bytes (the default).
-        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
-        zmqx::tune(_acks, {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)});
-        auto secured = curve::secure_sockets(_context, _options.curve, log_worker, {},
-                                             {{&_work, "work", _options.work}, {&_acks, "acks", _options.acks}});
-        if (!secured.ok()) return secured.get_status();
-        if (_options.curve) {
-            _refusals.emplace(_context, log_worker);
-            _refusals->watch(_work, "work", _options.work);
-            _refusals->watch(_acks, "acks", _options.acks);
-        }
-        SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_work, _options.work));
-        SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_acks, _options.acks));
+        auto channels = runtime::open_channels(
+            _context, _options.curve, log_worker, {},
+            {{&_work, "work", _options.work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true}},
+             {&_acks, "acks", _options.acks,
+              {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)}}},
+            /*watch_refusals=*/true);
+        if (!channels.ok()) return channels.get_status();
+        // CURVE only: reconnects when a server refused us.
+        _refusals = std::move(channels->refusals);
         log_worker.info("started", {{"id", _options.id}, {"pipeline", _options.pipeline},
                                     {"target", cli::redact_secrets("target", _options.target)}, {"work", _options.work},
                                     {"acks", _options.acks}});
@@ -117,16 +115,12 @@ public:
         }
         // Batches already queued to this worker would otherwise wait for the ack timeout.
         std::uint64_t returned = 0;
-        while (true) {
-            auto got = zmqx::receive(_work, milliseconds(0));
-            if (!got.ok()) continue;
-            if (!got->has_value()) break;
-            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
-            if (!msg.ok()) continue;
-            if (auto* b = std::get_if<wire::batch>(&*msg); b && b->pipeline == _options.pipeline) {
+        while (runtime::drain(_work, 1000, false, _options.pipeline, _dropped, [&](wire::message& msg, const std::string&) {
+            if (auto* b = std::get_if<wire::batch>(&msg)) {
                 send_nack(*b, "worker stopping");
                 ++returned;
             }
+        }) > 0) {
         }
         log_worker.info("stopped", {{"batches", _batches}, {"records", _records}, {"nacks", _nacks},
                                     {"failed_records", _failed_records}, {"returned_on_stop", returned},
@@ -416,7 +410,7 @@ private:
     zmq::context_t _context;
     zmq::socket_t _work;
     zmq::socket_t _acks;
-    std::optional<curve::refusal_watch> _refusals;  // CURVE only: reconnects when a server refused us.
+    std::unique_ptr<curve::refusal_watch> _refusals;  // CURVE only: reconnects when a server refused us.
     std::uint64_t _batches = 0, _records = 0, _nacks = 0, _failed_records = 0;
     worker_metrics& _m;
     metrics::health& _health;
@@ -484,12 +478,11 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
 }
 
 status run(const worker_options& options, const stop_flag& stop) {
-    metrics::registry registry(metrics::const_labels{{"pipeline", options.pipeline}, {"worker", options.id}});
-    worker_metrics m(registry);
-    metrics::health health;
+    runtime::observability observed(metrics::const_labels{{"pipeline", options.pipeline}, {"worker", options.id}});
+    worker_metrics m(observed.registry);
+    metrics::health& health = observed.health;
     health.set_ready(false, "opening target " + cli::redact_secrets("target", options.target));
-    auto endpoint = metrics::serve(options.metrics, registry, health, "worker");
-    if (!endpoint.ok()) return endpoint.get_status();
+    SYNCLINE_RETURN_IF_ERROR(observed.serve(options.metrics, "worker"));
 
     // Channel ids derive from the pipeline the records belong to: a replay (pipeline P.replay)
     // sends them under P's ids, so receivers drop what they already have.
