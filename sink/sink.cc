@@ -65,6 +65,20 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     return out;
 }
 
+std::vector<std::string> to_argv(const sink_options& o) {
+    const sink_options defaults;
+    std::vector<std::string> argv{"--state", o.state, "--pipeline", o.pipeline};
+    if (!o.log.empty()) argv.insert(argv.end(), {"--log", o.log});
+    argv.insert(argv.end(), {"--acks", o.acks, "--control", o.control});
+    if (o.commit_interval != defaults.commit_interval)
+        argv.insert(argv.end(), {"--commit-interval-ms", std::to_string(o.commit_interval.count())});
+    if (o.sync != defaults.sync) argv.insert(argv.end(), {"--sync", o.sync ? "true" : "false"});
+    if (o.on_failure != defaults.on_failure)
+        argv.insert(argv.end(), {"--on-failure", o.on_failure == failure_policy::stop ? "stop" : "dlq"});
+    metrics::append_endpoint_argv(o.metrics, argv);
+    return argv;
+}
+
 status run(const sink_options& options, const stop_flag& stop) {
     runtime::observability observed(metrics::const_labels{{"pipeline", options.pipeline}});
     sink_metrics m(observed.registry);

@@ -546,6 +546,27 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     return out;
 }
 
+std::vector<std::string> to_argv(const ventilator_options& o) {
+    const ventilator_options defaults;
+    std::vector<std::string> argv{"--log", o.log, "--pipeline", o.pipeline, "--work", o.work, "--control", o.control};
+    auto number = [&](const char* flag, auto value, auto default_value) {
+        if (value != default_value) argv.insert(argv.end(), {flag, std::to_string(value)});
+    };
+    number("--batch-records", o.batch_records, defaults.batch_records);
+    number("--batch-bytes", o.batch_bytes, defaults.batch_bytes);
+    number("--window", o.window.max_batches, defaults.window.max_batches);
+    number("--ack-timeout-ms", o.window.ack_timeout.count(), defaults.window.ack_timeout.count());
+    number("--tail-interval-ms", o.tail_interval.count(), defaults.tail_interval.count());
+    number("--drain-timeout-ms", o.drain_timeout.count(), defaults.drain_timeout.count());
+    number("--stall-warning-ms", o.stall_warning.count(), defaults.stall_warning.count());
+    number("--to", o.to, defaults.to);
+    if (!o.filter.collections.empty()) argv.insert(argv.end(), {"--collections", join(o.filter.collections)});
+    if (o.filter.upserts != o.filter.deletes) argv.insert(argv.end(), {"--ops", o.filter.upserts ? "upsert" : "delete"});
+    if (o.order != defaults.order) argv.insert(argv.end(), {"--ordering", o.order == ordering::key ? "key" : "none"});
+    metrics::append_endpoint_argv(o.metrics, argv);
+    return argv;
+}
+
 status run(const ventilator_options& options, const stop_flag& stop) {
     auto log = store::change_log::open_reader(options.log);
     if (!log.ok()) return log.get_status();
