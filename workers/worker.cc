@@ -54,7 +54,7 @@ struct worker_metrics {
           delivery_seconds(r.add_histogram("syncline_worker_delivery_duration_seconds",
                                            "Seconds per target call (one call delivers one or more batches).",
                                            metrics::latency_buckets())),
-          in_hand(r.add_gauge("syncline_worker_in_flight_batches", "Batches this worker is delivering now.")),
+          in_flight(r.add_gauge("syncline_worker_in_flight_batches", "Batches this worker is delivering now.")),
           transform_failed(r.add_counter("syncline_worker_transform_failures_total",
                                          "Records the --transform script failed on (error, budget): dead-lettered.")),
           transform_dropped(r.add_counter("syncline_worker_transform_dropped_total",
@@ -63,7 +63,7 @@ struct worker_metrics {
     metrics::counter &batches_received, &records_received, &batches_acked, &records_delivered, &records_failed,
         &batches_nacked, &target_errors, &bad_frames;
     metrics::histogram& delivery_seconds;
-    metrics::gauge& in_hand;
+    metrics::gauge& in_flight;
     metrics::counter &transform_failed, &transform_dropped;
 };
 
@@ -109,9 +109,9 @@ public:
                 records += accept(std::move(**more), group);
             }
             if (group.empty()) continue;
-            _m.in_hand.set(static_cast<double>(group.size()));
+            _m.in_flight.set(static_cast<double>(group.size()));
             deliver(group, stop);
-            _m.in_hand.set(0);
+            _m.in_flight.set(0);
         }
         // Batches already queued to this worker would otherwise wait for the ack timeout.
         std::uint64_t returned = 0;
@@ -475,6 +475,26 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     if (!keys.ok()) return keys.get_status();
     o.curve = std::move(keys.value());
     return out;
+}
+
+std::vector<std::string> to_argv(const worker_options& o) {
+    const worker_options defaults;
+    std::vector<std::string> argv{"--target", o.target, "--pipeline", o.pipeline, "--work", o.work, "--acks", o.acks};
+    if (!o.id.empty()) argv.insert(argv.end(), {"--id", o.id});
+    if (!o.origin_pipeline.empty() && o.origin_pipeline != o.pipeline)
+        argv.insert(argv.end(), {"--origin-pipeline", o.origin_pipeline});
+    auto number = [&](const char* flag, auto value, auto default_value) {
+        if (value != default_value) argv.insert(argv.end(), {flag, std::to_string(value)});
+    };
+    number("--max-retries", o.max_retries, defaults.max_retries);
+    number("--isolate-after-attempts", o.isolate_after_attempts, defaults.isolate_after_attempts);
+    number("--retry-backoff-ms", o.retry_backoff.count(), defaults.retry_backoff.count());
+    number("--coalesce-records", o.coalesce_records, defaults.coalesce_records);
+    if (!o.transform.empty()) argv.insert(argv.end(), {"--transform", o.transform});
+    number("--transform-max-instructions", o.transform_max_instructions, defaults.transform_max_instructions);
+    number("--transform-max-memory-mb", o.transform_max_memory_mb, defaults.transform_max_memory_mb);
+    metrics::append_endpoint_argv(o.metrics, argv);
+    return argv;
 }
 
 status run(const worker_options& options, const stop_flag& stop) {
