@@ -90,8 +90,13 @@ TEST_F(metrics_test, counters_match_what_happened_and_probes_answer) {
         ASSERT_TRUE(eventually([&] { return http_status(file, "/ready") == 200; }, seconds(20))) << name;
     }
 
-    // Kill w1 while the ventilator knows it holds a batch: that batch must be redelivered. A fast
+    // Kill w1 while the ventilator knows it holds a batch: that batch must be redelivered. w1's
+    // database is locked from here on, so a batch it holds is never acked before the kill. A fast
     // pipeline can finish before a scrape sees w1 holding one, so the log grows until one does.
+    sqlite3* w1_lock = nullptr;
+    ASSERT_EQ(sqlite3_open((dir / "target-w1.db").c_str(), &w1_lock), SQLITE_OK);
+    sqlite3_busy_timeout(w1_lock, 30'000);  // w1 may be committing a batch right now.
+    ASSERT_EQ(sqlite3_exec(w1_lock, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
     bool held = false;
     for (std::uint64_t round = 0; round < 10 && !held; ++round) {
         held = eventually([&] { return value(vent, "syncline_ventilator_worker_in_flight_batches", {{"worker", "w1"}}) >= 1; },
@@ -104,6 +109,8 @@ TEST_F(metrics_test, counters_match_what_happened_and_probes_answer) {
     ASSERT_TRUE(held) << "w1 never held a batch";
     workers[0].signal(SIGKILL);
     ASSERT_TRUE(workers[0].wait_for(seconds(5)).has_value());
+    sqlite3_exec(w1_lock, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(w1_lock);
 
     // A bad frame on the sink's acks channel is dropped and counted, never fatal.
     {
