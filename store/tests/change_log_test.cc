@@ -483,5 +483,64 @@ TEST_F(change_log_test, meta_entries_ride_with_an_append) {
     EXPECT_EQ(_log->last_offset(), 3u);
 }
 
+// A staged append is invisible (to the writer's scan and last offset, and to a reader) until the
+// next append makes it visible with its own records and meta, at once; one that never was made
+// visible is gone when a writer opens the log again, and the offsets continue densely.
+TEST_F(change_log_test, staged_records_become_visible_only_with_the_next_append) {
+    auto head = make_batch(2);
+    append(head);
+    auto part1 = make_batch(3, 1), part2 = make_batch(2, 2);
+    auto s1 = _log->stage(part1);
+    ASSERT_RESULT_OK(s1);
+    EXPECT_EQ(s1->first, 3u);
+    auto s2 = _log->stage(part2);
+    ASSERT_RESULT_OK(s2);
+    EXPECT_EQ(s2->first, 6u);
+    EXPECT_EQ(_log->staged_count(), 5u);
+    EXPECT_EQ(_log->last_offset(), 2u);
+    EXPECT_EQ(scan_all(*_log).size(), 2u);
+    auto reader = change_log::open_reader(path());
+    ASSERT_RESULT_OK(reader);
+    ASSERT_TRUE((*reader)->catch_up().ok());
+    EXPECT_EQ((*reader)->last_offset(), 2u);
+    EXPECT_EQ(scan_all(**reader).size(), 2u);
+    std::vector<std::uint64_t> staged;
+    ASSERT_RESULT_OK(_log->scan_staged([&](std::uint64_t o, std::string_view) { staged.push_back(o); return true; }));
+    EXPECT_EQ(staged, (std::vector<std::uint64_t>{3, 4, 5, 6, 7}));
+
+    auto tail = make_batch(1, 3);
+    std::vector<meta_entry> meta{{"capture/s/lsn", "42"}};
+    auto c = _log->append(tail, meta);
+    ASSERT_RESULT_OK(c);
+    EXPECT_EQ(c->first, 3u);
+    EXPECT_EQ(c->last, 8u);
+    EXPECT_EQ(_log->staged_count(), 0u);
+    ASSERT_TRUE((*reader)->catch_up().ok());
+    EXPECT_EQ((*reader)->last_offset(), 8u);
+    EXPECT_EQ(scan_all(**reader).size(), 8u);
+    EXPECT_EQ(**(*reader)->get_meta("capture/s/lsn"), "42");
+
+    // Staged, never made visible (the writer "died"): gone after reopening; offsets go on at 9.
+    auto lost = make_batch(4, 4);
+    ASSERT_RESULT_OK(_log->stage(lost));
+    reopen();
+    EXPECT_EQ(_log->last_offset(), 8u);
+    EXPECT_EQ(_log->staged_count(), 0u);
+    auto next = make_batch(1, 5);
+    EXPECT_EQ(append(next).first, 9u);
+    EXPECT_EQ(scan_all(*_log).size(), 9u);
+    std::size_t beyond = 0;
+    ASSERT_RESULT_OK(_log->scan_staged([&](std::uint64_t, std::string_view) { ++beyond; return true; }));
+    EXPECT_EQ(beyond, 0u);
+    // Staged records alone are made visible by an append with only meta entries.
+    auto only = make_batch(2, 6);
+    ASSERT_RESULT_OK(_log->stage(only));
+    std::vector<record> none;
+    auto m = _log->append(none, meta);
+    ASSERT_RESULT_OK(m);
+    EXPECT_EQ(m->first, 10u);
+    EXPECT_EQ(m->last, 11u);
+}
+
 }  // namespace
 }  // namespace syncline::store
