@@ -2,13 +2,17 @@
 // the same slot type, plugin and publication, output to /dev/null), then the capture latency
 // from source commit to durable append at a steady offered rate. Starts its own PostgreSQL 15
 // (tests/support/postgres_server.h, wal_level=logical) in a temp dir. Results: docs/benchmarks.md.
-//   capture_bench [--updates N] [--txn-rows R] [--rate CHANGES_PER_S] [--seconds S]
+// First, the snapshot of a --snapshot-rows table (200,000) while a writer updates, inserts and
+// deletes in it: snapshot time, rows/s, and the log's state checked against the table.
+//   capture_bench [--snapshot-rows N] [--updates N] [--txn-rows R] [--rate CHANGES_PER_S] [--seconds S]
+//                 [--only-snapshot 1]
 #include <libpq-fe.h>
 #include <signal.h>
 
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <mutex>
 #include <chrono>
@@ -62,10 +66,89 @@ double percentile(std::vector<double> v, double p) {
     return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
+// The log's state (last value per key) of `collection`.
+std::map<std::string, std::string> log_state(const std::string& dir, const std::string& collection) {
+    std::map<std::string, std::string> state;
+    auto log = store::change_log::open_reader(dir);
+    if (!log.ok()) return state;
+    (void)(*log)->scan(1, SIZE_MAX, SIZE_MAX, [&](std::uint64_t, std::string_view encoded) {
+        auto r = codec::decode_record(encoded);
+        if (!r.ok() || r->collection != collection) return true;
+        if (r->operation == op::del) state.erase(std::string(r->key));
+        else state[std::string(r->key)] = std::string(r->value);
+        return true;
+    });
+    return state;
+}
+
+// Snapshot of a `rows`-row table while a writer changes it, then streaming: the log must equal the table.
+int snapshot_run(syncline::testing::postgres_server& server, const std::string& dir, long rows) {
+    PGconn* c = PQconnectdb(server.conninfo().c_str());
+    exec(c, "CREATE TABLE big (id int PRIMARY KEY, n int, pad text)");
+    exec(c, "INSERT INTO big SELECT g, 0, 'padding-' || g FROM generate_series(1, " + std::to_string(rows) + ") g");
+    exec(c, "ANALYZE big");
+    std::atomic<bool> stop{false};
+    std::atomic<long> writes{0};
+    std::thread writer([&] {
+        PGconn* w = PQconnectdb(server.conninfo().c_str());
+        unsigned long x = 12345;
+        while (!stop) {
+            x = x * 6364136223846793005UL + 1442695040888963407UL;
+            const long id = 1 + static_cast<long>((x >> 33) % static_cast<unsigned long>(rows + rows / 4));
+            if ((x >> 20) % 5 == 0) exec(w, "DELETE FROM big WHERE id = " + std::to_string(id));
+            else exec(w, "INSERT INTO big VALUES (" + std::to_string(id) + ", " + std::to_string(writes.load()) +
+                             ", 'w') ON CONFLICT (id) DO UPDATE SET n = excluded.n, pad = 'u'");
+            ++writes;
+        }
+        PQfinish(w);
+    });
+    while (writes < 50) std::this_thread::sleep_for(milliseconds(1));
+    const std::string source = server.uri_without_password("postgres", "publication=ps&slot=snap&create=true&tables=big&password_env=SYNCLINE_BENCH_PGPASSWORD");
+    const std::string log_dir = dir + "/snaplog";
+    const long writes_at_start = writes;
+    const auto t0 = steady_clock::now();
+    auto cap = syncline::testing::start("syncline-capture", {"--log", log_dir, "--source", source}, dir + "/snap.log");
+    while (syncline::testing::read_file(dir + "/snap.log").find("streaming slot=snap") == std::string::npos) {
+        if (!cap.running()) {
+            std::fprintf(stderr, "capture exited: %s\n", syncline::testing::read_file(dir + "/snap.log").c_str());
+            return 1;
+        }
+        std::this_thread::sleep_for(milliseconds(5));
+    }
+    const double snap_s = duration<double>(steady_clock::now() - t0).count();
+    const long writes_during = writes - writes_at_start;
+    std::this_thread::sleep_for(seconds(1));  // writes go on across the boundary
+    stop = true;
+    writer.join();
+    const auto end = *capture::parse_lsn(value(c, "SELECT pg_current_wal_insert_lsn()"));
+    while (stored_position(log_dir, "snap") < end) std::this_thread::sleep_for(milliseconds(20));
+    cap.signal(SIGTERM);
+    cap.wait_for(seconds(30));
+    std::map<std::string, std::string> table;
+    PGresult* r = PQexec(c, "SELECT id, n, pad FROM big");
+    for (int i = 0; i < PQntuples(r); ++i)
+        table[PQgetvalue(r, i, 0)] = std::string("{\"id\":") + PQgetvalue(r, i, 0) + ",\"n\":" + PQgetvalue(r, i, 1) + ",\"pad\":\"" +
+                                     PQgetvalue(r, i, 2) + "\"}";
+    PQclear(r);
+    const auto state = log_state(log_dir, "public.big");
+    std::size_t differ = 0;
+    for (const auto& [k, v] : table) {
+        auto it = state.find(k);
+        if (it == state.end() || it->second != v) ++differ;
+    }
+    for (const auto& [k, v] : state) differ += table.count(k) ? 0 : 1;
+    std::printf("snapshot of %ld rows while writing: %.2f s from start to streaming (%.0f rows/s), %ld writes during it, "
+                "%ld in all; log state vs table: %zu rows, %zu differences\n",
+                rows, snap_s, static_cast<double>(rows) / snap_s, writes_during, writes.load(), table.size(), differ);
+    exec(c, "SELECT pg_drop_replication_slot('snap')");
+    PQfinish(c);
+    return differ == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    long updates = 1'000'000, txn_rows = 1000, rate = 10'000, seconds_run = 10;
+    long updates = 1'000'000, txn_rows = 1000, rate = 10'000, seconds_run = 10, snapshot_rows = 200'000, only_snapshot = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         const long v = std::atol(argv[i + 1]);
@@ -73,11 +156,15 @@ int main(int argc, char** argv) {
         else if (a == "--txn-rows") txn_rows = v;
         else if (a == "--rate") rate = v;
         else if (a == "--seconds") seconds_run = v;
+        else if (a == "--snapshot-rows") snapshot_rows = v;
+        else if (a == "--only-snapshot") only_snapshot = v;
     }
     ::setenv("SYNCLINE_BENCH_PGPASSWORD", syncline::testing::postgres_server::password, 1);
     syncline::testing::postgres_server server({"wal_level=logical", "max_wal_senders=10", "max_replication_slots=10",
                                      "max_wal_size=4GB"});
     syncline::testing::temp_dir dir;
+    if (snapshot_rows > 0 && snapshot_run(server, dir.path(), snapshot_rows) != 0) return 1;
+    if (only_snapshot) return 0;
     PGconn* c = PQconnectdb(server.conninfo().c_str());
     const long keys = std::max(txn_rows, 100'000L);
     exec(c, "CREATE TABLE t (id int PRIMARY KEY, n bigint, pad text)");

@@ -368,14 +368,14 @@ TEST(CaptureWalLevel, ReplicaWalLevelIsRefusedInOneLine) {
 TEST_F(CaptureTest, SnapshotWhileWritesGoOnLosesNothingAtTheBoundary) {
     conn c(server().conninfo(db));
     c.exec("CREATE TABLE big (id int PRIMARY KEY, n int, pad text)");
-    c.exec("INSERT INTO big SELECT g, 0, 'p' FROM generate_series(1, 20000) g");
+    c.exec("INSERT INTO big SELECT g, 0, 'p' FROM generate_series(1, 200000) g");  // issue 15: 200,000 rows
     std::atomic<bool> stop{false};
     std::atomic<int> writes{0};
     std::thread writer([&] {
         conn w(server().conninfo(db));
         std::mt19937 rng(7);
         while (!stop) {
-            const int id = 1 + static_cast<int>(rng() % 25000);
+            const int id = 1 + static_cast<int>(rng() % 250000);
             if (rng() % 5 == 0) w.exec("DELETE FROM big WHERE id = " + std::to_string(id));
             else w.exec("INSERT INTO big VALUES (" + std::to_string(id) + ", " + std::to_string(writes.load()) +
                         ", 'w') ON CONFLICT (id) DO UPDATE SET n = excluded.n, pad = 'u'");
@@ -383,13 +383,16 @@ TEST_F(CaptureTest, SnapshotWhileWritesGoOnLosesNothingAtTheBoundary) {
         }
     });
     while (writes < 50) std::this_thread::yield();
-    start_capture("publication=p&slot=" + db + "&create=true&tables=big", {"--snapshot-chunk", "3000"});
+    const int at_start = writes;
+    start_capture("publication=p&slot=" + db + "&create=true&tables=big");
     const bool streaming =
         eventually([&] { return read_file(dir / "capture.log").find("streaming slot=" + db) != std::string::npos; }, 60s);
-    while (streaming && writes < 1000) std::this_thread::yield();  // keep writing across the boundary
+    const int at_stream = writes;
+    while (streaming && writes < at_stream + 300) std::this_thread::yield();  // keep writing across the boundary
     stop = true;
     writer.join();
     ASSERT_TRUE(streaming) << read_file(dir / "capture.log");
+    EXPECT_GT(at_stream, at_start) << "no write went on during the snapshot";
     wait_caught_up();
     ASSERT_EQ(stop_capture(), 0);
 
@@ -401,7 +404,7 @@ TEST_F(CaptureTest, SnapshotWhileWritesGoOnLosesNothingAtTheBoundary) {
         if (r.operation == op::del) state.erase(r.key);
         else state[r.key] = r.value;
     }
-    EXPECT_GE(snapshot_rows, 19'000u);
+    EXPECT_GE(snapshot_rows, 190'000u);
     PGresult* rows = PQexec(c.c, "SELECT id, n, pad FROM big ORDER BY id");
     ASSERT_EQ(PQresultStatus(rows), PGRES_TUPLES_OK);
     std::map<std::string, std::string> source;
