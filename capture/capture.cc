@@ -187,7 +187,9 @@ private:
     bool _tables_dirty = false;  // _copied changed: store it with the next append
     bool _streaming = false;
     clock::time_point _next_feedback{};
-    std::uint64_t _staged_txn_lsn = 0;  // commit LSN of the transaction with staged records
+    std::uint64_t _staged_txn_lsn = 0;
+    std::uint64_t _appends = 0;  // synced appends of whole transactions (group commits)
+    clock::duration _append_time{};  // spent in them (logged at the stop)  // commit LSN of the transaction with staged records
     rate_limiter _wal_warning{std::chrono::minutes(1)};
     // Committed transactions not appended yet (group commit, see commit()).
     static constexpr std::size_t group_records = 100'000;
@@ -679,9 +681,12 @@ status session::flush() {
     std::vector<store::meta_entry> meta{{position_key(_src.slot), std::to_string(_pending_end)}};
     if (_tables_dirty) meta.push_back({tables_key(_src.slot), tables_json()});
     const std::uint64_t staged = _log->staged_count();
+    const auto t0 = clock::now();
     auto a = _log->append(_pending, meta);
+    _append_time += clock::now() - t0;
     if (!a.ok()) return a.get_status();
     _tables_dirty = false;
+    ++_appends;
     _stored = _pending_end;
     _m.changes.inc(_pending.size() + staged);
     _m.transactions.inc(_pending_txns);
@@ -806,7 +811,9 @@ status session::stream(metrics::health& health) {
     }
     SYNCLINE_RETURN_IF_ERROR(flush());
     SYNCLINE_RETURN_IF_ERROR(send_feedback(false));
-    lg.info("stopped", {{"slot", _src.slot}, {"confirmed", format_lsn(_confirmed)}});
+    lg.info("stopped", {{"slot", _src.slot}, {"confirmed", format_lsn(_confirmed)}, {"appends", _appends},
+                        {"append_ms", std::chrono::duration_cast<std::chrono::milliseconds>(_append_time).count()},
+                        {"transactions", _m.transactions.value()}});
     return {};
 }
 

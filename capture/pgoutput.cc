@@ -81,10 +81,11 @@ transaction pgoutput_decoder::take_open_part() {
 }
 
 void pgoutput_decoder::add_headers(record& r, std::uint64_t lsn) const {
+    r.headers.reserve(4);
     r.headers.emplace_back("lsn", format_lsn(lsn));
-    r.headers.emplace_back("xid", std::to_string(_current.xid));
-    r.headers.emplace_back("commit_lsn", format_lsn(_current.commit_lsn));
-    r.headers.emplace_back("commit_time", format_pg_timestamp(_current.commit_time_pg));
+    r.headers.emplace_back("xid", _xid_text);
+    r.headers.emplace_back("commit_lsn", _commit_lsn_text);
+    r.headers.emplace_back("commit_time", _commit_time_text);
 }
 
 status pgoutput_decoder::decode(std::string_view message, std::uint64_t lsn) {
@@ -104,6 +105,10 @@ status pgoutput_decoder::decode(std::string_view message, std::uint64_t lsn) {
         if (!in.ok()) return bad("truncated");
         _open = true;
         _pending_bytes = 0;
+        // The same for every change of the transaction: formatted once.
+        _xid_text = std::to_string(_current.xid);
+        _commit_lsn_text = format_lsn(_current.commit_lsn);
+        _commit_time_text = format_pg_timestamp(_current.commit_time_pg);
         return {};
     }
     case 'C': {

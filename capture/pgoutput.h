@@ -101,6 +101,7 @@ private:
     table_lookup _lookup;
     change_filter _keep;
     std::size_t _pending_bytes = 0;
+    std::string _xid_text, _commit_lsn_text, _commit_time_text;  // the open transaction's headers
     std::map<std::uint32_t, relation> _relations;
     bool _open = false;
     transaction _current;

@@ -3,7 +3,11 @@
 // at random moments against an oracle, heartbeats on an idle source, bad configurations, the
 // snapshot while writes go on, SIGTERM.
 #include <libpq-fe.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -607,6 +611,60 @@ TEST_F(CaptureTest, BigTransactionIsStagedAndAppearsWhole) {
     for (std::size_t i = before; i < log.size(); ++i) truncated += log[i].headers.count("truncate");
     EXPECT_EQ(truncated, 3002u);
     EXPECT_EQ(log_state(log, "public.t"), table_state(c, "t"));
+}
+
+// On a terminal the snapshot shows one redrawn progress bar (rate, ETA) instead of a log line per
+// chunk (issue 18); the other tests, whose stderr is a file, see the plain lines.
+TEST_F(CaptureTest, SnapshotDrawsOneProgressBarOnATerminal) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE t (id int PRIMARY KEY, n int)");
+    c.exec("INSERT INTO t SELECT g, g FROM generate_series(1, 3000) g");
+    c.exec("ANALYZE t");
+    int master = -1, slave = -1;
+    ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+    const std::string bin = binary("syncline-capture");
+    std::vector<std::string> args = {bin, "--log", dir / "log", "--source", source("publication=p&slot=" + db + "&create=true&tables=t"),
+                                     "--snapshot-chunk", "100", "--snapshot-max-rows-per-second", "5000"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ::setsid();
+        ::dup2(slave, 1);
+        ::dup2(slave, 2);
+        ::close(master);
+        ::execv(bin.c_str(), argv.data());
+        ::_exit(127);
+    }
+    ::close(slave);
+    std::string out;
+    bool signalled = false;
+    for (;;) {
+        pollfd pfd{master, POLLIN, 0};
+        if (::poll(&pfd, 1, 60'000) <= 0) break;  // a guard against a hang, not a timing assertion
+        char buf[4096];
+        const ssize_t n = ::read(master, buf, sizeof buf);
+        if (n <= 0) break;  // EIO: the process ended
+        out.append(buf, static_cast<std::size_t>(n));
+        if (!signalled && out.find("streaming slot=") != std::string::npos) {
+            ::kill(pid, SIGTERM);
+            signalled = true;
+        }
+    }
+    ::close(master);
+    int wstatus = 0;
+    if (!signalled) ::kill(pid, SIGKILL);
+    ::waitpid(pid, &wstatus, 0);
+    ASSERT_TRUE(signalled) << out;
+    EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << out;
+    EXPECT_NE(out.find("\rsnapshot public.t ["), std::string::npos) << out;  // redrawn in place
+    EXPECT_NE(out.find("3,000/3,000"), std::string::npos) << out;
+    EXPECT_NE(out.find("/s"), std::string::npos) << out;
+    EXPECT_NE(out.find("ETA"), std::string::npos) << out;
+    EXPECT_EQ(out.find("snapshot table=public.t rows="), std::string::npos) << "chunk lines on a terminal: " << out;
+    EXPECT_NE(out.find("snapshot table done table=public.t rows=3000"), std::string::npos) << out;
 }
 
 // PostgreSQL -> syncline-capture -> `syncline run` -> SQLite, then `syncline verify --source`:
