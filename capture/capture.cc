@@ -4,6 +4,10 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <iterator>
 #include <map>
 #include <set>
@@ -121,9 +125,22 @@ public:
         });
     }
 
+    ~session() { stop_appender(); }
+
     status run(metrics::health& health);
 
 private:
+    // Whole transactions on their way to the log: one synced append (records, then the meta
+    // entries: the position, the captured tables), done by the appender thread while the main
+    // thread reads and decodes what follows (the fsync no longer stalls the stream).
+    struct append_job {
+        std::vector<record> records;
+        std::map<std::string, std::string> meta;  // last value per key wins when jobs are merged
+        std::uint64_t end = 0;                    // the position the append makes durable
+        std::int64_t commit_time = 0;
+        std::size_t txns = 0;
+        std::uint64_t staged = 0;  // staged records this append makes visible
+    };
     // A Relation message (at start, and after each schema change): the key columns as the catalog
     // has them now; the last known ones if the catalog cannot say (table dropped since).
     result<table_info> lookup(const std::string& schema, const std::string& name) {
@@ -160,6 +177,10 @@ private:
     std::string tables_json() const;
     status keep_stream_alive();
     status spill();
+    status append_now(append_job& job);
+    void appender_loop();
+    status drain();
+    void stop_appender();
     status stream(metrics::health& health);
     status commit(transaction txn);
     status flush();
@@ -176,7 +197,7 @@ private:
     pg_connection _sql, _repl;
     std::vector<table_info> _tables;
     pgoutput_decoder _decoder;
-    std::uint64_t _stored = 0;     // End LSN of the last transaction in the log.
+    std::atomic<std::uint64_t> _stored{0};  // End LSN of the last transaction durable in the log.
     std::uint64_t _idle_pos = 0;   // A keepalive's position with nothing open: confirmable.
     std::uint64_t _confirmed = 0;  // What we last told the server.
     // Captured tables -> the commit LSN from which their changes count (a copy's snapshot point;
@@ -189,7 +210,18 @@ private:
     clock::time_point _next_feedback{};
     std::uint64_t _staged_txn_lsn = 0;
     std::uint64_t _appends = 0;  // synced appends of whole transactions (group commits)
-    clock::duration _append_time{};  // spent in them (logged at the stop)  // commit LSN of the transaction with staged records
+    clock::duration _append_time{};  // spent in them (logged at the stop)
+    std::uint64_t _staged = 0;       // records of the open transaction staged in the log
+    // The appender thread (started with the stream); the log is used by one thread at a time:
+    // the main thread touches it only after drain().
+    std::thread _appender;
+    std::mutex _amu;
+    std::condition_variable _acv, _adone;
+    std::deque<append_job> _queue;
+    std::size_t _queued_records = 0;
+    bool _abusy = false, _astop = false;
+    status _aerr;
+    std::atomic<bool> _append_failed{false};  // commit LSN of the transaction with staged records
     rate_limiter _wal_warning{std::chrono::minutes(1)};
     // Committed transactions not appended yet (group commit, see commit()).
     static constexpr std::size_t group_records = 100'000;
@@ -282,7 +314,7 @@ status session::prepare_slot() {
     }
     if (*stored)
         return status{errc::invalid_argument, "source " + _src.description + ": slot " + _src.slot +
-                                                  " is gone but the log holds its position " + format_lsn(_stored) +
+                                                  " is gone but the log holds its position " + format_lsn(_stored.load()) +
                                                   ": the changes since are lost; capture into a new slot name (it copies the tables again)"};
     if (!_src.create)
         return status{errc::invalid_argument, "source " + _src.description + ": replication slot " + _src.slot +
@@ -420,7 +452,8 @@ status session::snapshot(const std::string& snapshot_name, std::uint64_t consist
 // added later").
 status session::copy_added_table(const table_info& t) {
     SYNCLINE_RETURN_IF_ERROR(flush());
-    if (_log->staged_count() != 0) return status{errc::corruption, "copy of an added table inside a staged transaction"};
+    SYNCLINE_RETURN_IF_ERROR(drain());
+    if (_staged != 0) return status{errc::corruption, "copy of an added table inside a staged transaction"};
     const std::string collection = t.collection();
     auto copying = _log->get_meta(copying_key(_src.slot));
     if (!copying.ok()) return copying.get_status();
@@ -632,15 +665,16 @@ status session::fill_toast_gaps(transaction& txn) {
 // is the last one's end. The group is appended as soon as the socket has nothing more to read, a
 // keepalive arrives, it holds `group_records` records, or the capture stops.
 status session::commit(transaction txn) {
-    if (txn.end_lsn <= std::max(_stored, _pending_end)) {
+    if (txn.end_lsn <= std::max(_stored.load(), _pending_end)) {
         _m.skipped.inc();
         return {};
     }
-    const bool staged = _log->staged_count() > 0;
+    const bool staged = _staged > 0;
     SYNCLINE_RETURN_IF_ERROR(fill_toast_gaps(txn));
     if (!txn.truncates.empty()) {
         // Its deletes are computed from the log: everything before it must be there.
         SYNCLINE_RETURN_IF_ERROR(flush());
+        SYNCLINE_RETURN_IF_ERROR(drain());
         SYNCLINE_RETURN_IF_ERROR(expand_truncates(txn));
     }
     if (_pending.empty()) _pending = std::move(txn.records);
@@ -659,8 +693,9 @@ status session::commit(transaction txn) {
 // already held (the server resends it after a restart) is dropped instead: its Commit is skipped.
 status session::spill() {
     transaction part = _decoder.take_open_part();
-    if (part.commit_lsn < std::max(_stored, _pending_end)) return {};
+    if (part.commit_lsn < std::max(_stored.load(), _pending_end)) return {};
     SYNCLINE_RETURN_IF_ERROR(flush());  // Earlier whole transactions go first.
+    SYNCLINE_RETURN_IF_ERROR(drain());
     SYNCLINE_RETURN_IF_ERROR(fill_toast_gaps(part));
     SYNCLINE_RETURN_IF_ERROR(expand_truncates(part));
     _m.unchanged_toast.inc(part.unchanged_toast);
@@ -673,32 +708,104 @@ status session::spill() {
     auto st = _log->stage(part.records);
     if (!st.ok()) return st.get_status();
     _m.staged_records.inc(part.records.size());
+    _staged += part.records.size();
     return {};
 }
 
 status session::flush() {
     if (_pending_txns == 0) return {};
-    std::vector<store::meta_entry> meta{{position_key(_src.slot), std::to_string(_pending_end)}};
-    if (_tables_dirty) meta.push_back({tables_key(_src.slot), tables_json()});
-    const std::uint64_t staged = _log->staged_count();
-    const auto t0 = clock::now();
-    auto a = _log->append(_pending, meta);
-    _append_time += clock::now() - t0;
-    if (!a.ok()) return a.get_status();
+    append_job job;
+    job.records = std::move(_pending);
+    _pending = {};
+    job.meta[position_key(_src.slot)] = std::to_string(_pending_end);
+    if (_tables_dirty) job.meta[tables_key(_src.slot)] = tables_json();
+    job.end = _pending_end;
+    job.commit_time = _pending_commit_time;
+    job.txns = _pending_txns;
+    job.staged = _staged;
     _tables_dirty = false;
-    ++_appends;
-    _stored = _pending_end;
-    _m.changes.inc(_pending.size() + staged);
-    _m.transactions.inc(_pending_txns);
-    const double lag_ms = static_cast<double>(now_pg_micros() - _pending_commit_time) / 1000.0;
-    _m.lag_seconds.set(std::max(0.0, lag_ms / 1000.0));
-    _pending.clear();
     _pending_txns = 0;
+    _staged = 0;
+    if (!_appender.joinable()) return append_now(job);
+    std::unique_lock lock(_amu);
+    // Bounded: while the appender is behind, the main thread waits (memory holds ~2 groups).
+    _adone.wait(lock, [&] { return _queued_records < 2 * group_records || !_aerr.ok(); });
+    if (!_aerr.ok()) return _aerr;
+    _queued_records += job.records.size();
+    _queue.push_back(std::move(job));
+    _acv.notify_one();
     return {};
 }
 
+status session::append_now(append_job& job) {
+    std::vector<store::meta_entry> meta;
+    for (auto& [key, value] : job.meta) meta.push_back({key, value});
+    const auto t0 = clock::now();
+    auto a = _log->append(job.records, meta);
+    _append_time += clock::now() - t0;
+    if (!a.ok()) return a.get_status();
+    ++_appends;
+    _stored = job.end;
+    _m.changes.inc(job.records.size() + job.staged);
+    _m.transactions.inc(job.txns);
+    const double lag_ms = static_cast<double>(now_pg_micros() - job.commit_time) / 1000.0;
+    _m.lag_seconds.set(std::max(0.0, lag_ms / 1000.0));
+    return {};
+}
+
+// Takes every queued job (up to group_records records) into one append: group commit also of
+// what queued up during the previous fsync. After a failure nothing more is appended (order).
+void session::appender_loop() {
+    std::unique_lock lock(_amu);
+    for (;;) {
+        _acv.wait(lock, [&] { return _astop || !_queue.empty(); });
+        if (_queue.empty()) return;
+        append_job merged = std::move(_queue.front());
+        _queue.pop_front();
+        while (!_queue.empty() && merged.records.size() + _queue.front().records.size() <= group_records) {
+            append_job& next = _queue.front();
+            std::move(next.records.begin(), next.records.end(), std::back_inserter(merged.records));
+            for (auto& [key, value] : next.meta) merged.meta[key] = std::move(value);
+            merged.end = next.end;
+            merged.commit_time = next.commit_time;
+            merged.txns += next.txns;
+            merged.staged += next.staged;
+            _queue.pop_front();
+        }
+        _queued_records -= std::min(_queued_records, merged.records.size());
+        _abusy = true;
+        lock.unlock();
+        status s = _aerr.ok() ? append_now(merged) : status{};
+        lock.lock();
+        _abusy = false;
+        if (!s.ok() && _aerr.ok()) {
+            _aerr = s;
+            _append_failed = true;
+        }
+        _adone.notify_all();
+    }
+}
+
+// Waits until everything flushed is durable (or failed): then the main thread may use the log.
+status session::drain() {
+    if (!_appender.joinable()) return {};
+    std::unique_lock lock(_amu);
+    _adone.wait(lock, [&] { return (_queue.empty() && !_abusy) || !_aerr.ok(); });
+    return _aerr;
+}
+
+void session::stop_appender() {
+    if (!_appender.joinable()) return;
+    {
+        std::lock_guard lock(_amu);
+        _astop = true;
+    }
+    _acv.notify_all();
+    _appender.join();
+}
+
 status session::send_feedback(bool reply_requested) {
-    const std::uint64_t pos = std::max(_stored, _idle_pos);
+    const std::uint64_t pos = std::max(_stored.load(), _idle_pos);
     std::string msg = "r";
     put_be64(msg, pos);  // written
     put_be64(msg, pos);  // flushed: durable in the log
@@ -728,7 +835,7 @@ void session::poll_slot_stats() {
 }
 
 status session::stream(metrics::health& health) {
-    std::string cmd = "START_REPLICATION SLOT " + quote_ident(_src.slot) + " LOGICAL " + format_lsn(_stored) +
+    std::string cmd = "START_REPLICATION SLOT " + quote_ident(_src.slot) + " LOGICAL " + format_lsn(_stored.load()) +
                       " (proto_version '1', publication_names '";
     for (char c : quote_ident(_src.publication)) cmd += c == '\'' ? std::string("''") : std::string(1, c);
     cmd += "')";
@@ -740,13 +847,15 @@ status session::stream(metrics::health& health) {
         return status{errc::unavailable, "source " + _src.description + ": START_REPLICATION: " + msg};
     }
     PQclear(r);
-    lg.info("streaming", {{"slot", _src.slot}, {"publication", _src.publication}, {"from", format_lsn(_stored)},
+    lg.info("streaming", {{"slot", _src.slot}, {"publication", _src.publication}, {"from", format_lsn(_stored.load())},
                           {"tables", _tables.size()}});
     health.set_ready(true);
     _streaming = true;
     _next_feedback = clock::now();
+    _appender = std::thread([this] { appender_loop(); });
     for (;;) {
         health.beat();
+        if (_append_failed) return drain();
         if (_stop.stop_requested() && !_decoder.in_transaction()) break;
         char* buf = nullptr;
         const int n = PQgetCopyData(_repl.get(), &buf, 1);
@@ -765,6 +874,7 @@ status session::stream(metrics::health& health) {
         }
         if (n < 0) {
             SYNCLINE_RETURN_IF_ERROR(flush());  // Whole transactions received before the end still count.
+            SYNCLINE_RETURN_IF_ERROR(drain());
             std::string msg = PQerrorMessage(_repl.get());
             while (!msg.empty() && msg.back() == '\n') msg.pop_back();
             return status{errc::unavailable, "source " + _src.description + ": replication stream ended" +
@@ -777,7 +887,7 @@ status session::stream(metrics::health& health) {
             const std::uint64_t start = get_be64(data.data() + 1);
             s = _decoder.decode(data.substr(25), start);
             if (s.ok() && _o.max_transaction_records > 0 &&
-                _decoder.pending_records() + _log->staged_count() > _o.max_transaction_records)
+                _decoder.pending_records() + _staged > _o.max_transaction_records)
                 s = status{errc::invalid_argument, "a source transaction holds more than --max-transaction-records=" +
                                                        std::to_string(_o.max_transaction_records) + " changes"};
             if (s.ok() && _decoder.in_transaction() && _decoder.pending_bytes() > _o.transaction_memory_bytes) s = spill();
@@ -794,6 +904,7 @@ status session::stream(metrics::health& health) {
             const std::uint64_t wal_end = get_be64(data.data() + 1);
             reply = data[17] != 0;
             s = flush();
+            if (s.ok()) s = drain();  // confirmable only once durable
             // Nothing open and everything received appended: the server may forget up to here.
             if (s.ok() && !_decoder.in_transaction() && wal_end > _idle_pos) {
                 _idle_pos = wal_end;
@@ -810,6 +921,8 @@ status session::stream(metrics::health& health) {
         }
     }
     SYNCLINE_RETURN_IF_ERROR(flush());
+    SYNCLINE_RETURN_IF_ERROR(drain());
+    stop_appender();
     SYNCLINE_RETURN_IF_ERROR(send_feedback(false));
     lg.info("stopped", {{"slot", _src.slot}, {"confirmed", format_lsn(_confirmed)}, {"appends", _appends},
                         {"append_ms", std::chrono::duration_cast<std::chrono::milliseconds>(_append_time).count()},
