@@ -7,7 +7,12 @@
 //   - on start it resumes from that LSN and skips transactions the log already holds;
 //   - it confirms an LSN to PostgreSQL only after the append holding it returned (synced), and
 //     advances the slot on an idle source from the server's keepalives (no transaction open);
-//   - a new slot first copies the tables in its exported snapshot (chunked appends), then streams.
+//   - a new slot first copies the tables in its exported snapshot (chunked appends), then streams;
+//     a table added later is copied in the snapshot of a temporary slot, and its changes committed
+//     before that snapshot's point are dropped from the stream;
+//   - an open transaction past transaction_memory_bytes is staged in the log (invisible) and made
+//     visible whole by its commit's append;
+//   - appends run on an appender thread while the main thread decodes (run() owns both).
 // run() returns ok after a requested stop (the open transaction is finished, appended and
 // confirmed first). Errors: invalid_argument for configuration problems (exit 2: no REPLICATION
 // privilege, wal_level not logical, missing table, no primary key, missing publication/slot
