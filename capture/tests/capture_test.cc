@@ -573,6 +573,39 @@ TEST_F(CaptureTest, TablesAddedLaterAreCopiedWithNoLossAtTheBoundary) {
     EXPECT_GE(copied_b, 1000u);
 }
 
+// A capture killed while copying a table added later copies it again at the next start (a new
+// temporary slot): rows the first attempt copied that were deleted since get delete records, and
+// no change is doubled at the new copy's boundary.
+TEST_F(CaptureTest, KilledCopyOfAnAddedTableStartsAgain) {
+    conn c(server().conninfo(db));
+    c.exec("CREATE TABLE a (id int PRIMARY KEY, n int, pad text)");
+    c.exec("CREATE TABLE b (id int PRIMARY KEY, n int, pad text)");
+    c.exec("INSERT INTO b SELECT g, 0, 'p' FROM generate_series(1, 3000) g");
+    c.exec("ANALYZE b");
+    start_capture("publication=p&slot=" + db + "&create=true&tables=a",
+                  {"--snapshot-chunk", "100", "--snapshot-max-rows-per-second", "2000"});
+    wait_caught_up();
+    c.exec("ALTER PUBLICATION p ADD TABLE b");
+    c.exec("UPDATE b SET n = 1 WHERE id = 2999");  // the stream announces b: the capture copies it
+    ASSERT_TRUE(eventually([&] { return read_file(dir / "capture.log").find("snapshot table=public.b rows=500", log_mark) != std::string::npos; },
+                           60s))
+        << read_file(dir / "capture.log");
+    capture->signal(SIGKILL);
+    capture->wait_for(10s);
+    c.exec("DELETE FROM b WHERE id <= 100");  // copied by the first attempt, gone now
+    c.exec("UPDATE b SET n = 2, pad = 'u' WHERE id BETWEEN 101 AND 200");
+    start_capture("publication=p&slot=" + db + "&create=true&tables=a");
+    wait_caught_up();
+    c.exec("UPDATE b SET n = 3 WHERE id = 3000");
+    wait_caught_up();
+    ASSERT_EQ(stop_capture(), 0);
+    auto log = read_log(dir / "log");
+    const auto b_log = log_state(log, "public.b");
+    EXPECT_EQ(b_log.size(), 2900u);
+    EXPECT_TRUE(b_log == table_state(c, "b")) << "public.b differs";
+    expect_stream_after_copy(log, "public.b");
+}
+
 // A source transaction bigger than --transaction-memory-bytes is staged in the log in parts and
 // made visible whole at its commit: a reader polling the log never sees a part of it; a TRUNCATE
 // inside it deletes the keys its staged part inserted too.
