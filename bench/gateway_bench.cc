@@ -1,10 +1,11 @@
 // gateway_bench: ingest throughput and ack latency of the gateway (gateway/gateway.h), run in this
 // process on a fresh log, with N producer threads over ZeroMQ ipc, ZeroMQ tcp and HTTP, each
 // sending requests of B records and waiting for each durable ack (one request in flight per
-// producer, as gateway/client.h does). Prints one Markdown row per configuration:
+// producer; with --window W, ZeroMQ producers keep up to W requests in flight with
+// client::send/collect). Prints one Markdown row per configuration:
 //   | transport | producers | batch | records/s | acks/s | ack p50 ms | ack p99 ms |
 // usage: gateway_bench [--seconds S] [--dir DIR] [--transports zmq-ipc,zmq-tcp,http]
-//                      [--producers 1,4,16] [--batches 1,100,1000] [--no-sync] [--rate R]
+//                      [--producers 1,4,16] [--batches 1,100,1000] [--no-sync] [--rate R] [--window W]
 // --rate R: open loop; the producers together offer R records/s (each request sent at its
 // scheduled time, or at once when late) and latency counts from the scheduled time, so a stall
 // shows in p99 instead of slowing the offered load (no coordinated omission).
@@ -49,7 +50,7 @@ std::string record_json(int producer, std::uint64_t n) {
 }
 
 run_result run_config(const std::string& transport, int producers, int batch, double seconds, const std::string& dir,
-                      bool sync, double rate) {
+                      bool sync, double rate, unsigned window) {
     std::filesystem::remove_all(dir);
     gateway::gateway_options o;
     o.log = dir + "/log";
@@ -113,12 +114,31 @@ run_result run_config(const std::string& transport, int producers, int batch, do
                 co.endpoint = where->zmq.front();
                 co.producer = "bench-" + std::to_string(p);
                 co.first_sequence = 1;
+                co.window = window;
                 auto c = gateway::client::connect(co);
                 if (!c.ok()) {
                     ++r.errors;
                     return;
                 }
                 std::vector<record> records(static_cast<std::size_t>(batch));
+                std::vector<clock_type::time_point> sent_at;  // By sequence - 1.
+                auto take = [&](std::size_t max_unacked) {
+                    auto acks = (*c)->collect(max_unacked);
+                    if (!acks.ok()) {
+                        if (r.errors++ < 3) std::fprintf(stderr, "zmq error: %s\n", acks.get_status().message().c_str());
+                        return;
+                    }
+                    const auto t1 = clock_type::now();
+                    for (const auto& a : *acks) {
+                        if (a.refused) {
+                            ++r.errors;
+                            continue;
+                        }
+                        r.latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - sent_at[a.sequence - 1]).count());
+                        r.records += a.count;
+                        ++r.requests;
+                    }
+                };
                 while (!go) std::this_thread::yield();
                 auto scheduled = start_at + interval * p / producers;
                 while (!done) {
@@ -128,6 +148,17 @@ run_result run_config(const std::string& transport, int producers, int batch, do
                         rec.value = "{\"id\":" + std::to_string(n) + ",\"name\":\"user " + std::to_string(n) +
                                     "\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}";
                         ++n;
+                    }
+                    if (window > 1) {
+                        sent_at.push_back(clock_type::now());
+                        auto sent = (*c)->send(records);
+                        if (!sent.ok()) {
+                            if (r.errors++ < 3) std::fprintf(stderr, "zmq error: %s\n", sent.get_status().message().c_str());
+                            sent_at.pop_back();
+                            continue;
+                        }
+                        take(window);
+                        continue;
                     }
                     if (interval.count() > 0) std::this_thread::sleep_until(scheduled);
                     const auto t0 = interval.count() > 0 ? scheduled : clock_type::now();
@@ -142,6 +173,7 @@ run_result run_config(const std::string& transport, int producers, int batch, do
                     r.records += static_cast<std::uint64_t>(batch);
                     ++r.requests;
                 }
+                if (window > 1) take(0);
             }
         });
     }
@@ -182,6 +214,7 @@ int main(int argc, char** argv) {
     std::string transports = "zmq-ipc,zmq-tcp,http", producers = "1,4,16", batches = "1,100,1000";
     bool sync = true;
     double rate = 0;
+    unsigned window = 1;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -192,19 +225,24 @@ int main(int argc, char** argv) {
         else if (a == "--batches") batches = next();
         else if (a == "--no-sync") sync = false;
         else if (a == "--rate") rate = std::stod(next());
+        else if (a == "--window") window = static_cast<unsigned>(std::stoul(next()));
         else {
             std::fprintf(stderr, "usage: gateway_bench [--seconds S] [--dir DIR] [--transports LIST] [--producers LIST] "
-                                 "[--batches LIST] [--no-sync] [--rate RECORDS_PER_S]\n");
+                                 "[--batches LIST] [--no-sync] [--rate RECORDS_PER_S] [--window W]\n");
             return 2;
         }
     }
     syncline::set_log_level(syncline::log_level::warn);
     std::printf("| transport | producers | batch | records/s | acks/s | ack p50 ms | ack p99 ms | errors |\n");
     std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    if (window > 1 && rate > 0) {
+        std::fprintf(stderr, "--window and --rate do not go together (the open loop sends one request at a time)\n");
+        return 2;
+    }
     for (const auto& t : split(transports))
         for (const auto& p : split(producers))
             for (const auto& b : split(batches)) {
-                const auto r = run_config(t, std::stoi(p), std::stoi(b), seconds, dir, sync, rate);
+                const auto r = run_config(t, std::stoi(p), std::stoi(b), seconds, dir, sync, rate, t == "http" ? 1 : window);
                 std::printf("| %s | %s | %s | %.0f | %.0f | %.2f | %.2f | %llu |\n", t.c_str(), p.c_str(), b.c_str(),
                             static_cast<double>(r.records) / r.seconds, static_cast<double>(r.requests) / r.seconds,
                             percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99),
