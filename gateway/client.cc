@@ -19,6 +19,8 @@ struct client::impl {
     struct pending {
         std::uint64_t sequence = 0;  // 0 without a producer id.
         std::optional<std::uint64_t> previous;
+        std::optional<std::uint64_t> sent_previous;  // As in the last transmitted header.
+        bool awaiting_reply = false;                 // Sent on this connection, not answered yet.
         std::string body;
         bool jsonl = false;
         clock_type::time_point first_sent, last_sent;
@@ -33,13 +35,15 @@ struct client::impl {
     std::optional<std::uint64_t> acked_tail;     // The producer's last appended sequence, when known.
     std::chrono::milliseconds backoff{0};
     std::string last_problem = "no answer";
-    bool must_resend = false;                    // Reopen, pause, resend everything in flight.
+    bool must_resend = false;                    // Pause, resend everything in flight (once answered).
+    bool must_reopen = false;                    // ... on a fresh connection (a reply went missing).
     status fatal;                                // Once set, every call returns it.
 
     bool idempotent() const { return !options.producer.empty(); }
 
     status open_socket() {
         if (socket) socket->close();
+        for (pending& p : in_flight) p.awaiting_reply = false;  // Late replies go with the old socket.
         socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
         const int hwm = static_cast<int>(options.window) + 4;
         zmqx::tune(*socket, {.send_hwm = hwm, .recv_hwm = 2 * hwm, .immediate = false,
@@ -80,26 +84,34 @@ struct client::impl {
         const auto now = clock_type::now();
         if (p.attempts == 0) p.first_sent = now;
         p.last_sent = now;
+        p.sent_previous = h.previous;
         ++p.attempts;
         if (!zmqx::send(*socket, encode_publish_header(h), p.body, options.reply_timeout)) {
             last_problem = "cannot send within " + std::to_string(options.reply_timeout.count()) + " ms";
-            must_resend = true;
+            must_resend = must_reopen = true;
+            return;
         }
+        p.awaiting_reply = true;
     }
 
-    // Fresh connection (late replies to earlier attempts go with the old one), a pause, and every
-    // request in flight sent again in order. unavailable once the oldest has waited give_up_after.
+    // A pause and every request in flight sent again in order, on a fresh connection when a reply
+    // went missing (late replies to earlier attempts go with the old one). Called once every
+    // request sent on this connection was answered (or given up on). unavailable once the oldest
+    // has waited give_up_after.
     status resend_all() {
         const auto now = clock_type::now();
         const pending& oldest = in_flight.front();
-        if (now + backoff - oldest.first_sent >= options.give_up_after)
-            return status{errc::unavailable, "gave up on sequence " + std::to_string(oldest.sequence) + " after " +
-                                                 std::to_string(oldest.attempts) + " attempts (" + last_problem + ") at " +
-                                                 options.endpoint};
-        SYNCLINE_RETURN_IF_ERROR(open_socket());
+        if (now + backoff - oldest.first_sent >= options.give_up_after) {
+            status gave_up{errc::unavailable, "gave up on sequence " + std::to_string(oldest.sequence) + " after " +
+                                                  std::to_string(oldest.attempts) + " attempts (" + last_problem + ") at " +
+                                                  options.endpoint};
+            for (pending& p : in_flight) p.first_sent = now;  // The next call tries for another period.
+            return gave_up;
+        }
+        if (must_reopen) SYNCLINE_RETURN_IF_ERROR(open_socket());
         std::this_thread::sleep_for(backoff);
         backoff = std::min(std::max(backoff * 2, options.retry_backoff), std::chrono::milliseconds(1000));
-        must_resend = false;
+        must_resend = must_reopen = false;
         for (pending& p : in_flight) {
             transmit(p);
             if (must_resend) break;
@@ -112,6 +124,7 @@ struct client::impl {
     }
 
     void handle(const reply& r) {
+        if (auto it = find(r.sequence); it != in_flight.end()) it->awaiting_reply = false;
         switch (r.type) {
             case reply::kind::published: {
                 auto it = find(r.sequence);
@@ -157,7 +170,7 @@ struct client::impl {
             case reply::kind::out_of_order: {
                 auto it = find(r.sequence);
                 if (it == in_flight.end()) return;
-                if (it == in_flight.begin() && it->previous == acked_tail) {
+                if (it == in_flight.begin() && it->sent_previous == acked_tail && it->previous == acked_tail) {
                     fatal = status{errc::invalid_argument,
                                    "the gateway's producer table does not follow producer " + options.producer +
                                        ": it expected sequence " + std::to_string(it->previous.value_or(0)) +
@@ -179,12 +192,21 @@ struct client::impl {
     status drive(Done done) {
         while (!done()) {
             if (!fatal.ok()) return fatal;
-            if (must_resend && !in_flight.empty()) SYNCLINE_RETURN_IF_ERROR(resend_all());
             if (in_flight.empty()) {
-                must_resend = false;
+                must_resend = must_reopen = false;
                 continue;
             }
-            const auto deadline = in_flight.front().last_sent + options.reply_timeout;
+            // The oldest request still waiting for an answer on this connection.
+            auto waiting = std::find_if(in_flight.begin(), in_flight.end(), [](const pending& p) { return p.awaiting_reply; });
+            if (must_resend && (waiting == in_flight.end() || must_reopen)) {
+                SYNCLINE_RETURN_IF_ERROR(resend_all());
+                continue;
+            }
+            if (waiting == in_flight.end()) {  // Nothing sent (a failed send): send everything again.
+                must_resend = must_reopen = true;
+                continue;
+            }
+            const auto deadline = waiting->last_sent + options.reply_timeout;
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
             if (left.count() <= 0) {
                 last_problem = "no answer within " + std::to_string(options.reply_timeout.count()) + " ms";
@@ -195,7 +217,7 @@ struct client::impl {
                                   "no answer from the gateway at " + options.endpoint +
                                       " (without a producer id the request cannot be retried safely: it may have been appended)"};
                 }
-                must_resend = true;
+                must_resend = must_reopen = true;
                 continue;
             }
             auto got = zmqx::receive(*socket, std::max(left, std::chrono::milliseconds(1)));
