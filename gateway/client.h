@@ -82,7 +82,9 @@ public:
     result<publish_ack> publish_jsonl(std::string_view body);
 
     // Pipelining: sends one request and returns its sequence, first waiting (and retrying) while
-    // `window` requests are unacknowledged.
+    // `window` requests are unacknowledged. An error means the request was not taken (send it
+    // again); once a sequence is returned the request is the client's to deliver: while a resend
+    // is under way it goes out with the next send() / collect(), so finish with collect().
     result<std::uint64_t> send(std::span<const record> records);
     result<std::uint64_t> send_jsonl(std::string_view body);
     // Waits until at most `max_unacknowledged` requests are unacknowledged (retrying as needed)
