@@ -254,7 +254,12 @@ status read_change(const dom::element& doc, record& out, const json_limits& limi
         } else {
             if (value->type() == dom::element_type::OBJECT || value->type() == dom::element_type::ARRAY)
                 SYNCLINE_RETURN_IF_ERROR(check_no_duplicates(*value, "\"value\""));
-            out.value = simdjson::minify(*value);
+            // simdjson::minify(element) builds a fresh string_builder (and grows it) per call;
+            // one per thread keeps its capacity.
+            thread_local simdjson::internal::string_builder<> compact;
+            compact.clear();
+            compact.append(*value);
+            out.value.assign(compact.str());
         }
         if (out.value.size() > limits.max_value_bytes)
             return bad("value is " + std::to_string(out.value.size()) + " bytes, more than --max-value-bytes " +
