@@ -6,6 +6,9 @@
 //   | transport | producers | batch | records/s | acks/s | ack p50 ms | ack p99 ms |
 // usage: gateway_bench [--seconds S] [--dir DIR] [--transports zmq-ipc,zmq-tcp,http]
 //                      [--producers 1,4,16] [--batches 1,100,1000] [--no-sync] [--rate R] [--window W]
+// --server-stats: after each configuration, the gateway's own histograms (from its /metrics):
+// synced commit duration and server-side ack time (arrival to answer), p50/p99 as bucket bounds,
+// on stderr. Tells a stall in the commit (disk, RocksDB) from one outside it (scheduling).
 // --rate R: open loop; the producers together offer R records/s (each request sent at its
 // scheduled time, or at once when late) and latency counts from the scheduled time, so a stall
 // shows in p99 instead of slowing the offered load (no coordinated omission).
@@ -14,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -49,13 +53,57 @@ std::string record_json(int producer, std::uint64_t n) {
            "\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}\n";
 }
 
+// "le" bound (ms) under which fraction p of a Prometheus histogram's observations fall.
+std::string histogram_quantile(const std::string& text, const std::string& name, double p) {
+    std::vector<std::pair<double, double>> buckets;  // le seconds, cumulative count
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        const std::string prefix = name + "_bucket{le=\"";
+        if (!line.starts_with(prefix)) continue;
+        const auto close = line.find('"', prefix.size());
+        const std::string le = line.substr(prefix.size(), close - prefix.size());
+        const double count = std::stod(line.substr(line.rfind(' ') + 1));
+        buckets.emplace_back(le == "+Inf" ? 1e9 : std::stod(le), count);
+    }
+    if (buckets.empty() || buckets.back().second == 0) return "-";
+    const double want = p * buckets.back().second;
+    for (const auto& [le, count] : buckets)
+        if (count >= want) {
+            if (le >= 1e9) return "> " + std::to_string(buckets[buckets.size() - 2].first * 1000) + " ms";
+            char out[32];
+            std::snprintf(out, sizeof out, "<= %.1f ms", le * 1000);
+            return out;
+        }
+    return "-";
+}
+
+void print_server_stats(const std::string& address_file) {
+    std::ifstream in(address_file);
+    std::string address;
+    std::getline(in, address);
+    if (address.empty()) return;
+    httplib::Client c(address);
+    auto res = c.Get("/metrics");
+    if (!res || res->status != 200) return;
+    const std::string& t = res->body;
+    std::fprintf(stderr, "  server: commit p50 %s p99 %s; ack p50 %s p99 %s\n",
+                 histogram_quantile(t, "syncline_gateway_commit_duration_seconds", 0.5).c_str(),
+                 histogram_quantile(t, "syncline_gateway_commit_duration_seconds", 0.99).c_str(),
+                 histogram_quantile(t, "syncline_gateway_ack_duration_seconds", 0.5).c_str(),
+                 histogram_quantile(t, "syncline_gateway_ack_duration_seconds", 0.99).c_str());
+}
+
 run_result run_config(const std::string& transport, int producers, int batch, double seconds, const std::string& dir,
-                      bool sync, double rate, unsigned window) {
+                      bool sync, double rate, unsigned window, bool server_stats) {
     std::filesystem::remove_all(dir);
     gateway::gateway_options o;
     o.log = dir + "/log";
     o.sync = sync;
     o.http_threads = std::max(producers, 4);
+    if (server_stats) {
+        o.metrics.listen = "127.0.0.1:0";
+        o.metrics.address_file = dir + "/metrics.addr";
+    }
     if (transport == "http") {
         o.zmq_listen.clear();
         o.http_listen = "127.0.0.1:0";
@@ -184,6 +232,7 @@ run_result run_config(const std::string& transport, int producers, int batch, do
     done = true;
     for (auto& t : threads) t.join();
     const double elapsed = std::chrono::duration<double>(clock_type::now() - began).count();
+    if (server_stats) print_server_stats(dir + "/metrics.addr");
     stop.request_stop();
     gw.join();
 
@@ -215,6 +264,7 @@ int main(int argc, char** argv) {
     bool sync = true;
     double rate = 0;
     unsigned window = 1;
+    bool server_stats = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -226,9 +276,10 @@ int main(int argc, char** argv) {
         else if (a == "--no-sync") sync = false;
         else if (a == "--rate") rate = std::stod(next());
         else if (a == "--window") window = static_cast<unsigned>(std::stoul(next()));
+        else if (a == "--server-stats") server_stats = true;
         else {
             std::fprintf(stderr, "usage: gateway_bench [--seconds S] [--dir DIR] [--transports LIST] [--producers LIST] "
-                                 "[--batches LIST] [--no-sync] [--rate RECORDS_PER_S] [--window W]\n");
+                                 "[--batches LIST] [--no-sync] [--rate RECORDS_PER_S] [--window W] [--server-stats]\n");
             return 2;
         }
     }
@@ -242,7 +293,7 @@ int main(int argc, char** argv) {
     for (const auto& t : split(transports))
         for (const auto& p : split(producers))
             for (const auto& b : split(batches)) {
-                const auto r = run_config(t, std::stoi(p), std::stoi(b), seconds, dir, sync, rate, t == "http" ? 1 : window);
+                const auto r = run_config(t, std::stoi(p), std::stoi(b), seconds, dir, sync, rate, t == "http" ? 1 : window, server_stats);
                 std::printf("| %s | %s | %s | %.0f | %.0f | %.2f | %.2f | %llu |\n", t.c_str(), p.c_str(), b.c_str(),
                             static_cast<double>(r.records) / r.seconds, static_cast<double>(r.requests) / r.seconds,
                             percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99),
