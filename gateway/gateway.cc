@@ -56,7 +56,7 @@ struct gateway_metrics {
                                       "Bytes of requests accepted and not yet answered.")),
           last_offset(r.add_gauge("syncline_gateway_last_offset", "The log's last offset.")),
           producers(r.add_gauge("syncline_gateway_producers", "Producer ids in the producer table.")),
-          producers_evicted(r.add_counter("syncline_gateway_producers_evictedtotal",
+          producers_evicted(r.add_counter("syncline_gateway_producers_evicted_total",
                                           "Producer ids dropped from the producer table (idle or over the count).")) {
         for (int l = 0; l < 2; ++l)
             for (std::size_t o = 0; o < std::size(outcome_names); ++o)

@@ -542,6 +542,9 @@ TEST(gateway, the_producer_table_is_bounded_by_count_and_idle_time) {
         auto log = c.Get("/v1/log");
         ASSERT_TRUE(log);
         EXPECT_NE(log->body.find("\"producers\":2"), std::string::npos) << log->body;
+        auto metrics = c.Get("/metrics");
+        ASSERT_TRUE(metrics);
+        EXPECT_NE(metrics->body.find("syncline_gateway_producers_evicted_total 3\n"), std::string::npos) << metrics->body;
         EXPECT_EQ(gw.stop(), 0);
     }
     {
