@@ -119,11 +119,16 @@ public:
         auto entries = _log.scan_meta(producer_prefix);
         if (!entries.ok()) return entries.get_status();
         std::vector<std::pair<std::string, producer_entry>> loaded;
+        std::vector<store::meta_entry> writes;
         for (const auto& e : *entries) {
             auto entry = decode_producer_entry(e.value);
             if (!entry.ok()) return entry.get_status().with_context("producer table entry " + e.key);
-            // Entries of the first form have no time: count them as used now.
-            if (entry->at_ms == 0) entry->at_ms = now_ms();
+            // Entries of the first form have no time: they count as used now, written so, so that
+            // the idle bound reaches them too.
+            if (entry->at_ms == 0) {
+                entry->at_ms = now_ms();
+                writes.push_back({e.key, encode_producer_entry(*entry)});
+            }
             loaded.emplace_back(e.key.substr(producer_prefix.size()), std::move(*entry));
         }
         // Least recently used first, so that use ticks keep that order.
@@ -131,10 +136,11 @@ public:
         for (auto& [id, entry] : loaded) _producers[id] = {std::move(entry), ++_tick};
         std::vector<store::meta_entry> evictions;
         choose_evictions({}, 0, evictions);
-        if (!evictions.empty()) {
+        if (!evictions.empty() || !writes.empty()) {
+            writes.insert(writes.end(), evictions.begin(), evictions.end());
             std::vector<record> none;
-            auto written = _log.append(none, evictions);
-            if (!written.ok()) return written.get_status().with_context("cannot drop expired producers");
+            auto written = _log.append(none, writes);
+            if (!written.ok()) return written.get_status().with_context("cannot update the producer table");
             apply_evictions(evictions);
         }
         _m.producers.set(static_cast<double>(_producers.size()));

@@ -576,6 +576,35 @@ TEST(gateway, the_producer_table_is_bounded_by_count_and_idle_time) {
     EXPECT_EQ(keys.at("b0").size(), 1u);
 }
 
+TEST(gateway, a_producer_entry_of_the_first_form_is_kept_and_given_a_time) {
+    temp_dir dir;
+    {
+        // A table written before entries had a time: [sequence, first, last, count].
+        store::change_log_options o;
+        o.path = dir / "log";
+        auto log = store::change_log::open_writer(o);
+        ASSERT_TRUE(log.ok()) << log.get_status().message();
+        std::vector<record> one = numbered("old", 1);
+        const std::vector<store::meta_entry> meta{{"producer/old", std::string("\x94\x07\x01\x01\x01", 5)}};
+        ASSERT_TRUE((*log)->append(one, meta).ok());
+    }
+    gateway_process gw(dir, {});
+    gw.start();
+    auto c = gw.http();
+    auto res = c.Post("/v1/changes", {{"Syncline-Producer", "old"}, {"Syncline-Sequence", "7"}}, jsonl(0, 1), "application/x-ndjson");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->body, "{\"count\":1,\"duplicate\":true,\"first_offset\":1,\"last_offset\":1}\n");
+    EXPECT_EQ(gw.stop(), 0);
+    auto log = store::change_log::open_reader(gw.log_dir());
+    ASSERT_TRUE(log.ok());
+    auto bytes = (*log)->get_meta("producer/old");
+    ASSERT_TRUE(bytes.ok() && bytes->has_value());
+    auto entry = decode_producer_entry(**bytes);
+    ASSERT_TRUE(entry.ok());
+    EXPECT_EQ(entry->sequence, 7u);
+    EXPECT_GT(entry->at_ms, 0u) << "rewritten with a time, so that the idle bound reaches it";
+}
+
 TEST(gateway, sigkill_restarts_lose_and_duplicate_nothing) {
     temp_dir dir;
     gateway_process gw(dir, {});
