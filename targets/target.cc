@@ -70,43 +70,24 @@ result<opener> parse_postgres(const std::string& uri, const internal::parsed_uri
                               const target_options& opts) {
     if (!p.had_slashes) return options.error("expected postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB");
     postgres_target_options o;
-    auto keyword = [&](const char* name, std::string_view raw) -> status {
-        auto text = internal::percent_decode(raw);
-        if (!text) return options.error(std::string("bad %-escape in the ") + name);
-        if (!text->empty()) o.connection.emplace_back(name, std::move(*text));
-        return {};
+    // The userinfo ends at the last '@' (a password may hold a raw '/' or '@'), the authority at
+    // the first '/' after it; the database follows.
+    const std::string_view rest = p.path;
+    const auto at = rest.rfind('@');
+    const auto slash = rest.find('/', at == std::string_view::npos ? 0 : at + 1);
+    auto authority = internal::parse_authority(rest.substr(0, slash), 0, options,
+                                               {.password_allowed = true, .host_required = false});
+    if (!authority.ok()) return authority.get_status();
+    auto keyword = [&](const char* name, std::string text) {
+        if (!text.empty()) o.connection.emplace_back(name, std::move(text));
     };
-    std::string_view rest = p.path;
-    // The userinfo ends at the last '@': a password may hold a raw '/' or '@'.
-    if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-        std::string_view userinfo = rest.substr(0, at);
-        rest.remove_prefix(at + 1);
-        auto colon = userinfo.find(':');
-        SYNCLINE_RETURN_IF_ERROR(keyword("user", userinfo.substr(0, colon)));
-        if (colon != std::string_view::npos) SYNCLINE_RETURN_IF_ERROR(keyword("password", userinfo.substr(colon + 1)));
-    }
-    const auto slash = rest.find('/');
-    std::string_view hostport = rest.substr(0, slash);
-    std::string_view db = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-    std::string_view host = hostport, port;
-    if (hostport.starts_with('[')) {  // [IPv6]:port
-        auto close = hostport.find(']');
-        if (close == std::string_view::npos) return options.error("unclosed '[' in the host");
-        host = hostport.substr(1, close - 1);
-        if (close + 1 < hostport.size()) {
-            if (hostport[close + 1] != ':') return options.error("expected ':PORT' after ']'");
-            port = hostport.substr(close + 2);
-        }
-    } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
-        host = hostport.substr(0, colon);
-        port = hostport.substr(colon + 1);
-    }
-    if (!port.empty() && (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
-                          std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535))
-        return options.error("port must be 1..65535, not '" + std::string(port) + "'");
-    SYNCLINE_RETURN_IF_ERROR(keyword("host", host));
-    SYNCLINE_RETURN_IF_ERROR(keyword("port", port));
-    SYNCLINE_RETURN_IF_ERROR(keyword("dbname", db));
+    keyword("user", std::move(authority.value().user));
+    if (authority.value().password) keyword("password", std::move(*authority.value().password));
+    keyword("host", std::move(authority.value().host));
+    if (authority.value().port != 0) keyword("port", std::to_string(authority.value().port));
+    auto db = internal::percent_decode(slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1));
+    if (!db) return options.error("bad %-escape in the dbname");
+    keyword("dbname", std::move(*db));
     // ?host=/run/postgresql: a unix socket directory, as libpq's URIs allow.
     if (auto h = options.take("host")) o.connection.emplace_back("host", *h);
     if (auto schema = options.take("schema")) {

@@ -65,14 +65,24 @@ result<std::optional<std::string>> take_secret(uri_options& options, const std::
 result<std::string> require_secret(uri_options& options, const std::string& name, std::string_view prefix,
                                    std::string_view what, std::string* file_path = nullptr);
 
-// `[USER@]HOST[:PORT]` (HOST may be `[v6]`), the authority of network targets; USER is
-// percent-decoded, a `USER:PASSWORD@` is refused (see take_secret).
+// `[USER@]HOST[:PORT]` (HOST may be `[v6]`), the authority of every network target's URI: the one
+// parser of hosts, ports and user names (docs/targets/README.md). USER and HOST are percent-decoded;
+// PORT is 1..65535 in digits. A `USER:PASSWORD@` is refused (see take_secret) unless the rules
+// allow it. Errors name what is wrong (no host, no user, bad port, unclosed '[') and never show the
+// password.
+struct authority_rules {
+    bool user_required = false;     // `no user` when USER@ is missing (mysql).
+    bool password_allowed = false;  // libpq's own URI form (postgresql) keeps `USER:PASSWORD@`.
+    bool host_required = true;      // false: an empty HOST is left to the client's default (libpq).
+};
 struct authority {
     std::string user;  // Empty when not given.
-    std::string host;
+    std::optional<std::string> password;  // Only with authority_rules::password_allowed.
+    std::string host;  // Empty only when the rules allow it.
     int port = 0;      // `default_port` when not given.
 };
-result<authority> parse_authority(std::string_view text, int default_port, const uri_options& options);
+result<authority> parse_authority(std::string_view text, int default_port, const uri_options& options,
+                                  authority_rules rules = {});
 
 // Decodes %XX escapes (for user names, passwords and paths inside URIs); nullopt if malformed.
 std::optional<std::string> percent_decode(std::string_view text);
