@@ -12,7 +12,9 @@
 #include <unistd.h>
 #include <vector>
 
+#if SYNCLINE_WITH_POSTGRES  // Change capture is built with the postgres switch (cmake/syncline.cmake).
 #include "capture/source.h"
+#endif
 #include "cli/internal/command_util.h"
 #include "cli/progress.h"
 #include "cli/status.h"
@@ -621,9 +623,15 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
         check("ops", ventilator::parse_ops(o.ops, filter));
         if (auto order = ventilator::parse_ordering(o.ordering); !order.ok()) check("ordering", order.get_status());
     }
+#if SYNCLINE_WITH_POSTGRES
     if (!o.capture_source.empty())
         if (auto src = capture::parse_source_uri(o.capture_source, true); !src.ok())
             check("capture-source", src.get_status());
+#else
+    if (!o.capture_source.empty())
+        check("capture-source", status{errc::invalid_argument, "change capture is not in this build "
+                                                               "(rebuild with -DSYNCLINE_WITH_POSTGRES=ON)"});
+#endif
     if (!o.curve_allow.empty() && o.curve_keys.empty())
         check("curve-allow", status{errc::invalid_argument, "needs --curve-keys"});
     return problems;
