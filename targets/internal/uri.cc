@@ -66,6 +66,17 @@ result<std::uint64_t> uri_options::take_uint(const std::string& name, std::uint6
     return n;
 }
 
+status uri_options::take_timeouts(std::chrono::milliseconds& connect_timeout, std::chrono::milliseconds& timeout) {
+    using std::chrono::milliseconds;
+    auto connect = take_duration("connect_timeout_ms", connect_timeout, milliseconds(1), milliseconds(600'000));
+    if (!connect.ok()) return connect.get_status();
+    auto whole = take_duration("timeout_ms", timeout, milliseconds(1), milliseconds(3'600'000));
+    if (!whole.ok()) return whole.get_status();
+    connect_timeout = connect.value();
+    timeout = whole.value();
+    return {};
+}
+
 result<bool> uri_options::take_bool(const std::string& name, bool fallback) {
     auto text = take(name);
     if (!text) return fallback;

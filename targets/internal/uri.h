@@ -2,6 +2,7 @@
 // targets/internal/uri.h: the target URI grammar every target shares: `scheme:rest[?query]`
 // (or `scheme://rest`), and `name=value&...` options read by name, so that an unknown or
 // malformed option is an error naming the URI rather than silently ignored.
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -37,6 +38,18 @@ public:
     // An unsigned number in [min, max]; `fallback` when absent.
     result<std::uint64_t> take_uint(const std::string& name, std::uint64_t fallback, std::uint64_t min,
                                     std::uint64_t max);
+    // A duration written in whole units of Duration (`timeout_ms` in milliseconds) in [min, max];
+    // `fallback` when absent.
+    template <typename Duration>
+    result<Duration> take_duration(const std::string& name, Duration fallback, Duration min, Duration max) {
+        auto n = take_uint(name, static_cast<std::uint64_t>(fallback.count()), static_cast<std::uint64_t>(min.count()),
+                           static_cast<std::uint64_t>(max.count()));
+        if (!n.ok()) return n.get_status();
+        return Duration(static_cast<typename Duration::rep>(n.value()));
+    }
+    // The two timeouts of the network channel targets (amqp, smtp, http, push): connect_timeout_ms
+    // (1..600000) and timeout_ms (1..3600000). Each keeps its value when absent.
+    status take_timeouts(std::chrono::milliseconds& connect_timeout, std::chrono::milliseconds& timeout);
     // true/false/1/0/yes/no; `fallback` when absent.
     result<bool> take_bool(const std::string& name, bool fallback);
     // Error for the first option nobody took (call after taking all known ones).
