@@ -19,6 +19,7 @@
 #include "cli/progress.h"
 #include "cli/status.h"
 #include "cli/status_page.h"
+#include "common/bin_dir.h"
 #include "common/cli_options.h"
 #include "common/curve.h"
 #include "common/log.h"
@@ -180,7 +181,7 @@ private:
             if (e->rfind("ipc://", 0) == 0 && e->size() - 6 >= 100)
                 return status{errc::invalid_argument, "ipc endpoint path too long (max 100 chars): " + *e +
                                                           ": choose a shorter --run-dir or tcp:// endpoints"};
-        const fs::path bin = _o.bin_dir.empty() ? internal::default_bin_dir() : fs::path(_o.bin_dir);
+        const fs::path bin = _o.bin_dir.empty() ? default_bin_dir() : fs::path(_o.bin_dir);
         for (const char* program : {"syncline-sink", "syncline-worker", "syncline-ventilator"})
             if (access((bin / program).c_str(), X_OK) != 0)
                 return status{errc::invalid_argument, std::string("cannot find ") + program + " in " + bin.string() +
