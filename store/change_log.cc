@@ -44,9 +44,7 @@ std::int64_t now_ms() {
 }
 
 rocksdb::DBOptions db_options(bool writer) {
-    rocksdb::DBOptions o;
-    o.create_if_missing = writer;
-    o.create_missing_column_families = writer;
+    rocksdb::DBOptions o = internal::base_db_options(writer);
     // Two cores: one background flush and one compaction keep up with ~1M records/s without
     // starving the appending thread.
     o.max_background_jobs = 2;
@@ -61,8 +59,6 @@ rocksdb::DBOptions db_options(bool writer) {
     // returns; unordered_write / manual_wal_flush would break either and stay off.
     o.manual_wal_flush = false;
     o.unordered_write = false;
-    // A secondary must be able to open any SST the primary's MANIFEST names.
-    if (!writer) o.max_open_files = -1;
     return o;
 }
 
@@ -233,19 +229,14 @@ struct change_log::impl {
 
         std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
         for (const auto& n : names) cfs.emplace_back(n, cf_options(n));
-        rocksdb::Status s;
-        if (writer) {
-            s = rocksdb::DB::Open(db_options(true), path, cfs, &handles, &db);
-        } else {
-            SYNCLINE_RETURN_IF_ERROR(secondary_dir.create("syncline-log-secondary"));
-            s = rocksdb::DB::OpenAsSecondary(db_options(false), path, secondary_dir.path(), cfs, &handles, &db);
-        }
-        if (!s.ok()) {
-            db = nullptr;
-            handles.clear();
-            return from_rocks(s, "change log " + path + ": open",
-                              "change log " + path + " is locked by another writer");
-        }
+        SYNCLINE_RETURN_IF_ERROR(internal::open_db({.writer = writer,
+                                                    .options = db_options(writer),
+                                                    .path = path,
+                                                    .column_families = cfs,
+                                                    .scratch_prefix = "syncline-log-secondary",
+                                                    .context = "change log " + path,
+                                                    .busy_message = "change log " + path + " is locked by another writer"},
+                                                   secondary_dir, db, handles));
         for (auto* h : handles) {
             if (h->GetName() == cf_log) log = h;
             if (h->GetName() == cf_meta) meta = h;
