@@ -50,7 +50,7 @@ awk -F'|' '
     kind == "sqlite" && /^\| [0-9]/ { limit(kind, trim($6)); next }
     kind == "redis" && /^\| plain HSET/ { limit(kind, trim($5)); next }
     (kind == "postgresql" || kind == "mysql") && /^\| [a-z]+ \| [0-9]/ { limit(kind, trim($6)); next }
-    kind == "http" && /^\| webhook_baseline/ { limit(kind, trim($6)); next }
+    kind == "http" && /^\| (webhook|http)_baseline/ { limit(kind, trim($6)); next }
     END {
         n = split("sqlite redis postgresql mysql http smtp fcm", order, " ")
         for (i = 1; i <= n; ++i) {

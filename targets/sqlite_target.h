@@ -20,6 +20,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "targets/target.h"
 
@@ -27,13 +28,28 @@ namespace syncline::targets {
 
 enum class sqlite_sync { full, normal };
 
+// The statements behind the schema and the fence above, for the target and for
+// bench/sqlite_baseline (which measures SQLite's own limit on exactly this schema).
+// `table` is the quoted table name (a quoted collection name).
+namespace sqlite_schema {
+std::string create_table(std::string_view table);  // CREATE TABLE IF NOT EXISTS ... WITHOUT ROWID
+std::string fenced_upsert(std::string_view table);  // INSERT ... ON CONFLICT ... WHERE offset >; ?1..?5
+// Page cache, memory-mapped reads and checkpoint size (WAL pages), set on every connection after
+// the journal mode. Checkpoints: each copies every page the WAL holds back into the database file
+// and syncs it. A batch of random keys dirties a large part of the table, so checkpointing every
+// 10,000 pages wrote the table back once per commit or two; every 100,000 pages (400 MiB of WAL)
+// writes each page back once per many commits (docs/targets/sqlite.md "Checkpoints").
+inline constexpr unsigned default_wal_autocheckpoint = 100'000;
+std::string tuning_pragmas(unsigned wal_autocheckpoint = default_wal_autocheckpoint);
+}  // namespace sqlite_schema
+
 struct sqlite_target_options {
     std::string path;                                 // Database file; created if missing, its directory must exist.
     sqlite_sync synchronous = sqlite_sync::full;      // URI ?synchronous=normal trades power-loss durability for speed. Default: full.
     std::chrono::milliseconds busy_timeout{5000};     // URI ?busy_timeout_ms=N: wait for other writers. Default: 5 s.
     // URI ?wal_autocheckpoint=N: WAL pages (4 KiB) after which a commit checkpoints. Bigger: fewer
     // writes of each page, a bigger -wal file (it is reused, not shrunk). Default: 100,000 (400 MiB).
-    unsigned wal_autocheckpoint = 100'000;
+    unsigned wal_autocheckpoint = sqlite_schema::default_wal_autocheckpoint;
     // target_options::writer_group. Non-empty: open() takes the group's writer slot, an exclusive
     // flock(2) on PATH.syncline-GROUP.writer (created next to the database, left in place), held
     // until the target is destroyed or its process ends; if another process holds it, open()
