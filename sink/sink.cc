@@ -1,5 +1,6 @@
 #include "sink/sink.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <random>
@@ -80,8 +81,12 @@ public:
         for (const wire::range& r : m.ranges) {
             if (r.last <= _committed) continue;
             if (known && r.last > *known) {
-                if (_unverified.size() < max_sent_ranges) _unverified.push_back({r, std::chrono::steady_clock::now()});
-                else _m.bad_frames.inc();
+                if (_unverified.size() < max_sent_ranges) {
+                    _unverified.push_back({r, std::chrono::steady_clock::now()});
+                    _unverified_new = true;
+                } else {
+                    _m.bad_frames.inc();
+                }
                 continue;
             }
             accept_announcement(r);
@@ -90,9 +95,14 @@ public:
     }
 
     // Announcements past the log's end as last seen: caught up once, then accepted, kept for
-    // another tick, or (still past the end after 5 s) refused as forged.
-    void verify_announcements() {
+    // another tick, or (still past the end after 5 s) refused as forged. The ventilator
+    // announces only what it read from the log, so one catch-up after an announcement arrives
+    // sees it: a catch-up runs when a new one came since the last, else on the housekeeping tick
+    // (a forged range never makes the sink catch up more than that).
+    void verify_announcements(bool tick) {
         if (_unverified.empty() || !open_log()) return;
+        if (!_unverified_new && !tick) return;
+        _unverified_new = false;
         (void)_log->catch_up();
         const std::uint64_t last = _log->last_offset();
         const auto now = std::chrono::steady_clock::now();
@@ -183,9 +193,15 @@ public:
         if (r.offsets.last > _committed) _news.received.push_back({r.offsets, r.attempt, r.worker});
     }
 
+    // True when commit() has something to do now: the watermark moved, dead letters wait, or
+    // announcements wait for a catch-up of the log.
+    bool commit_due() const {
+        return _tracker.watermark() != _committed || !_pending_dead.empty() || (_unverified_new && !_unverified.empty());
+    }
     // Writes the watermark and the dead letters in one synced batch when either changed.
-    status commit() {
-        verify_announcements();
+    // `tick`: the periodic housekeeping call (re-checks announcements still unverified).
+    status commit(bool tick = true) {
+        verify_announcements(tick);
         const std::uint64_t w = _tracker.watermark();
         if (w == _committed && _pending_dead.empty()) return {};
         const auto began = std::chrono::steady_clock::now();
@@ -378,6 +394,7 @@ private:
     std::map<std::uint64_t, std::uint64_t> _sent;  // Announced ranges above the watermark: first -> last.
     std::vector<wire::ack> _held;                   // Acks waiting for their announcement.
     std::vector<unverified> _unverified;            // Announcements past the log's end as last seen.
+    bool _unverified_new = false;                   // One arrived since the last catch-up.
     std::size_t _held_bytes = 0;                    // held_bytes() of _held.
 };
 
@@ -396,7 +413,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("log", po::value(&o.log), "change log directory (dead letters keep a copy of the record)")
         ("acks", po::value(&o.acks)->default_value(o.acks), "endpoint(s) to bind for worker acks (PULL), comma-separated")
         ("control", po::value(&o.control)->default_value(o.control), "endpoint(s) to bind for the ventilator (ROUTER), comma-separated")
-        ("commit-interval-ms", po::value(&commit_ms)->default_value(commit_ms), "how often the watermark is committed")
+        ("commit-interval-ms", po::value(&commit_ms)->default_value(commit_ms),
+         "least time between two commits; 0 = commit as soon as the watermark moves (acks that arrive "
+         "during a commit's fsync go into the next one)")
         ("sync", po::value(&o.sync)->default_value(o.sync), "fsync every commit")
         ("on-failure", po::value(&on_failure)->default_value(on_failure),
          "a record the target refuses for good: dlq = dead-letter it and move on; stop = the pipeline stops "
@@ -412,8 +431,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--acks", o.acks));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--control", o.control));
     SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(o.metrics));
-    if (commit_ms < 1 || commit_ms > 60'000)
-        return status{errc::invalid_argument, "--commit-interval-ms must be between 1 and 60000"};
+    if (commit_ms < 0 || commit_ms > 60'000)
+        return status{errc::invalid_argument, "--commit-interval-ms must be between 0 and 60000"};
     o.commit_interval = std::chrono::milliseconds(commit_ms);
     if (on_failure == "dlq") o.on_failure = failure_policy::dlq;
     else if (on_failure == "stop") o.on_failure = failure_policy::stop;
@@ -472,15 +491,22 @@ status run(const sink_options& options, const stop_flag& stop) {
             zmqx::send(control, wire::encode(*news), std::chrono::milliseconds(0), ventilator);
     };
 
-    auto next_commit = std::chrono::steady_clock::now() + options.commit_interval;
-    auto next_publish = std::chrono::steady_clock::now();
+    // Commits: as soon as something is due (the watermark moved), at most one per commit
+    // interval (0: no spacing). Acks that arrive during a commit's fsync are committed together
+    // by the next one, so the fsyncs group themselves under load. Housekeeping (announcements
+    // still unverified) runs on a tick when nothing is due.
+    using steady = std::chrono::steady_clock;
+    constexpr auto tick = std::chrono::milliseconds(50);
+    auto next_commit = steady::now() + options.commit_interval;
+    auto next_tick = steady::now() + tick;
+    auto next_publish = steady::now();
     while (!stop.stop_requested()) {
         health.beat();
         zmq::pollitem_t items[] = {{acks.handle(), 0, ZMQ_POLLIN, 0}, {control.handle(), 0, ZMQ_POLLIN, 0}};
-        const auto wait = std::max<std::chrono::milliseconds>(
-            std::chrono::milliseconds(0),
-            std::chrono::duration_cast<std::chrono::milliseconds>(next_commit - std::chrono::steady_clock::now()));
-        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(items, std::min(wait, std::chrono::milliseconds(50))));
+        const auto wake = state.commit_due() ? std::min(next_commit, next_tick) : next_tick;
+        const auto wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(wake - steady::now()),
+                                     std::chrono::milliseconds(0), tick);
+        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(items, wait));
 
         // Drain what is ready without blocking, so a burst of acks costs one commit.
         for (int i = 0; i < 1000; ++i) {
@@ -522,9 +548,10 @@ status run(const sink_options& options, const stop_flag& stop) {
             tell_ventilator(true);
         }
 
-        if (std::chrono::steady_clock::now() >= next_commit) {
-            SYNCLINE_RETURN_IF_ERROR(state.commit().with_context("commit"));
-            next_commit = std::chrono::steady_clock::now() + options.commit_interval;
+        if (const auto now = steady::now(); now >= next_tick || (now >= next_commit && state.commit_due())) {
+            SYNCLINE_RETURN_IF_ERROR(state.commit(now >= next_tick).with_context("commit"));
+            next_commit = now + options.commit_interval;
+            next_tick = now + tick;
         }
         if (std::chrono::steady_clock::now() >= next_publish) {
             state.publish_workers();

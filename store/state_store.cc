@@ -95,6 +95,9 @@ rocksdb::DBOptions db_options(bool writer) {
     o.keep_log_file_num = 2;
     o.max_log_file_size = 1u << 20;
     if (!writer) o.max_open_files = -1;  // Required for a secondary instance.
+    // No thread pool per refresh (see store/change_log.cc: RocksDB 7.8 secondaries start
+    // max_file_opening_threads - 1 threads on every catch-up).
+    if (!writer) o.max_file_opening_threads = 1;
     return o;
 }
 

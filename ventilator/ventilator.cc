@@ -15,6 +15,7 @@
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "store/change_log.h"
+#include "store/wal_watch.h"
 
 namespace syncline::ventilator {
 namespace {
@@ -91,6 +92,11 @@ public:
           _metrics(registry), _health(health) {
         std::random_device rd;
         _epoch = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+        // New appends wake the loop at once; without a watch it finds them on the tail interval.
+        auto watch = store::wal_watch::open(_options.log);
+        if (watch.ok()) _watch.emplace(std::move(watch.value()));
+        else log_vent.warn("no append notifications: polling the log every tail interval",
+                           {{"error", watch.get_status().message()}});
     }
 
     status run(const stop_flag& stop) {
@@ -171,7 +177,9 @@ public:
             if (!more_to_read) wait = std::min(wait, _options.tail_interval);
             if (auto d = _window.next_deadline()) wait = std::min(wait, until(*d, now));
             wait = std::min(wait, until(_next_hello, now));
-            SYNCLINE_RETURN_IF_ERROR(poll_control(wait, blocked));
+            // Waiting for appends: the log's writer wakes us (wal_watch) before the tail interval.
+            const bool tailing = !drain_deadline && !more_to_read && _window.has_room();
+            SYNCLINE_RETURN_IF_ERROR(poll_control(wait, blocked, tailing));
         }
         publish_metrics(clock::now());
         std::vector<log_field> fields{{"committed", _committed}, {"next", _next}, {"batches_sent", _batches_sent},
@@ -213,7 +221,9 @@ private:
         while (_window.has_room()) {
             if (_options.to != 0 && _next > _options.to) return false;
             if (_next > _log->last_offset()) {
-                if (now < _next_catch_up) return false;
+                // Consumed before catching up: an append after the catch-up raises a new event.
+                const bool appended = _watch && _watch->consume();
+                if (now < _next_catch_up && !appended) return false;
                 _next_catch_up = now + _options.tail_interval;
                 SYNCLINE_RETURN_IF_ERROR(_log->catch_up().with_context("tail " + _options.log));
                 if (_next > _log->last_offset()) return false;
@@ -344,10 +354,12 @@ private:
 
     // Waits up to `wait` for control messages (or for the work socket to take more when
     // `blocked`), then applies every progress message that arrived.
-    status poll_control(milliseconds wait, bool blocked) {
+    status poll_control(milliseconds wait, bool blocked, bool tailing = false) {
         zmq::pollitem_t items[] = {{_control.handle(), 0, ZMQ_POLLIN, 0},
-                                   {_work.handle(), 0, static_cast<short>(blocked ? ZMQ_POLLOUT : 0), 0}};
-        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(items, wait));
+                                   {_work.handle(), 0, static_cast<short>(blocked ? ZMQ_POLLOUT : 0), 0},
+                                   {nullptr, _watch ? _watch->fd() : -1,
+                                    static_cast<short>(tailing && _watch ? ZMQ_POLLIN : 0), 0}};
+        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(std::span(items, _watch ? 3 : 2), wait));
         for (int i = 0; i < 1000; ++i) {
             auto got = zmqx::receive(_control, milliseconds(0));
             if (!got.ok()) { _dropped.drop(got.get_status().message()); continue; }
@@ -459,6 +471,7 @@ private:
 
     const ventilator_options& _options;
     std::unique_ptr<store::change_log> _log;
+    std::optional<store::wal_watch> _watch;  // Wakes the loop on appends; empty: poll only.
     send_window _window;
     zmq::context_t _context;
     zmq::socket_t _work;
