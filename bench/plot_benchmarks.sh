@@ -3,6 +3,8 @@
 #   OUT_DIR/throughput.png  records/s vs workers, one panel per target, one line per results file
 #                           (solid: end to end from process start; dashed: after the first commit)
 #   OUT_DIR/latency.png     commit latency p50 / p99 / max per target and offered rate
+#   OUT_DIR/latency_histogram.png  share of appends per latency bin, one line per latency row, from
+#                           the last RESULTS.md with a "Latency histogram" table
 #
 #   bench/plot_benchmarks.sh [--out DIR] RESULTS.md...     (default DIR: docs/img)
 #
@@ -16,7 +18,7 @@ files=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --out) out_dir=$2; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         -*) echo "plot_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
         *) files+=("$1"); shift ;;
     esac
@@ -95,4 +97,27 @@ set xtics font ',8' noenhanced
 plot '$work/latency.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p99', '' using 4 title 'max'
 EOF
 fi
-echo "wrote $out_dir/throughput.png$([[ -s "$work/latency.dat" ]] && echo " and $out_dir/latency.png")" >&2
+# --- latency histogram: the last file that has one; columns: bin upper bound, then one per series
+hist_file=""
+for f in "${files[@]}"; do grep -q '^## Latency histogram' "$f" && hist_file=$f; done
+if [[ -n "$hist_file" ]]; then
+    table_rows "$hist_file" "Latency histogram" | sed 's/^more\t/2000\t/' >"$work/hist.dat"
+    mapfile -t series < <(awk '/^## Latency histogram/ { inside = 1; next }
+        inside && /^\| bin upper/ { n = split($0, c, "|"); for (i = 3; i < n; ++i) { gsub(/^ +| +$/, "", c[i]); print c[i] }; exit }' "$hist_file")
+    plots=()
+    for i in "${!series[@]}"; do
+        dashed=""; [[ "${series[$i]}" == baseline* ]] && dashed=" dt 2"
+        plots+=("'$work/hist.dat' using 1:$((i + 2)) with linespoints lw 2 pt 7 ps 0.6$dashed title '${series[$i]//_/\\_}'")
+    done
+    {
+        echo "set terminal pngcairo size 900,480 font 'sans,10'"
+        echo "set output '$out_dir/latency_histogram.png'"
+        echo "set title 'append -> committed latency, share of appends per bin ($(basename "$hist_file" .md | sed 's/_/\\_/g'))'"
+        echo "set logscale x; set xrange [0.2:2500]; set xtics (0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, '>1000' 2000)"
+        echo "set xlabel 'latency bin upper bound, ms (log scale)'; set ylabel '% of appends'; set yrange [0:*]"
+        echo "set grid; set key top right noenhanced"
+        (IFS=,; echo "plot ${plots[*]}")
+    } >"$work/hist.gp"
+    gnuplot "$work/hist.gp"
+fi
+echo "wrote $out_dir/throughput.png$([[ -s "$work/latency.dat" ]] && echo ", $out_dir/latency.png")$([[ -n "$hist_file" ]] && echo ", $out_dir/latency_histogram.png")" >&2

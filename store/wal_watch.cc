@@ -60,9 +60,14 @@ bool wal_watch::consume() {
 
 bool wal_watch::wait(std::chrono::milliseconds timeout) {
     if (_fd < 0) return false;
-    pollfd p{_fd, POLLIN, 0};
-    (void)::poll(&p, 1, static_cast<int>(timeout.count()));
-    return consume();
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        if (consume()) return true;  // Events for other files (MANIFEST, LOG) keep waiting.
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{_fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) == 0) return false;
+    }
 }
 
 }  // namespace syncline::store

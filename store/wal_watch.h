@@ -34,7 +34,7 @@ public:
     // Reads every pending event without blocking; true when a WAL file was written or created
     // (or events were lost) since the last call.
     bool consume();
-    // Waits up to `timeout` for an event, then consume()s. True when a WAL write was seen.
+    // consume()s events until a WAL write is seen (true) or `timeout` passes (false).
     bool wait(std::chrono::milliseconds timeout);
 
 private:
