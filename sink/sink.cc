@@ -548,6 +548,10 @@ status run(const sink_options& options, const stop_flag& stop) {
             tell_ventilator(true);
         }
 
+        // Acks reach the ventilator before the commit's fsync, so its window of unacknowledged
+        // batches refills while the sink waits on the disk (a commit per round would otherwise
+        // hold every ack back by one fsync and starve the workers).
+        tell_ventilator(false);
         if (const auto now = steady::now(); now >= next_tick || (now >= next_commit && state.commit_due())) {
             SYNCLINE_RETURN_IF_ERROR(state.commit(now >= next_tick).with_context("commit"));
             next_commit = now + options.commit_interval;
