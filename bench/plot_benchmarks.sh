@@ -114,7 +114,7 @@ if [[ -n "$hist_file" ]]; then
     {
         echo "set terminal pngcairo size 1300,480 font 'sans,10'"
         echo "set output '$out_dir/latency_histogram.png'"
-        echo "set multiplot layout 1,2 title 'append -> committed latency, null: target, 2 workers ($(basename "$hist_file" .md | sed 's/_/\\_/g'))'"
+        echo "set multiplot layout 1,2 title 'append -> committed latency, 2 workers ($(basename "$hist_file" .md | sed 's/_/\\_/g'))'"
         echo "set logscale x; set xrange [0.2:2500]; set xtics (0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, '>1000' 2000)"
         echo "set grid; set key noenhanced; set xlabel 'latency, ms (log scale)'"
         echo "set title 'share of appends per bin (a bin ends at its x value)'"
