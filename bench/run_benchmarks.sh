@@ -15,7 +15,8 @@
 #
 # --quick: 100,000 records everywhere and 3 s latency runs (a smoke test, not numbers to record).
 # --only: the sections to run (default: all).
-# latency: null: at 100,000 and 10,000 records/s and idle (rate 0: CPU use), sqlite: at 5,000/s;
+# latency: null: at 100,000 and 10,000 records/s and idle (rate 0: CPU use), sqlite: at 5,000/s,
+#   and latency_floor (the same two synced writes without the pipeline) at the same rates;
 #   --baseline-bin DIR also runs the null rows with another build's processes (e.g. the commit
 #   before a change, built into DIR) for a before/after table and histogram in the same session.
 # --results FILE: also save the tables to FILE (bench/results/DATE-NAME.md to keep them), then
@@ -73,7 +74,7 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TEST
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=ON >"$BUILD_DIR/configure.log" 2>&1
 fi
 cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline \
-    redis_baseline postgres_baseline http_receiver_bench webhook_baseline >&2
+    redis_baseline postgres_baseline http_receiver_bench webhook_baseline latency_floor >&2
 BIN=$BUILD_DIR/bin
 if [[ -n "$results" ]]; then
     mkdir -p "$(dirname "$results")"
@@ -157,6 +158,18 @@ if want latency; then
         run_latency "$BIN" "" null: 2 "$rate"
     done
     run_latency "$BIN" "" sqlite: 2 "$sqlite_rate"
+    echo
+    # The floor: the same two synced writes (log append, state commit) and one ZeroMQ hop,
+    # hand-written (bench/latency_floor.cc), at the same offered rates right after.
+    echo "## Commit latency floor: latency_floor (synced append -> ZeroMQ -> synced commit, no pipeline), ${latency_seconds} s"
+    echo
+    echo "| offered rec/s | achieved | appends | commits | p50 ms | p99 ms | max ms | append p99 ms | load avg before |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    for rate in $null_rate $null_rate_low; do
+        before=$(load)
+        row=$("$BIN/latency_floor" --rate "$rate" --seconds "$latency_seconds" --dir "$BENCH_DIR/syncline-latency-floor-$$")
+        echo "$row $before |"
+    done
     echo
     # Issue 16: lower latency must not cost steady-state throughput (aim: >= 2M records/s after
     # the first commit, null:, 2 workers, 4M records).
