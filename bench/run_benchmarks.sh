@@ -315,7 +315,9 @@ echo "load average after: $(load)"
 if [[ -n "$results" ]]; then
     exec >&3 3>&-
     wait "$tee_pid"
-    plots=(bench/results/*.md)
-    [[ " ${plots[*]} " == *" $results "* ]] || plots+=("$results")
+    # This run last: latency_histogram.png shows the last file given that has a histogram.
+    plots=()
+    for f in bench/results/*.md; do [[ "$f" -ef "$results" ]] || plots+=("$f"); done
+    plots+=("$results")
     bench/plot_benchmarks.sh --out docs/img "${plots[@]}"
 fi
