@@ -185,7 +185,9 @@ public:
             if (auto d = _window.next_deadline()) wait = std::min(wait, until(*d, now));
             wait = std::min(wait, until(_next_hello, now));
             // Waiting for appends: the log's writer wakes us (wal_watch) before the tail interval.
-            const bool tailing = !drain_deadline && !more_to_read && _window.has_room();
+            // (Not after a bounded pass read its last offset: events would wake it for nothing.)
+            const bool tailing = !drain_deadline && !more_to_read && _window.has_room() &&
+                                 !(_options.to != 0 && _next > _options.to);
             SYNCLINE_RETURN_IF_ERROR(poll_control(wait, blocked, tailing));
         }
         publish_metrics(clock::now());
