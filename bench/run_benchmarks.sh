@@ -151,8 +151,8 @@ if want latency; then
     echo "Rate 0: the pipeline idle for ${latency_seconds} s (its CPU use)."
     [[ -n "$baseline_bin" ]] && echo "(baseline): the processes from $baseline_bin, measured by the same pipeline_bench."
     echo
-    echo "| target | workers | offered rec/s | achieved offered rec/s | appends | p50 ms | p99 ms | max ms | poll period ms | append p99 ms | CPU % ventilator, worker, sink | peak RSS MiB | load avg before |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
+    echo "| target | workers | offered rec/s | achieved offered rec/s | appends | p50 ms | p99 ms | max ms | poll period ms | append p99 ms | p99 ms after the append | CPU % ventilator, worker, sink | peak RSS MiB | load avg before |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
     for rate in $null_rate $null_rate_low 0; do
         [[ -n "$baseline_bin" ]] && run_latency "$baseline_bin" baseline null: 2 "$rate"
         run_latency "$BIN" "" null: 2 "$rate"
