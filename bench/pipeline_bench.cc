@@ -48,7 +48,7 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 std::uint64_t committed(store::state_store* reader) {
-    if (!reader || !reader->refresh().ok()) return 0;
+    if (!reader || !reader->catch_up().ok()) return 0;
     auto c = reader->committed();
     return c.ok() ? c->value_or(0) : 0;
 }

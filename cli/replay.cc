@@ -69,7 +69,7 @@ private:
                 auto opened = store::state_store::open_reader(_root, _pipeline);
                 if (!opened.ok()) continue;
                 state = std::move(*opened);
-            } else if (!state->refresh().ok()) {
+            } else if (!state->catch_up().ok()) {
                 continue;
             }
             auto c = state->committed();

@@ -22,11 +22,14 @@
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
 #include "common/subprocess.h"
+#include "sink/sink.h"
 #include "store/change_log.h"
 #include "store/run_lock.h"
 #include "store/state_store.h"
 #include "targets/target.h"
 #include "ventilator/filter.h"
+#include "ventilator/ventilator.h"
+#include "workers/worker.h"
 
 namespace syncline::cli {
 namespace {
@@ -175,8 +178,9 @@ private:
         if (_o.acks.empty()) _o.acks = ipc("acks");
         if (_o.control.empty()) _o.control = ipc("control");
         for (const auto* e : {&_o.work, &_o.acks, &_o.control})
-            if (e->rfind("ipc://", 0) == 0 && e->size() - 6 >= 100)
-                return status{errc::invalid_argument, "ipc endpoint path too long (max 100 chars): " + *e +
+            if (e->rfind("ipc://", 0) == 0 && e->size() - 6 > max_ipc_path_bytes)
+                return status{errc::invalid_argument, "ipc endpoint path too long (max " +
+                                                          std::to_string(max_ipc_path_bytes) + " bytes): " + *e +
                                                           ": choose a shorter --run-dir or tcp:// endpoints"};
         const fs::path bin = _o.bin_dir.empty() ? internal::default_bin_dir() : fs::path(_o.bin_dir);
         for (const char* program : {"syncline-sink", "syncline-worker", "syncline-ventilator"})
@@ -195,15 +199,22 @@ private:
             for (const auto& [channel, endpoints] : {std::pair{"work", _o.work}, {"acks", _o.acks}, {"control", _o.control}})
                 curve::warn_if_exposed(log_run, channel, endpoints, false);
         }
+        // Each child's command line is its options' to_argv (the one spelling, beside its
+        // parse_cli), then the CURVE flags, then the user's extra arguments for it.
         unsigned metrics_port_offset = 0;
-        auto add = [&](std::string name, std::vector<std::string> argv, const std::vector<std::string>& own,
-                       const std::string& extra, const std::vector<std::string>& curve_args) {
-            argv.insert(argv.end(), own.begin(), own.end());
-            argv.insert(argv.end(), curve_args.begin(), curve_args.end());
+        auto metrics_for = [&](const std::string& name) {
+            metrics::endpoint_options m;
             if (_o.metrics_listen != "off") {
-                argv.insert(argv.end(), {"--metrics-listen", child_metrics_address(metrics_port_offset++),
-                                         "--metrics-file", _o.run_dir + "/" + name + ".metrics"});
+                m.listen = child_metrics_address(metrics_port_offset++);
+                m.address_file = _o.run_dir + "/" + name + ".metrics";
             }
+            return m;
+        };
+        auto add = [&](std::string name, const char* program, std::vector<std::string> args, const std::string& extra,
+                       const std::vector<std::string>& curve_args) {
+            std::vector<std::string> argv{(bin / program).string()};
+            argv.insert(argv.end(), args.begin(), args.end());
+            argv.insert(argv.end(), curve_args.begin(), curve_args.end());
             for (auto& a : split_args(extra)) argv.push_back(std::move(a));
             const std::string log_path = _o.run_dir + "/" + name + ".log";
             _child_names.push_back(name);
@@ -213,33 +224,47 @@ private:
                                  .spawn = {std::move(argv), log_path, log_path, "/dev/null", true},
                                  .restarts = restarts});
         };
-        add("sink",
-            {(bin / "syncline-sink").string(), "--state", _o.state, "--pipeline", _o.pipeline, "--log", _o.log,
-             "--acks", _o.acks, "--control", _o.control},
-            {}, _o.sink_args, server_curve);
+        sink::sink_options sink_opts;
+        sink_opts.state = _o.state;
+        sink_opts.pipeline = _o.pipeline;
+        sink_opts.log = _o.log;
+        sink_opts.acks = _o.acks;
+        sink_opts.control = _o.control;
+        sink_opts.metrics = metrics_for("sink");
+        add("sink", "syncline-sink", sink::to_argv(sink_opts), _o.sink_args, server_curve);
         for (unsigned i = 1; i <= _o.workers; ++i) {
-            std::vector<std::string> argv{(bin / "syncline-worker").string(), "--target", _o.target, "--pipeline",
-                                          _o.pipeline, "--work", _o.work, "--acks", _o.acks, "--id",
-                                          _o.pipeline + "-worker-" + std::to_string(i)};
-            if (!_o.origin_pipeline.empty()) argv.insert(argv.end(), {"--origin-pipeline", _o.origin_pipeline});
-            add("worker-" + std::to_string(i), std::move(argv),
-                _o.transform.empty() ? std::vector<std::string>{}
-                                     : std::vector<std::string>{"--transform", fs::absolute(_o.transform).string()},
-                _o.worker_args, worker_curve);
+            const std::string name = "worker-" + std::to_string(i);
+            workers::worker_options w;
+            w.target = _o.target;
+            w.pipeline = _o.pipeline;
+            w.origin_pipeline = _o.origin_pipeline;
+            w.work = _o.work;
+            w.acks = _o.acks;
+            w.id = _o.pipeline + "-" + name;
+            if (!_o.transform.empty()) w.transform = fs::absolute(_o.transform).string();
+            w.metrics = metrics_for(name);
+            add(name, "syncline-worker", workers::to_argv(w), _o.worker_args, worker_curve);
         }
-        std::vector<std::string> ventilator_argv = {(bin / "syncline-ventilator").string(), "--log", _o.log,
-                                                    "--pipeline", _o.pipeline, "--work", _o.work, "--control", _o.control};
-        if (_o.to != 0) ventilator_argv.insert(ventilator_argv.end(), {"--to", std::to_string(_o.to)});
+        ventilator::ventilator_options v;
+        v.log = _o.log;
+        v.pipeline = _o.pipeline;
+        v.work = _o.work;
+        v.control = _o.control;
+        v.to = _o.to;
+        v.metrics = metrics_for("ventilator");
+        // The filter and ordering are checked by the ventilator's own parse_cli, with its messages.
+        std::vector<std::string> ventilator_argv = ventilator::to_argv(v);
         if (!_o.collections.empty()) ventilator_argv.insert(ventilator_argv.end(), {"--collections", _o.collections});
         if (!_o.ops.empty()) ventilator_argv.insert(ventilator_argv.end(), {"--ops", _o.ops});
         if (_o.ordering != "none") ventilator_argv.insert(ventilator_argv.end(), {"--ordering", _o.ordering});
-        add("ventilator", std::move(ventilator_argv), {}, _o.ventilator_args, server_curve);
+        add("ventilator", "syncline-ventilator", std::move(ventilator_argv), _o.ventilator_args, server_curve);
         if (!_o.capture_source.empty()) {
             if (access((bin / "syncline-capture").c_str(), X_OK) != 0)
                 return status{errc::invalid_argument, "cannot find syncline-capture in " + bin.string() +
                                                           " (set SYNCLINE_BIN_DIR or --bin-dir)"};
-            add("capture", {(bin / "syncline-capture").string(), "--log", _o.log, "--source", _o.capture_source},
-                {}, _o.capture_args, {});
+            std::vector<std::string> capture_argv{"--log", _o.log, "--source", _o.capture_source};
+            metrics::append_endpoint_argv(metrics_for("capture"), capture_argv);
+            add("capture", "syncline-capture", std::move(capture_argv), _o.capture_args, {});
         }
         write_pid_file(fs::path(_o.run_dir) / "run.pid", getpid());
         log_run.info("starting", {{"pipeline", _o.pipeline}, {"target", redact_secrets("target", _o.target)},
@@ -477,7 +502,7 @@ private:
             auto opened = store::state_store::open_reader(_o.state, _o.pipeline);
             if (!opened.ok()) return std::nullopt;
             _state = std::move(opened.value());
-        } else if (!_state->refresh().ok()) {
+        } else if (!_state->catch_up().ok()) {
             return std::nullopt;
         }
         auto c = _state->committed();

@@ -1,7 +1,5 @@
 #include "common/cli_options.h"
 
-#include "common/zmq_util.h"
-
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -10,6 +8,8 @@
 #include <iostream>
 #include <map>
 
+#include "common/internal/ini.h"
+#include "common/internal/option_text.h"
 #include "common/log.h"
 
 #ifndef SYNCLINE_VERSION
@@ -17,15 +17,9 @@
 #endif
 
 namespace syncline::cli {
+using detail::flag;
+using detail::invalid;
 namespace {
-
-// Callers pass "endpoint" or "--endpoint"; messages always show the flag as typed by users.
-std::string flag(std::string_view option) {
-    if (option.starts_with("-")) return std::string(option);
-    return "--" + std::string(option);
-}
-
-status invalid(std::string msg) { return status{errc::invalid_argument, std::move(msg)}; }
 
 // Boost formats its messages by replacing "%value%"-style placeholders until none is left, so a
 // value that itself contains "%value%" never finishes (found by fuzz/config_fuzz.cc). Its
@@ -57,23 +51,6 @@ void add_general(po::options_description& desc, po::options_description& general
     } else {
         general.add_options()(name, help);
     }
-}
-
-bool printable(std::string_view s) {
-    for (unsigned char c : s)
-        if (c <= 0x20 || c == 0x7f) return false;
-    return true;
-}
-
-bool names_a_secret(std::string_view name) {
-    std::string lower(name);
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    // password_env=VAR, secret_file=PATH: they say where the secret is, which is worth showing.
-    for (const char* where : {"_env", "_file", "-env", "-file"})
-        if (lower.ends_with(where)) return false;
-    for (const char* word : {"password", "passwd", "secret", "token"})
-        if (lower.find(word) != std::string::npos) return true;
-    return false;
 }
 
 void add_general_options(po::options_description& desc) {
@@ -189,68 +166,12 @@ void read_environment(const po::options_description& desc, const po::positional_
     }
 }
 
-std::string trim(std::string_view s) {
-    const auto first = s.find_first_not_of(" \t\r");
-    if (first == std::string_view::npos) return "";
-    const auto last = s.find_last_not_of(" \t\r");
-    return std::string(s.substr(first, last - first + 1));
-}
-
-// INI as Boost.Program_options reads it: `key = value`, `[section]` prefixing keys with
-// "section.", comments from '#' or ';' at the start of a line or '#' after a space (a '#' inside
-// a value, as in a URI fragment, stays).
+// The INI file `path` (internal/ini.h), each entry applied as from the config file.
 void read_config_file(const po::options_description& desc, const std::string& path, parse_outcome& out,
                       std::vector<std::string>& problems, const po::options_description* pipeline_file_keys = nullptr) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-        problems.push_back(path + ": is a directory, not a config file");
-        return;
-    }
-    std::ifstream file(path);
-    if (!file) {
-        problems.push_back(path + ": cannot read config file");
-        return;
-    }
-    std::string section;
-    std::map<std::string, int> first_line;
-    int number = 0;
-    for (std::string raw; std::getline(file, raw);) {
-        ++number;
-        std::string line = trim(raw);
-        if (line.empty() || line.front() == '#' || line.front() == ';') continue;
-        for (std::size_t hash = line.find('#'); hash != std::string::npos; hash = line.find('#', hash + 1)) {
-            if (line[hash - 1] == ' ' || line[hash - 1] == '\t') {
-                line = trim(line.substr(0, hash));
-                break;
-            }
-        }
-        const std::string where = path + ":" + std::to_string(number);
-        if (line.front() == '[') {
-            if (line.back() != ']') {
-                problems.push_back(where + ": unterminated section header '" + line + "'");
-                continue;
-            }
-            section = trim(line.substr(1, line.size() - 2));
-            if (!section.empty()) section += '.';
-            continue;
-        }
-        const auto eq = line.find('=');
-        if (eq == std::string::npos) {
-            problems.push_back(where + ": expected 'key = value', got '" + line + "'");
-            continue;
-        }
-        const std::string key = section + trim(std::string_view(line).substr(0, eq));
-        if (key.empty() || key == section) {
-            problems.push_back(where + ": missing key before '='");
-            continue;
-        }
-        if (const auto [it, fresh] = first_line.emplace(key, number); !fresh) {
-            problems.push_back(where + ": key '" + key + "': set twice (first on line " + std::to_string(it->second) + ")");
-            continue;
-        }
-        apply(desc, out, key, trim(std::string_view(line).substr(eq + 1)), {value_source::config_file, where}, problems,
-              pipeline_file_keys);
-    }
+    detail::read_ini(path, problems, [&](const std::string& key, const std::string& value, const std::string& where) {
+        apply(desc, out, key, value, {value_source::config_file, where}, problems, pipeline_file_keys);
+    });
 }
 
 void note_defaults(const po::options_description& desc, parse_outcome& out) {
@@ -394,129 +315,10 @@ std::string value_text(const parse_outcome& parsed, std::string_view option) {
     return redact_secrets(option, text);
 }
 
-namespace {
-
-// The [begin, end) spans of `value` that are secret: the whole value for an option named like a
-// secret, a URI's password (scheme://user:password@host) and secret query values (?password=x).
-std::vector<std::pair<std::size_t, std::size_t>> secret_spans(std::string_view option, std::string_view value) {
-    std::vector<std::pair<std::size_t, std::size_t>> spans;
-    if (value.empty()) return spans;
-    if (names_a_secret(option)) return {{0, value.size()}};
-    std::size_t query_from = 0;
-    if (const auto scheme_end = value.find("://"); scheme_end != std::string_view::npos) {
-        const auto authority = scheme_end + 3;
-        // The userinfo ends at the last '@' before the query: a password may hold a raw '/' or '@'.
-        const auto authority_end = std::min(value.find_first_of("?#", authority), value.size());
-        const auto at = value.rfind('@', authority_end);
-        if (at != std::string_view::npos && at > authority) {
-            const auto colon = value.find(':', authority);
-            if (colon != std::string_view::npos && colon < at) {
-                spans.emplace_back(colon + 1, at);
-                query_from = at;
-            }
-        }
-    }
-    if (auto query = value.find('?', query_from); query != std::string_view::npos) {
-        std::size_t pos = query + 1;
-        while (pos < value.size()) {
-            std::size_t end = value.find('&', pos);
-            if (end == std::string_view::npos) end = value.size();
-            const auto eq = value.find('=', pos);
-            if (eq != std::string_view::npos && eq < end && names_a_secret(value.substr(pos, eq - pos)))
-                spans.emplace_back(eq + 1, end);
-            pos = end + 1;
-        }
-    }
-    return spans;
-}
-
-}  // namespace
-
-std::string redact_secrets(std::string_view option, std::string_view value) {
-    if (value.empty()) return "";
-    if (names_a_secret(option)) return "***";
-    std::string out(value);
-    const auto spans = secret_spans(option, value);
-    for (auto it = spans.rbegin(); it != spans.rend(); ++it) out.replace(it->first, it->second - it->first, "***");
-    return out;
-}
-
-void remember_secrets(std::string_view option, std::string_view value) {
-    for (const auto& [begin, end] : secret_spans(option, value)) remember_secret(value.substr(begin, end - begin));
-}
-
-std::string redact_secrets_in(std::string text, std::string_view option, std::string_view value) {
-    const std::string redacted = redact_secrets(option, value);
-    if (value.empty() || redacted == value) return text;
-    for (auto at = text.find(value); at != std::string::npos; at = text.find(value, at + redacted.size()))
-        text.replace(at, value.size(), redacted);
-    return text;
-}
-
 std::string env_name(std::string_view option) {
     std::string name = "SYNCLINE_";
     for (char c : option) name.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     return name;
-}
-
-status validate_endpoint_list(std::string_view option, std::string_view list) {
-    const auto endpoints = zmqx::split_endpoints(list);
-    if (endpoints.empty()) return invalid(flag(option) + ": no endpoint given");
-    for (const auto& endpoint : endpoints) SYNCLINE_RETURN_IF_ERROR(validate_endpoint(option, endpoint));
-    return {};
-}
-
-status validate_endpoint(std::string_view option, std::string_view endpoint) {
-    auto bad = [&](std::string_view why) {
-        return invalid(flag(option) + ": invalid endpoint '" + std::string(endpoint) + "': " + std::string(why));
-    };
-    if (!printable(endpoint)) return bad("contains spaces or control characters");
-    if (endpoint.starts_with("tcp://")) {
-        const std::string_view rest = endpoint.substr(6);
-        const std::size_t colon = rest.rfind(':');
-        if (colon == std::string_view::npos) return bad("expected tcp://host:port");
-        const std::string_view host = rest.substr(0, colon);
-        const std::string_view port = rest.substr(colon + 1);
-        if (host.empty()) return bad("missing host (use * or 127.0.0.1)");
-        if (host.front() == '[' && host.back() != ']') return bad("unbalanced [ in IPv6 host");
-        if (port == "*") return {};
-        if (port.empty() || port.size() > 5) return bad("port must be 1-65535 or *");
-        unsigned value = 0;
-        for (char c : port) {
-            if (c < '0' || c > '9') return bad("port must be 1-65535 or *");
-            value = value * 10 + static_cast<unsigned>(c - '0');
-        }
-        if (value == 0 || value > 65535) return bad("port must be 1-65535 or *");
-        return {};
-    }
-    if (endpoint.starts_with("ipc://")) {
-        const std::string_view path = endpoint.substr(6);
-        if (path.empty()) return bad("missing path");
-        // sockaddr_un holds 107 path bytes plus the terminator; libzmq would fail later, vaguely.
-        if (path.size() > 107) return bad("ipc path longer than 107 bytes");
-        return {};
-    }
-    if (endpoint.starts_with("inproc://")) {
-        if (endpoint.size() == 9) return bad("missing name");
-        return {};
-    }
-    return bad("expected tcp://host:port, ipc://path or inproc://name");
-}
-
-status validate_name(std::string_view option, std::string_view name) {
-    auto bad = [&](std::string_view why) {
-        return invalid(flag(option) + ": invalid name '" + std::string(name) + "': " + std::string(why));
-    };
-    if (name.empty()) return bad("must not be empty");
-    if (name.size() > 128) return bad("longer than 128 characters");
-    for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                        c == '_' || c == '-';
-        if (!ok) return bad("only letters, digits, '.', '_' and '-' are allowed");
-    }
-    // Names become path components and table names: "." and ".." would escape or alias a directory.
-    if (name == "." || name == "..") return bad("'.' and '..' are reserved");
-    return {};
 }
 
 }  // namespace syncline::cli

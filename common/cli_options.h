@@ -1,5 +1,6 @@
 #pragma once
-// common/cli_options.h: Boost.Program_options glue shared by every binary. Every option can be
+// common/cli_options.h: Boost.Program_options glue shared by every binary (the option checks it
+// re-exports live in endpoints.h, names.h and redaction.h; the INI syntax in internal/ini.h). Every option can be
 // given three ways, and the first of these wins: the command line (--workers 8), the environment
 // (SYNCLINE_WORKERS=8: SYNCLINE_ + the name upper-cased, '-' -> '_'), an INI file given with
 // --config FILE or SYNCLINE_CONFIG (`workers = 8`); then the option's default.
@@ -14,6 +15,9 @@
 
 #include <boost/program_options.hpp>
 
+#include "common/endpoints.h"   // validate_endpoint, validate_endpoint_list
+#include "common/names.h"       // validate_name
+#include "common/redaction.h"   // redact_secrets, remember_secrets, redact_secrets_in
 #include "common/status.h"
 
 namespace syncline::cli {
@@ -64,27 +68,7 @@ config_check check_config_file(po::options_description desc, const std::string& 
 // The effective value of `option` as text ("" if unset); secrets redacted (redact_secrets).
 std::string value_text(const parse_outcome& parsed, std::string_view option);
 
-// `value` safe to print: the password of a URI's user info and the values of options named
-// like password/secret/token become "***"; an option whose name says secret is hidden whole.
-std::string redact_secrets(std::string_view option, std::string_view value);
-
-// Remembers the secret parts of `value` (those redact_secrets hides) for scrub_secrets (log.h),
-// so no surface of the process shows them. parse() does it for every option it reads.
-void remember_secrets(std::string_view option, std::string_view value);
-
-// `text` (an error message) with every occurrence of `value` replaced by redact_secrets(option, value).
-std::string redact_secrets_in(std::string text, std::string_view option, std::string_view value);
-
 // The environment variable for `option`: "SYNCLINE_" + upper case, '-' -> '_'.
 std::string env_name(std::string_view option);
-
-// errc::invalid_argument unless `endpoint` looks like tcp://host:port|*, ipc://path or inproc://name.
-status validate_endpoint(std::string_view option, std::string_view endpoint);
-
-// validate_endpoint for each endpoint of a comma-separated list (sockets that bind several).
-status validate_endpoint_list(std::string_view option, std::string_view list);
-
-// errc::invalid_argument unless `name` is 1-128 chars of [A-Za-z0-9._-] (safe in paths and tables).
-status validate_name(std::string_view option, std::string_view name);
 
 }  // namespace syncline::cli

@@ -68,6 +68,11 @@ void add_endpoint_options(cli::po::options_description& desc, endpoint_options& 
          "write the metrics address (http://HOST:PORT) to this file once listening");
 }
 
+void append_endpoint_argv(const endpoint_options& options, std::vector<std::string>& argv) {
+    if (!options.listen.empty()) argv.insert(argv.end(), {"--metrics-listen", options.listen});
+    if (!options.address_file.empty()) argv.insert(argv.end(), {"--metrics-file", options.address_file});
+}
+
 status validate_endpoint_options(const endpoint_options& options) {
     if (options.listen.empty()) {
         if (!options.address_file.empty())

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/cli_options.h"
 #include "common/metrics.h"
@@ -32,6 +33,9 @@ struct endpoint_options {
 
 // Adds --metrics-listen and --metrics-file to a component's options.
 void add_endpoint_options(cli::po::options_description& desc, endpoint_options& options);
+// Appends the flags add_endpoint_options reads back as `options` (--metrics-listen and
+// --metrics-file, each when set) to `argv`: a daemon's to_argv.
+void append_endpoint_argv(const endpoint_options& options, std::vector<std::string>& argv);
 // invalid_argument unless `listen` is empty or HOST:PORT with PORT 0-65535 (IPv6 as [::1]:PORT).
 status validate_endpoint_options(const endpoint_options& options);
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/metrics_endpoint.h"
 #include "common/curve.h"
@@ -50,6 +51,12 @@ struct cli_outcome {
 
 // Parses argv (and --config FILE); invalid_argument names the bad option.
 result<cli_outcome> parse_cli(int argc, const char* const* argv);
+
+// The command-line arguments (program name not included) that parse_cli reads back as `options`:
+// --state, --pipeline, --log (when set), --acks and --control always, every other option only
+// when it differs from its default (so a supervisor's extra arguments may still set it).
+// CURVE is left out: the keys come from files, and the caller appends their --curve-* flags.
+std::vector<std::string> to_argv(const sink_options& options);
 
 status run(const sink_options& options, const stop_flag& stop);
 

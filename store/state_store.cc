@@ -1,5 +1,7 @@
 #include "store/state_store.h"
 
+#include "common/names.h"
+
 #include <algorithm>
 #include <filesystem>
 
@@ -71,15 +73,8 @@ bool decode_dead_letter(std::string_view in, dead_letter& d) {
     return true;
 }
 
-bool valid_pipeline_name(std::string_view name) {
-    if (name.empty() || name.size() > 128) return false;
-    // "." and ".." would name the root or its parent.
-    if (name == "." || name == "..") return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-               c == '_' || c == '-';
-    });
-}
+// The one name rule (common/names.h): "." and ".." would name the root or its parent.
+bool valid_pipeline_name(std::string_view name) { return name_problem(name).empty(); }
 
 status check_pipeline_name(const std::string& name) {
     if (valid_pipeline_name(name)) return {};
@@ -338,7 +333,7 @@ status state_store::remove_dead_letters(std::span<const std::uint64_t> offsets) 
     return m.write(b, "removing " + std::to_string(offsets.size()) + " dead letters");
 }
 
-status state_store::refresh() {
+status state_store::catch_up() {
     impl& m = *_impl;
     if (m.writer) return {};
     return from_rocks(m.db->TryCatchUpWithPrimary(), m.context() + ": refresh");

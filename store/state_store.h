@@ -34,7 +34,7 @@ class state_store {
 public:
     // The writer (sink, offsets set, dlq commands).
     static result<std::unique_ptr<state_store>> open(const state_store_options& opts);
-    // A read-only view that works while the writer runs; refresh() sees its newer commits.
+    // A read-only view that works while the writer runs; catch_up() sees its newer commits (the name change_log readers use too).
     static result<std::unique_ptr<state_store>> open_reader(const std::string& root, const std::string& pipeline);
     ~state_store();
 
@@ -64,7 +64,7 @@ public:
     result<std::uint64_t> dead_letter_count() const;
 
     // Reader: sees the writer's newer commits.
-    status refresh();
+    status catch_up();
 
 private:
     struct impl;

@@ -12,6 +12,7 @@
 #include "common/codec.h"
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
+#include "common/runtime.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "store/change_log.h"
@@ -109,15 +110,12 @@ public:
     status run(const stop_flag& stop) {
         // Workers hold at most a couple of batches each in socket buffers: the window, not
         // the HWM, holds the work, so a dead worker strands little and timeouts recover it.
-        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
-        zmqx::tune(_control, {.send_hwm = 10'000, .recv_hwm = 1000, .immediate = false});
-        auto secured = curve::secure_sockets(_context, _options.curve, log_vent, {{&_work, "work", _options.work}},
-                                             {{&_control, "control", _options.control}});
-        if (!secured.ok()) return secured.get_status();
-        _zap = std::move(secured.value());
-        auto work_at = zmqx::bind_all(_work, _options.work);
-        if (!work_at.ok()) return work_at.get_status();
-        SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_control, _options.control));
+        auto channels = runtime::open_channels(
+            _context, _options.curve, log_vent,
+            {{&_work, "work", _options.work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true}}},
+            {{&_control, "control", _options.control, {.send_hwm = 10'000, .recv_hwm = 1000, .immediate = false}}});
+        if (!channels.ok()) return channels.get_status();
+        _zap = std::move(channels->zap);
         log_vent.info("started", {{"pipeline", _options.pipeline}, {"log", _options.log},
                                   {"batch_records", _options.batch_records}, {"batch_bytes", _options.batch_bytes},
                                   {"window", _options.window.max_batches},
@@ -125,7 +123,7 @@ public:
                                   {"collections", _options.filter.collections.empty() ? std::string("*") : join(_options.filter.collections)},
                                   {"ops", !_options.filter.deletes ? "upsert" : !_options.filter.upserts ? "delete" : "upsert,delete"},
                                   {"ordering", _options.order == ordering::key ? "key" : "none"}});
-        for (const auto& endpoint : *work_at) log_vent.info("listening", {{"channel", "work"}, {"endpoint", endpoint}});
+        channels->log_listening(log_vent);
 
         _health.set_ready(false, "waiting for the sink at " + _options.control);
         if (!wait_for_resume(stop)) {
@@ -369,16 +367,11 @@ private:
                                    {nullptr, _watch ? _watch->fd() : -1,
                                     static_cast<short>(tailing && _watch ? ZMQ_POLLIN : 0), 0}};
         SYNCLINE_RETURN_IF_ERROR(zmqx::poll(std::span(items, _watch ? 3 : 2), wait));
-        for (int i = 0; i < 1000; ++i) {
-            auto got = zmqx::receive(_control, milliseconds(0));
-            if (!got.ok()) { _dropped.drop(got.get_status().message()); continue; }
-            if (!got->has_value()) break;
-            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
-            if (!msg.ok()) { _dropped.drop(msg.get_status().message()); continue; }
-            auto* p = std::get_if<wire::progress>(&*msg);
-            if (p == nullptr || p->pipeline != _options.pipeline) { _dropped.drop("unexpected control message"); continue; }
+        runtime::drain(_control, 1000, false, _options.pipeline, _dropped, [&](wire::message& msg, const std::string&) {
+            auto* p = std::get_if<wire::progress>(&msg);
+            if (p == nullptr) { _dropped.drop("unexpected control message"); return; }
             apply(*p);
-        }
+        });
         return {};
     }
 
@@ -578,15 +571,33 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     return out;
 }
 
+std::vector<std::string> to_argv(const ventilator_options& o) {
+    const ventilator_options defaults;
+    std::vector<std::string> argv{"--log", o.log, "--pipeline", o.pipeline, "--work", o.work, "--control", o.control};
+    auto number = [&](const char* flag, auto value, auto default_value) {
+        if (value != default_value) argv.insert(argv.end(), {flag, std::to_string(value)});
+    };
+    number("--batch-records", o.batch_records, defaults.batch_records);
+    number("--batch-bytes", o.batch_bytes, defaults.batch_bytes);
+    number("--window", o.window.max_batches, defaults.window.max_batches);
+    number("--ack-timeout-ms", o.window.ack_timeout.count(), defaults.window.ack_timeout.count());
+    number("--tail-interval-ms", o.tail_interval.count(), defaults.tail_interval.count());
+    number("--drain-timeout-ms", o.drain_timeout.count(), defaults.drain_timeout.count());
+    number("--stall-warning-ms", o.stall_warning.count(), defaults.stall_warning.count());
+    number("--to", o.to, defaults.to);
+    if (!o.filter.collections.empty()) argv.insert(argv.end(), {"--collections", join(o.filter.collections)});
+    if (o.filter.upserts != o.filter.deletes) argv.insert(argv.end(), {"--ops", o.filter.upserts ? "upsert" : "delete"});
+    if (o.order != defaults.order) argv.insert(argv.end(), {"--ordering", o.order == ordering::key ? "key" : "none"});
+    metrics::append_endpoint_argv(o.metrics, argv);
+    return argv;
+}
+
 status run(const ventilator_options& options, const stop_flag& stop) {
     auto log = store::change_log::open_reader(options.log);
     if (!log.ok()) return log.get_status();
-    metrics::registry registry(metrics::const_labels{{"pipeline", options.pipeline}});
-    metrics::health health;
-    // Declared after the loop's registry and health, so it stops serving before they go away.
-    ventilator_loop loop(options, std::move(log.value()), registry, health);
-    auto endpoint = metrics::serve(options.metrics, registry, health, "ventilator");
-    if (!endpoint.ok()) return endpoint.get_status();
+    runtime::observability observed(metrics::const_labels{{"pipeline", options.pipeline}});
+    ventilator_loop loop(options, std::move(log.value()), observed.registry, observed.health);
+    SYNCLINE_RETURN_IF_ERROR(observed.serve(options.metrics, "ventilator"));
     return loop.run(stop);
 }
 

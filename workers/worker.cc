@@ -13,6 +13,7 @@
 #include "common/cli_options.h"
 #include "common/codec.h"
 #include "common/log.h"
+#include "common/runtime.h"
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "targets/target.h"
@@ -53,7 +54,7 @@ struct worker_metrics {
           delivery_seconds(r.add_histogram("syncline_worker_delivery_duration_seconds",
                                            "Seconds per target call (one call delivers one or more batches).",
                                            metrics::latency_buckets())),
-          in_hand(r.add_gauge("syncline_worker_in_flight_batches", "Batches this worker is delivering now.")),
+          in_flight(r.add_gauge("syncline_worker_in_flight_batches", "Batches this worker is delivering now.")),
           transform_failed(r.add_counter("syncline_worker_transform_failures_total",
                                          "Records the --transform script failed on (error, budget): dead-lettered.")),
           transform_dropped(r.add_counter("syncline_worker_transform_dropped_total",
@@ -62,7 +63,7 @@ struct worker_metrics {
     metrics::counter &batches_received, &records_received, &batches_acked, &records_delivered, &records_failed,
         &batches_nacked, &target_errors, &bad_frames;
     metrics::histogram& delivery_seconds;
-    metrics::gauge& in_hand;
+    metrics::gauge& in_flight;
     metrics::counter &transform_failed, &transform_dropped;
 };
 
@@ -77,18 +78,15 @@ public:
         // Few batches wait in this worker's queue: what waits here is lost if it dies, and is
         // held up if it is slow. Acks queue deeply and survive a sink restart (no IMMEDIATE).
         // Both sockets drop a peer announcing a message over zmqx::max_message_bytes (the default).
-        zmqx::tune(_work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true});
-        zmqx::tune(_acks, {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)});
-        auto secured = curve::secure_sockets(_context, _options.curve, log_worker, {},
-                                             {{&_work, "work", _options.work}, {&_acks, "acks", _options.acks}});
-        if (!secured.ok()) return secured.get_status();
-        if (_options.curve) {
-            _refusals.emplace(_context, log_worker);
-            _refusals->watch(_work, "work", _options.work);
-            _refusals->watch(_acks, "acks", _options.acks);
-        }
-        SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_work, _options.work));
-        SYNCLINE_RETURN_IF_ERROR(zmqx::connect(_acks, _options.acks));
+        auto channels = runtime::open_channels(
+            _context, _options.curve, log_worker, {},
+            {{&_work, "work", _options.work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true}},
+             {&_acks, "acks", _options.acks,
+              {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)}}},
+            /*watch_refusals=*/true);
+        if (!channels.ok()) return channels.get_status();
+        // CURVE only: reconnects when a server refused us.
+        _refusals = std::move(channels->refusals);
         log_worker.info("started", {{"id", _options.id}, {"pipeline", _options.pipeline},
                                     {"target", cli::redact_secrets("target", _options.target)}, {"work", _options.work},
                                     {"acks", _options.acks}});
@@ -111,22 +109,18 @@ public:
                 records += accept(std::move(**more), group);
             }
             if (group.empty()) continue;
-            _m.in_hand.set(static_cast<double>(group.size()));
+            _m.in_flight.set(static_cast<double>(group.size()));
             deliver(group, stop);
-            _m.in_hand.set(0);
+            _m.in_flight.set(0);
         }
         // Batches already queued to this worker would otherwise wait for the ack timeout.
         std::uint64_t returned = 0;
-        while (true) {
-            auto got = zmqx::receive(_work, milliseconds(0));
-            if (!got.ok()) continue;
-            if (!got->has_value()) break;
-            auto msg = wire::decode((*got)->header_view(), (*got)->body_view());
-            if (!msg.ok()) continue;
-            if (auto* b = std::get_if<wire::batch>(&*msg); b && b->pipeline == _options.pipeline) {
+        while (runtime::drain(_work, 1000, false, _options.pipeline, _dropped, [&](wire::message& msg, const std::string&) {
+            if (auto* b = std::get_if<wire::batch>(&msg)) {
                 send_nack(*b, "worker stopping");
                 ++returned;
             }
+        }) > 0) {
         }
         log_worker.info("stopped", {{"batches", _batches}, {"records", _records}, {"nacks", _nacks},
                                     {"failed_records", _failed_records}, {"returned_on_stop", returned},
@@ -416,7 +410,7 @@ private:
     zmq::context_t _context;
     zmq::socket_t _work;
     zmq::socket_t _acks;
-    std::optional<curve::refusal_watch> _refusals;  // CURVE only: reconnects when a server refused us.
+    std::unique_ptr<curve::refusal_watch> _refusals;  // CURVE only: reconnects when a server refused us.
     std::uint64_t _batches = 0, _records = 0, _nacks = 0, _failed_records = 0;
     worker_metrics& _m;
     metrics::health& _health;
@@ -483,13 +477,32 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     return out;
 }
 
+std::vector<std::string> to_argv(const worker_options& o) {
+    const worker_options defaults;
+    std::vector<std::string> argv{"--target", o.target, "--pipeline", o.pipeline, "--work", o.work, "--acks", o.acks};
+    if (!o.id.empty()) argv.insert(argv.end(), {"--id", o.id});
+    if (!o.origin_pipeline.empty() && o.origin_pipeline != o.pipeline)
+        argv.insert(argv.end(), {"--origin-pipeline", o.origin_pipeline});
+    auto number = [&](const char* flag, auto value, auto default_value) {
+        if (value != default_value) argv.insert(argv.end(), {flag, std::to_string(value)});
+    };
+    number("--max-retries", o.max_retries, defaults.max_retries);
+    number("--isolate-after-attempts", o.isolate_after_attempts, defaults.isolate_after_attempts);
+    number("--retry-backoff-ms", o.retry_backoff.count(), defaults.retry_backoff.count());
+    number("--coalesce-records", o.coalesce_records, defaults.coalesce_records);
+    if (!o.transform.empty()) argv.insert(argv.end(), {"--transform", o.transform});
+    number("--transform-max-instructions", o.transform_max_instructions, defaults.transform_max_instructions);
+    number("--transform-max-memory-mb", o.transform_max_memory_mb, defaults.transform_max_memory_mb);
+    metrics::append_endpoint_argv(o.metrics, argv);
+    return argv;
+}
+
 status run(const worker_options& options, const stop_flag& stop) {
-    metrics::registry registry(metrics::const_labels{{"pipeline", options.pipeline}, {"worker", options.id}});
-    worker_metrics m(registry);
-    metrics::health health;
+    runtime::observability observed(metrics::const_labels{{"pipeline", options.pipeline}, {"worker", options.id}});
+    worker_metrics m(observed.registry);
+    metrics::health& health = observed.health;
     health.set_ready(false, "opening target " + cli::redact_secrets("target", options.target));
-    auto endpoint = metrics::serve(options.metrics, registry, health, "worker");
-    if (!endpoint.ok()) return endpoint.get_status();
+    SYNCLINE_RETURN_IF_ERROR(observed.serve(options.metrics, "worker"));
 
     // Channel ids derive from the pipeline the records belong to: a replay (pipeline P.replay)
     // sends them under P's ids, so receivers drop what they already have.

@@ -9,13 +9,14 @@
 // dead-lettered with the Lua message; the worker goes on).
 // Each batch it takes is confirmed to the sink with a receipt (worker id), so the ventilator knows
 // who holds what. Metrics (docs/operations.md): batches and records received, delivered, failed,
-// nacked, retries, the target latency histogram, batches in hand, bad frames. Ready while the
+// nacked, retries, the target latency histogram, batches in flight (syncline_worker_in_flight_batches), bad frames. Ready while the
 // target is open and its last delivery did not fail.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/metrics_endpoint.h"
 #include "common/curve.h"
@@ -52,6 +53,13 @@ struct cli_outcome {
 
 // Parses argv (and --config FILE); invalid_argument names the bad option.
 result<cli_outcome> parse_cli(int argc, const char* const* argv);
+
+// The command-line arguments (program name not included) that parse_cli reads back as `options`:
+// --target, --pipeline, --work, --acks and --id (when set) always, --origin-pipeline when it
+// differs from --pipeline, every other option only when it differs from its default (so a
+// supervisor's extra arguments may still set it). CURVE is left out: the keys come from files,
+// and the caller appends their --curve-* flags.
+std::vector<std::string> to_argv(const worker_options& options);
 
 status run(const worker_options& options, const stop_flag& stop);
 

@@ -140,7 +140,7 @@ TEST_F(state_store_test, reader_sees_commits_after_refresh) {
 
     std::vector<dead_letter> dl{make_dead(6, "nope")};
     ASSERT_OK(_store->commit(9, dl));
-    ASSERT_OK(reader.refresh());
+    ASSERT_OK(reader.catch_up());
     EXPECT_EQ(committed(reader), 9u);
     auto letters = reader.dead_letters();
     ASSERT_RESULT_OK(letters);
@@ -148,7 +148,7 @@ TEST_F(state_store_test, reader_sees_commits_after_refresh) {
     EXPECT_EQ((*letters)[0].error, "nope");
 
     ASSERT_OK(_store->reset(2));
-    ASSERT_OK(reader.refresh());
+    ASSERT_OK(reader.catch_up());
     EXPECT_EQ(committed(reader), 2u);
 
     EXPECT_EQ(reader.commit(50).code(), errc::invalid_argument);  // Read-only view.

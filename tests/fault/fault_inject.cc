@@ -207,7 +207,7 @@ public:
                 auto r = store::state_store::open_reader(_root, _pipeline);
                 if (!r.ok()) return _last;  // Not created yet (no commit so far) or mid-restart.
                 _reader = std::move(r.value());
-            } else if (!_reader->refresh().ok()) {
+            } else if (!_reader->catch_up().ok()) {
                 _reader.reset();
                 continue;
             }

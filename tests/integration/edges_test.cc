@@ -27,6 +27,7 @@
 #include "store/change_log.h"
 #include "store/state_store.h"
 #include "tests/support/harness.h"
+#include "tests/support/pipeline.h"
 #include "tests/support/http_receiver.h"
 
 namespace syncline::testing {
@@ -66,10 +67,13 @@ protected:
         acks_at = *a;
     }
     child_process start_worker(const std::string& work_endpoint) {
-        return start("syncline-worker",
-                     {"--target", "jsonl:" + (dir / "out.jsonl"), "--pipeline", "p1", "--work", work_endpoint,
-                      "--acks", acks_at, "--id", "w1"},
-                     dir / "worker.log");
+        syncline::workers::worker_options o;
+        o.target = "jsonl:" + (dir / "out.jsonl");
+        o.pipeline = "p1";
+        o.work = work_endpoint;
+        o.acks = acks_at;
+        o.id = "w1";
+        return launch(o, dir / "worker.log");
     }
     // The next ack for `pipeline` p1 the worker sends (receipts skipped); nullopt after `timeout`.
     std::optional<wire::ack> next_ack(milliseconds timeout) {
@@ -188,24 +192,33 @@ TEST_F(worker_edges_test, a_peer_announcing_a_huge_message_on_the_work_socket_is
 class sink_edges_test : public pipeline_fixture {
 protected:
     void start_servers(const std::vector<std::string>& sink_extra = {}, const std::vector<std::string>& vent_extra = {}) {
-        std::vector<std::string> args{"--state", state, "--pipeline", "p1", "--log", log_dir,
-                                      "--acks", "tcp://127.0.0.1:*", "--control", "tcp://127.0.0.1:*"};
-        args.insert(args.end(), sink_extra.begin(), sink_extra.end());
-        sink.emplace(start("syncline-sink", args, dir / "sink.log"));
+        syncline::sink::sink_options s;
+        s.state = state;
+        s.pipeline = "p1";
+        s.log = log_dir;
+        s.acks = "tcp://127.0.0.1:*";
+        s.control = "tcp://127.0.0.1:*";
+        sink.emplace(launch(s, dir / "sink.log", sink_extra));
         acks = logged_endpoint(dir / "sink.log", "acks");
         control = logged_endpoint(dir / "sink.log", "control");
         ASSERT_FALSE(acks.empty() || control.empty());
-        args = {"--log", log_dir, "--pipeline", "p1", "--work", "tcp://127.0.0.1:*", "--control", control};
-        args.insert(args.end(), vent_extra.begin(), vent_extra.end());
-        ventilator.emplace(start("syncline-ventilator", args, dir / "ventilator.log"));
+        syncline::ventilator::ventilator_options v;
+        v.log = log_dir;
+        v.pipeline = "p1";
+        v.work = "tcp://127.0.0.1:*";
+        v.control = control;
+        ventilator.emplace(launch(v, dir / "ventilator.log", vent_extra));
         work = logged_endpoint(dir / "ventilator.log", "work");
         ASSERT_FALSE(work.empty());
     }
     child_process start_worker(const std::vector<std::string>& extra = {}) {
-        std::vector<std::string> args{"--target", "sqlite:" + (dir / "target.db"), "--pipeline", "p1",
-                                      "--work", work, "--acks", acks, "--id", "w1"};
-        args.insert(args.end(), extra.begin(), extra.end());
-        return start("syncline-worker", args, dir / "worker.log");
+        syncline::workers::worker_options o;
+        o.target = "sqlite:" + (dir / "target.db");
+        o.pipeline = "p1";
+        o.work = work;
+        o.acks = acks;
+        o.id = "w1";
+        return launch(o, dir / "worker.log", extra);
     }
 
     std::string work, acks, control;

@@ -14,6 +14,7 @@
 #include "common/zmq_util.h"
 #include "store/change_log.h"
 #include "tests/support/harness.h"
+#include "tests/support/pipeline.h"
 
 namespace syncline::testing {
 namespace {
@@ -44,13 +45,12 @@ int http_status(const std::string& address_file, const std::string& path) {
 
 class metrics_test : public pipeline_fixture {
 protected:
-    std::vector<std::string> metrics_args(const std::string& name) {
-        return {"--metrics-listen", "127.0.0.1:0", "--metrics-file", dir / (name + ".metrics")};
-    }
-    child_process start_with_metrics(const std::string& binary_name, const std::string& name,
-                                     std::vector<std::string> args) {
-        for (auto& a : metrics_args(name)) args.push_back(a);
-        return start(binary_name, args, dir / (name + ".log"));
+    // --metrics-listen on any free port, its address written to NAME.metrics.
+    metrics::endpoint_options metrics_for(const std::string& name) {
+        metrics::endpoint_options o;
+        o.listen = "127.0.0.1:0";
+        o.address_file = dir / (name + ".metrics");
+        return o;
     }
 
     std::string work = "ipc://" + (dir / "work.sock");
@@ -62,16 +62,23 @@ TEST_F(metrics_test, counters_match_what_happened_and_probes_answer) {
     std::uint64_t records = 60'000;
     append_sample(*writer, records, 5'000, 1);
     const std::string target = "sqlite:" + (dir / "target.db");
-    auto sink = start_with_metrics("syncline-sink", "sink",
-                                   {"--state", state, "--pipeline", "p1", "--acks", acks, "--control", control});
+    const pipeline_spec spec{"p1", log_dir, state, work, acks, control, target};
+    syncline::sink::sink_options sink_options = spec.sink();
+    sink_options.metrics = metrics_for("sink");
+    auto sink = launch(sink_options, dir / "sink.log");
     std::vector<child_process> workers;
-    for (int i = 1; i <= 3; ++i)
-        workers.push_back(start_with_metrics("syncline-worker", "w" + std::to_string(i),
-                                             {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks,
-                                              "--id", "w" + std::to_string(i), "--coalesce-records", "1000"}));
-    auto ventilator = start_with_metrics("syncline-ventilator", "ventilator",
-                                         {"--log", log_dir, "--pipeline", "p1", "--work", work, "--control", control,
-                                          "--ack-timeout-ms", "1000", "--batch-records", "500"});
+    for (int i = 1; i <= 3; ++i) {
+        syncline::workers::worker_options w = spec.worker(i);
+        w.coalesce_records = 1000;
+        w.metrics = metrics_for("w" + std::to_string(i));
+        workers.push_back(launch(w, dir / ("w" + std::to_string(i) + ".log")));
+    }
+    syncline::ventilator::ventilator_options vent_options = spec.ventilator();
+    vent_options.tail_interval = syncline::ventilator::ventilator_options{}.tail_interval;
+    vent_options.window.ack_timeout = std::chrono::milliseconds(1000);
+    vent_options.batch_records = 500;
+    vent_options.metrics = metrics_for("ventilator");
+    auto ventilator = launch(vent_options, dir / "ventilator.log");
     const std::string vent = dir / "ventilator.metrics", sink_file = dir / "sink.metrics";
 
     for (const char* name : {"sink", "ventilator", "w1", "w2", "w3"}) {

@@ -19,6 +19,7 @@
 #include "store/change_log.h"
 #include "store/state_store.h"
 #include "tests/support/harness.h"
+#include "tests/support/pipeline.h"
 #include "targets/target.h"
 #include "targets/verify.h"
 
@@ -30,22 +31,22 @@ using std::chrono::seconds;
 
 class pipeline_test : public pipeline_fixture {
 protected:
+    // The options of this test's pipeline (tests/support/pipeline.h): one spelling with `syncline run`.
+    pipeline_spec spec() const { return {"p1", log_dir, state, work, acks, control, target}; }
     child_process start_sink() {
-        return start("syncline-sink", {"--state", state, "--pipeline", "p1", "--log", log_dir, "--acks", acks,
-                                       "--control", control},
-                     dir / "sink.log");
+        sink::sink_options o = spec().sink();
+        o.log = log_dir;
+        return launch(o, dir / "sink.log");
     }
     child_process start_ventilator(const std::string& work_endpoints = "") {
-        return start("syncline-ventilator",
-                     {"--log", log_dir, "--pipeline", "p1", "--work", work_endpoints.empty() ? work : work_endpoints,
-                      "--control", control, "--ack-timeout-ms", "1500", "--tail-interval-ms", "5"},
-                     dir / "ventilator.log");
+        ventilator::ventilator_options o = spec().ventilator();
+        if (!work_endpoints.empty()) o.work = work_endpoints;
+        return launch(o, dir / "ventilator.log");
     }
     child_process start_worker(int i, const std::string& work_endpoint = "") {
-        return start("syncline-worker",
-                     {"--target", target, "--pipeline", "p1", "--work", work_endpoint.empty() ? work : work_endpoint,
-                      "--acks", acks, "--id", "w" + std::to_string(i)},
-                     dir / ("worker-" + std::to_string(i) + ".log"));
+        workers::worker_options o = spec().worker(i);
+        if (!work_endpoint.empty()) o.work = work_endpoint;
+        return launch(o, dir / ("worker-" + std::to_string(i) + ".log"));
     }
     std::vector<child_process> start_workers(int n) {
         std::vector<child_process> out;
@@ -436,10 +437,12 @@ TEST_F(pipeline_test, a_poison_record_is_isolated_and_dead_lettered) {
     append_sample(*writer, 2'000, 500, 11);
 
     auto sink = start_sink();
-    auto worker = start("syncline-worker",
-                        {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks, "--max-retries", "1",
-                         "--retry-backoff-ms", "10", "--isolate-after-attempts", "3"},
-                        dir / "worker-1.log");
+    workers::worker_options isolating = spec().worker(1);
+    isolating.id.clear();  // host:pid, as the worker picks itself.
+    isolating.max_retries = 1;
+    isolating.retry_backoff = milliseconds(10);
+    isolating.isolate_after_attempts = 3;
+    auto worker = launch(isolating, dir / "worker-1.log");
     auto ventilator = start_ventilator();
     ASSERT_TRUE(wait_committed(4'001, seconds(60))) << "committed " << committed(state, "p1");
 

@@ -22,6 +22,7 @@
 #include "store/change_log.h"
 #include "tests/support/harness.h"
 #include "tests/support/http_receiver.h"
+#include "tests/support/pipeline.h"
 
 namespace syncline::testing {
 namespace {
@@ -329,22 +330,26 @@ protected:
             return std::nullopt;
         });
         const std::string target = receiver.url("/hook") + "?syncline.secret_file=" + secret_file + "&syncline.timeout_ms=2000";
-        auto sink = start("syncline-sink", {"--state", state, "--pipeline", "p1", "--log", log_dir, "--acks", acks,
-                                            "--control", control},
-                          dir / "sink.log");
+        const pipeline_spec spec{"p1", log_dir, state, work, acks, control, target};
+        sink::sink_options sink_options = spec.sink();
+        sink_options.log = log_dir;
+        auto sink = launch(sink_options, dir / "sink.log");
         std::vector<child_process> workers;
-        for (int i = 1; i <= 4; ++i)
-            workers.push_back(start("syncline-worker",
-                                    {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks, "--id",
-                                     "w" + std::to_string(i), "--max-retries", "1", "--retry-backoff-ms", "5",
-                                     "--coalesce-records", "1", "--isolate-after-attempts", "1000"},
-                                    dir / ("worker-" + std::to_string(i) + ".log")));
-        auto ventilator = start("syncline-ventilator",
-                                {"--log", log_dir, "--pipeline", "p1", "--work", work, "--control", control,
-                                 "--ack-timeout-ms", std::to_string(scaled(milliseconds(1500)).count()),
-                                 "--tail-interval-ms", "5", "--batch-records", "4",
-                                 "--ordering", ordering},
-                                dir / "ventilator.log");
+        for (int i = 1; i <= 4; ++i) {
+            syncline::workers::worker_options w = spec.worker(i);
+            w.max_retries = 1;
+            w.retry_backoff = milliseconds(5);
+            w.coalesce_records = 1;
+            w.isolate_after_attempts = 1000;
+            workers.push_back(launch(w, dir / ("worker-" + std::to_string(i) + ".log")));
+        }
+        ventilator::ventilator_options v = spec.ventilator();
+        v.window.ack_timeout = scaled(milliseconds(1500));
+        v.batch_records = 4;
+        auto parsed_ordering = ventilator::parse_ordering(ordering);
+        EXPECT_TRUE(parsed_ordering.ok());
+        v.order = *parsed_ordering;
+        auto ventilator = launch(v, dir / "ventilator.log");
         EXPECT_TRUE(eventually([&] { return committed(state, "p1") >= total / 3; }, seconds(60)));
         workers[0].signal(SIGKILL);
         EXPECT_TRUE(eventually([&] { return committed(state, "p1") >= total; }, seconds(90)))
@@ -417,9 +422,7 @@ TEST_F(processing_test, a_worker_acks_filtered_batches_and_places_undecodable_re
     from_worker.set(zmq::sockopt::linger, 0);
     to_worker.bind(work);
     from_worker.bind(acks);
-    auto worker = start("syncline-worker", {"--target", "sqlite:" + db, "--pipeline", "p1", "--work", work, "--acks", acks,
-                                            "--id", "w1"},
-                        dir / "worker.log");
+    auto worker = launch(pipeline_spec{"p1", log_dir, state, work, acks, "", "sqlite:" + db}.worker(1), dir / "worker.log");
     auto encoded = [](std::uint64_t o) {
         record r;
         r.offset = o;

@@ -19,6 +19,7 @@
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "tests/support/harness.h"
+#include "tests/support/pipeline.h"
 #include "targets/target.h"
 #include "targets/verify.h"
 
@@ -45,26 +46,35 @@ protected:
         return {"--curve-secret", keys + "/server.key", "--curve-allow", allow};
     }
     void start_servers() {
-        auto args = std::vector<std::string>{"--state", state, "--pipeline", "p1", "--log", log_dir, "--acks",
-                                             "tcp://127.0.0.1:*", "--control", "tcp://127.0.0.1:*"};
-        for (auto& a : server_curve()) args.push_back(a);
-        sink.emplace(start("syncline-sink", args, dir / "sink.log"));
+        syncline::sink::sink_options s;
+        s.state = state;
+        s.pipeline = "p1";
+        s.log = log_dir;
+        s.acks = "tcp://127.0.0.1:*";
+        s.control = "tcp://127.0.0.1:*";
+        sink.emplace(launch(s, dir / "sink.log", server_curve()));
         acks = logged_endpoint(dir / "sink.log", "acks");
         const std::string control = logged_endpoint(dir / "sink.log", "control");
         ASSERT_FALSE(acks.empty() || control.empty());
-        args = {"--log", log_dir, "--pipeline", "p1", "--work", "tcp://127.0.0.1:*", "--control", control,
-                "--ack-timeout-ms", "1500"};
-        for (auto& a : server_curve()) args.push_back(a);
-        ventilator.emplace(start("syncline-ventilator", args, dir / "ventilator.log"));
+        syncline::ventilator::ventilator_options v;
+        v.log = log_dir;
+        v.pipeline = "p1";
+        v.work = "tcp://127.0.0.1:*";
+        v.control = control;
+        v.window.ack_timeout = std::chrono::milliseconds(1500);
+        ventilator.emplace(launch(v, dir / "ventilator.log", server_curve()));
         work = logged_endpoint(dir / "ventilator.log", "work");
         ASSERT_FALSE(work.empty());
     }
     child_process start_worker(const std::string& name, const std::string& key_dir, const std::string& acks_at = "") {
-        return start("syncline-worker",
-                     {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks_at.empty() ? acks : acks_at,
-                      "--id", name, "--curve-secret", key_dir + "/" + name + ".key", "--curve-server-key",
-                      keys + "/server.pub"},
-                     dir / (name + ".log"));
+        syncline::workers::worker_options w;
+        w.target = target;
+        w.pipeline = "p1";
+        w.work = work;
+        w.acks = acks_at.empty() ? acks : acks_at;
+        w.id = name;
+        return launch(w, dir / (name + ".log"),
+                      {"--curve-secret", key_dir + "/" + name + ".key", "--curve-server-key", keys + "/server.pub"});
     }
     void expect_verified() {
         auto log = store::change_log::open_reader(log_dir);

@@ -12,6 +12,7 @@
 
 #include "store/change_log.h"
 #include "tests/support/harness.h"
+#include "tests/support/pipeline.h"
 #include "targets/target.h"
 
 namespace syncline::testing {
@@ -23,23 +24,11 @@ struct cli_run {
 
 class target_pipeline : public pipeline_fixture {
 protected:
-    child_process start_sink() {
-        return start("syncline-sink",
-                     {"--state", state, "--pipeline", pipeline, "--acks", acks, "--control", control},
-                     dir / "sink.log");
-    }
-    child_process start_ventilator() {
-        return start("syncline-ventilator",
-                     {"--log", log_dir, "--pipeline", pipeline, "--work", work, "--control", control,
-                      "--ack-timeout-ms", "1500", "--tail-interval-ms", "5"},
-                     dir / "ventilator.log");
-    }
-    child_process start_worker(int i) {
-        return start("syncline-worker",
-                     {"--target", target, "--pipeline", pipeline, "--work", work, "--acks", acks, "--id",
-                      "w" + std::to_string(i)},
-                     worker_log(i));
-    }
+    // The options of this test's pipeline (tests/support/pipeline.h): one spelling with `syncline run`.
+    pipeline_spec spec() const { return {pipeline, log_dir, state, work, acks, control, target}; }
+    child_process start_sink() { return launch(spec().sink(), dir / "sink.log"); }
+    child_process start_ventilator() { return launch(spec().ventilator(), dir / "ventilator.log"); }
+    child_process start_worker(int i) { return launch(spec().worker(i), worker_log(i)); }
     std::vector<child_process> start_workers(int n) {
         std::vector<child_process> out;
         for (int i = 1; i <= n; ++i) out.push_back(start_worker(i));
