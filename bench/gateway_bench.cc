@@ -1,10 +1,14 @@
 // gateway_bench: ingest throughput and ack latency of the gateway (gateway/gateway.h), run in this
 // process on a fresh log, with N producer threads over ZeroMQ ipc, ZeroMQ tcp and HTTP, each
 // sending requests of B records and waiting for each durable ack (one request in flight per
-// producer, as gateway/client.h does). Prints one Markdown row per configuration:
+// producer; with --window W, ZeroMQ producers keep up to W requests in flight with
+// client::send/collect). Prints one Markdown row per configuration:
 //   | transport | producers | batch | records/s | acks/s | ack p50 ms | ack p99 ms |
 // usage: gateway_bench [--seconds S] [--dir DIR] [--transports zmq-ipc,zmq-tcp,http]
-//                      [--producers 1,4,16] [--batches 1,100,1000] [--no-sync] [--rate R]
+//                      [--producers 1,4,16] [--batches 1,100,1000] [--no-sync] [--rate R] [--window W]
+// --server-stats: after each configuration, the gateway's own histograms (from its /metrics):
+// synced commit duration and server-side ack time (arrival to answer), p50/p99 as bucket bounds,
+// on stderr. Tells a stall in the commit (disk, RocksDB) from one outside it (scheduling).
 // --rate R: open loop; the producers together offer R records/s (each request sent at its
 // scheduled time, or at once when late) and latency counts from the scheduled time, so a stall
 // shows in p99 instead of slowing the offered load (no coordinated omission).
@@ -13,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -48,13 +53,57 @@ std::string record_json(int producer, std::uint64_t n) {
            "\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}\n";
 }
 
+// "le" bound (ms) under which fraction p of a Prometheus histogram's observations fall.
+std::string histogram_quantile(const std::string& text, const std::string& name, double p) {
+    std::vector<std::pair<double, double>> buckets;  // le seconds, cumulative count
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        const std::string prefix = name + "_bucket{le=\"";
+        if (!line.starts_with(prefix)) continue;
+        const auto close = line.find('"', prefix.size());
+        const std::string le = line.substr(prefix.size(), close - prefix.size());
+        const double count = std::stod(line.substr(line.rfind(' ') + 1));
+        buckets.emplace_back(le == "+Inf" ? 1e9 : std::stod(le), count);
+    }
+    if (buckets.empty() || buckets.back().second == 0) return "-";
+    const double want = p * buckets.back().second;
+    for (const auto& [le, count] : buckets)
+        if (count >= want) {
+            if (le >= 1e9) return "> " + std::to_string(buckets[buckets.size() - 2].first * 1000) + " ms";
+            char out[32];
+            std::snprintf(out, sizeof out, "<= %.1f ms", le * 1000);
+            return out;
+        }
+    return "-";
+}
+
+void print_server_stats(const std::string& address_file) {
+    std::ifstream in(address_file);
+    std::string address;
+    std::getline(in, address);
+    if (address.empty()) return;
+    httplib::Client c(address);
+    auto res = c.Get("/metrics");
+    if (!res || res->status != 200) return;
+    const std::string& t = res->body;
+    std::fprintf(stderr, "  server: commit p50 %s p99 %s; ack p50 %s p99 %s\n",
+                 histogram_quantile(t, "syncline_gateway_commit_duration_seconds", 0.5).c_str(),
+                 histogram_quantile(t, "syncline_gateway_commit_duration_seconds", 0.99).c_str(),
+                 histogram_quantile(t, "syncline_gateway_ack_duration_seconds", 0.5).c_str(),
+                 histogram_quantile(t, "syncline_gateway_ack_duration_seconds", 0.99).c_str());
+}
+
 run_result run_config(const std::string& transport, int producers, int batch, double seconds, const std::string& dir,
-                      bool sync, double rate) {
+                      bool sync, double rate, unsigned window, bool server_stats) {
     std::filesystem::remove_all(dir);
     gateway::gateway_options o;
     o.log = dir + "/log";
     o.sync = sync;
     o.http_threads = std::max(producers, 4);
+    if (server_stats) {
+        o.metrics.listen = "127.0.0.1:0";
+        o.metrics.address_file = dir + "/metrics.addr";
+    }
     if (transport == "http") {
         o.zmq_listen.clear();
         o.http_listen = "127.0.0.1:0";
@@ -113,12 +162,31 @@ run_result run_config(const std::string& transport, int producers, int batch, do
                 co.endpoint = where->zmq.front();
                 co.producer = "bench-" + std::to_string(p);
                 co.first_sequence = 1;
+                co.window = window;
                 auto c = gateway::client::connect(co);
                 if (!c.ok()) {
                     ++r.errors;
                     return;
                 }
                 std::vector<record> records(static_cast<std::size_t>(batch));
+                std::vector<clock_type::time_point> sent_at;  // By sequence - 1.
+                auto take = [&](std::size_t max_unacked) {
+                    auto acks = (*c)->collect(max_unacked);
+                    if (!acks.ok()) {
+                        if (r.errors++ < 3) std::fprintf(stderr, "zmq error: %s\n", acks.get_status().message().c_str());
+                        return;
+                    }
+                    const auto t1 = clock_type::now();
+                    for (const auto& a : *acks) {
+                        if (a.refused) {
+                            ++r.errors;
+                            continue;
+                        }
+                        r.latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - sent_at[a.sequence - 1]).count());
+                        r.records += a.count;
+                        ++r.requests;
+                    }
+                };
                 while (!go) std::this_thread::yield();
                 auto scheduled = start_at + interval * p / producers;
                 while (!done) {
@@ -128,6 +196,17 @@ run_result run_config(const std::string& transport, int producers, int batch, do
                         rec.value = "{\"id\":" + std::to_string(n) + ",\"name\":\"user " + std::to_string(n) +
                                     "\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}";
                         ++n;
+                    }
+                    if (window > 1) {
+                        sent_at.push_back(clock_type::now());
+                        auto sent = (*c)->send(records);
+                        if (!sent.ok()) {
+                            if (r.errors++ < 3) std::fprintf(stderr, "zmq error: %s\n", sent.get_status().message().c_str());
+                            sent_at.pop_back();
+                            continue;
+                        }
+                        take(window);
+                        continue;
                     }
                     if (interval.count() > 0) std::this_thread::sleep_until(scheduled);
                     const auto t0 = interval.count() > 0 ? scheduled : clock_type::now();
@@ -142,6 +221,7 @@ run_result run_config(const std::string& transport, int producers, int batch, do
                     r.records += static_cast<std::uint64_t>(batch);
                     ++r.requests;
                 }
+                if (window > 1) take(0);
             }
         });
     }
@@ -152,6 +232,7 @@ run_result run_config(const std::string& transport, int producers, int batch, do
     done = true;
     for (auto& t : threads) t.join();
     const double elapsed = std::chrono::duration<double>(clock_type::now() - began).count();
+    if (server_stats) print_server_stats(dir + "/metrics.addr");
     stop.request_stop();
     gw.join();
 
@@ -182,6 +263,8 @@ int main(int argc, char** argv) {
     std::string transports = "zmq-ipc,zmq-tcp,http", producers = "1,4,16", batches = "1,100,1000";
     bool sync = true;
     double rate = 0;
+    unsigned window = 1;
+    bool server_stats = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -192,19 +275,25 @@ int main(int argc, char** argv) {
         else if (a == "--batches") batches = next();
         else if (a == "--no-sync") sync = false;
         else if (a == "--rate") rate = std::stod(next());
+        else if (a == "--window") window = static_cast<unsigned>(std::stoul(next()));
+        else if (a == "--server-stats") server_stats = true;
         else {
             std::fprintf(stderr, "usage: gateway_bench [--seconds S] [--dir DIR] [--transports LIST] [--producers LIST] "
-                                 "[--batches LIST] [--no-sync] [--rate RECORDS_PER_S]\n");
+                                 "[--batches LIST] [--no-sync] [--rate RECORDS_PER_S] [--window W] [--server-stats]\n");
             return 2;
         }
     }
     syncline::set_log_level(syncline::log_level::warn);
     std::printf("| transport | producers | batch | records/s | acks/s | ack p50 ms | ack p99 ms | errors |\n");
     std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    if (window > 1 && rate > 0) {
+        std::fprintf(stderr, "--window and --rate do not go together (the open loop sends one request at a time)\n");
+        return 2;
+    }
     for (const auto& t : split(transports))
         for (const auto& p : split(producers))
             for (const auto& b : split(batches)) {
-                const auto r = run_config(t, std::stoi(p), std::stoi(b), seconds, dir, sync, rate);
+                const auto r = run_config(t, std::stoi(p), std::stoi(b), seconds, dir, sync, rate, t == "http" ? 1 : window, server_stats);
                 std::printf("| %s | %s | %s | %.0f | %.0f | %.2f | %.2f | %llu |\n", t.c_str(), p.c_str(), b.c_str(),
                             static_cast<double>(r.records) / r.seconds, static_cast<double>(r.requests) / r.seconds,
                             percentile(r.latencies_ms, 0.50), percentile(r.latencies_ms, 0.99),

@@ -11,12 +11,14 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "cli/internal/appender.h"
 #include "cli/internal/command_util.h"
 #include "cli/jsonl.h"
+#include "cli/progress.h"
 #include "cli/syncline_cli.h"
 #include "common/process.h"
 
@@ -114,8 +116,9 @@ constexpr std::string_view usage =
     "With --skip-invalid the valid lines are appended and each invalid one is reported on stderr.\n"
     "With --via, each batch is one request to the gateway (atomic, retried until acknowledged).\n"
     "\n"
-    "Prints `appended N records: offsets A..B`. Exit codes: 0 ok, 1 invalid input or store failure,\n"
-    "2 bad options.";
+    "Prints `appended N records: offsets A..B`. On a terminal, stderr shows one updating progress bar\n"
+    "(records, rate, ETA estimated from the bytes read of a file); otherwise nothing until the end.\n"
+    "Exit codes: 0 ok, 1 invalid input or store failure, 2 bad options.";
 
 struct progress {
     std::uint64_t count = 0;
@@ -164,6 +167,28 @@ int run_append(const append_options& o) {
     std::uint64_t consumed = 0, line_no = 0, skipped = 0, invalid = 0;
     std::string first_error;
 
+    // On a terminal: one bar. Records of a regular file are estimated from the bytes read so far
+    // (the total is unknown until the end); an atomic input is validated first ("checking"), then
+    // appended; a streamed one is both at once.
+    std::optional<progress_line> bar;
+    bar.emplace("append");
+    const std::uint64_t file_bytes = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
+    auto estimated_total = [&](std::uint64_t records_read) -> std::uint64_t {
+        if (file_bytes == 0 || consumed == 0) return 0;
+        const double est = static_cast<double>(records_read) * static_cast<double>(file_bytes) / static_cast<double>(consumed);
+        return std::max<std::uint64_t>(static_cast<std::uint64_t>(est), records_read);
+    };
+    auto fail = [&](const std::string& msg) {
+        bar.reset();  // The error on a line of its own.
+        return failure(cmd, msg);
+    };
+    auto show = [&](bool final = false) {
+        if (!bar->active()) return;
+        const std::uint64_t read = used + done.count + skipped;
+        if (streaming) bar->update(done.count, estimated_total(read), {}, final);
+        else bar->update(read, estimated_total(read), "checking", final);
+    };
+
     // Appends pending[from, to) in chunks of batch_size / max_batch_bytes.
     auto append_range = [&](std::size_t from, std::size_t to) -> status {
         while (from < to) {
@@ -179,11 +204,12 @@ int run_append(const append_options& o) {
             done.last = range->last;
             done.count += end - from;
             from = end;
+            if (!streaming && bar->active()) bar->update(done.count, to, {}, from >= to);
         }
         return {};
     };
     auto append_failed = [&](const status& s) {
-        return failure(cmd, "append to " + (o.via.empty() ? o.log : "gateway " + o.via) + " failed: " + s.message() + "; " +
+        return fail("append to " + (o.via.empty() ? o.log : "gateway " + o.via) + " failed: " + s.message() + "; " +
                                 (done.count == 0 ? std::string("nothing was appended")
                                                  : "already " + done.summary() + " (from " + name + ")"));
     };
@@ -193,7 +219,7 @@ int run_append(const append_options& o) {
         auto more = reader.next(line);
         if (!more.ok()) {
             const std::string where = name + ":" + std::to_string(line_no + 1) + ": ";
-            return failure(cmd, where + more.get_status().message() +
+            return fail(where + more.get_status().message() +
                                     (done.count == 0 ? "; nothing appended" : "; already " + done.summary()));
         }
         if (!*more) break;
@@ -224,7 +250,7 @@ int run_append(const append_options& o) {
                 continue;
             }
             if (streaming) {
-                return failure(cmd, msg + "; this batch was not appended, " +
+                return fail(msg + "; this batch was not appended, " +
                                         (done.count == 0 ? std::string("nothing was appended")
                                                          : "already " + done.summary()));
             }
@@ -234,10 +260,12 @@ int run_append(const append_options& o) {
         if (invalid > 0) continue;
         pending_bytes += slot.value.size() + slot.key.size();
         ++used;
+        if ((used & 1023) == 0) show();
         if (streaming && (used >= o.batch_size || pending_bytes >= max_batch_bytes)) {
             if (status s = append_range(0, used); !s.ok()) return append_failed(s);
             used = 0;
             pending_bytes = 0;
+            show();
         }
     }
 
@@ -245,11 +273,14 @@ int run_append(const append_options& o) {
         std::string msg = first_error;
         if (invalid > 1) msg += " (and " + std::to_string(invalid - 1) + " more invalid lines)";
         msg += "; nothing appended (use --skip-invalid to append the valid lines)";
-        return failure(cmd, msg);
+        return fail(msg);
     }
     if (used > 0) {
+        if (!streaming && bar->active()) bar.emplace("append");  // Checked: now the appends, from 0.
         if (status s = append_range(0, used); !s.ok()) return append_failed(s);
     }
+    if (streaming) show(true);
+    bar.reset();  // Ends the bar's line before the summary.
     std::string summary = done.summary();
     if (o.skip_invalid) summary += "; skipped " + std::to_string(skipped) + " invalid lines";
     std::cout << summary << '\n' << std::flush;

@@ -12,6 +12,7 @@
 #include "cli/display.h"
 #include "cli/internal/appender.h"
 #include "cli/internal/command_util.h"
+#include "cli/progress.h"
 #include "cli/syncline_cli.h"
 #include "common/process.h"
 
@@ -101,7 +102,8 @@ int generate_command(int argc, const char* const* argv) {
                         "         [--delete-ratio R] [--value-bytes B] [--seed S] [--batch-size N]\n\n"
                         "Appends N deterministic sample changes: upserts with JSON values\n"
                         "{\"id\":..,\"n\":..,\"pad\":\"..\"} and deletes, over repeated keys in several collections.\n"
-                        "Progress goes to stderr; the last line is `appended N records: offsets A..B`.");
+                        "Progress goes to stderr (one updating bar with rate and ETA on a terminal, a line per\n"
+                        "10% otherwise); the last line on stdout is `appended N records: offsets A..B`.");
     if (!parsed.ok()) return usage_error(cmd, parsed.get_status().message());
     if (parsed->exit_now) return exit_ok;
 
@@ -139,6 +141,8 @@ int generate_command(int argc, const char* const* argv) {
     const std::uint64_t progress_step = std::max<std::uint64_t>(records / 10, 1);
     std::uint64_t next_progress = progress_step;
     const auto started = std::chrono::steady_clock::now();
+    std::optional<progress_line> bar;
+    bar.emplace("generate");
     while (done < records) {
         if (stop.stop_requested()) {
             internal::warn(cmd, "interrupted; " + internal::appended_summary(done, first, last));
@@ -154,7 +158,9 @@ int generate_command(int argc, const char* const* argv) {
         if (done == 0) first = range->first;
         last = range->last;
         done += n;
-        if (done >= next_progress && done < records) {
+        if (bar->active()) {
+            bar->update(done, records, {}, done >= records);
+        } else if (done >= next_progress && done < records) {
             const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             char line[160];
             std::snprintf(line, sizeof line, "generate: %llu/%llu records (%llu%%), %.0f records/s\n",
@@ -165,6 +171,7 @@ int generate_command(int argc, const char* const* argv) {
         }
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    bar.reset();  // Ends the bar's line before the summary.
     std::cout << internal::appended_summary(done, first, last) << '\n' << std::flush;
     char line[128];
     std::snprintf(line, sizeof line, "generate: %.2f s, %.0f records/s\n", secs, secs > 0 ? done / secs : 0.0);

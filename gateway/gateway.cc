@@ -55,7 +55,9 @@ struct gateway_metrics {
           in_flight_bytes(r.add_gauge("syncline_gateway_in_flight_bytes",
                                       "Bytes of requests accepted and not yet answered.")),
           last_offset(r.add_gauge("syncline_gateway_last_offset", "The log's last offset.")),
-          producers(r.add_gauge("syncline_gateway_producers", "Producer ids in the producer table.")) {
+          producers(r.add_gauge("syncline_gateway_producers", "Producer ids in the producer table.")),
+          producers_evicted(r.add_counter("syncline_gateway_producers_evicted_total",
+                                          "Producer ids dropped from the producer table (idle or over the count).")) {
         for (int l = 0; l < 2; ++l)
             for (std::size_t o = 0; o < std::size(outcome_names); ++o)
                 _request_counters[l][o] = &requests.with({l == 0 ? "zmq" : "http", std::string(outcome_names[o])});
@@ -72,22 +74,24 @@ struct gateway_metrics {
     metrics::counter &records_appended, &group_commits, &bad_frames;
     metrics::histogram &commit_seconds, &ack_seconds;
     metrics::gauge &in_flight_bytes, &last_offset, &producers;
+    metrics::counter& producers_evicted;
 
 private:
     static constexpr std::string_view outcome_names[] = {"published", "duplicate", "refused", "busy",
-                                                         "failed", "producer", "unauthorized"};
-    metrics::counter* _request_counters[2][7] = {};
+                                                         "failed", "producer", "unauthorized", "out_of_order"};
+    metrics::counter* _request_counters[2][8] = {};
 };
 
 // How one request ended.
 struct outcome {
-    enum class kind { published, refused, busy, failed };
+    enum class kind { published, refused, busy, failed, out_of_order };
     kind type = kind::published;
     std::uint64_t first = 0, last = 0, count = 0;
     bool duplicate = false;
     std::uint64_t sequence = 0;
     std::optional<std::size_t> index;
     std::string reason;
+    std::uint64_t producer_last = 0;  // out_of_order: the producer's last appended sequence.
 };
 
 // A request waiting for the writer.
@@ -95,6 +99,8 @@ struct submission {
     std::vector<record> records;
     std::string producer;
     std::uint64_t sequence = 0;
+    std::optional<std::uint64_t> previous;
+    std::uint32_t window = 1;
     std::uint64_t bytes = 0;
     std::chrono::steady_clock::time_point arrived;
     std::function<void(const outcome&)> done;  // Called once, on the writer thread.
@@ -104,16 +110,38 @@ struct submission {
 // submit() is thread-safe; done callbacks run on the writer thread.
 class committer {
 public:
-    committer(store::change_log& log, std::uint64_t max_in_flight, gateway_metrics& m)
-        : _log(log), _max_in_flight(max_in_flight), _m(m) {}
+    committer(store::change_log& log, const gateway_options& o, gateway_metrics& m)
+        : _log(log), _max_in_flight(o.max_in_flight_bytes), _producer_idle(o.producer_idle),
+          _max_producers(o.max_producers), _m(m) {}
 
+    // Loads the producer table and drops what is over its bounds (idle, count) right away.
     status load_producers() {
         auto entries = _log.scan_meta(producer_prefix);
         if (!entries.ok()) return entries.get_status();
+        std::vector<std::pair<std::string, producer_entry>> loaded;
+        std::vector<store::meta_entry> writes;
         for (const auto& e : *entries) {
             auto entry = decode_producer_entry(e.value);
             if (!entry.ok()) return entry.get_status().with_context("producer table entry " + e.key);
-            _producers[e.key.substr(producer_prefix.size())] = *entry;
+            // Entries of the first form have no time: they count as used now, written so, so that
+            // the idle bound reaches them too.
+            if (entry->at_ms == 0) {
+                entry->at_ms = now_ms();
+                writes.push_back({e.key, encode_producer_entry(*entry)});
+            }
+            loaded.emplace_back(e.key.substr(producer_prefix.size()), std::move(*entry));
+        }
+        // Least recently used first, so that use ticks keep that order.
+        std::sort(loaded.begin(), loaded.end(), [](const auto& a, const auto& b) { return a.second.at_ms < b.second.at_ms; });
+        for (auto& [id, entry] : loaded) _producers[id] = {std::move(entry), ++_tick};
+        std::vector<store::meta_entry> evictions;
+        choose_evictions({}, 0, evictions);
+        if (!evictions.empty() || !writes.empty()) {
+            writes.insert(writes.end(), evictions.begin(), evictions.end());
+            std::vector<record> none;
+            auto written = _log.append(none, writes);
+            if (!written.ok()) return written.get_status().with_context("cannot update the producer table");
+            apply_evictions(evictions);
         }
         _m.producers.set(static_cast<double>(_producers.size()));
         publish_log_figures();
@@ -146,7 +174,7 @@ public:
     producer_entry producer_state(const std::string& id) const {
         std::lock_guard lock(_mutex);
         auto it = _producers.find(id);
-        return it == _producers.end() ? producer_entry{} : it->second;
+        return it == _producers.end() ? producer_entry{} : it->second.entry;
     }
 
     // Answers everything queued, then stops the thread.
@@ -174,6 +202,63 @@ public:
     }
 
 private:
+    struct producer_slot {
+        producer_entry entry;
+        std::uint64_t tick = 0;  // Last use, in this process's order (least recently used first).
+    };
+
+    static std::uint64_t now_ms() {
+        return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+    }
+
+    // The producer table's bounds (docs/producers.md "The producer table's bounds"): entries idle
+    // longer than --producer-idle-hours, then the least recently used beyond --max-producers
+    // (counting `adding` new ids), are deleted in the next write. Ids in `keep` (this group's) stay.
+    // Called on the writer thread (or before start()).
+    void choose_evictions(const std::unordered_map<std::string, producer_entry>& keep, std::size_t adding,
+                          std::vector<store::meta_entry>& out) {
+        const std::uint64_t now = now_ms();
+        std::vector<std::pair<std::uint64_t, const std::string*>> candidates;
+        const bool idle_due = _producer_idle.count() > 0 && now >= _next_idle_check;
+        std::size_t remaining = _producers.size();
+        if (idle_due) {
+            const auto idle_ms = static_cast<std::uint64_t>(_producer_idle.count());
+            _next_idle_check = now + std::min<std::uint64_t>(idle_ms / 4 + 1, 60'000);
+            for (const auto& [id, slot] : _producers)
+                if (!keep.contains(id) && slot.entry.at_ms + idle_ms < now) {
+                    out.push_back({std::string(producer_prefix) + id, ""});
+                    --remaining;
+                }
+        }
+        if (remaining + adding <= _max_producers) return;
+        // Over the count: the least recently used go, down to 7/8 of the bound (so that a steady
+        // stream of new ids does not pay for a sort on every write).
+        const std::size_t target = _max_producers - _max_producers / 8;
+        std::unordered_map<std::string_view, bool> gone;
+        for (const auto& e : out) gone[std::string_view(e.key).substr(producer_prefix.size())] = true;
+        for (const auto& [id, slot] : _producers)
+            if (!keep.contains(id) && !gone.contains(id)) candidates.emplace_back(slot.tick, &id);
+        std::sort(candidates.begin(), candidates.end());
+        for (const auto& [tick, id] : candidates) {
+            if (remaining + adding <= target || remaining == 0) break;
+            out.push_back({std::string(producer_prefix) + *id, ""});
+            --remaining;
+        }
+    }
+
+    // After the write that held them: the evicted ids leave the in-memory table.
+    void apply_evictions(const std::vector<store::meta_entry>& meta) {
+        std::size_t n = 0;
+        for (const auto& e : meta)
+            if (e.value.empty()) n += _producers.erase(e.key.substr(producer_prefix.size()));
+        if (n > 0) {
+            _m.producers_evicted.inc(n);
+            log_gw.info("producers evicted", {{"count", n}, {"left", _producers.size()}});
+        }
+    }
+
     void publish_log_figures() {
         // Called with _mutex held or before start().
         _figures.first = _log.first_offset();
@@ -232,22 +317,49 @@ private:
                 if (auto t = tentative.find(s.producer); t != tentative.end()) {
                     known = &t->second;
                     from_group[i] = true;
-                } else if (auto p = _producers.find(s.producer); p != _producers.end()) known = &p->second;
-                if (known != nullptr && s.sequence == known->sequence) {
-                    o = {outcome::kind::published, known->first, known->last, known->count, true, s.sequence, {}, {}};
-                    continue;
-                }
-                if (known != nullptr && s.sequence < known->sequence) {
+                } else if (auto p = _producers.find(s.producer); p != _producers.end()) known = &p->second.entry;
+                if (known != nullptr && s.sequence <= known->sequence) {
+                    if (const producer_request* same = known->find(s.sequence)) {
+                        o = {outcome::kind::published, same->first, same->last, same->count, true, s.sequence, {}, {}};
+                        continue;
+                    }
                     o.type = outcome::kind::refused;
+                    o.sequence = s.sequence;
                     o.reason = "sequence " + std::to_string(s.sequence) + " of producer " + s.producer +
                                " is below its last appended sequence " + std::to_string(known->sequence) +
-                               " (a producer sends one request at a time, with increasing sequences)";
+                               " and not one of its last " + std::to_string(known->earlier.size() + 1) +
+                               " (sequences increase; a retry repeats one of the producer's latest requests)";
+                    continue;
+                }
+                const std::uint64_t last_known = known == nullptr ? 0 : known->sequence;
+                if (s.previous && *s.previous != last_known) {
+                    o.type = outcome::kind::out_of_order;
+                    o.sequence = s.sequence;
+                    o.producer_last = last_known;
                     continue;
                 }
             }
             const std::uint64_t n = s.records.size();
             o = {outcome::kind::published, next, next + n - 1, n, false, s.sequence, {}, {}};
-            if (!s.producer.empty()) tentative[s.producer] = {s.sequence, next, next + n - 1, n};
+            if (!s.producer.empty()) {
+                producer_entry e;
+                static_cast<producer_request&>(e) = {s.sequence, next, next + n - 1, n};
+                e.at_ms = now_ms();
+                if (s.window > 1) {
+                    const producer_entry* before = nullptr;
+                    if (auto t = tentative.find(s.producer); t != tentative.end()) before = &t->second;
+                    else if (auto p = _producers.find(s.producer); p != _producers.end()) before = &p->second.entry;
+                    if (before != nullptr) {
+                        e.earlier.reserve(s.window - 1);
+                        e.earlier.push_back(*before);
+                        for (const auto& r : before->earlier) {
+                            if (e.earlier.size() + 1 >= s.window) break;
+                            e.earlier.push_back(r);
+                        }
+                    }
+                }
+                tentative[s.producer] = std::move(e);
+            }
             for (record& r : s.records) batch.push_back(std::move(r));
             next += n;
             appends[i] = true;
@@ -256,8 +368,14 @@ private:
         if (!batch.empty()) {
             std::vector<store::meta_entry> meta;
             meta.reserve(tentative.size());
-            for (const auto& [id, entry] : tentative)
+            std::size_t adding = 0;
+            for (const auto& [id, entry] : tentative) {
                 meta.push_back({std::string(producer_prefix) + id, encode_producer_entry(entry)});
+                if (!_producers.contains(id)) ++adding;
+            }
+            std::vector<store::meta_entry> evictions;
+            choose_evictions(tentative, adding, evictions);
+            meta.insert(meta.end(), evictions.begin(), evictions.end());
             const auto began = std::chrono::steady_clock::now();
             auto range = _log.append(batch, meta);
             if (range.ok() && range->first != base) {
@@ -278,6 +396,7 @@ private:
                     if (appends[i] || from_group[i]) {
                         outcomes[i] = outcome{};
                         outcomes[i].type = outcome::kind::failed;
+                        outcomes[i].sequence = group[i]->sequence;
                         outcomes[i].reason = reason;
                     }
                 }
@@ -289,7 +408,8 @@ private:
             _m.group_commits.inc();
             _m.records_appended.inc(batch.size());
             std::lock_guard lock(_mutex);
-            for (auto& [id, entry] : tentative) _producers[id] = entry;
+            apply_evictions(evictions);
+            for (auto& [id, entry] : tentative) _producers[id] = {std::move(entry), ++_tick};
             _m.producers.set(static_cast<double>(_producers.size()));
             ++_figures.appends;
             publish_log_figures();
@@ -307,13 +427,17 @@ private:
 
     store::change_log& _log;
     const std::uint64_t _max_in_flight;
+    const std::chrono::milliseconds _producer_idle;
+    const std::size_t _max_producers;
+    std::uint64_t _next_idle_check = 0;  // Wall clock ms; writer thread only.
+    std::uint64_t _tick = 0;             // Use order; writer thread only.
     gateway_metrics& _m;
     mutable std::mutex _mutex;  // Guards the queue, _in_flight, _stopping, _producers, _figures.
     std::condition_variable _wake;
     std::deque<std::unique_ptr<submission>> _queue;
     std::uint64_t _in_flight = 0;
     bool _stopping = false;
-    std::unordered_map<std::string, producer_entry> _producers;
+    std::unordered_map<std::string, producer_slot> _producers;
     figures _figures;
     std::atomic<bool> _healthy{true};
     std::string _last_error;
@@ -549,6 +673,8 @@ private:
                 return reply(res, 200, body, o.duplicate ? "duplicate" : "published");
             }
             case outcome::kind::refused: return reply(res, 409, {{"error", o.reason}}, "refused");
+            case outcome::kind::out_of_order:  // HTTP requests carry no `previous`; kept for completeness.
+                return reply(res, 409, {{"error", "out of order"}}, "out_of_order");
             case outcome::kind::busy: return busy(res);
             case outcome::kind::failed:
                 res.set_header("Retry-After", "1");
@@ -590,9 +716,10 @@ private:
     std::thread _thread;
 };
 
-outcome busy_outcome() {
+outcome busy_outcome(std::uint64_t sequence = 0) {
     outcome o;
     o.type = outcome::kind::busy;
+    o.sequence = sequence;
     return o;
 }
 
@@ -611,14 +738,22 @@ reply to_reply(const outcome& o) {
             r.type = reply::kind::refused;
             r.reason = o.reason;
             r.index = o.index;
+            r.sequence = o.sequence;
             break;
         case outcome::kind::busy:
             r.type = reply::kind::busy;
             r.retry_after_ms = busy_retry_ms;
+            r.sequence = o.sequence;
             break;
         case outcome::kind::failed:
             r.type = reply::kind::failed;
             r.reason = o.reason;
+            r.sequence = o.sequence;
+            break;
+        case outcome::kind::out_of_order:
+            r.type = reply::kind::out_of_order;
+            r.sequence = o.sequence;
+            r.last = o.producer_last;
             break;
     }
     return r;
@@ -637,6 +772,7 @@ std::string_view outcome_name(const reply& r) {
         case reply::kind::busy: return "busy";
         case reply::kind::failed: return "failed";
         case reply::kind::producer_state: return "producer";
+        case reply::kind::out_of_order: return "out_of_order";
     }
     return "?";
 }
@@ -647,6 +783,7 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     cli_outcome out;
     gateway_options& o = out.options;
     std::uint64_t max_request_kib = 16 * 1024, max_in_flight_kib = 256 * 1024, max_value_kib = 1024;
+    double producer_idle_hours = 24.0 * 7;
     bool no_sync = false;
     cli::po::options_description desc("syncline-gateway options");
     desc.add_options()
@@ -670,6 +807,11 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
          "requests accepted and not yet answered, in KiB; above it: HTTP 429 / ZeroMQ busy")
         ("max-value-kib", cli::po::value(&max_value_kib)->default_value(max_value_kib)->value_name("KIB"),
          "largest stored value (as `syncline append --max-value-bytes`)")
+        ("producer-idle-hours", cli::po::value(&producer_idle_hours)->default_value(producer_idle_hours)->value_name("H"),
+         "drop a producer id from the producer table after H hours without a request (0: never); "
+         "a retry older than that is appended again")
+        ("max-producers", cli::po::value(&o.max_producers)->default_value(o.max_producers)->value_name("N"),
+         "most producer ids in the producer table; over it the least recently used are dropped")
         ("no-sync", cli::po::bool_switch(&no_sync), "do not fsync each group commit (acks then mean 'written', not 'on disk')");
     metrics::add_endpoint_options(desc, o.metrics);
     curve::curve_options curve_flags;
@@ -706,6 +848,11 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     if (o.max_request_records < 1 || o.max_request_records > codec::decode_limits{}.max_records)
         return status{errc::invalid_argument, "--max-request-records must be between 1 and " +
                                                   std::to_string(codec::decode_limits{}.max_records)};
+    if (!(producer_idle_hours >= 0 && producer_idle_hours <= 24.0 * 365 * 10))
+        return status{errc::invalid_argument, "--producer-idle-hours must be between 0 and 87600 (10 years)"};
+    if (o.max_producers < 1 || o.max_producers > 100'000'000)
+        return status{errc::invalid_argument, "--max-producers must be between 1 and 100000000"};
+    o.producer_idle = std::chrono::milliseconds(static_cast<std::int64_t>(producer_idle_hours * 3600'000.0));
     o.max_request_bytes = max_request_kib << 10;
     o.max_in_flight_bytes = max_in_flight_kib << 10;
     o.max_value_bytes = max_value_kib << 10;
@@ -757,7 +904,7 @@ status run(const gateway_options& options, const stop_flag& stop) {
         return opened.get_status().with_context("cannot open log " + options.log);
     }
     std::unique_ptr<store::change_log> log = std::move(opened.value());
-    committer writer(*log, options.max_in_flight_bytes, m);
+    committer writer(*log, options, m);
     SYNCLINE_RETURN_IF_ERROR(writer.load_producers());
 
     zmq::context_t context(1);
@@ -863,18 +1010,22 @@ status run(const gateway_options& options, const stop_flag& stop) {
                 continue;
             }
             if (writer.over_cap()) {
-                send_reply(from, to_reply(busy_outcome()));
+                send_reply(from, to_reply(busy_outcome(req->sequence)));
                 continue;
             }
             auto sub = std::make_unique<submission>();
             sub->arrived = arrived;
             sub->producer = std::string(req->producer);
             sub->sequence = req->sequence;
+            sub->previous = req->previous;
+            sub->window = req->window;
+            const std::uint64_t seq = req->sequence;
             std::optional<body_problem> problem = records_from_frame(*req, sub->records, options);
             if (!problem) problem = check_records(sub->records, options);
             if (problem) {
                 reply r;
                 r.type = reply::kind::refused;
+                r.sequence = req->sequence;
                 r.reason = problem->message;
                 if (problem->index) r.index = *problem->index;
                 send_reply(from, r);
@@ -890,7 +1041,7 @@ status run(const gateway_options& options, const stop_flag& stop) {
                 (void)wake_tx.send(zmq::const_buffer("", 0), zmq::send_flags::dontwait);
             };
             if (!writer.submit(std::move(sub))) {
-                send_reply(from, to_reply(busy_outcome()));
+                send_reply(from, to_reply(busy_outcome(seq)));
                 continue;
             }
             ++outstanding;

@@ -10,7 +10,10 @@
 // - Idempotent producers: a request may carry (producer id, sequence). The producer table
 //   (producer id -> last sequence and its offsets) lives in the log's meta column family, written
 //   in the same atomic batch as the records, so a retry is answered with the original offsets and
-//   appends nothing, across restarts too. A sequence below the producer's last is refused.
+//   appends nothing, across restarts too. A sequence below the producer's last is refused unless
+//   it is one of the producer's last `window` requests (a pipelining producer's retry). The
+//   table is bounded: ids idle longer than producer_idle and the least recently used beyond
+//   max_producers are deleted (in a later group commit's batch).
 // - Bounded memory: requests over --max-request-kib are refused (HTTP 413; ZeroMQ drops the
 //   peer's oversized message); past --max-in-flight-kib of accepted-but-unanswered requests new
 //   ones get HTTP 429 with Retry-After / a ZeroMQ "busy" reply.
@@ -42,6 +45,8 @@ struct gateway_options {
     std::uint64_t max_value_bytes = 1ull << 20;             // Default: 1 MiB (as `syncline append`).
     int http_threads = 8;                                   // Default: 8.
     bool sync = true;                                       // fsync each group commit. Default: true.
+    std::chrono::milliseconds producer_idle{7 * 24 * 3600'000LL};  // Producer table: idle bound. 0: none. Default: 7 days.
+    std::size_t max_producers = 100'000;                    // Producer table: most ids (LRU beyond). Default: 100,000.
     metrics::endpoint_options metrics;                      // Separate /metrics endpoint. Default: off.
     std::optional<curve::keys> curve;                       // CURVE on the ROUTER (server). Default: off.
 };

@@ -1,6 +1,7 @@
 #include "gateway/json_records.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -160,16 +161,25 @@ status check_no_duplicates(const dom::element& e, std::string_view where, int de
     }
     if (e.type() != dom::element_type::OBJECT) return {};
     dom::object object(e);
-    std::vector<std::string_view> keys;  // Recursion below: a local, small for typical objects.
+    // Up to 8 keys (typical objects) are compared pairwise in a local array: no allocation per
+    // object; more go to a sorted vector.
+    std::array<std::string_view, 8> few;
+    std::size_t count = 0;
+    std::vector<std::string_view> keys;
     for (dom::key_value_pair field : object) {
-        keys.push_back(field.key);
+        if (count < few.size()) few[count] = field.key;
+        else {
+            if (keys.empty()) keys.assign(few.begin(), few.end());
+            keys.push_back(field.key);
+        }
+        ++count;
         SYNCLINE_RETURN_IF_ERROR(check_no_duplicates(field.value, where, depth + 1));
     }
-    if (keys.size() < 2) return {};
-    if (keys.size() <= 8) {
-        for (std::size_t i = 1; i < keys.size(); ++i)
+    if (count < 2) return {};
+    if (count <= few.size()) {
+        for (std::size_t i = 1; i < count; ++i)
             for (std::size_t j = 0; j < i; ++j)
-                if (keys[i] == keys[j]) return bad("duplicate key " + quoted(keys[i]) + " in " + std::string(where));
+                if (few[i] == few[j]) return bad("duplicate key " + quoted(few[i]) + " in " + std::string(where));
         return {};
     }
     std::sort(keys.begin(), keys.end());
@@ -254,7 +264,12 @@ status read_change(const dom::element& doc, record& out, const json_limits& limi
         } else {
             if (value->type() == dom::element_type::OBJECT || value->type() == dom::element_type::ARRAY)
                 SYNCLINE_RETURN_IF_ERROR(check_no_duplicates(*value, "\"value\""));
-            out.value = simdjson::minify(*value);
+            // simdjson::minify(element) builds a fresh string_builder (and grows it) per call;
+            // one per thread keeps its capacity.
+            thread_local simdjson::internal::string_builder<> compact;
+            compact.clear();
+            compact.append(*value);
+            out.value.assign(compact.str());
         }
         if (out.value.size() > limits.max_value_bytes)
             return bad("value is " + std::to_string(out.value.size()) + " bytes, more than --max-value-bytes " +

@@ -34,7 +34,7 @@ struct fields {
     std::uint64_t v = 0;
     bool has_v = false;
     std::string_view type, producer, format, reason;
-    std::optional<std::uint64_t> sequence, first, last, count, index, retry_after_ms;
+    std::optional<std::uint64_t> sequence, first, last, count, index, retry_after_ms, previous, window;
     std::optional<bool> duplicate;
 };
 
@@ -55,7 +55,8 @@ status read_fields(std::string_view frame, fields& f) {
         std::string_view key;
         if (!in.read_str(key, max_key_bytes)) return corrupt(std::string("header key: ") + in.error());
         static constexpr std::string_view names[] = {"v", "type", "producer", "format", "reason", "sequence",
-                                                     "first", "last", "count", "index", "retry_after_ms", "duplicate"};
+                                                     "first", "last", "count", "index", "retry_after_ms", "duplicate",
+                                                     "previous", "window"};
         std::size_t which = std::size(names);
         for (std::size_t k = 0; k < std::size(names); ++k)
             if (names[k] == key) which = k;
@@ -75,6 +76,8 @@ status read_fields(std::string_view frame, fields& f) {
             case 3: ok = in.read_str(f.format, max_key_bytes); break;
             case 4: ok = in.read_str(f.reason, max_reason_bytes); break;
             case 11: ok = read_bool(in, b); if (ok) f.duplicate = b; break;
+            case 12: ok = in.read_uint(u); if (ok) f.previous = u; break;
+            case 13: ok = in.read_uint(u); if (ok) f.window = u; break;
             default: {
                 ok = in.read_uint(u);
                 std::optional<std::uint64_t>* slots[] = {&f.sequence, &f.first, &f.last, &f.count, &f.index,
@@ -98,15 +101,24 @@ void put_header(std::string& out, std::uint32_t extra, std::string_view type) {
 
 wire::frames publish_frames(std::string_view producer, std::uint64_t sequence, bool jsonl, std::string body) {
     wire::frames f;
-    const std::uint32_t extra = (producer.empty() ? 0 : 2) + (jsonl ? 1 : 0);
-    put_header(f.header, extra, "publish");
-    if (!producer.empty()) {
-        put_kv_str(f.header, "producer", producer);
-        put_kv_uint(f.header, "sequence", sequence);
-    }
-    if (jsonl) put_kv_str(f.header, "format", "jsonl");
+    publish_header h;
+    h.producer = producer;
+    h.sequence = sequence;
+    h.jsonl = jsonl;
+    f.header = encode_publish_header(h);
     f.body = std::move(body);
     return f;
+}
+
+void put_request(std::string& out, const producer_request& r) {
+    mp::put_uint(out, r.sequence);
+    mp::put_uint(out, r.first);
+    mp::put_uint(out, r.last);
+    mp::put_uint(out, r.count);
+}
+
+bool read_request(mp::reader& in, producer_request& r) {
+    return in.read_uint(r.sequence) && in.read_uint(r.first) && in.read_uint(r.last) && in.read_uint(r.count);
 }
 
 }  // namespace
@@ -140,9 +152,14 @@ result<request> decode_request(std::string_view header, std::string_view body) {
         if (r.type == request::kind::publish) {
             if (!f.sequence || *f.sequence == 0) return corrupt("publish with a producer needs a 'sequence' >= 1");
             r.sequence = *f.sequence;
+            if (f.previous && *f.previous >= r.sequence) return corrupt("'previous' must be below 'sequence'");
+            r.previous = f.previous;
+            if (f.window && (*f.window == 0 || *f.window > max_window))
+                return corrupt("'window' must be 1-" + std::to_string(max_window));
+            r.window = static_cast<std::uint32_t>(f.window.value_or(1));
         }
-    } else if (f.sequence) {
-        return corrupt("'sequence' without 'producer'");
+    } else if (f.sequence || f.previous || f.window) {
+        return corrupt("'sequence', 'previous' or 'window' without 'producer'");
     }
     if (f.format.empty() || f.format == "msgpack") r.format = body_format::msgpack;
     else if (f.format == "jsonl") r.format = body_format::jsonl;
@@ -151,7 +168,7 @@ result<request> decode_request(std::string_view header, std::string_view body) {
     return r;
 }
 
-wire::frames encode_publish(std::string_view producer, std::uint64_t sequence, std::span<const record> records) {
+std::string encode_publish_body(std::span<const record> records) {
     codec::batch_body_builder builder;
     std::string scratch;
     for (const record& rec : records) {
@@ -159,7 +176,26 @@ wire::frames encode_publish(std::string_view producer, std::uint64_t sequence, s
         codec::encode_record_to(rec, scratch);
         builder.add(scratch);
     }
-    return publish_frames(producer, sequence, false, builder.finish());
+    return builder.finish();
+}
+
+std::string encode_publish_header(const publish_header& h) {
+    std::string out;
+    const bool p = !h.producer.empty();
+    const std::uint32_t extra = (p ? 2 : 0) + (p && h.previous ? 1 : 0) + (p && h.window > 1 ? 1 : 0) + (h.jsonl ? 1 : 0);
+    put_header(out, extra, "publish");
+    if (p) {
+        put_kv_str(out, "producer", h.producer);
+        put_kv_uint(out, "sequence", h.sequence);
+        if (h.previous) put_kv_uint(out, "previous", *h.previous);
+        if (h.window > 1) put_kv_uint(out, "window", h.window);
+    }
+    if (h.jsonl) put_kv_str(out, "format", "jsonl");
+    return out;
+}
+
+wire::frames encode_publish(std::string_view producer, std::uint64_t sequence, std::span<const record> records) {
+    return publish_frames(producer, sequence, false, encode_publish_body(records));
 }
 
 wire::frames encode_publish_jsonl(std::string_view producer, std::uint64_t sequence, std::string_view jsonl) {
@@ -186,17 +222,25 @@ wire::frames encode_reply(const reply& r) {
             put_kv_uint(f.header, "sequence", r.sequence);
             break;
         case reply::kind::refused:
-            put_header(f.header, r.index ? 2 : 1, "refused");
+            put_header(f.header, 1 + (r.index ? 1 : 0) + (r.sequence ? 1 : 0), "refused");
             put_kv_str(f.header, "reason", r.reason);
             if (r.index) put_kv_uint(f.header, "index", *r.index);
+            if (r.sequence) put_kv_uint(f.header, "sequence", r.sequence);
             break;
         case reply::kind::busy:
-            put_header(f.header, 1, "busy");
+            put_header(f.header, 1 + (r.sequence ? 1 : 0), "busy");
             put_kv_uint(f.header, "retry_after_ms", r.retry_after_ms);
+            if (r.sequence) put_kv_uint(f.header, "sequence", r.sequence);
             break;
         case reply::kind::failed:
-            put_header(f.header, 1, "failed");
+            put_header(f.header, 1 + (r.sequence ? 1 : 0), "failed");
             put_kv_str(f.header, "reason", r.reason);
+            if (r.sequence) put_kv_uint(f.header, "sequence", r.sequence);
+            break;
+        case reply::kind::out_of_order:
+            put_header(f.header, 2, "out_of_order");
+            put_kv_uint(f.header, "sequence", r.sequence);
+            put_kv_uint(f.header, "last", r.last);
             break;
         case reply::kind::producer_state:
             put_header(f.header, 4, "producer");
@@ -233,12 +277,21 @@ result<reply> decode_reply(std::string_view header, std::string_view) {
         r.type = reply::kind::refused;
         r.reason = f.reason;
         r.index = f.index;
+        r.sequence = f.sequence.value_or(0);
     } else if (f.type == "busy") {
         r.type = reply::kind::busy;
         r.retry_after_ms = static_cast<std::uint32_t>(std::min<std::uint64_t>(f.retry_after_ms.value_or(100), 60'000));
+        r.sequence = f.sequence.value_or(0);
     } else if (f.type == "failed") {
         r.type = reply::kind::failed;
         r.reason = f.reason;
+        r.sequence = f.sequence.value_or(0);
+    } else if (f.type == "out_of_order") {
+        r.type = reply::kind::out_of_order;
+        SYNCLINE_RETURN_IF_ERROR(need(f.sequence, "sequence"));
+        SYNCLINE_RETURN_IF_ERROR(need(f.last, "last"));
+        r.sequence = *f.sequence;
+        r.last = *f.last;
     } else if (f.type == "producer") {
         r.type = reply::kind::producer_state;
         r.producer = f.producer;
@@ -253,11 +306,11 @@ result<reply> decode_reply(std::string_view header, std::string_view) {
 
 std::string encode_producer_entry(const producer_entry& e) {
     std::string out;
-    mp::put_array_header(out, 4);
-    mp::put_uint(out, e.sequence);
-    mp::put_uint(out, e.first);
-    mp::put_uint(out, e.last);
-    mp::put_uint(out, e.count);
+    const std::size_t earlier = std::min<std::size_t>(e.earlier.size(), max_window - 1);
+    mp::put_array_header(out, static_cast<std::uint32_t>(5 + 4 * earlier));
+    put_request(out, e);
+    mp::put_uint(out, e.at_ms);
+    for (std::size_t i = 0; i < earlier; ++i) put_request(out, e.earlier[i]);
     return out;
 }
 
@@ -265,9 +318,16 @@ result<producer_entry> decode_producer_entry(std::string_view bytes) {
     mp::reader in(bytes);
     std::uint32_t n = 0;
     producer_entry e;
-    if (!in.read_array_header(n) || n < 4 || !in.read_uint(e.sequence) || !in.read_uint(e.first) ||
-        !in.read_uint(e.last) || !in.read_uint(e.count))
+    if (!in.read_array_header(n) || n < 4 || !read_request(in, e))
         return corrupt(std::string("producer entry: ") + in.error());
+    if (n == 4) return e;  // The first form: the last request only.
+    if ((n - 5) % 4 != 0 || (n - 5) / 4 > max_window - 1)
+        return corrupt("producer entry: " + std::to_string(n) + " fields (expected 4 or 5 + 4 per earlier request, at most " +
+                       std::to_string(max_window - 1) + ")");
+    if (!in.read_uint(e.at_ms)) return corrupt(std::string("producer entry: ") + in.error());
+    e.earlier.resize((n - 5) / 4);
+    for (auto& r : e.earlier)
+        if (!read_request(in, r)) return corrupt(std::string("producer entry: ") + in.error());
     return e;
 }
 

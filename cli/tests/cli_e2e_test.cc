@@ -405,6 +405,44 @@ TEST_F(cli_e2e, bad_usage_exits_2_with_one_line) {
     EXPECT_EQ(run({"--version"}).code, 0);
 }
 
+TEST_F(cli_e2e, generate_and_append_draw_one_bar_on_a_terminal_and_plain_lines_otherwise) {
+    std::string lines;
+    for (int i = 0; i < 3000; ++i)
+        lines += R"({"collection":"c","key":")" + std::to_string(i) + R"(","value":{"i":)" + std::to_string(i) + "}}\n";
+    const std::string input = write_file("in.jsonl", lines);
+    // Not a terminal (stderr is a file): generate's plain lines, append's summary only; no bar.
+    auto g = run({"generate", "--log", log, "--records", "5000", "--batch-size", "500", "--no-sync"});
+    ASSERT_EQ(g.code, 0) << g.err;
+    EXPECT_NE(g.err.find("generate: 500/5000 records (10%)"), std::string::npos) << g.err;
+    EXPECT_EQ(g.err.find('\r'), std::string::npos) << g.err;
+    EXPECT_EQ(g.err.find("\033["), std::string::npos) << g.err;
+    auto a = run({"append", "--no-sync", "--log", (dir / "plain").string(), input});
+    ASSERT_EQ(a.code, 0) << a.err;
+    EXPECT_EQ(a.err, "");
+    EXPECT_EQ(a.out, "appended 3000 records: offsets 1..3000\n");
+
+    // A terminal: script(1) (util-linux, in every Debian) runs each command on a pty.
+    if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "no script(1) to provide a terminal";
+    auto on_tty = [&](const std::string& args) {
+        const std::string out = (dir / "tty.txt").string();
+        const std::string command = "script -qfec '" + std::string(SYNCLINE_CLI_BIN) + " " + args + "' /dev/null > " + out +
+                                    " 2>&1 < /dev/null";
+        EXPECT_EQ(std::system(command.c_str()), 0) << command << "\n" << slurp(out);
+        return slurp(out);
+    };
+    const std::string gt = on_tty("generate --no-sync --log " + (dir / "tty-gen").string() + " --records 5000 --batch-size 500");
+    // One line redrawn in place (\r ... clear to the end of the line), ending complete.
+    EXPECT_NE(gt.find("\rgenerate ["), std::string::npos) << gt;
+    EXPECT_NE(gt.find("[##############################] 100%  5,000/5,000"), std::string::npos) << gt;
+    EXPECT_NE(gt.find("done\033[K"), std::string::npos) << gt;
+    EXPECT_EQ(gt.find("generate: 500/5000 records"), std::string::npos) << "plain lines on a terminal:\n" << gt;
+    EXPECT_NE(gt.find("appended 5000 records: offsets 1..5000"), std::string::npos) << gt;
+    const std::string at = on_tty("append --no-sync --log " + (dir / "tty-append").string() + " " + input);
+    EXPECT_NE(at.find("\rappend ["), std::string::npos) << at;
+    EXPECT_NE(at.find("100%  3,000/3,000"), std::string::npos) << at;
+    EXPECT_NE(at.find("appended 3000 records: offsets 1..3000"), std::string::npos) << at;
+}
+
 TEST_F(cli_e2e, generate_appends_deletes_and_repeated_keys) {
     auto g = run({"generate", "--log", log, "--records", "3000", "--keys", "50", "--delete-ratio", "0.2",
                   "--collections", "a,b", "--seed", "7", "--batch-size", "700"});

@@ -137,6 +137,13 @@ TEST(jsonl, duplicate_keys_are_refused_at_any_depth) {
               R"(duplicate key "h" in "headers")");
     // Equal keys in different objects are fine.
     EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":{"a":{"a":1},"b":{"a":2}}})"), "");
+    // Objects of more than 8 keys take another path (sorted): the same answers.
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"b":10}})"),
+              R"(duplicate key "b" in "value")");
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"i":10}})"),
+              R"(duplicate key "i" in "value")");
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10}})"), "");
+    EXPECT_EQ(problem(R"({"collection":"c","key":"k","value":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8}})"), "");
 }
 
 TEST(jsonl, integers_beyond_64_bits_are_refused) {

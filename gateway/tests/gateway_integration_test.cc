@@ -452,6 +452,159 @@ TEST(gateway, readme_flow_curl_and_python_changes_reach_a_pipeline) {
 // Producers publish with retries while the gateway is SIGKILLed and restarted: every request a
 // producer saw acknowledged is in the log exactly once, at the offsets it was told, and no record
 // is there twice.
+std::vector<record> numbered(const std::string& prefix, int n, bool bad_last = false) {
+    std::vector<record> out(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        out[i].collection = "c";
+        out[i].key = prefix + "-" + std::to_string(i);
+        out[i].value = "{}";
+    }
+    if (bad_last) out.back().key.clear();  // Refused: a record needs a key.
+    return out;
+}
+
+TEST(gateway, a_window_keeps_order_through_busy_replies_and_a_refused_request) {
+    temp_dir dir;
+    // A 1 KiB cap: most of a 16-request window is turned away (busy) and resent, in order.
+    gateway_process gw(dir, {"--max-in-flight-kib", "1"});
+    gw.start();
+    client_options o;
+    o.endpoint = gw.zmq();
+    o.producer = "w";
+    o.window = 16;
+    o.retry_backoff = 1ms;
+    auto c = client::connect(o);
+    ASSERT_TRUE(c.ok()) << c.get_status().message();
+    constexpr int requests = 60;
+    for (int r = 1; r <= requests; ++r) {
+        // Request 30 holds a bad record: refused, and those after it still land, in order.
+        auto sent = (*c)->send(numbered("r" + std::to_string(r), 5, r == 30));
+        ASSERT_TRUE(sent.ok()) << sent.get_status().message();
+        EXPECT_EQ(*sent, static_cast<std::uint64_t>(r));
+    }
+    auto acks = (*c)->collect();
+    ASSERT_TRUE(acks.ok()) << acks.get_status().message();
+    ASSERT_EQ(acks->size(), static_cast<std::size_t>(requests));
+    std::uint64_t previous_last = 0;
+    int resent = 0;
+    for (const auto& a : *acks) {
+        if (a.sequence == 30) {
+            EXPECT_TRUE(a.refused);
+            EXPECT_EQ(a.index, 4u);
+            continue;
+        }
+        ASSERT_FALSE(a.refused) << a.sequence << ": " << a.reason;
+        EXPECT_EQ(a.first, previous_last + 1) << "sequence " << a.sequence << " is not right after the one before";
+        previous_last = a.last;
+        if (a.attempts > 1) ++resent;
+    }
+    EXPECT_GT(resent, 0) << "a 1 KiB cap never turned a request of the window away";
+    EXPECT_EQ(gw.stop(), 0);
+    const auto keys = keys_in_log(gw.log_dir());
+    EXPECT_EQ(keys.size(), static_cast<std::size_t>((requests - 1) * 5));
+    for (const auto& [key, offsets] : keys) EXPECT_EQ(offsets.size(), 1u) << key;
+    EXPECT_EQ(keys.count("r30-0"), 0u) << "nothing of the refused request is appended";
+}
+
+TEST(gateway, the_producer_table_is_bounded_by_count_and_idle_time) {
+    temp_dir dir;
+    auto post = [](httplib::Client& c, const std::string& producer, int sequence, const std::string& body) {
+        auto res = c.Post("/v1/changes", {{"Syncline-Producer", producer}, {"Syncline-Sequence", std::to_string(sequence)}},
+                          body, "application/x-ndjson");
+        EXPECT_TRUE(res);
+        return res ? res->status == 200 && res->body.find("duplicate") != std::string::npos ? std::string("duplicate")
+                                                                                           : std::to_string(res->status)
+                   : std::string("none");
+    };
+    {
+        gateway_process gw(dir, {"--max-producers", "2"});
+        gw.start();
+        // A pipelining producer first: it will be the least recently used.
+        client_options o;
+        o.endpoint = gw.zmq();
+        o.producer = "w";
+        o.window = 4;
+        auto w = client::connect(o);
+        ASSERT_TRUE(w.ok()) << w.get_status().message();
+        ASSERT_TRUE((*w)->publish(numbered("w1", 1)).ok());
+        auto c = gw.http();
+        EXPECT_EQ(post(c, "a", 1, jsonl(0, 1, "a")), "200");
+        EXPECT_EQ(post(c, "b", 1, jsonl(0, 1, "b")), "200");  // Third id: "w" is dropped.
+        EXPECT_EQ(post(c, "b", 1, jsonl(0, 1, "b")), "duplicate");
+        // "w" chains its next request to its last: the gateway no longer knows it, and says so
+        // rather than guess (a windowed producer is never duplicated by an eviction).
+        auto lost = (*w)->publish(numbered("w2", 1));
+        ASSERT_FALSE(lost.ok());
+        EXPECT_NE(lost.get_status().message().find("--producer-idle-hours"), std::string::npos) << lost.get_status().message();
+        // A one-at-a-time producer's very late retry is appended again (docs/producers.md).
+        EXPECT_EQ(post(c, "c", 1, jsonl(0, 1, "c")), "200");  // Drops "a".
+        EXPECT_EQ(post(c, "a", 1, jsonl(0, 1, "a")), "200");
+        auto log = c.Get("/v1/log");
+        ASSERT_TRUE(log);
+        EXPECT_NE(log->body.find("\"producers\":2"), std::string::npos) << log->body;
+        auto metrics = c.Get("/metrics");
+        ASSERT_TRUE(metrics);
+        EXPECT_NE(metrics->body.find("syncline_gateway_producers_evicted_total 3\n"), std::string::npos) << metrics->body;
+        EXPECT_EQ(gw.stop(), 0);
+    }
+    {
+        // The evictions were written: after a restart the table still holds c and a.
+        gateway_process gw(dir, {});
+        gw.start();
+        auto c = gw.http();
+        EXPECT_EQ(post(c, "a", 1, jsonl(0, 1, "a")), "duplicate");
+        EXPECT_EQ(post(c, "c", 1, jsonl(0, 1, "c")), "duplicate");
+        auto log = c.Get("/v1/log");
+        ASSERT_TRUE(log);
+        EXPECT_NE(log->body.find("\"producers\":2"), std::string::npos) << log->body;
+        EXPECT_EQ(gw.stop(), 0);
+    }
+    std::this_thread::sleep_for(1s);
+    {
+        // An idle bound of 0.36 s: a second later, the gateway drops both entries as it starts.
+        gateway_process gw(dir, {"--producer-idle-hours", "0.0001"});
+        gw.start();
+        auto c = gw.http();
+        EXPECT_EQ(post(c, "a", 1, jsonl(0, 1, "a")), "200") << "an expired producer's retry is appended again";
+        auto log = c.Get("/v1/log");
+        ASSERT_TRUE(log);
+        EXPECT_NE(log->body.find("\"producers\":1"), std::string::npos) << log->body;
+        EXPECT_EQ(gw.stop(), 0);
+    }
+    const auto keys = keys_in_log(dir / "log");
+    EXPECT_EQ(keys.at("a0").size(), 3u);
+    EXPECT_EQ(keys.at("b0").size(), 1u);
+}
+
+TEST(gateway, a_producer_entry_of_the_first_form_is_kept_and_given_a_time) {
+    temp_dir dir;
+    {
+        // A table written before entries had a time: [sequence, first, last, count].
+        store::change_log_options o;
+        o.path = dir / "log";
+        auto log = store::change_log::open_writer(o);
+        ASSERT_TRUE(log.ok()) << log.get_status().message();
+        std::vector<record> one = numbered("old", 1);
+        const std::vector<store::meta_entry> meta{{"producer/old", std::string("\x94\x07\x01\x01\x01", 5)}};
+        ASSERT_TRUE((*log)->append(one, meta).ok());
+    }
+    gateway_process gw(dir, {});
+    gw.start();
+    auto c = gw.http();
+    auto res = c.Post("/v1/changes", {{"Syncline-Producer", "old"}, {"Syncline-Sequence", "7"}}, jsonl(0, 1), "application/x-ndjson");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->body, "{\"count\":1,\"duplicate\":true,\"first_offset\":1,\"last_offset\":1}\n");
+    EXPECT_EQ(gw.stop(), 0);
+    auto log = store::change_log::open_reader(gw.log_dir());
+    ASSERT_TRUE(log.ok());
+    auto bytes = (*log)->get_meta("producer/old");
+    ASSERT_TRUE(bytes.ok() && bytes->has_value());
+    auto entry = decode_producer_entry(**bytes);
+    ASSERT_TRUE(entry.ok());
+    EXPECT_EQ(entry->sequence, 7u);
+    EXPECT_GT(entry->at_ms, 0u) << "rewritten with a time, so that the idle bound reaches it";
+}
+
 TEST(gateway, sigkill_restarts_lose_and_duplicate_nothing) {
     temp_dir dir;
     gateway_process gw(dir, {});
@@ -459,9 +612,11 @@ TEST(gateway, sigkill_restarts_lose_and_duplicate_nothing) {
     constexpr int producers = 4, requests = 60, per_request = 20, kills = 10;
     std::vector<child_process> children;
     for (int p = 0; p < producers; ++p) {
+        // p0 and p1 send one request at a time; p2 and p3 keep a window of 8 in flight.
         const std::string id = "p" + std::to_string(p);
         children.push_back(syncline::testing::start(
-            "gateway_test_producer", {gw.zmq(), id, std::to_string(requests), std::to_string(per_request), dir / (id + ".acks")},
+            "gateway_test_producer", {gw.zmq(), id, std::to_string(requests), std::to_string(per_request), dir / (id + ".acks"),
+                                      p < 2 ? "1" : "8"},
             dir / (id + ".log")));
     }
     auto acked = [&] {
@@ -486,10 +641,12 @@ TEST(gateway, sigkill_restarts_lose_and_duplicate_nothing) {
         const std::string id = "p" + std::to_string(p);
         std::ifstream in(dir / (id + ".acks"));
         std::set<std::uint64_t> sequences;
+        std::map<std::uint64_t, std::uint64_t> first_by_sequence;
         std::uint64_t seq, first, last, count;
         int dup;
         while (in >> seq >> first >> last >> count >> dup) {
             sequences.insert(seq);
+            first_by_sequence[seq] = first;
             ASSERT_EQ(count, static_cast<std::uint64_t>(per_request));
             ASSERT_EQ(last - first + 1, count);
             for (int i = 0; i < per_request; ++i) {
@@ -499,6 +656,12 @@ TEST(gateway, sigkill_restarts_lose_and_duplicate_nothing) {
             }
         }
         EXPECT_EQ(sequences.size(), static_cast<std::size_t>(requests)) << id;
+        // A producer's requests are in the log in the order of their sequences, windows included.
+        std::uint64_t previous_first = 0;
+        for (const auto& [s, f] : first_by_sequence) {
+            EXPECT_GT(f, previous_first) << id << " sequence " << s << " landed before an earlier one";
+            previous_first = f;
+        }
     }
     // A pipeline over the log delivers it and verifies clean.
     const std::string state = dir / "state", db = dir / "items.db";

@@ -74,13 +74,68 @@ TEST(protocol, replies_round_trip) {
 }
 
 TEST(protocol, producer_entries_round_trip) {
-    auto e = decode_producer_entry(encode_producer_entry({5, 100, 109, 10}));
+    producer_entry in;
+    static_cast<producer_request&>(in) = {5, 100, 109, 10};
+    in.at_ms = 1'700'000'000'000;
+    auto e = decode_producer_entry(encode_producer_entry(in));
     ASSERT_TRUE(e.ok());
     EXPECT_EQ(e->sequence, 5u);
     EXPECT_EQ(e->first, 100u);
     EXPECT_EQ(e->last, 109u);
     EXPECT_EQ(e->count, 10u);
+    EXPECT_EQ(e->at_ms, in.at_ms);
+    EXPECT_TRUE(e->earlier.empty());
     EXPECT_FALSE(decode_producer_entry("\x93\x01\x02\x03").ok());
+
+    // A window's earlier requests, newest first; find() answers any of them.
+    in.earlier = {{4, 90, 99, 10}, {3, 80, 89, 10}};
+    e = decode_producer_entry(encode_producer_entry(in));
+    ASSERT_TRUE(e.ok());
+    ASSERT_EQ(e->earlier.size(), 2u);
+    ASSERT_NE(e->find(3), nullptr);
+    EXPECT_EQ(e->find(3)->first, 80u);
+    EXPECT_EQ(e->find(5)->first, 100u);
+    EXPECT_EQ(e->find(2), nullptr);
+
+    // The first form (4 fields, written before windows) still reads; odd field counts do not.
+    e = decode_producer_entry("\x94\x07\x0a\x0b\x02");
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->sequence, 7u);
+    EXPECT_EQ(e->at_ms, 0u);
+    EXPECT_FALSE(decode_producer_entry("\x96\x07\x0a\x0b\x02\x00\x01").ok());
+}
+
+TEST(protocol, window_fields_round_trip_and_are_checked) {
+    publish_header h;
+    h.producer = "p";
+    h.sequence = 9;
+    h.previous = 8;
+    h.window = 16;
+    auto req = decode_request(encode_publish_header(h), encode_publish_body({}));
+    ASSERT_TRUE(req.ok()) << req.get_status().message();
+    EXPECT_EQ(req->previous, 8u);
+    EXPECT_EQ(req->window, 16u);
+    // Without them: no previous, window 1.
+    req = decode_request(encode_publish("p", 3, {}).header, "");
+    ASSERT_TRUE(req.ok());
+    EXPECT_FALSE(req->previous.has_value());
+    EXPECT_EQ(req->window, 1u);
+    h.previous = 9;  // Not below the sequence.
+    EXPECT_FALSE(decode_request(encode_publish_header(h), "").ok());
+    h.previous = 8;
+    h.window = max_window + 1;
+    EXPECT_FALSE(decode_request(encode_publish_header(h), "").ok());
+
+    reply o;
+    o.type = reply::kind::out_of_order;
+    o.sequence = 9;
+    o.last = 6;
+    const wire::frames f = encode_reply(o);
+    auto got = decode_reply(f.header, f.body);
+    ASSERT_TRUE(got.ok()) << got.get_status().message();
+    EXPECT_EQ(got->type, reply::kind::out_of_order);
+    EXPECT_EQ(got->sequence, 9u);
+    EXPECT_EQ(got->last, 6u);
 }
 
 }  // namespace
