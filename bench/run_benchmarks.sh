@@ -4,12 +4,12 @@
 # (throughput with null: and sqlite:, 1/2/4 workers; commit latency at a fixed offered load) and
 # sqlite_baseline, then the real targets (issue 5): redis:// against a throwaway redis-server
 # next to redis_baseline, the rocksdb: mirror, and postgresql:// against a throwaway PostgreSQL
-# next to postgres_baseline, and the webhook target against http_receiver_bench next to
-# webhook_baseline (the receiver's own limit). Prints markdown tables. Run by hand, never by ctest.
+# next to postgres_baseline, and the http target (webhooks) against http_receiver_bench next to
+# http_baseline (the receiver's own limit). Prints markdown tables. Run by hand, never by ctest.
 #
 #   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--target-records N] [--workers "1 2 4"]
-#                           [--only "null sqlite latency redis rocksdb postgres webhook"] [--quick]
-#                           [--webhook-records N] [--results FILE]
+#                           [--only "null sqlite latency redis rocksdb postgres http"] [--quick]
+#                           [--http-records N] [--results FILE]
 #                           [--postgres-records N] [--postgres-value jsonb|text|bytea]
 #                           [--baseline-bin DIR]
 #
@@ -40,8 +40,8 @@ null_rate_low=10000
 baseline_bin=""
 sqlite_rate=5000
 target_records=1000000
-sections="null sqlite latency redis rocksdb postgres webhook"
-webhook_records=500000
+sections="null sqlite latency redis rocksdb postgres http"
+http_records=500000
 results=""
 postgres_records=200000
 postgres_value=jsonb
@@ -53,13 +53,13 @@ while [[ $# -gt 0 ]]; do
         --only) sections=$2; shift 2 ;;
         --workers) workers_list=$2; shift 2 ;;
         --postgres-records) postgres_records=$2; shift 2 ;;
-        --webhook-records) webhook_records=$2; shift 2 ;;
+        --http-records) http_records=$2; shift 2 ;;
         --results) results=$2; shift 2 ;;
         --postgres-value) postgres_value=$2; shift 2 ;;
         --baseline-bin) baseline_bin=$(realpath "$2"); shift 2 ;;
         --quick) records=100000; sqlite_records=100000; target_records=100000; postgres_records=50000
-                 webhook_records=100000; latency_seconds=3; shift ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+                 http_records=100000; latency_seconds=3; shift ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -74,7 +74,7 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TEST
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=ON >"$BUILD_DIR/configure.log" 2>&1
 fi
 cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline \
-    redis_baseline postgres_baseline http_receiver_bench webhook_baseline latency_floor >&2
+    redis_baseline postgres_baseline http_receiver_bench http_baseline latency_floor >&2
 BIN=$BUILD_DIR/bin
 if [[ -n "$results" ]]; then
     mkdir -p "$(dirname "$results")"
@@ -282,32 +282,32 @@ if want postgres; then
     "$BIN/postgres_baseline" --uri "$server" --records "$postgres_records"
     echo
 fi
-# --- webhook ----------------------------------------------------------------------------------
+# --- http (webhooks) --------------------------------------------------------------------------
 # One receiver process (checks every signature, answers 200) on a free port for all runs.
-if want webhook; then
-    webhook_dir="$BENCH_DIR/syncline-webhook-bench-$$"
-    mkdir -p "$webhook_dir"
-    echo "bench-secret-$$" >"$webhook_dir/secret"
-    "$BIN/http_receiver_bench" --secret-file "$webhook_dir/secret" >"$webhook_dir/receiver.log" 2>&1 &
+if want http; then
+    http_dir="$BENCH_DIR/syncline-http-bench-$$"
+    mkdir -p "$http_dir"
+    echo "bench-secret-$$" >"$http_dir/secret"
+    "$BIN/http_receiver_bench" --secret-file "$http_dir/secret" >"$http_dir/receiver.log" 2>&1 &
     receiver_pid=$!
     cleanups+=('kill "$receiver_pid" 2>/dev/null')
-    for _ in $(seq 100); do grep -q "listening port=" "$webhook_dir/receiver.log" && break; sleep 0.05; done
-    port=$(sed -n 's/^listening port=//p' "$webhook_dir/receiver.log")
-    echo "## Webhook: $webhook_records records, http_receiver_bench on 127.0.0.1:$port (load avg before: $(load))"
+    for _ in $(seq 100); do grep -q "listening port=" "$http_dir/receiver.log" && break; sleep 0.05; done
+    port=$(sed -n 's/^listening port=//p' "$http_dir/receiver.log")
+    echo "## Webhook: $http_records records, http_receiver_bench on 127.0.0.1:$port (load avg before: $(load))"
     echo
     throughput_header
     for w in $workers_list; do
-        run_throughput "http://127.0.0.1:$port/hook?syncline.secret_file=$webhook_dir/secret" "$webhook_records" "$w"
+        run_throughput "http://127.0.0.1:$port/hook?syncline.secret_file=$http_dir/secret" "$http_records" "$w"
     done
     echo
     echo "| receiver's limit | records | requests | seconds | records/s |"
     echo "|---|---:|---:|---:|---:|"
-    "$BIN/webhook_baseline" --url "http://127.0.0.1:$port/hook" --secret-file "$webhook_dir/secret" --records "$webhook_records"
+    "$BIN/http_baseline" --url "http://127.0.0.1:$port/hook" --secret-file "$http_dir/secret" --records "$http_records"
     kill "$receiver_pid"
     wait "$receiver_pid" 2>/dev/null || true
     echo
-    echo "receiver: $(tail -1 "$webhook_dir/receiver.log")"
-    rm -rf "$webhook_dir"
+    echo "receiver: $(tail -1 "$http_dir/receiver.log")"
+    rm -rf "$http_dir"
     echo
 fi
 echo "load average after: $(load)"

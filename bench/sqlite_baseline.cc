@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bench/workload.h"
+#include "targets/sqlite_target.h"
 
 namespace {
 
@@ -56,8 +57,8 @@ struct result_row {
     std::size_t transactions = 0;
 };
 
-// Same DDL, pragmas and statement as sqlite_target (collection names here need no quoting
-// beyond what the target does).
+// The DDL, pragmas and statement of sqlite_target itself (targets::sqlite_schema); collection
+// names here need no quoting beyond the double quotes.
 result_row run_case(const std::vector<record>& rows, std::size_t tx, const std::string& sync, const std::string& path) {
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path + suffix);
     sqlite3* db = nullptr;
@@ -66,23 +67,15 @@ result_row run_case(const std::vector<record>& rows, std::size_t tx, const std::
         die("open " + path);
     exec(db, "PRAGMA journal_mode=WAL");
     exec(db, ("PRAGMA synchronous=" + sync).c_str());
-    exec(db, "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456; PRAGMA wal_autocheckpoint=10000");
+    exec(db, targets::sqlite_schema::tuning_pragmas);
 
     std::map<std::string, sqlite3_stmt*, std::less<>> stmts;
     auto statement = [&](const std::string& collection) {
         auto it = stmts.find(collection);
         if (it != stmts.end()) return it->second;
         const std::string q = "\"" + collection + "\"";
-        exec(db, ("CREATE TABLE IF NOT EXISTS " + q +
-                  " (\"key\" TEXT PRIMARY KEY NOT NULL, \"value\" TEXT, \"offset\" INTEGER NOT NULL,"
-                  " \"deleted\" INTEGER NOT NULL DEFAULT 0, \"updated_at\" INTEGER NOT NULL) WITHOUT ROWID")
-                     .c_str());
-        const std::string sql = "INSERT INTO " + q +
-                                " (\"key\", \"value\", \"offset\", \"deleted\", \"updated_at\") VALUES (?1, ?2, ?3, ?4, ?5)"
-                                " ON CONFLICT(\"key\") DO UPDATE SET \"value\" = excluded.\"value\","
-                                " \"offset\" = excluded.\"offset\", \"deleted\" = excluded.\"deleted\","
-                                " \"updated_at\" = excluded.\"updated_at\""
-                                " WHERE excluded.\"offset\" > " + q + ".\"offset\"";
+        exec(db, targets::sqlite_schema::create_table(q).c_str());
+        const std::string sql = targets::sqlite_schema::fenced_upsert(q);
         sqlite3_stmt* s = nullptr;
         if (sqlite3_prepare_v3(db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
             die(std::string("prepare: ") + sqlite3_errmsg(db));

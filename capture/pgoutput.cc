@@ -62,11 +62,30 @@ std::optional<transaction> pgoutput_decoder::take_committed() {
     return t;
 }
 
+transaction pgoutput_decoder::take_open_part() {
+    transaction part;
+    if (!_open) return part;
+    part.xid = _current.xid;
+    part.commit_lsn = _current.commit_lsn;
+    part.commit_time_pg = _current.commit_time_pg;
+    part.records = std::move(_current.records);
+    part.truncates = std::move(_current.truncates);
+    part.toast_gaps = std::move(_current.toast_gaps);
+    part.unchanged_toast = _current.unchanged_toast;
+    _current.records.clear();
+    _current.truncates.clear();
+    _current.toast_gaps.clear();
+    _current.unchanged_toast = 0;
+    _pending_bytes = 0;
+    return part;
+}
+
 void pgoutput_decoder::add_headers(record& r, std::uint64_t lsn) const {
+    r.headers.reserve(4);
     r.headers.emplace_back("lsn", format_lsn(lsn));
-    r.headers.emplace_back("xid", std::to_string(_current.xid));
-    r.headers.emplace_back("commit_lsn", format_lsn(_current.commit_lsn));
-    r.headers.emplace_back("commit_time", format_pg_timestamp(_current.commit_time_pg));
+    r.headers.emplace_back("xid", _xid_text);
+    r.headers.emplace_back("commit_lsn", _commit_lsn_text);
+    r.headers.emplace_back("commit_time", _commit_time_text);
 }
 
 status pgoutput_decoder::decode(std::string_view message, std::uint64_t lsn) {
@@ -85,6 +104,11 @@ status pgoutput_decoder::decode(std::string_view message, std::uint64_t lsn) {
         _current.xid = static_cast<std::uint32_t>(in.u(4));
         if (!in.ok()) return bad("truncated");
         _open = true;
+        _pending_bytes = 0;
+        // The same for every change of the transaction: formatted once.
+        _xid_text = std::to_string(_current.xid);
+        _commit_lsn_text = format_lsn(_current.commit_lsn);
+        _commit_time_text = format_pg_timestamp(_current.commit_time_pg);
         return {};
     }
     case 'C': {
@@ -144,6 +168,7 @@ status pgoutput_decoder::decode(std::string_view message, std::uint64_t lsn) {
             const auto oid = static_cast<std::uint32_t>(in.u(4));
             auto rel = _relations.find(oid);
             if (rel == _relations.end()) return bad("unknown relation " + std::to_string(oid));
+            if (_keep && !_keep(rel->second.collection, _current.commit_lsn)) continue;
             _current.truncates.emplace_back(_current.records.size(), rel->second.collection);
         }
         if (!in.ok()) return bad("truncated");
@@ -165,6 +190,11 @@ status pgoutput_decoder::add_row_change(char type, std::string_view body, std::u
     if (!in.ok()) return bad("truncated");
     if (it == _relations.end()) return bad("unknown relation " + std::to_string(oid));
     const relation& rel = it->second;
+    if (_keep && !_keep(rel.collection, _current.commit_lsn)) return {};
+    auto push = [&](record&& r) {
+        _pending_bytes += r.key.size() + r.value.size() + 160;  // + headers and the record itself
+        _current.records.push_back(std::move(r));
+    };
     auto read_tuple = [&](std::vector<tuple_value>& out) -> bool {
         const auto n = in.u(2);
         if (!in.ok() || n != rel.columns.size()) return false;
@@ -210,7 +240,7 @@ status pgoutput_decoder::add_row_change(char type, std::string_view body, std::u
         r.key = std::move(*key);
         r.operation = op::del;
         add_headers(r, lsn);
-        _current.records.push_back(std::move(r));
+        push(std::move(r));
         return {};
     }
     if (kind != 'N' || !read_tuple(new_tuple)) return bad("malformed new tuple");
@@ -242,7 +272,7 @@ status pgoutput_decoder::add_row_change(char type, std::string_view body, std::u
             d.key = std::move(*old_key);
             d.operation = op::del;
             add_headers(d, lsn);
-            _current.records.push_back(std::move(d));
+            push(std::move(d));
         }
     }
     r.key = std::move(*key);
@@ -257,7 +287,7 @@ status pgoutput_decoder::add_row_change(char type, std::string_view body, std::u
         }
         _current.toast_gaps.push_back(std::move(gap));
     }
-    _current.records.push_back(std::move(r));
+    push(std::move(r));
     return {};
 }
 

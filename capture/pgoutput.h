@@ -64,9 +64,23 @@ public:
     // One message (the payload of an XLogData) whose WAL position is `lsn`.
     status decode(std::string_view message, std::uint64_t lsn);
 
+    // Row changes and TRUNCATEs of a collection for which `keep(collection, commit_lsn)` is false
+    // are dropped (the capture's tables copied later: their changes committed before the copy's
+    // snapshot are in the copy). Default: keep everything.
+    using change_filter = std::function<bool(const std::string& collection, std::uint64_t commit_lsn)>;
+    void set_filter(change_filter keep) { _keep = std::move(keep); }
+
     bool in_transaction() const noexcept { return _open; }
-    // Records buffered for the open transaction.
+    // Records buffered for the open transaction (since Begin or the last take_open_part()).
     std::size_t pending_records() const noexcept { return _current.records.size(); }
+    // Their approximate memory: keys, values and headers.
+    std::size_t pending_bytes() const noexcept { return _pending_bytes; }
+    // The open transaction's commit LSN (its Begin's final LSN); 0 outside a transaction.
+    std::uint64_t open_commit_lsn() const noexcept { return _open ? _current.commit_lsn : 0; }
+    // Moves the open transaction's buffered records (with their TOAST gaps and TRUNCATE markers,
+    // indices relative to the part) out, so the capture can stage them and bound its memory; the
+    // transaction stays open and its Commit completes the rest. Outside a transaction: empty.
+    transaction take_open_part();
     // The transaction the last Commit completed (once).
     std::optional<transaction> take_committed();
 
@@ -85,6 +99,9 @@ private:
     void add_headers(record& r, std::uint64_t lsn) const;
 
     table_lookup _lookup;
+    change_filter _keep;
+    std::size_t _pending_bytes = 0;
+    std::string _xid_text, _commit_lsn_text, _commit_time_text;  // the open transaction's headers
     std::map<std::uint32_t, relation> _relations;
     bool _open = false;
     transaction _current;

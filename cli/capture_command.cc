@@ -10,12 +10,13 @@
 
 #include "cli/internal/command_util.h"
 #include "cli/syncline_cli.h"
+#include "common/bin_dir.h"
 #include "common/process.h"
 
 namespace syncline::cli {
 
 int capture_command(int argc, const char* const* argv) {
-    const std::string program = (internal::default_bin_dir() / "syncline-capture").string();
+    const std::string program = (default_bin_dir() / "syncline-capture").string();
     std::vector<char*> args;
     args.push_back(const_cast<char*>(program.c_str()));
     for (int i = 1; i < argc; ++i) args.push_back(const_cast<char*>(argv[i]));

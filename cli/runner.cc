@@ -12,11 +12,14 @@
 #include <unistd.h>
 #include <vector>
 
+#if SYNCLINE_WITH_POSTGRES  // Change capture is built with the postgres switch (cmake/syncline.cmake).
 #include "capture/source.h"
+#endif
 #include "cli/internal/command_util.h"
 #include "cli/progress.h"
 #include "cli/status.h"
 #include "cli/status_page.h"
+#include "common/bin_dir.h"
 #include "common/cli_options.h"
 #include "common/curve.h"
 #include "common/log.h"
@@ -182,7 +185,7 @@ private:
                 return status{errc::invalid_argument, "ipc endpoint path too long (max " +
                                                           std::to_string(max_ipc_path_bytes) + " bytes): " + *e +
                                                           ": choose a shorter --run-dir or tcp:// endpoints"};
-        const fs::path bin = _o.bin_dir.empty() ? internal::default_bin_dir() : fs::path(_o.bin_dir);
+        const fs::path bin = _o.bin_dir.empty() ? default_bin_dir() : fs::path(_o.bin_dir);
         for (const char* program : {"syncline-sink", "syncline-worker", "syncline-ventilator"})
             if (access((bin / program).c_str(), X_OK) != 0)
                 return status{errc::invalid_argument, std::string("cannot find ") + program + " in " + bin.string() +
@@ -646,9 +649,15 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
         check("ops", ventilator::parse_ops(o.ops, filter));
         if (auto order = ventilator::parse_ordering(o.ordering); !order.ok()) check("ordering", order.get_status());
     }
+#if SYNCLINE_WITH_POSTGRES
     if (!o.capture_source.empty())
         if (auto src = capture::parse_source_uri(o.capture_source, true); !src.ok())
             check("capture-source", src.get_status());
+#else
+    if (!o.capture_source.empty())
+        check("capture-source", status{errc::invalid_argument, "change capture is not in this build "
+                                                               "(rebuild with -DSYNCLINE_WITH_POSTGRES=ON)"});
+#endif
     if (!o.curve_allow.empty() && o.curve_keys.empty())
         check("curve-allow", status{errc::invalid_argument, "needs --curve-keys"});
     return problems;

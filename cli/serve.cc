@@ -9,11 +9,12 @@
 
 #include "cli/internal/command_util.h"
 #include "cli/syncline_cli.h"
+#include "common/bin_dir.h"
 
 namespace syncline::cli {
 
 int serve_command(int argc, const char* const* argv) {
-    const std::string binary = (internal::default_bin_dir() / "syncline-gateway").string();
+    const std::string binary = (default_bin_dir() / "syncline-gateway").string();
     std::vector<char*> args;
     args.push_back(const_cast<char*>(binary.c_str()));
     for (int i = 1; i < argc; ++i) args.push_back(const_cast<char*>(argv[i]));

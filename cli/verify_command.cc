@@ -6,12 +6,14 @@
 
 #include "common/cli_options.h"
 #include "cli/internal/command_util.h"
-#include "capture/source_verify.h"
 #include "cli/syncline_cli.h"
 #include "common/process.h"
 #include "store/state_store.h"
 #include "targets/target.h"
 #include "targets/verify.h"
+#if SYNCLINE_WITH_POSTGRES  // Change capture is built with the postgres switch (cmake/syncline.cmake).
+#include "capture/source_verify.h"
+#endif
 
 namespace syncline::cli {
 
@@ -40,6 +42,10 @@ int verify_command(int argc, const char* const* argv) {
     if (parsed->exit_now) return exit_ok;
     if (auto s = validate_name("--pipeline", pipeline); !s.ok()) return internal::usage_error(cmd, s.message());
     if (!source.empty()) {
+#if !SYNCLINE_WITH_POSTGRES
+        return internal::usage_error(cmd, "--source needs change capture, which is not in this build "
+                                          "(rebuild with -DSYNCLINE_WITH_POSTGRES=ON)");
+#else
         auto src = capture::parse_source_uri(source, false);
         if (!src.ok()) return internal::usage_error(cmd, src.get_status().message());
         auto t = targets::open_target(target, {pipeline});
@@ -56,6 +62,7 @@ int verify_command(int argc, const char* const* argv) {
         }
         std::fputs(capture::format_source_report(*report, max_lines).c_str(), stdout);
         return report->clean() ? exit_ok : exit_failure;
+#endif
     }
     if (log_dir.empty() || state.empty()) return internal::usage_error(cmd, "--log and --state are required (or --source)");
 

@@ -12,17 +12,50 @@ find_package(Boost REQUIRED COMPONENTS program_options)
 find_package(nlohmann_json REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(Threads REQUIRED)
-# Real targets (issue 5) and HTTP endpoints: libpq, hiredis, libcurl, OpenSSL (HMAC), cpp-httplib.
-find_package(PostgreSQL REQUIRED)
-find_package(CURL REQUIRED)
+# One switch per target that needs an external client library (docs/targets/README.md "Build
+# switches"). OFF leaves the kind out of the registry (a URI of that kind is refused naming its
+# switch) and its package out of the build: with all OFF a build needs only the core packages
+# below (ZeroMQ, RocksDB, SQLite, Boost.Program_options, nlohmann-json, simdjson, Lua, OpenSSL,
+# cpp-httplib). Capture reads PostgreSQL, so it comes with SYNCLINE_WITH_POSTGRES.
+option(SYNCLINE_WITH_POSTGRES "postgresql:// target and PostgreSQL change capture (libpq)" ON)
+option(SYNCLINE_WITH_MYSQL "mysql:// and mariadb:// target (libmariadb)" ON)
+option(SYNCLINE_WITH_REDIS "redis:// target (hiredis)" ON)
+option(SYNCLINE_WITH_NATS "nats:// target (libnats)" ON)
+option(SYNCLINE_WITH_AMQP "amqp:// target (librabbitmq)" ON)
+option(SYNCLINE_WITH_HTTP "http(s)://, smtp(s)://, fcm:// and apns:// targets (libcurl)" ON)
+# The switches as 0/1 compile definitions, for the few sources that list the kinds
+# (targets/target.cc, the capture commands of cli/): `#if SYNCLINE_WITH_REDIS`.
+set(SYNCLINE_SWITCH_DEFINITIONS)
+foreach(kind POSTGRES MYSQL REDIS NATS AMQP HTTP)
+  if(SYNCLINE_WITH_${kind})
+    list(APPEND SYNCLINE_SWITCH_DEFINITIONS SYNCLINE_WITH_${kind}=1)
+  else()
+    list(APPEND SYNCLINE_SWITCH_DEFINITIONS SYNCLINE_WITH_${kind}=0)
+  endif()
+endforeach()
+
+# Core: HTTP endpoints (metrics, gateway) and HMAC/ECDSA (webhook signatures, the gateway).
 find_package(OpenSSL REQUIRED)
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
-# Channel targets (docs/targets/): MySQL/MariaDB, NATS JetStream, RabbitMQ (AMQP 0-9-1).
-pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb)
-pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)
-pkg_check_modules(RABBITMQ REQUIRED IMPORTED_TARGET librabbitmq)
+if(SYNCLINE_WITH_POSTGRES)
+  find_package(PostgreSQL REQUIRED)
+endif()
+if(SYNCLINE_WITH_HTTP)
+  find_package(CURL REQUIRED)
+endif()
+if(SYNCLINE_WITH_REDIS)
+  pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+endif()
+if(SYNCLINE_WITH_MYSQL)
+  pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb)
+endif()
+if(SYNCLINE_WITH_NATS)
+  pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)
+endif()
+if(SYNCLINE_WITH_AMQP)
+  pkg_check_modules(RABBITMQ REQUIRED IMPORTED_TARGET librabbitmq)
+endif()
 pkg_check_modules(LUA REQUIRED IMPORTED_TARGET lua5.4)
 # The ingest path's JSON (gateway/json_records.h): simdjson.
 find_package(simdjson REQUIRED CONFIG)

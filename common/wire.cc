@@ -58,30 +58,19 @@ struct header_encoder {
         put_kv_uint(out, "attempt", b.attempt);
         put_kv_uint(out, "count", b.count);
     }
-    void operator()(const ack& a) const {
-        put_common(out, 5, "ack", a.pipeline);
+    // ack, nack and receipt carry the same fields: a worker's answer about one batch.
+    template <typename Answer>
+    void put_answer(std::string_view type, const Answer& a) const {
+        put_common(out, 5, type, a.pipeline);
         put_kv_uint(out, "batch_id", a.batch_id);
         put_kv_uint(out, "first", a.offsets.first);
         put_kv_uint(out, "last", a.offsets.last);
         put_kv_uint(out, "attempt", a.attempt);
         put_kv_str(out, "worker", a.worker);
     }
-    void operator()(const nack& n) const {
-        put_common(out, 5, "nack", n.pipeline);
-        put_kv_uint(out, "batch_id", n.batch_id);
-        put_kv_uint(out, "first", n.offsets.first);
-        put_kv_uint(out, "last", n.offsets.last);
-        put_kv_uint(out, "attempt", n.attempt);
-        put_kv_str(out, "worker", n.worker);
-    }
-    void operator()(const receipt& r) const {
-        put_common(out, 5, "receipt", r.pipeline);
-        put_kv_uint(out, "batch_id", r.batch_id);
-        put_kv_uint(out, "first", r.offsets.first);
-        put_kv_uint(out, "last", r.offsets.last);
-        put_kv_uint(out, "attempt", r.attempt);
-        put_kv_str(out, "worker", r.worker);
-    }
+    void operator()(const ack& a) const { put_answer("ack", a); }
+    void operator()(const nack& n) const { put_answer("nack", n); }
+    void operator()(const receipt& r) const { put_answer("receipt", r); }
     void operator()(const hello& h) const {
         put_common(out, 1, "hello", h.pipeline);
         put_kv_uint(out, "ventilator_epoch", h.ventilator_epoch);

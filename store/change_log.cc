@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <vector>
 
 #include <rocksdb/convenience.h>
@@ -43,9 +44,7 @@ std::int64_t now_ms() {
 }
 
 rocksdb::DBOptions db_options(bool writer) {
-    rocksdb::DBOptions o;
-    o.create_if_missing = writer;
-    o.create_missing_column_families = writer;
+    rocksdb::DBOptions o = internal::base_db_options(writer);
     // Two cores: one background flush and one compaction keep up with ~1M records/s without
     // starving the appending thread.
     o.max_background_jobs = 2;
@@ -60,13 +59,6 @@ rocksdb::DBOptions db_options(bool writer) {
     // returns; unordered_write / manual_wal_flush would break either and stay off.
     o.manual_wal_flush = false;
     o.unordered_write = false;
-    // A secondary must be able to open any SST the primary's MANIFEST names.
-    if (!writer) o.max_open_files = -1;
-    // A secondary's catch-up tails the MANIFEST and (RocksDB 7.8) loads table handlers for
-    // every column family on every call, starting max_file_opening_threads - 1 threads each
-    // time: with the default 16, a tailing ventilator created ~3,600 threads/s and spent ~2 ms
-    // of CPU per catch-up. One opener thread (the caller) does the same work without them.
-    if (!writer) o.max_file_opening_threads = 1;
     return o;
 }
 
@@ -114,6 +106,7 @@ struct change_log::impl {
     rocksdb::ColumnFamilyHandle* time = nullptr;
 
     std::uint64_t last = 0;           // Highest offset ever appended (survives trimming).
+    std::uint64_t staged = 0;         // Writer: records staged after `last`, not visible yet.
     std::uint64_t trimmed_below = 0;  // Offsets below this were trimmed.
     std::int64_t last_ts = 0;         // Writer: ts of the previous append; never decreases.
 
@@ -236,19 +229,14 @@ struct change_log::impl {
 
         std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
         for (const auto& n : names) cfs.emplace_back(n, cf_options(n));
-        rocksdb::Status s;
-        if (writer) {
-            s = rocksdb::DB::Open(db_options(true), path, cfs, &handles, &db);
-        } else {
-            SYNCLINE_RETURN_IF_ERROR(secondary_dir.create("syncline-log-secondary"));
-            s = rocksdb::DB::OpenAsSecondary(db_options(false), path, secondary_dir.path(), cfs, &handles, &db);
-        }
-        if (!s.ok()) {
-            db = nullptr;
-            handles.clear();
-            return from_rocks(s, "change log " + path + ": open",
-                              "change log " + path + " is locked by another writer");
-        }
+        SYNCLINE_RETURN_IF_ERROR(internal::open_db({.writer = writer,
+                                                    .options = db_options(writer),
+                                                    .path = path,
+                                                    .column_families = cfs,
+                                                    .scratch_prefix = "syncline-log-secondary",
+                                                    .context = "change log " + path,
+                                                    .busy_message = "change log " + path + " is locked by another writer"},
+                                                   secondary_dir, db, handles));
         for (auto* h : handles) {
             if (h->GetName() == cf_log) log = h;
             if (h->GetName() == cf_meta) meta = h;
@@ -257,8 +245,25 @@ struct change_log::impl {
         SYNCLINE_CHECK(log != nullptr && meta != nullptr && time != nullptr);
         SYNCLINE_RETURN_IF_ERROR(check_format(fresh));
         SYNCLINE_RETURN_IF_ERROR(load_meta());
-        if (writer) SYNCLINE_RETURN_IF_ERROR(load_last_ts());
+        if (writer) {
+            SYNCLINE_RETURN_IF_ERROR(load_last_ts());
+            SYNCLINE_RETURN_IF_ERROR(drop_unfinished_stage());
+        }
         return {};
+    }
+
+    // Records beyond the last offset are a staged append that was never made visible (the
+    // writer died first): delete them, so the next writer's offsets start clean.
+    status drop_unfinished_stage() {
+        const std::string from = be64(last + 1);
+        std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), log));
+        it->Seek(from);
+        if (!it->Valid()) return from_rocks(it->status(), "change log " + path + ": looking for staged records");
+        const std::string to = be64(std::numeric_limits<std::uint64_t>::max());
+        rocksdb::WriteOptions wo;
+        wo.sync = true;
+        auto s = db->DeleteRange(wo, log, from, to);
+        return from_rocks(s, "change log " + path + ": deleting an unfinished staged append");
     }
 };
 
@@ -319,8 +324,8 @@ result<offset_range> change_log::append(std::span<record> records, std::span<con
     impl& m = *_impl;
     if (!m.writer) return status{errc::invalid_argument, "change log " + m.path + ": append on a reader"};
     for (const meta_entry& e : meta) SYNCLINE_RETURN_IF_ERROR(check_meta_key(e.key));
-    if (records.empty() && meta.empty()) return status{errc::invalid_argument, "append: empty batch"};
-    if (records.empty()) {
+    if (records.empty() && meta.empty() && m.staged == 0) return status{errc::invalid_argument, "append: empty batch"};
+    if (records.empty() && m.staged == 0) {
         rocksdb::WriteBatch b;
         rocksdb::Status s;
         for (const meta_entry& e : meta) {
@@ -345,8 +350,9 @@ result<offset_range> change_log::append(std::span<record> records, std::span<con
     // Timestamps never go backwards even if the wall clock does, so the time index stays
     // sorted in offset order and offset_at_time() is a single seek.
     const std::int64_t ts = std::max(now_ms(), m.last_ts);
-    const std::uint64_t first = m.last + 1;
-    const std::uint64_t last = m.last + records.size();
+    // Staged records (stage()) sit at last+1..last+staged and become visible with these.
+    const std::uint64_t first = m.last + m.staged + 1;
+    const std::uint64_t last = m.last + m.staged + records.size();
 
     m.batch.Clear();
     char key[8];
@@ -367,7 +373,7 @@ result<offset_range> change_log::append(std::span<record> records, std::span<con
                         rocksdb::Slice(last_be, 8));
     char time_key[16];
     put_be64(time_key, static_cast<std::uint64_t>(std::max<std::int64_t>(ts, 0)));
-    put_be64(time_key + 8, first);  // Tiebreak: several appends in one millisecond.
+    put_be64(time_key + 8, m.last + 1);  // The append's first offset (staged ones included); tiebreak too.
     if (s.ok()) s = m.batch.Put(m.time, rocksdb::Slice(time_key, 16), rocksdb::Slice(time_key + 8, 8));
     for (const meta_entry& e : meta) {
         if (!s.ok()) break;
@@ -387,9 +393,66 @@ result<offset_range> change_log::append(std::span<record> records, std::span<con
         }
         return from_rocks(s, "change log " + m.path + ": append of " + std::to_string(records.size()) + " records");
     }
+    const std::uint64_t visible_first = m.last + 1;
     m.last = last;
     m.last_ts = ts;
-    return offset_range{first, last};
+    m.staged = 0;
+    return offset_range{visible_first, last};
+}
+
+result<offset_range> change_log::stage(std::span<record> records) {
+    impl& m = *_impl;
+    if (!m.writer) return status{errc::invalid_argument, "change log " + m.path + ": stage on a reader"};
+    if (records.empty()) return status{errc::invalid_argument, "stage: empty batch"};
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        if (std::string bad = check_record(records[i]); !bad.empty())
+            return status{errc::invalid_argument, "stage: record " + std::to_string(i) + ": " + bad};
+    }
+    const std::int64_t ts = std::max(now_ms(), m.last_ts);
+    const std::uint64_t first = m.last + m.staged + 1;
+    m.batch.Clear();
+    char key[8];
+    rocksdb::Status s;
+    for (std::size_t i = 0; i < records.size() && s.ok(); ++i) {
+        record& r = records[i];
+        r.offset = first + i;
+        r.ts_ms = ts;
+        m.encoded.clear();
+        codec::encode_record_to(r, m.encoded);
+        put_be64(key, r.offset);
+        s = m.batch.Put(m.log, rocksdb::Slice(key, 8), m.encoded);
+    }
+    // Unsynced: the append that makes them visible is synced, and syncs the WAL before it.
+    if (s.ok()) s = m.db->Write(rocksdb::WriteOptions(), &m.batch);
+    if (!s.ok()) {
+        for (record& r : records) {
+            r.offset = 0;
+            r.ts_ms = 0;
+        }
+        return from_rocks(s, "change log " + m.path + ": stage of " + std::to_string(records.size()) + " records");
+    }
+    m.staged += records.size();
+    return offset_range{first, first + records.size() - 1};
+}
+
+std::uint64_t change_log::staged_count() const { return _impl->staged; }
+
+result<std::size_t> change_log::scan_staged(const record_visitor& visit) const {
+    impl& m = *_impl;
+    if (m.staged == 0) return std::size_t{0};
+    std::string lower = be64(m.last + 1), upper = be64(m.last + m.staged + 1);
+    rocksdb::Slice upper_s(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_s;
+    std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(ro, m.log));
+    std::size_t n = 0;
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+        ++n;
+        if (!visit(get_be64(it->key().data()), std::string_view(it->value().data(), it->value().size())))
+            break;
+    }
+    if (!it->status().ok()) return from_rocks(it->status(), "change log " + m.path + ": reading staged records");
+    return n;
 }
 
 status change_log::catch_up() {

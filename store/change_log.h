@@ -73,6 +73,21 @@ public:
     // with non-empty `meta` writes only the meta entries and returns {0, 0}.
     result<offset_range> append(std::span<record> records, std::span<const meta_entry> meta);
 
+    // Staged appends, for a writer whose atomic unit is too big to hold in memory (the capture's
+    // big source transactions, docs/capture.md): stage() writes records (unsynced) at the offsets
+    // after the last offset and after what is already staged, invisible to last_offset(), scan(),
+    // append_time(), stats() and every reader; the next append() (even with no records of its
+    // own) makes the staged records and its own visible together, in one synced WriteBatch that
+    // moves the last offset past all of them, with its meta entries. The time index gets one entry
+    // (the commit's time, the first staged offset); staged records carry the time they were staged.
+    // A crash before that append leaves nothing visible: a writer opening the log deletes records
+    // beyond the last offset. Validation as append(). Writer only.
+    result<offset_range> stage(std::span<record> records);
+    // How many records are staged and not yet made visible.
+    std::uint64_t staged_count() const;
+    // Visits the staged records in offset order (writer only; readers see none).
+    result<std::size_t> scan_staged(const record_visitor& visit) const;
+
     // A meta entry written by append(records, meta); nullopt when absent. Readers see what the
     // last catch_up() saw.
     result<std::optional<std::string>> get_meta(std::string_view key) const;

@@ -83,16 +83,10 @@ status check_pipeline_name(const std::string& name) {
 }
 
 rocksdb::DBOptions db_options(bool writer) {
-    rocksdb::DBOptions o;
-    o.create_if_missing = writer;
-    o.create_missing_column_families = writer;
+    rocksdb::DBOptions o = internal::base_db_options(writer);
     o.max_background_jobs = 1;  // Tiny database: a few bytes per commit.
     o.keep_log_file_num = 2;
     o.max_log_file_size = 1u << 20;
-    if (!writer) o.max_open_files = -1;  // Required for a secondary instance.
-    // No thread pool per refresh (see store/change_log.cc: RocksDB 7.8 secondaries start
-    // max_file_opening_threads - 1 threads on every catch-up).
-    if (!writer) o.max_file_opening_threads = 1;
     return o;
 }
 
@@ -160,19 +154,15 @@ struct state_store::impl {
             names.emplace_back(want);
         }
         for (const auto& n : names) cfs.emplace_back(n, cf_options());
-        rocksdb::Status s;
-        if (writer) {
-            s = rocksdb::DB::Open(db_options(true), path, cfs, &handles, &db);
-        } else {
-            SYNCLINE_RETURN_IF_ERROR(secondary_dir.create("syncline-state-secondary"));
-            s = rocksdb::DB::OpenAsSecondary(db_options(false), path, secondary_dir.path(), cfs, &handles, &db);
-        }
-        if (!s.ok()) {
-            db = nullptr;
-            handles.clear();
-            return from_rocks(s, context() + ": open",
-                              "pipeline " + pipeline + " state is locked (is its sink or another command running?)");
-        }
+        SYNCLINE_RETURN_IF_ERROR(internal::open_db(
+            {.writer = writer,
+             .options = db_options(writer),
+             .path = path,
+             .column_families = cfs,
+             .scratch_prefix = "syncline-state-secondary",
+             .context = context(),
+             .busy_message = "pipeline " + pipeline + " state is locked (is its sink or another command running?)"},
+            secondary_dir, db, handles));
         for (auto* h : handles) {
             if (h->GetName() == cf_offsets) offsets = h;
             if (h->GetName() == cf_dlq) dlq = h;

@@ -108,12 +108,7 @@ result<amqp_target_options> amqp_target::options_from_uri(const internal::parsed
     auto heartbeat = options.take_uint("heartbeat_s", static_cast<std::uint64_t>(o.heartbeat.count()), 0, 3600);
     if (!heartbeat.ok()) return heartbeat.get_status();
     o.heartbeat = std::chrono::seconds(heartbeat.value());
-    auto connect_ms = options.take_uint("connect_timeout_ms", static_cast<std::uint64_t>(o.connect_timeout.count()), 1, 600'000);
-    if (!connect_ms.ok()) return connect_ms.get_status();
-    o.connect_timeout = milliseconds(connect_ms.value());
-    auto timeout_ms = options.take_uint("timeout_ms", static_cast<std::uint64_t>(o.timeout.count()), 1, 3'600'000);
-    if (!timeout_ms.ok()) return timeout_ms.get_status();
-    o.timeout = milliseconds(timeout_ms.value());
+    SYNCLINE_RETURN_IF_ERROR(options.take_timeouts(o.connect_timeout, o.timeout));
     return o;
 }
 

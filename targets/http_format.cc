@@ -14,7 +14,7 @@
 #include "common/status.h"
 #include "targets/internal/json_text.h"
 
-namespace syncline::targets::webhook {
+namespace syncline::targets::http {
 namespace {
 
 using internal::append_base64;
@@ -167,4 +167,4 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, st
     return std::chrono::seconds(at > now ? at - now : 0);
 }
 
-}  // namespace syncline::targets::webhook
+}  // namespace syncline::targets::http

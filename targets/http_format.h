@@ -25,7 +25,7 @@
 
 #include "common/record.h"
 
-namespace syncline::targets::webhook {
+namespace syncline::targets::http {
 
 // Appends the body for `records` (non-empty, in offset order) to `out`.
 void append_body(std::string& out, std::string_view pipeline, std::span<const record_view> records);
@@ -48,4 +48,4 @@ response_kind classify(long http_status);
 // when it is malformed. Dates in the past are a zero wait.
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, std::time_t now);
 
-}  // namespace syncline::targets::webhook
+}  // namespace syncline::targets::http

@@ -73,10 +73,10 @@ struct http_target::impl {
     // is transient (then nothing of this delivery may count as done).
     bool post(std::span<const record_view> records, delivery_outcome& out) {
         body.clear();
-        webhook::append_body(body, options.pipeline, records);
-        const std::string key = webhook::idempotency_key(options.pipeline, records.front().offset, records.back().offset);
+        http::append_body(body, options.pipeline, records);
+        const std::string key = http::idempotency_key(options.pipeline, records.front().offset, records.back().offset);
         // Signed at sending time, so a request retried after an outage is not stale.
-        const std::string signature = webhook::signature_header(options.secret, std::time(nullptr), body);
+        const std::string signature = http::signature_header(options.secret, std::time(nullptr), body);
         curl_slist* headers = nullptr;
         for (const std::string& h : {std::string("Content-Type: application/json"), std::string("Expect:"),
                                      "Idempotency-Key: " + key, "Syncline-Signature: " + signature})
@@ -100,15 +100,15 @@ struct http_target::impl {
         long code = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
         const std::string answer = "HTTP " + std::to_string(code) + " from " + shown;
-        switch (webhook::classify(code)) {
-            case webhook::response_kind::delivered:
+        switch (http::classify(code)) {
+            case http::response_kind::delivered:
                 return true;
-            case webhook::response_kind::refused: {
+            case http::response_kind::refused: {
                 const std::string reason = answer + ": " + internal::printable(response.body, body_excerpt_bytes);
                 for (const record_view& r : records) out.failures.push_back({r.offset, reason});
                 return true;
             }
-            case webhook::response_kind::transient:
+            case http::response_kind::transient:
                 break;
         }
         std::string why = answer;

@@ -122,38 +122,11 @@ result<mysql_target_options> mysql_target::options_from_uri(const std::string& u
     if (!db || db->empty() || db->find('/') != std::string::npos || db->find('\0') != std::string::npos)
         return options.error("bad database name");
     o.database = std::move(*db);
-    const auto at = authority.rfind('@');
-    if (at == std::string_view::npos) return options.error("no user: write mysql://USER@HOST[:PORT]/DB");
-    const std::string_view userinfo = authority.substr(0, at);
-    if (userinfo.find(':') != std::string_view::npos)
-        return options.error("no password in the URI (it would be logged): use ?password_env=NAME or ?password_file=PATH");
-    auto user = internal::percent_decode(userinfo);
-    if (!user || user->empty()) return options.error("bad user name");
-    o.user = std::move(*user);
-    authority.remove_prefix(at + 1);
-    std::string_view host = authority, port;
-    if (authority.starts_with('[')) {  // [::1]:3306
-        const auto close = authority.find(']');
-        if (close == std::string_view::npos) return options.error("unclosed '[' in the host");
-        host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size()) {
-            if (authority[close + 1] != ':') return options.error("expected ':PORT' after ']'");
-            port = authority.substr(close + 2);
-        }
-    } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
-        host = authority.substr(0, colon);
-        port = authority.substr(colon + 1);
-    }
-    if (host.empty()) return options.error("no host");
-    o.host = std::string(host);
-    if (!port.empty()) {
-        const std::string digits(port);
-        char* end = nullptr;
-        const unsigned long n = std::strtoul(digits.c_str(), &end, 10);
-        if (*end != '\0' || digits.size() > 5 || n == 0 || n > 65535 || !std::isdigit(static_cast<unsigned char>(digits[0])))
-            return options.error("port must be 1..65535, not '" + digits + "'");
-        o.port = static_cast<unsigned>(n);
-    }
+    auto parsed = internal::parse_authority(authority, static_cast<int>(o.port), options, {.user_required = true});
+    if (!parsed.ok()) return parsed.get_status();
+    o.user = std::move(parsed.value().user);
+    o.host = std::move(parsed.value().host);
+    o.port = static_cast<unsigned>(parsed.value().port);
     if (auto socket = options.take("socket")) {
         if (socket->empty()) return options.error("empty socket path");
         o.socket = std::move(*socket);

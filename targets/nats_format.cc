@@ -84,12 +84,13 @@ result<nats_target_options> parse_nats_target_options(const internal::parsed_uri
         if (!std::ifstream(*creds)) return options.error("cannot read creds_file " + *creds);
         o.creds_file = std::move(*creds);
     }
-    auto connect_ms = options.take_uint("connect_timeout_ms", static_cast<std::uint64_t>(o.connect_timeout.count()), 1, 600'000);
+    using std::chrono::milliseconds;
+    auto connect_ms = options.take_duration("connect_timeout_ms", o.connect_timeout, milliseconds(1), milliseconds(600'000));
     if (!connect_ms.ok()) return connect_ms.get_status();
-    o.connect_timeout = std::chrono::milliseconds(connect_ms.value());
-    auto ack_ms = options.take_uint("ack_timeout_ms", static_cast<std::uint64_t>(o.ack_timeout.count()), 1, 600'000);
+    o.connect_timeout = connect_ms.value();
+    auto ack_ms = options.take_duration("ack_timeout_ms", o.ack_timeout, milliseconds(1), milliseconds(600'000));
     if (!ack_ms.ok()) return ack_ms.get_status();
-    o.ack_timeout = std::chrono::milliseconds(ack_ms.value());
+    o.ack_timeout = ack_ms.value();
     if (auto stream = options.take("create_stream")) {
         // Stream names are one subject token without wildcards (the server's rule).
         if (stream->empty() || stream->size() > 255 || stream->find_first_of(". *>/\\\t\r\n") != std::string::npos)

@@ -273,14 +273,15 @@ result<redis_target_options> redis_target::options_from_uri(const internal::pars
     if (!password.ok()) return password.get_status();
     if (password.value()) o.password = std::move(*password.value());
     if (auto prefix = options.take("prefix")) o.prefix = std::move(*prefix);
-    auto connect_ms = options.take_uint("connect_timeout_ms", static_cast<std::uint64_t>(o.connect_timeout.count()), 1, 600'000);
+    using std::chrono::milliseconds;
+    auto connect_ms = options.take_duration("connect_timeout_ms", o.connect_timeout, milliseconds(1), milliseconds(600'000));
     if (!connect_ms.ok()) return connect_ms.get_status();
-    auto io_ms = options.take_uint("timeout_ms", static_cast<std::uint64_t>(o.timeout.count()), 1, 600'000);
+    auto io_ms = options.take_duration("timeout_ms", o.timeout, milliseconds(1), milliseconds(600'000));
     if (!io_ms.ok()) return io_ms.get_status();
     auto chunk = options.take_uint("chunk_records", o.chunk_records, 1, 100'000);
     if (!chunk.ok()) return chunk.get_status();
-    o.connect_timeout = std::chrono::milliseconds(connect_ms.value());
-    o.timeout = std::chrono::milliseconds(io_ms.value());
+    o.connect_timeout = connect_ms.value();
+    o.timeout = io_ms.value();
     o.chunk_records = chunk.value();
     return o;
 }

@@ -132,19 +132,13 @@ result<smtp_target_options> parse_smtp_target_options(const internal::parsed_uri
     if (auto user = options.take("user")) o.user = std::move(*user);
     if (password->has_value() != !o.user.empty()) return options.error("user and password_env/password_file go together");
     if (password->has_value()) o.password = std::move(**password);
-    auto connect_ms = options.take_uint("connect_timeout_ms", static_cast<std::uint64_t>(o.connect_timeout.count()), 1, 600'000);
-    if (!connect_ms.ok()) return connect_ms.get_status();
-    o.connect_timeout = milliseconds(connect_ms.value());
-    auto timeout_ms = options.take_uint("timeout_ms", static_cast<std::uint64_t>(o.timeout.count()), 1, 3'600'000);
-    if (!timeout_ms.ok()) return timeout_ms.get_status();
-    o.timeout = milliseconds(timeout_ms.value());
-    auto verify = options.take_bool("verify_tls", o.verify_tls);
-    if (!verify.ok()) return verify.get_status();
-    o.verify_tls = verify.value();
-    if (auto ca = options.take("ca_file")) {
-        if (!std::ifstream(*ca)) return options.error("cannot read ca_file " + *ca);
-        o.ca_file = std::move(*ca);
-    }
+    // The transport options of every libcurl target, with this target's defaults.
+    auto transport = internal::take_transport_options(options, {o.connect_timeout, o.timeout, o.verify_tls, o.ca_file});
+    if (!transport.ok()) return transport.get_status();
+    o.connect_timeout = transport->connect_timeout;
+    o.timeout = transport->timeout;
+    o.verify_tls = transport->verify_tls;
+    o.ca_file = std::move(transport->ca_file);
     return o;
 }
 

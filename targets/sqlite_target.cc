@@ -15,6 +15,23 @@
 #include "targets/internal/text.h"
 
 namespace syncline::targets {
+
+std::string sqlite_schema::create_table(std::string_view table) {
+    return "CREATE TABLE IF NOT EXISTS " + std::string(table) +
+           " (\"key\" TEXT PRIMARY KEY NOT NULL, \"value\" TEXT, \"offset\" INTEGER NOT NULL,"
+           " \"deleted\" INTEGER NOT NULL DEFAULT 0, \"updated_at\" INTEGER NOT NULL) WITHOUT ROWID";
+}
+
+// The WHERE clause is the fence: an older or equal offset (redelivery, a slower worker, a replay)
+// leaves the row alone, for deletes (tombstones) exactly as for upserts.
+std::string sqlite_schema::fenced_upsert(std::string_view table) {
+    return "INSERT INTO " + std::string(table) +
+           " (\"key\", \"value\", \"offset\", \"deleted\", \"updated_at\") VALUES (?1, ?2, ?3, ?4, ?5)"
+           " ON CONFLICT(\"key\") DO UPDATE SET \"value\" = excluded.\"value\","
+           " \"offset\" = excluded.\"offset\", \"deleted\" = excluded.\"deleted\","
+           " \"updated_at\" = excluded.\"updated_at\""
+           " WHERE excluded.\"offset\" > " + std::string(table) + ".\"offset\"";
+}
 namespace {
 
 using internal::quote_ident;
@@ -167,9 +184,7 @@ struct sqlite_target::impl {
             return SQLITE_ERROR;
         }
         const std::string q = quote_ident(name);
-        const std::string ddl = "CREATE TABLE IF NOT EXISTS " + q +
-                                " (\"key\" TEXT PRIMARY KEY NOT NULL, \"value\" TEXT, \"offset\" INTEGER NOT NULL,"
-                                " \"deleted\" INTEGER NOT NULL DEFAULT 0, \"updated_at\" INTEGER NOT NULL) WITHOUT ROWID";
+        const std::string ddl = sqlite_schema::create_table(q);
         int rc = exec(ddl.c_str());
         if (rc != SQLITE_OK) {
             why = "cannot create table: " + errmsg();
@@ -191,14 +206,7 @@ struct sqlite_target::impl {
             refused.emplace(std::string(name), why);
             return SQLITE_ERROR;
         }
-        // The WHERE clause is the fence: an older or equal offset (redelivery, a slower worker,
-        // a replay) leaves the row alone, for deletes (tombstones) exactly as for upserts.
-        const std::string sql = "INSERT INTO " + q +
-                                " (\"key\", \"value\", \"offset\", \"deleted\", \"updated_at\") VALUES (?1, ?2, ?3, ?4, ?5)"
-                                " ON CONFLICT(\"key\") DO UPDATE SET \"value\" = excluded.\"value\","
-                                " \"offset\" = excluded.\"offset\", \"deleted\" = excluded.\"deleted\","
-                                " \"updated_at\" = excluded.\"updated_at\""
-                                " WHERE excluded.\"offset\" > " + q + ".\"offset\"";
+        const std::string sql = sqlite_schema::fenced_upsert(q);
         sqlite3_stmt* s = nullptr;
         rc = sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size() + 1), SQLITE_PREPARE_PERSISTENT, &s,
                                 nullptr);
@@ -281,7 +289,7 @@ result<std::unique_ptr<sqlite_target>> sqlite_target::open(const sqlite_target_o
     if (rc == SQLITE_OK) {
         // Batches touch keys all over the table: a large page cache and memory-mapped reads keep
         // each upsert from paying a pread, and rarer checkpoints batch the copy back to the file.
-        rc = m->exec("PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456; PRAGMA wal_autocheckpoint=10000");
+        rc = m->exec(sqlite_schema::tuning_pragmas);
     }
     if (rc != SQLITE_OK) {
         errc code = (rc & 0xff) == SQLITE_NOTADB ? errc::invalid_argument : errc::unavailable;

@@ -19,12 +19,24 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "targets/target.h"
 
 namespace syncline::targets {
 
 enum class sqlite_sync { full, normal };
+
+// The statements behind the schema and the fence above, for the target and for
+// bench/sqlite_baseline (which measures SQLite's own limit on exactly this schema).
+// `table` is the quoted table name (a quoted collection name).
+namespace sqlite_schema {
+std::string create_table(std::string_view table);  // CREATE TABLE IF NOT EXISTS ... WITHOUT ROWID
+std::string fenced_upsert(std::string_view table);  // INSERT ... ON CONFLICT ... WHERE offset >; ?1..?5
+// Page cache, memory-mapped reads and checkpoint size, set on every connection after the journal mode.
+inline constexpr const char* tuning_pragmas =
+    "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456; PRAGMA wal_autocheckpoint=10000";
+}  // namespace sqlite_schema
 
 struct sqlite_target_options {
     std::string path;                                 // Database file; created if missing, its directory must exist.

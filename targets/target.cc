@@ -6,18 +6,36 @@
 
 #include "common/cli_options.h"
 #include "targets/internal/uri.h"
-#include "targets/amqp_target.h"
-#include "targets/http_target.h"
 #include "targets/jsonl_target.h"
-#include "targets/mysql_target.h"
-#include "targets/nats_target.h"
 #include "targets/null_target.h"
-#include "targets/postgres_target.h"
-#include "targets/push_target.h"
-#include "targets/redis_target.h"
 #include "targets/rocksdb_target.h"
-#include "targets/smtp_target.h"
 #include "targets/sqlite_target.h"
+
+// The build switches (cmake/syncline.cmake): which kinds this build has.
+#if !defined(SYNCLINE_WITH_POSTGRES) || !defined(SYNCLINE_WITH_MYSQL) || !defined(SYNCLINE_WITH_REDIS) || \
+    !defined(SYNCLINE_WITH_NATS) || !defined(SYNCLINE_WITH_AMQP) || !defined(SYNCLINE_WITH_HTTP)
+#error "targets/target.cc is compiled with the SYNCLINE_WITH_* definitions (targets/CMakeLists.txt)"
+#endif
+#if SYNCLINE_WITH_POSTGRES
+#include "targets/postgres_target.h"
+#endif
+#if SYNCLINE_WITH_MYSQL
+#include "targets/mysql_target.h"
+#endif
+#if SYNCLINE_WITH_REDIS
+#include "targets/redis_target.h"
+#endif
+#if SYNCLINE_WITH_NATS
+#include "targets/nats_target.h"
+#endif
+#if SYNCLINE_WITH_AMQP
+#include "targets/amqp_target.h"
+#endif
+#if SYNCLINE_WITH_HTTP
+#include "targets/http_target.h"
+#include "targets/push_target.h"
+#include "targets/smtp_target.h"
+#endif
 
 namespace syncline::targets {
 namespace {
@@ -63,6 +81,7 @@ result<opener> parse_null(const std::string&, const internal::parsed_uri& p, int
     return opener([] { return result<std::unique_ptr<target>>(std::unique_ptr<target>(std::make_unique<null_target>())); });
 }
 
+#if SYNCLINE_WITH_POSTGRES
 // postgresql://user[:password]@host[:port]/db: libpq's own URI form, except that its options are
 // ours (libpq would refuse `schema`), so the parts become libpq connection keywords. Anything not
 // given (password, host, ...) is left to libpq's defaults: PGPASSWORD, ~/.pgpass, PGHOST, ...
@@ -70,43 +89,24 @@ result<opener> parse_postgres(const std::string& uri, const internal::parsed_uri
                               const target_options& opts) {
     if (!p.had_slashes) return options.error("expected postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB");
     postgres_target_options o;
-    auto keyword = [&](const char* name, std::string_view raw) -> status {
-        auto text = internal::percent_decode(raw);
-        if (!text) return options.error(std::string("bad %-escape in the ") + name);
-        if (!text->empty()) o.connection.emplace_back(name, std::move(*text));
-        return {};
+    // The userinfo ends at the last '@' (a password may hold a raw '/' or '@'), the authority at
+    // the first '/' after it; the database follows.
+    const std::string_view rest = p.path;
+    const auto at = rest.rfind('@');
+    const auto slash = rest.find('/', at == std::string_view::npos ? 0 : at + 1);
+    auto authority = internal::parse_authority(rest.substr(0, slash), 0, options,
+                                               {.password_allowed = true, .host_required = false});
+    if (!authority.ok()) return authority.get_status();
+    auto keyword = [&](const char* name, std::string text) {
+        if (!text.empty()) o.connection.emplace_back(name, std::move(text));
     };
-    std::string_view rest = p.path;
-    // The userinfo ends at the last '@': a password may hold a raw '/' or '@'.
-    if (auto at = rest.rfind('@'); at != std::string_view::npos) {
-        std::string_view userinfo = rest.substr(0, at);
-        rest.remove_prefix(at + 1);
-        auto colon = userinfo.find(':');
-        SYNCLINE_RETURN_IF_ERROR(keyword("user", userinfo.substr(0, colon)));
-        if (colon != std::string_view::npos) SYNCLINE_RETURN_IF_ERROR(keyword("password", userinfo.substr(colon + 1)));
-    }
-    const auto slash = rest.find('/');
-    std::string_view hostport = rest.substr(0, slash);
-    std::string_view db = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
-    std::string_view host = hostport, port;
-    if (hostport.starts_with('[')) {  // [IPv6]:port
-        auto close = hostport.find(']');
-        if (close == std::string_view::npos) return options.error("unclosed '[' in the host");
-        host = hostport.substr(1, close - 1);
-        if (close + 1 < hostport.size()) {
-            if (hostport[close + 1] != ':') return options.error("expected ':PORT' after ']'");
-            port = hostport.substr(close + 2);
-        }
-    } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
-        host = hostport.substr(0, colon);
-        port = hostport.substr(colon + 1);
-    }
-    if (!port.empty() && (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
-                          std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535))
-        return options.error("port must be 1..65535, not '" + std::string(port) + "'");
-    SYNCLINE_RETURN_IF_ERROR(keyword("host", host));
-    SYNCLINE_RETURN_IF_ERROR(keyword("port", port));
-    SYNCLINE_RETURN_IF_ERROR(keyword("dbname", db));
+    keyword("user", std::move(authority.value().user));
+    if (authority.value().password) keyword("password", std::move(*authority.value().password));
+    keyword("host", std::move(authority.value().host));
+    if (authority.value().port != 0) keyword("port", std::to_string(authority.value().port));
+    auto db = internal::percent_decode(slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1));
+    if (!db) return options.error("bad %-escape in the dbname");
+    keyword("dbname", std::move(*db));
     // ?host=/run/postgresql: a unix socket directory, as libpq's URIs allow.
     if (auto h = options.take("host")) o.connection.emplace_back("host", *h);
     if (auto schema = options.take("schema")) {
@@ -135,6 +135,9 @@ result<opener> parse_postgres(const std::string& uri, const internal::parsed_uri
     return opener([o] { return upcast(postgres_target::open(o)); });
 }
 
+#endif
+
+#if SYNCLINE_WITH_MYSQL
 // mysql://user@host[:port]/db (alias mariadb://): parsed by mysql_target (a password in the URI is refused).
 result<opener> parse_mysql(const std::string& uri, const internal::parsed_uri& p, internal::uri_options& options,
                            const target_options&) {
@@ -143,6 +146,9 @@ result<opener> parse_mysql(const std::string& uri, const internal::parsed_uri& p
     return opener([o = std::move(parsed.value())] { return upcast(mysql_target::open(o)); });
 }
 
+#endif
+
+#if SYNCLINE_WITH_REDIS
 // redis://[user@]host[:port][/db]: parsed by redis_target (a password in the URI is refused).
 result<opener> parse_redis(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
                            const target_options&) {
@@ -150,6 +156,8 @@ result<opener> parse_redis(const std::string&, const internal::parsed_uri& p, in
     if (!parsed.ok()) return parsed.get_status();
     return opener([o = std::move(parsed.value())] { return upcast(redis_target::open(o)); });
 }
+
+#endif
 
 result<opener> parse_rocksdb(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
                              const target_options&) {
@@ -162,6 +170,7 @@ result<opener> parse_rocksdb(const std::string&, const internal::parsed_uri& p, 
     return opener([o] { return upcast(rocksdb_target::open(o)); });
 }
 
+#if SYNCLINE_WITH_HTTP
 // An HTTP endpoint's query string is its own: syncline's options are the items named
 // syncline.NAME, which the target takes out before sending (docs/targets/webhook.md).
 result<opener> parse_http(const std::string& uri, const internal::parsed_uri&, internal::uri_options& options,
@@ -171,6 +180,9 @@ result<opener> parse_http(const std::string& uri, const internal::parsed_uri&, i
     return opener([o = std::move(o.value())] { return upcast(http_target::open(o)); });
 }
 
+#endif
+
+#if SYNCLINE_WITH_NATS
 // nats://host[:port]/subject-prefix: JetStream publishing (docs/targets/nats.md).
 result<opener> parse_nats(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
                           const target_options& opts) {
@@ -179,6 +191,9 @@ result<opener> parse_nats(const std::string&, const internal::parsed_uri& p, int
     return opener([o = std::move(o.value())] { return upcast(nats_target::open(o)); });
 }
 
+#endif
+
+#if SYNCLINE_WITH_AMQP
 // amqp://[user@]host[:port]/exchange: parsed by amqp_target (a password in the URI is refused).
 result<opener> parse_amqp(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
                           const target_options& opts) {
@@ -187,6 +202,9 @@ result<opener> parse_amqp(const std::string&, const internal::parsed_uri& p, int
     return opener([o = std::move(parsed.value())] { return upcast(amqp_target::open(o)); });
 }
 
+#endif
+
+#if SYNCLINE_WITH_HTTP
 // smtp(s)://host[:port]?from=...&to=...: parsed by smtp_target (docs/targets/smtp.md).
 result<opener> parse_smtp(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
                           const target_options& opts) {
@@ -202,6 +220,8 @@ result<opener> parse_push(const std::string&, const internal::parsed_uri& p, int
     if (!o.ok()) return o.get_status();
     return opener([o = std::move(o.value())] { return upcast(push_target::open(o)); });
 }
+
+#endif
 
 // The registry's private half: each kind's parser, beside its public row.
 struct kind_row {
@@ -225,36 +245,49 @@ constexpr target_capabilities channel_batch_ids{.joins_batches = false};
 const kind_row kinds[] = {
     {{"sqlite", sqlite_schemes, "sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N]",
       "fenced state, one table per collection", state}, parse_sqlite},
+#if SYNCLINE_WITH_POSTGRES
     {{"postgresql", postgres_schemes,
       "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S]",
       "fenced state, one table per collection (docs/targets/postgresql.md)", state}, parse_postgres},
+#endif
+#if SYNCLINE_WITH_MYSQL
     {{"mysql", mysql_schemes,
       "mysql|mariadb://USER@HOST[:PORT]/DB[?password_env=VAR|password_file=PATH&value=json|text|blob&socket=PATH"
       "&tls=off|require|verify&tls_ca_file=PATH&connect_timeout=S&timeout=S]",
       "fenced state, one table per collection (docs/targets/mysql.md)", state}, parse_mysql},
+#endif
+#if SYNCLINE_WITH_REDIS
     {{"redis", redis_schemes,
       "redis://[USER@]HOST[:PORT][/DB][?password_env=VAR|password_file=PATH&prefix=P&connect_timeout_ms=N"
       "&timeout_ms=N&chunk_records=N]",
       "fenced state, a hash per key (docs/targets/redis.md)", state}, parse_redis},
+#endif
     {{"rocksdb", rocksdb_schemes, "rocksdb:PATH[?sync=true|false]",
       "fenced mirror, one writer at a time (docs/targets/rocksdb.md)",
       {.fenced_state = true, .verifiable = true, .max_writers = 1}}, parse_rocksdb},
     {{"jsonl", jsonl_schemes, "jsonl:PATH", "append-only change file, at-least-once; its reader fences",
       {.verifiable = true}}, parse_jsonl},
     {{"null", null_schemes, "null:", "discards everything (benchmarks)", channel}, parse_null},
+#if SYNCLINE_WITH_HTTP
     {{"http", http_schemes,
       "http(s)://HOST[:PORT]/PATH?syncline.secret_env=NAME|syncline.secret_file=PATH[&syncline.mode=batch|record"
       "&syncline.timeout_ms=N&syncline.connect_timeout_ms=N&syncline.verify_tls=true|false&syncline.ca_file=PATH]",
       "signed webhook POST, at-least-once with an Idempotency-Key (docs/targets/webhook.md)", channel_batch_ids},
      parse_http, true},
+#endif
+#if SYNCLINE_WITH_NATS
     {{"nats", nats_schemes,
       "nats://HOST[:PORT]/SUBJECT-PREFIX[?token_env=VAR|token_file=PATH|creds_file=PATH&connect_timeout_ms=N"
       "&ack_timeout_ms=N&create_stream=NAME&duplicate_window_s=N&missing_stream=retry|dead_letter]",
       "JetStream publish per record, at-least-once with Nats-Msg-Id (docs/targets/nats.md)", channel}, parse_nats},
+#endif
+#if SYNCLINE_WITH_AMQP
     {{"amqp", amqp_schemes,
       "amqp://[USER@]HOST[:PORT]/EXCHANGE[?vhost=V&user=U&password_env=VAR|password_file=PATH&declare_exchange=TYPE"
       "&mandatory=true|false&heartbeat_s=N&connect_timeout_ms=N&timeout_ms=N]",
       "RabbitMQ publish per record, at-least-once with message_id (docs/targets/amqp.md)", channel}, parse_amqp},
+#endif
+#if SYNCLINE_WITH_HTTP
     {{"smtp", smtp_schemes,
       "smtp(s)://HOST[:PORT]?from=ADDRESS&to=TEMPLATE[&subject=T&body=T|body_file=PATH&mode=record|digest"
       "&deletes=skip|send&starttls=try|required|never&user=U&password_env=VAR|password_file=PATH&timeout_ms=N"
@@ -269,7 +302,33 @@ const kind_row kinds[] = {
       "apns://TOPIC?key_file=PATH&key_id=K&team_id=T&title=T&body=T[&push_type=P&priority=N&collapse_id=T"
       "&sandbox=B&data=T&device_token=T&deletes=skip|send&endpoint=URL&ca_file=PATH]",
       "Apple push per change, at-least-once with apns-id (docs/targets/push.md)", channel}, parse_push},
+#endif
 };
+
+// The kinds a build switch can leave out (cmake/syncline.cmake): a URI of one this build lacks is
+// refused naming the switch, never "unknown scheme".
+struct switched_kind {
+    std::string_view name;
+    std::span<const std::string_view> schemes;
+    std::string_view build_switch;
+    bool built;
+};
+constexpr std::string_view http_family_schemes[] = {"http", "https", "smtp", "smtps", "fcm", "apns"};
+constexpr switched_kind switched_kinds[] = {
+    {"postgresql", postgres_schemes, "SYNCLINE_WITH_POSTGRES", SYNCLINE_WITH_POSTGRES != 0},
+    {"mysql", mysql_schemes, "SYNCLINE_WITH_MYSQL", SYNCLINE_WITH_MYSQL != 0},
+    {"redis", redis_schemes, "SYNCLINE_WITH_REDIS", SYNCLINE_WITH_REDIS != 0},
+    {"nats", nats_schemes, "SYNCLINE_WITH_NATS", SYNCLINE_WITH_NATS != 0},
+    {"amqp", amqp_schemes, "SYNCLINE_WITH_AMQP", SYNCLINE_WITH_AMQP != 0},
+    {"http, smtp and push", http_family_schemes, "SYNCLINE_WITH_HTTP", SYNCLINE_WITH_HTTP != 0},
+};
+
+const switched_kind* left_out(std::string_view scheme) {
+    for (const switched_kind& kind : switched_kinds)
+        if (!kind.built && std::find(kind.schemes.begin(), kind.schemes.end(), scheme) != kind.schemes.end())
+            return &kind;
+    return nullptr;
+}
 
 const kind_row* find_row(std::string_view scheme) {
     for (const kind_row& row : kinds)
@@ -307,10 +366,20 @@ result<opener> parse_target_uri(const std::string& uri, const target_options& op
         SYNCLINE_RETURN_IF_ERROR(options.reject_unknown());
         return made;
     }
+    if (const switched_kind* off = left_out(p.scheme))
+        return options.error("the " + std::string(off->name) + " targets are not in this build (it was configured with -D" +
+                             std::string(off->build_switch) + "=OFF; rebuild with -D" + std::string(off->build_switch) +
+                             "=ON)");
     return options.error("unknown scheme '" + std::string(p.scheme) + "'");
 }
 
 }  // namespace
+
+std::string_view target_build_switch(std::string_view uri) {
+    const internal::parsed_uri p = internal::split_uri(uri);
+    const switched_kind* off = p.scheme.empty() ? nullptr : left_out(p.scheme);
+    return off ? off->build_switch : std::string_view{};
+}
 
 std::span<const target_kind> target_kinds() {
     static const std::vector<target_kind> all = [] {

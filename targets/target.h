@@ -87,6 +87,10 @@ const target_kind* find_target_kind(std::string_view uri);
 // The help text of a `--target` option, generated from the registry: one line per kind
 // (only the verifiable ones when verifiable_only), each `SYNOPSIS  SUMMARY`.
 std::string target_uri_help(bool verifiable_only = false);
+// The CMake switch (e.g. "SYNCLINE_WITH_MYSQL") that this build was configured without and that
+// would bring in the kind the URI's scheme names; empty for kinds built in and unknown schemes.
+// open_target/check_target_uri refuse such a URI with an error naming the switch.
+std::string_view target_build_switch(std::string_view uri);
 
 
 }  // namespace syncline::targets

@@ -45,8 +45,6 @@ result<std::unique_ptr<store::change_log>> open_log_reader(const std::string& pa
 // the same file and skip the keys they do not use.
 const po::options_description& pipeline_file_keys();
 
-// Where the syncline-* binaries are: $SYNCLINE_BIN_DIR, else the directory of this program.
-std::filesystem::path default_bin_dir();
 
 // "appended N records: offsets a..b" (or "appended 0 records").
 std::string appended_summary(std::uint64_t count, std::uint64_t first, std::uint64_t last);

@@ -116,4 +116,33 @@ std::uint64_t directory_bytes(const std::string& dir) {
     return total;
 }
 
+rocksdb::DBOptions base_db_options(bool writer) {
+    rocksdb::DBOptions o;
+    o.create_if_missing = writer;
+    o.create_missing_column_families = writer;
+    if (!writer) o.max_open_files = -1;
+    // A secondary's catch-up tails the MANIFEST and (RocksDB 7.8) loads table handlers for every
+    // column family on every call, starting max_file_opening_threads - 1 threads each time: with
+    // the default 16, a tailing ventilator created ~3,600 threads/s and spent ~2 ms of CPU per
+    // catch-up (docs/benchmarks.md "Commit latency"). The caller alone does the same work.
+    if (!writer) o.max_file_opening_threads = 1;
+    return o;
+}
+
+status open_db(const db_open& how, scratch_dir& secondary_dir, rocksdb::DB*& db,
+               std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+    rocksdb::Status s;
+    if (how.writer) {
+        s = rocksdb::DB::Open(how.options, how.path, how.column_families, &handles, &db);
+    } else {
+        SYNCLINE_RETURN_IF_ERROR(secondary_dir.create(how.scratch_prefix));
+        s = rocksdb::DB::OpenAsSecondary(how.options, how.path, secondary_dir.path(), how.column_families, &handles,
+                                         &db);
+    }
+    if (s.ok()) return {};
+    db = nullptr;
+    handles.clear();
+    return from_rocks(s, std::string(how.context) + ": open", how.busy_message);
+}
+
 }  // namespace syncline::store::internal

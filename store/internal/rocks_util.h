@@ -5,7 +5,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/status.h>
 
@@ -64,6 +67,28 @@ public:
 private:
     std::string _path;
 };
+
+// The DBOptions every store starts from: only the writer creates the database and its column
+// families; a secondary instance must be able to open any SST the primary's MANIFEST names
+// (max_open_files = -1), and opens them on the calling thread (a catch-up would otherwise start
+// threads every time). Each store adds its own tuning.
+rocksdb::DBOptions base_db_options(bool writer);
+
+// The one way a store opens its RocksDB directory: as the one writer (DB::Open), or as a
+// secondary instance (read-only, follows the writer) whose own files go to `secondary_dir`,
+// created here under `scratch_prefix`. On failure `db` is null and `handles` empty, and the
+// error is from_rocks(s, context + ": open", busy_message).
+struct db_open {
+    bool writer = false;
+    const rocksdb::DBOptions& options;
+    const std::string& path;
+    const std::vector<rocksdb::ColumnFamilyDescriptor>& column_families;
+    std::string_view scratch_prefix;  // For the secondary's scratch directory.
+    std::string_view context;         // "change log PATH", "pipeline P state ROOT/P".
+    std::string_view busy_message;    // The whole message when another writer holds the lock.
+};
+status open_db(const db_open& how, scratch_dir& secondary_dir, rocksdb::DB*& db,
+               std::vector<rocksdb::ColumnFamilyHandle*>& handles);
 
 // Sum of the sizes of the regular files under `dir` (recursively); 0 on errors.
 std::uint64_t directory_bytes(const std::string& dir);

@@ -87,7 +87,7 @@ TEST_F(change_log_process_test, killed_writer_leaves_whole_batches) {
     std::uniform_int_distribution<int> delay_ms(400, 900);
     for (int round = 0; round < 3; ++round) {
         SCOPED_TRACE("round " + std::to_string(round));
-        const std::string path = _dir.sub("log" + std::to_string(round));
+        const std::string path = _dir.file("log" + std::to_string(round));
         create_log(path);  // So the kill always lands in an append, never in creation.
         spawn_appender(path, batch, 0, 0);
         std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
@@ -135,7 +135,7 @@ TEST_F(change_log_process_test, killed_writer_leaves_whole_batches) {
 TEST_F(change_log_process_test, reader_tails_a_writer_process) {
     constexpr std::size_t batch = 500;
     constexpr std::uint64_t batches = 20;
-    const std::string path = _dir.sub("log");
+    const std::string path = _dir.file("log");
     create_log(path);
     auto opened = change_log::open_reader(path);  // Before anything is appended.
     ASSERT_RESULT_OK(opened);
@@ -179,7 +179,7 @@ TEST_F(change_log_process_test, reader_tails_a_writer_process) {
 TEST_F(change_log_process_test, wal_watch_wakes_a_reader_for_every_append_of_a_writer_process) {
     constexpr std::size_t batch = 200;
     constexpr std::uint64_t batches = 10;
-    const std::string path = _dir.sub("log");
+    const std::string path = _dir.file("log");
     create_log(path);
     auto watch = wal_watch::open(path);
     ASSERT_RESULT_OK(watch);

@@ -55,7 +55,7 @@ protected:
         ASSERT_RESULT_OK(opened);
         _log = std::move(opened).value();
     }
-    std::string path() const { return _dir.sub("log"); }
+    std::string path() const { return _dir.file("log"); }
 
     offset_range append(std::vector<record>& batch) {
         auto r = _log->append(batch);
@@ -232,7 +232,7 @@ TEST_F(change_log_test, unknown_format_version_is_refused) {
 }
 
 TEST_F(change_log_test, foreign_directories_are_not_logs) {
-    const std::string rocks = _dir.sub("other-rocksdb");
+    const std::string rocks = _dir.file("other-rocksdb");
     {
         rocksdb::Options o;
         o.create_if_missing = true;
@@ -241,10 +241,10 @@ TEST_F(change_log_test, foreign_directories_are_not_logs) {
         ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "some", "data").ok());
         delete db;
     }
-    const std::string plain = _dir.sub("plain");
+    const std::string plain = _dir.file("plain");
     std::filesystem::create_directories(plain);
     std::ofstream(plain + "/notes.txt") << "hello";
-    const std::string file = _dir.sub("file.txt");
+    const std::string file = _dir.file("file.txt");
     std::ofstream(file) << "hello";
 
     for (const std::string& p : {rocks, plain, file}) {
@@ -262,18 +262,18 @@ TEST_F(change_log_test, foreign_directories_are_not_logs) {
     EXPECT_EQ(names, std::vector<std::string>{"default"});
 
     // An empty existing directory is a fine place for a new log.
-    const std::string empty_dir = _dir.sub("empty");
+    const std::string empty_dir = _dir.file("empty");
     std::filesystem::create_directories(empty_dir);
     auto w = change_log::open_writer({.path = empty_dir});
     ASSERT_RESULT_OK(w);
 }
 
 TEST_F(change_log_test, missing_directory) {
-    auto r = change_log::open_reader(_dir.sub("nope"));
+    auto r = change_log::open_reader(_dir.file("nope"));
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.get_status().code(), errc::not_found);
-    EXPECT_EQ(r.get_status().message(), "change log not found: " + _dir.sub("nope"));
-    auto w = change_log::open_writer({.path = _dir.sub("nope"), .create_if_missing = false});
+    EXPECT_EQ(r.get_status().message(), "change log not found: " + _dir.file("nope"));
+    auto w = change_log::open_writer({.path = _dir.file("nope"), .create_if_missing = false});
     ASSERT_FALSE(w.ok());
     EXPECT_EQ(w.get_status().code(), errc::not_found);
 }
@@ -281,7 +281,7 @@ TEST_F(change_log_test, missing_directory) {
 // RocksDB's own words ("IO error: While mkdir if missing: ...") never reach users: the store
 // says what it could not do, with the path, the system's reason and what to do about it.
 TEST_F(change_log_test, unusable_paths_are_reported_in_our_words_with_the_fix) {
-    const std::string file = _dir.sub("plain-file");
+    const std::string file = _dir.file("plain-file");
     { std::ofstream(file) << "x"; }
     auto under_a_file = change_log::open_writer({.path = file + "/log"});
     ASSERT_FALSE(under_a_file.ok());
@@ -291,11 +291,11 @@ TEST_F(change_log_test, unusable_paths_are_reported_in_our_words_with_the_fix) {
     EXPECT_NE(m1.find("cannot create the directory " + file + "/log: Not a directory"), std::string::npos) << m1;
     EXPECT_NE(m1.find("is a file"), std::string::npos) << m1;
 
-    auto no_parent = change_log::open_writer({.path = _dir.sub("missing/parent/log")});
+    auto no_parent = change_log::open_writer({.path = _dir.file("missing/parent/log")});
     ASSERT_FALSE(no_parent.ok());
     const std::string m2 = no_parent.get_status().message();
     EXPECT_EQ(m2.find("While"), std::string::npos) << m2;
-    EXPECT_NE(m2.find("cannot create the directory " + _dir.sub("missing/parent/log") + ": No such file or directory"),
+    EXPECT_NE(m2.find("cannot create the directory " + _dir.file("missing/parent/log") + ": No such file or directory"),
               std::string::npos) << m2;
     EXPECT_NE(m2.find("create its parent directory first"), std::string::npos) << m2;
 }
@@ -481,6 +481,65 @@ TEST_F(change_log_test, meta_entries_ride_with_an_append) {
     ASSERT_FALSE(b.ok());
     EXPECT_EQ(b.get_status().code(), errc::invalid_argument);
     EXPECT_EQ(_log->last_offset(), 3u);
+}
+
+// A staged append is invisible (to the writer's scan and last offset, and to a reader) until the
+// next append makes it visible with its own records and meta, at once; one that never was made
+// visible is gone when a writer opens the log again, and the offsets continue densely.
+TEST_F(change_log_test, staged_records_become_visible_only_with_the_next_append) {
+    auto head = make_batch(2);
+    append(head);
+    auto part1 = make_batch(3, 1), part2 = make_batch(2, 2);
+    auto s1 = _log->stage(part1);
+    ASSERT_RESULT_OK(s1);
+    EXPECT_EQ(s1->first, 3u);
+    auto s2 = _log->stage(part2);
+    ASSERT_RESULT_OK(s2);
+    EXPECT_EQ(s2->first, 6u);
+    EXPECT_EQ(_log->staged_count(), 5u);
+    EXPECT_EQ(_log->last_offset(), 2u);
+    EXPECT_EQ(scan_all(*_log).size(), 2u);
+    auto reader = change_log::open_reader(path());
+    ASSERT_RESULT_OK(reader);
+    ASSERT_TRUE((*reader)->catch_up().ok());
+    EXPECT_EQ((*reader)->last_offset(), 2u);
+    EXPECT_EQ(scan_all(**reader).size(), 2u);
+    std::vector<std::uint64_t> staged;
+    ASSERT_RESULT_OK(_log->scan_staged([&](std::uint64_t o, std::string_view) { staged.push_back(o); return true; }));
+    EXPECT_EQ(staged, (std::vector<std::uint64_t>{3, 4, 5, 6, 7}));
+
+    auto tail = make_batch(1, 3);
+    std::vector<meta_entry> meta{{"capture/s/lsn", "42"}};
+    auto c = _log->append(tail, meta);
+    ASSERT_RESULT_OK(c);
+    EXPECT_EQ(c->first, 3u);
+    EXPECT_EQ(c->last, 8u);
+    EXPECT_EQ(_log->staged_count(), 0u);
+    ASSERT_TRUE((*reader)->catch_up().ok());
+    EXPECT_EQ((*reader)->last_offset(), 8u);
+    EXPECT_EQ(scan_all(**reader).size(), 8u);
+    EXPECT_EQ(**(*reader)->get_meta("capture/s/lsn"), "42");
+
+    // Staged, never made visible (the writer "died"): gone after reopening; offsets go on at 9.
+    auto lost = make_batch(4, 4);
+    ASSERT_RESULT_OK(_log->stage(lost));
+    reopen();
+    EXPECT_EQ(_log->last_offset(), 8u);
+    EXPECT_EQ(_log->staged_count(), 0u);
+    auto next = make_batch(1, 5);
+    EXPECT_EQ(append(next).first, 9u);
+    EXPECT_EQ(scan_all(*_log).size(), 9u);
+    std::size_t beyond = 0;
+    ASSERT_RESULT_OK(_log->scan_staged([&](std::uint64_t, std::string_view) { ++beyond; return true; }));
+    EXPECT_EQ(beyond, 0u);
+    // Staged records alone are made visible by an append with only meta entries.
+    auto only = make_batch(2, 6);
+    ASSERT_RESULT_OK(_log->stage(only));
+    std::vector<record> none;
+    auto m = _log->append(none, meta);
+    ASSERT_RESULT_OK(m);
+    EXPECT_EQ(m->first, 10u);
+    EXPECT_EQ(m->last, 11u);
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ protected:
         ASSERT_RESULT_OK(opened);
         _store = std::move(opened).value();
     }
-    std::string root() const { return _dir.sub("state"); }
+    std::string root() const { return _dir.file("state"); }
     std::optional<std::uint64_t> committed(const state_store& s) {
         auto c = s.committed();
         EXPECT_TRUE(c.ok()) << c.get_status().to_string();
@@ -112,7 +112,7 @@ TEST_F(state_store_test, list_pipelines) {
     ASSERT_RESULT_OK(names);
     EXPECT_EQ(*names, (std::vector<std::string>{"a.cache_1", "orders-to-pg"}));
 
-    auto none = state_store::list_pipelines(_dir.sub("missing-root"));
+    auto none = state_store::list_pipelines(_dir.file("missing-root"));
     ASSERT_RESULT_OK(none);
     EXPECT_TRUE(none->empty());
 }

@@ -47,14 +47,8 @@ status check_curl_url(const std::string& url, uri_options& options) {
     return {};
 }
 
-result<http_transport> take_transport_options(uri_options& options) {
-    http_transport t;
-    auto connect_ms = options.take_uint("connect_timeout_ms", static_cast<std::uint64_t>(t.connect_timeout.count()), 1, 600'000);
-    if (!connect_ms.ok()) return connect_ms.get_status();
-    t.connect_timeout = std::chrono::milliseconds(connect_ms.value());
-    auto timeout_ms = options.take_uint("timeout_ms", static_cast<std::uint64_t>(t.timeout.count()), 1, 3'600'000);
-    if (!timeout_ms.ok()) return timeout_ms.get_status();
-    t.timeout = std::chrono::milliseconds(timeout_ms.value());
+result<http_transport> take_transport_options(uri_options& options, http_transport t) {
+    SYNCLINE_RETURN_IF_ERROR(options.take_timeouts(t.connect_timeout, t.timeout));
     auto verify = options.take_bool("verify_tls", t.verify_tls);
     if (!verify.ok()) return verify.get_status();
     t.verify_tls = verify.value();
@@ -85,7 +79,7 @@ bool configure_post_handle(CURL* c, const http_transport& t, const char* user_ag
 std::optional<std::chrono::milliseconds> retry_after(CURL* curl, std::chrono::milliseconds cap) {
     curl_header* h = nullptr;
     if (curl_easy_header(curl, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK || h == nullptr) return std::nullopt;
-    auto wait = webhook::parse_retry_after(h->value, std::time(nullptr));
+    auto wait = http::parse_retry_after(h->value, std::time(nullptr));
     if (!wait) return std::nullopt;
     return std::min(std::chrono::duration_cast<std::chrono::milliseconds>(*wait), cap);
 }

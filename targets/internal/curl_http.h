@@ -28,8 +28,9 @@ struct http_transport {
     std::string ca_file;                               // PEM bundle to trust. Default: the system's.
 };
 
-// Takes connect_timeout_ms, timeout_ms, verify_tls and ca_file (a readable file) from `options`.
-result<http_transport> take_transport_options(uri_options& options);
+// Takes connect_timeout_ms, timeout_ms (uri_options::take_timeouts), verify_tls and ca_file (a
+// readable file) from `options`; what is absent keeps its value in `defaults`.
+result<http_transport> take_transport_options(uri_options& options, http_transport defaults = {});
 
 // What a handle keeps of one response: the first bytes of the body and libcurl's error text.
 struct response_buffer {

@@ -66,6 +66,17 @@ result<std::uint64_t> uri_options::take_uint(const std::string& name, std::uint6
     return n;
 }
 
+status uri_options::take_timeouts(std::chrono::milliseconds& connect_timeout, std::chrono::milliseconds& timeout) {
+    using std::chrono::milliseconds;
+    auto connect = take_duration("connect_timeout_ms", connect_timeout, milliseconds(1), milliseconds(600'000));
+    if (!connect.ok()) return connect.get_status();
+    auto whole = take_duration("timeout_ms", timeout, milliseconds(1), milliseconds(3'600'000));
+    if (!whole.ok()) return whole.get_status();
+    connect_timeout = connect.value();
+    timeout = whole.value();
+    return {};
+}
+
 result<bool> uri_options::take_bool(const std::string& name, bool fallback) {
     auto text = take(name);
     if (!text) return fallback;
@@ -125,17 +136,26 @@ result<std::string> require_secret(uri_options& options, const std::string& name
     return std::move(*secret.value());
 }
 
-result<authority> parse_authority(std::string_view text, int default_port, const uri_options& options) {
+result<authority> parse_authority(std::string_view text, int default_port, const uri_options& options,
+                                  authority_rules rules) {
     authority out;
     out.port = default_port;
     if (const auto at = text.rfind('@'); at != std::string_view::npos) {
-        const std::string_view userinfo = text.substr(0, at);
-        if (userinfo.find(':') != std::string_view::npos)
-            return options.error("no password in the URI (it would be logged): use password_env or password_file");
+        std::string_view userinfo = text.substr(0, at);
+        text.remove_prefix(at + 1);
+        if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
+            if (!rules.password_allowed)
+                return options.error("no password in the URI (it would be logged): use password_env or password_file");
+            auto password = percent_decode(userinfo.substr(colon + 1));
+            if (!password) return options.error("bad %-escape in the password");
+            out.password = std::move(*password);
+            userinfo = userinfo.substr(0, colon);
+        }
         auto user = percent_decode(userinfo);
         if (!user || user->empty()) return options.error("bad user name '" + std::string(userinfo) + "'");
         out.user = std::move(*user);
-        text.remove_prefix(at + 1);
+    } else if (rules.user_required) {
+        return options.error("no user: write USER@HOST");
     }
     std::string_view host = text;
     if (text.starts_with('[')) {  // [::1]:6379
@@ -143,19 +163,22 @@ result<authority> parse_authority(std::string_view text, int default_port, const
         if (close == std::string_view::npos) return options.error("unclosed '[' in the host");
         host = text.substr(1, close - 1);
         text.remove_prefix(close + 1);
-        if (!text.empty() && !text.starts_with(':')) return options.error("bad host");
+        if (!text.empty() && !text.starts_with(':')) return options.error("expected ':PORT' after ']'");
     } else {
         host = text.substr(0, text.find(':'));
         text.remove_prefix(host.size());
     }
-    if (host.empty()) return options.error("no host");
-    out.host = std::string(host);
+    auto decoded = percent_decode(host);
+    if (!decoded) return options.error("bad %-escape in the host");
+    if (decoded->empty() && rules.host_required) return options.error("no host");
+    out.host = std::move(*decoded);
     if (text.starts_with(':')) {
-        const std::string port(text.substr(1));
-        char* end = nullptr;
-        const unsigned long n = std::strtoul(port.c_str(), &end, 10);
-        if (port.empty() || *end != '\0' || n == 0 || n > 65535)
-            return options.error("port must be 1..65535, not '" + port + "'");
+        const std::string_view port = text.substr(1);
+        unsigned n = 0;
+        const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+        if (port.empty() || port.size() > 5 || ec != std::errc{} || end != port.data() + port.size() || n == 0 ||
+            n > 65535)
+            return options.error("port must be 1..65535, not '" + std::string(port) + "'");
         out.port = static_cast<int>(n);
     }
     return out;

@@ -2,6 +2,7 @@
 // targets/internal/uri.h: the target URI grammar every target shares: `scheme:rest[?query]`
 // (or `scheme://rest`), and `name=value&...` options read by name, so that an unknown or
 // malformed option is an error naming the URI rather than silently ignored.
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -37,6 +38,18 @@ public:
     // An unsigned number in [min, max]; `fallback` when absent.
     result<std::uint64_t> take_uint(const std::string& name, std::uint64_t fallback, std::uint64_t min,
                                     std::uint64_t max);
+    // A duration written in whole units of Duration (`timeout_ms` in milliseconds) in [min, max];
+    // `fallback` when absent.
+    template <typename Duration>
+    result<Duration> take_duration(const std::string& name, Duration fallback, Duration min, Duration max) {
+        auto n = take_uint(name, static_cast<std::uint64_t>(fallback.count()), static_cast<std::uint64_t>(min.count()),
+                           static_cast<std::uint64_t>(max.count()));
+        if (!n.ok()) return n.get_status();
+        return Duration(static_cast<typename Duration::rep>(n.value()));
+    }
+    // The two timeouts of the network channel targets (amqp, smtp, http, push): connect_timeout_ms
+    // (1..600000) and timeout_ms (1..3600000). Each keeps its value when absent.
+    status take_timeouts(std::chrono::milliseconds& connect_timeout, std::chrono::milliseconds& timeout);
     // true/false/1/0/yes/no; `fallback` when absent.
     result<bool> take_bool(const std::string& name, bool fallback);
     // Error for the first option nobody took (call after taking all known ones).
@@ -65,14 +78,24 @@ result<std::optional<std::string>> take_secret(uri_options& options, const std::
 result<std::string> require_secret(uri_options& options, const std::string& name, std::string_view prefix,
                                    std::string_view what, std::string* file_path = nullptr);
 
-// `[USER@]HOST[:PORT]` (HOST may be `[v6]`), the authority of network targets; USER is
-// percent-decoded, a `USER:PASSWORD@` is refused (see take_secret).
+// `[USER@]HOST[:PORT]` (HOST may be `[v6]`), the authority of every network target's URI: the one
+// parser of hosts, ports and user names (docs/targets/README.md). USER and HOST are percent-decoded;
+// PORT is 1..65535 in digits. A `USER:PASSWORD@` is refused (see take_secret) unless the rules
+// allow it. Errors name what is wrong (no host, no user, bad port, unclosed '[') and never show the
+// password.
+struct authority_rules {
+    bool user_required = false;     // `no user` when USER@ is missing (mysql).
+    bool password_allowed = false;  // libpq's own URI form (postgresql) keeps `USER:PASSWORD@`.
+    bool host_required = true;      // false: an empty HOST is left to the client's default (libpq).
+};
 struct authority {
     std::string user;  // Empty when not given.
-    std::string host;
+    std::optional<std::string> password;  // Only with authority_rules::password_allowed.
+    std::string host;  // Empty only when the rules allow it.
     int port = 0;      // `default_port` when not given.
 };
-result<authority> parse_authority(std::string_view text, int default_port, const uri_options& options);
+result<authority> parse_authority(std::string_view text, int default_port, const uri_options& options,
+                                  authority_rules rules = {});
 
 // Decodes %XX escapes (for user names, passwords and paths inside URIs); nullopt if malformed.
 std::optional<std::string> percent_decode(std::string_view text);

@@ -1,4 +1,4 @@
-// The webhook wire format (http_format.h): body bytes, idempotency keys, signatures (a known
+// The http target's wire format (http_format.h): body bytes, idempotency keys, signatures (a known
 // answer computed independently with Python's hmac module), status classes, Retry-After; and
 // the http(s) URI options, checked without any server.
 #include <gtest/gtest.h>
@@ -21,11 +21,11 @@ using nlohmann::json;
 std::string body_of(std::vector<record>& rs, std::string_view pipeline = "p1") {
     auto v = testing::views(rs);
     std::string out;
-    webhook::append_body(out, pipeline, v);
+    http::append_body(out, pipeline, v);
     return out;
 }
 
-TEST(webhook_body, is_json_with_the_range_and_every_record) {
+TEST(http_body, is_json_with_the_range_and_every_record) {
     std::vector<record> rs{testing::upsert(7, "users", "42", R"({"name": "Ada",
  "n": [1, 2]})"),
                            testing::upsert(8, "users", "43", "")};
@@ -42,7 +42,7 @@ TEST(webhook_body, is_json_with_the_range_and_every_record) {
     EXPECT_FALSE(j["records"][1].contains("value"));
 }
 
-TEST(webhook_body, bytes_that_are_not_utf8_or_json_travel_as_base64) {
+TEST(http_body, bytes_that_are_not_utf8_or_json_travel_as_base64) {
     std::vector<record> rs{testing::upsert(1, "c", std::string("\xff\x00k", 3), "not json"),
                            testing::upsert(2, "\xc3", "k", "\xEF\xBB\xBF{}")};
     rs[0].headers = {{"trace", "abc"}, {"trace", "def"}};
@@ -61,12 +61,12 @@ TEST(webhook_body, bytes_that_are_not_utf8_or_json_travel_as_base64) {
     EXPECT_EQ(b["headers_base64"], json::parse(R"([["Ymlu","/g=="]])"));
 }
 
-TEST(webhook_body, is_the_same_bytes_for_the_same_records) {
+TEST(http_body, is_the_same_bytes_for_the_same_records) {
     std::vector<record> rs{testing::upsert(1, "c", "k", "{}"), testing::upsert(2, "c", "k", "[1]")};
     EXPECT_EQ(body_of(rs), body_of(rs));
 }
 
-TEST(webhook_base64, matches_rfc4648_test_vectors) {
+TEST(http_base64, matches_rfc4648_test_vectors) {
     const std::pair<std::string, std::string> vectors[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
                                                            {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
                                                            {"foobar", "Zm9vYmFy"}};
@@ -77,18 +77,18 @@ TEST(webhook_base64, matches_rfc4648_test_vectors) {
     }
 }
 
-TEST(webhook_headers, idempotency_key_and_a_known_signature) {
-    EXPECT_EQ(webhook::idempotency_key("orders", 1001, 2000), "orders:1001-2000");
+TEST(http_headers, idempotency_key_and_a_known_signature) {
+    EXPECT_EQ(http::idempotency_key("orders", 1001, 2000), "orders:1001-2000");
     // python3 -c "import hmac,hashlib; print(hmac.new(b'whsec_test', b'1700000000.{\"a\":1}', hashlib.sha256).hexdigest())"
-    EXPECT_EQ(webhook::signature_header("whsec_test", 1'700'000'000, R"({"a":1})"),
+    EXPECT_EQ(http::signature_header("whsec_test", 1'700'000'000, R"({"a":1})"),
               "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789");
-    EXPECT_NE(webhook::signature_header("other", 1'700'000'000, R"({"a":1})"),
-              webhook::signature_header("whsec_test", 1'700'000'000, R"({"a":1})"));
+    EXPECT_NE(http::signature_header("other", 1'700'000'000, R"({"a":1})"),
+              http::signature_header("whsec_test", 1'700'000'000, R"({"a":1})"));
 }
 
-TEST(webhook_status, classes) {
-    using webhook::classify;
-    using webhook::response_kind;
+TEST(http_status, classes) {
+    using http::classify;
+    using http::response_kind;
     EXPECT_EQ(classify(200), response_kind::delivered);
     EXPECT_EQ(classify(204), response_kind::delivered);
     EXPECT_EQ(classify(500), response_kind::transient);
@@ -101,17 +101,17 @@ TEST(webhook_status, classes) {
     EXPECT_EQ(classify(422), response_kind::refused);
 }
 
-TEST(webhook_retry_after, seconds_and_http_dates) {
+TEST(http_retry_after, seconds_and_http_dates) {
     using std::chrono::seconds;
     const std::time_t now = 1'700'000'000;  // Tue, 14 Nov 2023 22:13:20 GMT
-    EXPECT_EQ(webhook::parse_retry_after("3", now), seconds(3));
-    EXPECT_EQ(webhook::parse_retry_after(" 120 ", now), seconds(120));
-    EXPECT_EQ(webhook::parse_retry_after("Tue, 14 Nov 2023 22:13:30 GMT", now), seconds(10));
-    EXPECT_EQ(webhook::parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now), seconds(0));
-    EXPECT_EQ(webhook::parse_retry_after("", now), std::nullopt);
-    EXPECT_EQ(webhook::parse_retry_after("-1", now), std::nullopt);
-    EXPECT_EQ(webhook::parse_retry_after("3x", now), std::nullopt);
-    EXPECT_EQ(webhook::parse_retry_after("soon", now), std::nullopt);
+    EXPECT_EQ(http::parse_retry_after("3", now), seconds(3));
+    EXPECT_EQ(http::parse_retry_after(" 120 ", now), seconds(120));
+    EXPECT_EQ(http::parse_retry_after("Tue, 14 Nov 2023 22:13:30 GMT", now), seconds(10));
+    EXPECT_EQ(http::parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now), seconds(0));
+    EXPECT_EQ(http::parse_retry_after("", now), std::nullopt);
+    EXPECT_EQ(http::parse_retry_after("-1", now), std::nullopt);
+    EXPECT_EQ(http::parse_retry_after("3x", now), std::nullopt);
+    EXPECT_EQ(http::parse_retry_after("soon", now), std::nullopt);
 }
 
 class http_uri : public ::testing::Test {

@@ -89,7 +89,10 @@ TEST(null_target, discards_and_cannot_be_read_back) {
 TEST(target_registry, every_scheme_dispatches_and_every_kind_is_in_the_help) {
     const std::string help = target_uri_help();
     const std::string state_help = target_uri_help(/*verifiable_only=*/true);
-    ASSERT_GE(target_kinds().size(), 13u);
+    // The core kinds, and those of the build switches this build has (cmake/syncline.cmake).
+    const unsigned built_kinds = 4 + SYNCLINE_WITH_POSTGRES + SYNCLINE_WITH_MYSQL + SYNCLINE_WITH_REDIS +
+                                 SYNCLINE_WITH_NATS + SYNCLINE_WITH_AMQP + 4 * SYNCLINE_WITH_HTTP;
+    ASSERT_GE(target_kinds().size(), built_kinds);
     for (const target_kind& kind : target_kinds()) {
         EXPECT_NE(help.find(kind.synopsis), std::string::npos) << kind.name;
         EXPECT_EQ(state_help.find(kind.synopsis) != std::string::npos, kind.capabilities.verifiable) << kind.name;
@@ -106,15 +109,56 @@ TEST(target_registry, every_scheme_dispatches_and_every_kind_is_in_the_help) {
             EXPECT_TRUE(kind.capabilities.verifiable) << kind.name;
         }
     }
-    EXPECT_NE(help.find("mysql|mariadb://"), std::string::npos);
+    if (SYNCLINE_WITH_MYSQL) {
+        EXPECT_NE(help.find("mysql|mariadb://"), std::string::npos);
+    }
     EXPECT_EQ(find_target_kind("mongodb://h/db"), nullptr);
     EXPECT_EQ(find_target_kind("no-scheme"), nullptr);
-    EXPECT_FALSE(find_target_kind("https://h/hook")->capabilities.joins_batches);
+    if (SYNCLINE_WITH_HTTP) {
+        EXPECT_FALSE(find_target_kind("https://h/hook")->capabilities.joins_batches);
+    }
     EXPECT_TRUE(find_target_kind("sqlite:/tmp/x.db")->capabilities.joins_batches);
     EXPECT_EQ(find_target_kind("rocksdb:/tmp/m")->capabilities.max_writers, 1u);
     const auto unknown = check_target_uri("mongodb://h/db");
     for (const target_kind& kind : target_kinds())
         EXPECT_NE(unknown.message().find(kind.synopsis), std::string::npos) << kind.name;
+}
+
+// A kind whose build switch was OFF is not in the registry, and its URI is refused naming the
+// switch; a kind built in has no switch to name. Holds in the full and in the minimal build.
+TEST(target_registry, a_kind_left_out_of_the_build_is_refused_naming_its_switch) {
+    struct switched {
+        const char* uri;
+        std::string_view build_switch;
+        bool built;
+    };
+    const switched kinds[] = {
+        {"postgresql://u@h/db", "SYNCLINE_WITH_POSTGRES", SYNCLINE_WITH_POSTGRES != 0},
+        {"mariadb://u@h/db", "SYNCLINE_WITH_MYSQL", SYNCLINE_WITH_MYSQL != 0},
+        {"redis://h", "SYNCLINE_WITH_REDIS", SYNCLINE_WITH_REDIS != 0},
+        {"nats://h/p", "SYNCLINE_WITH_NATS", SYNCLINE_WITH_NATS != 0},
+        {"amqp://h/x", "SYNCLINE_WITH_AMQP", SYNCLINE_WITH_AMQP != 0},
+        {"https://h/hook", "SYNCLINE_WITH_HTTP", SYNCLINE_WITH_HTTP != 0},
+        {"smtps://h?from=a@b.c&to=d@e.f", "SYNCLINE_WITH_HTTP", SYNCLINE_WITH_HTTP != 0},
+        {"apns://topic", "SYNCLINE_WITH_HTTP", SYNCLINE_WITH_HTTP != 0},
+    };
+    for (const switched& kind : kinds) {
+        if (kind.built) {
+            EXPECT_TRUE(target_build_switch(kind.uri).empty()) << kind.uri;
+            EXPECT_NE(find_target_kind(kind.uri), nullptr) << kind.uri;
+            continue;
+        }
+        EXPECT_EQ(target_build_switch(kind.uri), kind.build_switch) << kind.uri;
+        EXPECT_EQ(find_target_kind(kind.uri), nullptr) << kind.uri;
+        const status refused = check_target_uri(kind.uri);
+        EXPECT_EQ(refused.code(), errc::invalid_argument) << kind.uri;
+        EXPECT_NE(refused.message().find("-D" + std::string(kind.build_switch) + "=ON"), std::string::npos)
+            << refused.message();
+        EXPECT_EQ(open_target(kind.uri).get_status().message(), refused.message());
+    }
+    EXPECT_TRUE(target_build_switch("sqlite:/tmp/x.db").empty());
+    EXPECT_TRUE(target_build_switch("mongodb://h/db").empty());
+    EXPECT_TRUE(target_build_switch("").empty());
 }
 
 }  // namespace

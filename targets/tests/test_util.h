@@ -1,5 +1,6 @@
 #pragma once
-// Shared by the targets unit tests: a temp directory per test and record builders.
+// Shared by the targets tests: record builders, with the shared unit-test support
+// (tests/support/unit.h: ASSERT_OK, a temp directory).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -9,34 +10,11 @@
 
 #include "common/record.h"
 #include "common/status.h"
-
-#define ASSERT_OK(expr)                                                     \
-    do {                                                                    \
-        ::syncline::status _s = (expr);                                     \
-        ASSERT_TRUE(_s.ok()) << _s.to_string();                             \
-    } while (0)
+#include "tests/support/unit.h"
 
 namespace syncline::targets::testing {
 
-class temp_dir {
-public:
-    temp_dir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "syncline-targets-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-        _path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(_path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    std::string file(const std::string& name) const { return (_path / name).string(); }
-    const std::filesystem::path& path() const { return _path; }
-
-private:
-    std::filesystem::path _path;
-};
+using temp_dir = ::syncline::testing::scratch_dir;  // tests/support/unit.h
 
 inline record upsert(std::uint64_t offset, std::string collection, std::string key, std::string value) {
     record r;

@@ -69,5 +69,68 @@ TEST(parse_authority, user_host_port) {
     EXPECT_EQ(with_password.get_status().message().find("hunter2"), std::string::npos);
 }
 
+TEST(parse_authority, ipv6_brackets_with_and_without_port) {
+    const uri_options o("x://", "x://HOST");
+    auto v6 = parse_authority("u@[2001:db8::7]:6380", 6379, o);
+    ASSERT_TRUE(v6.ok()) << v6.get_status().to_string();
+    EXPECT_EQ(v6.value().user, "u");
+    EXPECT_EQ(v6.value().host, "2001:db8::7");
+    EXPECT_EQ(v6.value().port, 6380);
+    auto junk = parse_authority("[::1]x", 1, o);
+    ASSERT_FALSE(junk.ok());
+    EXPECT_NE(junk.get_status().message().find("expected ':PORT' after ']'"), std::string::npos);
+    auto unclosed = parse_authority("[::1:80", 1, o);
+    ASSERT_FALSE(unclosed.ok());
+    EXPECT_NE(unclosed.get_status().message().find("unclosed '['"), std::string::npos);
+}
+
+TEST(parse_authority, missing_port_is_the_default_and_a_bad_port_is_named) {
+    const uri_options o("x://", "x://HOST");
+    auto plain = parse_authority("db.example", 5432, o);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(plain.value().port, 5432);
+    EXPECT_TRUE(plain.value().user.empty());
+    EXPECT_FALSE(plain.value().password.has_value());
+    auto top = parse_authority("h:65535", 1, o);
+    ASSERT_TRUE(top.ok());
+    EXPECT_EQ(top.value().port, 65535);
+    // Only digits: no sign, no space, no empty port after ':', nothing past 65535.
+    for (const char* bad : {"h:", "h:0", "h:65536", "h:+1", "h: 1", "h:1x", "h:123456", "[::1]:", "h:-1"}) {
+        auto r = parse_authority(bad, 1, o);
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_NE(r.get_status().message().find("port must be 1..65535"), std::string::npos) << bad;
+    }
+}
+
+TEST(parse_authority, userinfo_by_the_rules) {
+    const uri_options o("x://", "x://HOST");
+    // A password only where the rules allow it (libpq's form), percent-decoded; never shown.
+    auto refused = parse_authority("u:p%40ss@h", 1, o);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.get_status().message().find("no password in the URI"), std::string::npos);
+    EXPECT_EQ(refused.get_status().message().find("p%40ss"), std::string::npos);
+    auto libpq = parse_authority("u:p%40ss@h", 1, o, {.password_allowed = true});
+    ASSERT_TRUE(libpq.ok()) << libpq.get_status().to_string();
+    EXPECT_EQ(libpq.value().user, "u");
+    EXPECT_EQ(libpq.value().password, std::optional<std::string>("p@ss"));
+    // The userinfo ends at the last '@'.
+    auto at_in_user = parse_authority("a@b@h:2", 1, o);
+    ASSERT_TRUE(at_in_user.ok());
+    EXPECT_EQ(at_in_user.value().user, "a@b");
+    EXPECT_EQ(at_in_user.value().host, "h");
+    auto no_user = parse_authority("h", 1, o, {.user_required = true});
+    ASSERT_FALSE(no_user.ok());
+    EXPECT_NE(no_user.get_status().message().find("no user"), std::string::npos);
+    EXPECT_FALSE(parse_authority("%zz@h", 1, o).ok());
+    // An empty host: an error unless the client has a default (libpq's PGHOST / socket).
+    EXPECT_FALSE(parse_authority("u@:5", 1, o).ok());
+    auto hostless = parse_authority("u@", 1, o, {.host_required = false});
+    ASSERT_TRUE(hostless.ok());
+    EXPECT_TRUE(hostless.value().host.empty());
+    auto socket_dir = parse_authority("%2Frun%2Fpostgresql", 1, o, {.host_required = false});
+    ASSERT_TRUE(socket_dir.ok());
+    EXPECT_EQ(socket_dir.value().host, "/run/postgresql");
+}
+
 }  // namespace
 }  // namespace syncline::targets::internal

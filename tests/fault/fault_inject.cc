@@ -43,6 +43,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "common/bin_dir.h"
 #include "common/cli_options.h"
 #include "common/codec.h"
 #include "common/record.h"
@@ -1080,14 +1081,12 @@ void fault_run::print_report(bool passed, const std::string& abort_reason) {
     }
 }
 
-std::string default_bin_dir(const char* argv0) {
+// The build's bin directory; without it, common's default (SYNCLINE_BIN_DIR, else this program's).
+std::string fault_bin_dir() {
 #ifdef SYNCLINE_FAULT_BIN_DIR
-    (void)argv0;
     return SYNCLINE_FAULT_BIN_DIR;
 #else
-    std::error_code ec;
-    auto self = fs::read_symlink("/proc/self/exe", ec);
-    return ec ? fs::path(argv0).parent_path().string() : self.parent_path().string();
+    return default_bin_dir().string();
 #endif
 }
 
@@ -1099,7 +1098,7 @@ int main(int argc, char** argv) {
     using namespace syncline::fault;
     namespace po = cli::po;
     options o;
-    o.bin_dir = default_bin_dir(argv[0]);
+    o.bin_dir = fault_bin_dir();
     po::options_description desc("fault injection options");
     desc.add_options()
         ("seed", po::value<std::uint64_t>(), "random seed (default: $SYNCLINE_FAULT_SEED, else from the clock; always printed)")

@@ -14,26 +14,16 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+from script_support import check_logs, fail, finish, stop_run
+
 bin_dir, repo = sys.argv[1], sys.argv[2]
 deploy = os.path.join(repo, "deploy")
-failures = []
-
-
-def read_text(path):
-    with open(path, errors="replace") as f:
-        return f.read()
-
-
-def fail(message):
-    failures.append(message)
-    print("FAIL: " + message, file=sys.stderr)
 
 
 # 1. Alert rules.
@@ -139,29 +129,8 @@ try:
                 fail("%s: label %r is on no series of %s" % (where, label, sorted(names)))
     print("checked %d queries against %d exported metrics" % (len(queries), len(series)))
 finally:
-    if run and run.poll() is None:
-        run.send_signal(signal.SIGTERM)
-        try:
-            if run.wait(timeout=60) != 0:
-                fail("syncline run exited %d on SIGTERM" % run.returncode)
-        except subprocess.TimeoutExpired:
-            run.kill()
-            fail("syncline run did not stop on SIGTERM")
-    if failures:
-        for name in sorted(os.listdir(work + "/state/d.run")) if os.path.isdir(work + "/state/d.run") else []:
-            if name.endswith(".log"):
-                print("--- " + name, file=sys.stderr)
-                with open(os.path.join(work, "state/d.run", name)) as f:
-                    print("".join(f.readlines()[-10:]), file=sys.stderr)
-    # A sanitizer build's report in a child's log fails the test (as tests/support/harness.h does).
-    logs = work + "/state/d.run"
-    for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
-        if name.endswith(".log") and re.search(r"ERROR: (Address|Leak)Sanitizer|: runtime error: ",
-                                               read_text(os.path.join(logs, name))):
-            fail("sanitizer report in " + name + ":\n" + read_text(os.path.join(logs, name))[-3000:])
+    stop_run(run)
+    check_logs(work + "/state/d.run")
     shutil.rmtree(work, ignore_errors=True)
 
-if failures:
-    print("0 passed, 1 failed")
-    sys.exit(1)
-print("1 passed, 0 failed")
+finish()

@@ -19,8 +19,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
+
+from script_support import check_logs, fail, finish, stop_run, wait_for
 
 bin_dir = sys.argv[1]
 chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -32,31 +33,6 @@ work = tempfile.mkdtemp(prefix="syncline-page-")
 state, log = work + "/state", work + "/log"
 run_dir = state + "/p.run"
 run = None
-failed = []
-
-
-def read_text(path):
-    with open(path, errors="replace") as f:
-        return f.read()
-
-
-def fail(message):
-    failed.append(message)
-    print("FAIL: " + message, file=sys.stderr)
-
-
-def wait_for(condition, what, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return True
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.1)
-    fail("timed out waiting for " + what)
-    return False
-
 
 def read(path):
     with open(path) as f:
@@ -117,28 +93,8 @@ try:
     elif os.environ.get("SYNCLINE_SCREENSHOT_DIR"):
         shutil.copy(shot, os.path.join(os.environ["SYNCLINE_SCREENSHOT_DIR"], "status-page.png"))
 finally:
-    if run and run.poll() is None:
-        run.send_signal(signal.SIGTERM)
-        try:
-            if run.wait(timeout=60) != 0:
-                fail("syncline run exited %d on SIGTERM" % run.returncode)
-        except subprocess.TimeoutExpired:
-            run.kill()
-            fail("syncline run did not stop on SIGTERM")
-    if failed and os.path.isdir(run_dir):
-        for name in sorted(os.listdir(run_dir)):
-            if name.endswith(".log"):
-                print("--- " + name + "\n" + "".join(read(os.path.join(run_dir, name)).splitlines(True)[-10:]),
-                      file=sys.stderr)
-    # A sanitizer build's report in a child's log fails the test (as tests/support/harness.h does).
-    logs = run_dir
-    for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
-        if name.endswith(".log") and re.search(r"ERROR: (Address|Leak)Sanitizer|: runtime error: ",
-                                               read_text(os.path.join(logs, name))):
-            fail("sanitizer report in " + name + ":\n" + read_text(os.path.join(logs, name))[-3000:])
+    stop_run(run)
+    check_logs(run_dir)
     shutil.rmtree(work, ignore_errors=True)
 
-if failed:
-    print("0 passed, 1 failed")
-    sys.exit(1)
-print("1 passed, 0 failed")
+finish()

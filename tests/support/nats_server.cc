@@ -7,6 +7,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "tests/support/launch.h"
+
 namespace syncline::testing {
 namespace {
 
@@ -74,16 +76,10 @@ bool jetstream_answers(int port) {
 }  // namespace
 
 nats_server::nats_server() {
-    // The free port may be taken by someone else before the server binds it: try a few.
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    start_on_free_ports([this] {
         _port = free_tcp_port();
-        try {
-            start();
-            return;
-        } catch (const std::runtime_error&) {
-            if (attempt == 2) throw;
-        }
-    }
+        start();
+    });
 }
 
 nats_server::~nats_server() {
@@ -95,29 +91,13 @@ std::string nats_server::uri(const std::string& prefix, const std::string& query
 }
 
 void nats_server::start() {
-    spawn_options opts;
-    // setpriv execs the server with a parent-death signal: even a test binary killed outright
-    // takes its server with it.
-    opts.argv = {"/usr/bin/setpriv", "--pdeathsig", "KILL", server_binary(), "-js", "-a", "127.0.0.1",
-                 "-p", std::to_string(_port), "-sd", _dir / "jetstream"};
-    opts.stdout_path = _dir / "nats.log";
-    opts.stderr_path = _dir / "nats.log";
-    opts.stdin_path = "/dev/null";
-    auto child = child_process::spawn(opts);
-    if (!child.ok()) throw std::runtime_error("nats-server: " + child.get_status().message());
-    _process.emplace(std::move(child.value()));
-    const bool up = eventually([&] { return !_process->running() || jetstream_answers(_port); }, std::chrono::seconds(20));
-    if (!up || !_process->running()) {
-        _process.reset();
-        throw std::runtime_error("nats-server on port " + std::to_string(_port) + " did not come up: " + read_file(_dir / "nats.log"));
-    }
+    _process = launch_server("nats-server on port " + std::to_string(_port),
+                             {server_binary(), "-js", "-a", "127.0.0.1", "-p", std::to_string(_port), "-sd", _dir / "jetstream"},
+                             _dir / "nats.log", [this] { return jetstream_answers(_port); });
 }
 
 void nats_server::stop() {
-    if (!_process) return;
-    _process->signal(SIGTERM);
-    _process->wait_or_kill(std::chrono::seconds(10));
-    _process.reset();
+    stop_server(_process);
 }
 
 void nats_server::create_stream(const std::string& name, const std::string& subjects, int duplicate_window_s,

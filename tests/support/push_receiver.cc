@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "tests/support/launch.h"
+
 namespace syncline::testing {
 namespace {
 
@@ -34,16 +36,10 @@ push_receiver::push_receiver() {
     run_openssl({"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", _dir / "apns.p8"}, log);
     run_openssl({"pkey", "-in", _dir / "apns.p8", "-pubout", "-out", _dir / "apns.pub"}, log);
     std::ofstream(fcm_token_file()) << fcm_token << "\n";
-    // The free port may be taken by someone else before the server binds it: try a few.
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    start_on_free_ports([this] {
         _port = free_tcp_port();
-        try {
-            start();
-            return;
-        } catch (const std::runtime_error&) {
-            if (attempt == 2) throw;
-        }
-    }
+        start();
+    });
 }
 
 push_receiver::~push_receiver() { _process.reset(); }
@@ -52,24 +48,12 @@ void push_receiver::start() {
     if (_process) return;
     const std::string server_log = _dir / "server.log";
     const std::size_t lines_before = count_lines_with(server_log, "listening on");
-    spawn_options opts;
-    // A parent-death signal: a test binary killed outright takes its server with it.
-    opts.argv = {"/usr/bin/setpriv", "--pdeathsig", "KILL", "/usr/bin/python3", SYNCLINE_PUSH_RECEIVER_SCRIPT,
-                 "--port", std::to_string(_port), "--cert", ca_file(), "--key", _dir / "key.pem",
-                 "--log", _dir / "requests.jsonl", "--fcm-token", fcm_token, "--apns-public-key", _dir / "apns.pub",
-                 "--apns-key-id", apns_key_id, "--apns-team-id", apns_team_id};
-    opts.stdout_path = server_log;
-    opts.stderr_path = server_log;
-    opts.stdin_path = "/dev/null";
-    auto child = child_process::spawn(opts);
-    if (!child.ok()) throw std::runtime_error("push receiver: " + child.get_status().message());
-    _process.emplace(std::move(child.value()));
-    const bool up = eventually([&] { return !_process->running() || count_lines_with(server_log, "listening on") > lines_before; },
-                               std::chrono::seconds(20));
-    if (!up || !_process->running()) {
-        _process.reset();
-        throw std::runtime_error("push receiver on port " + std::to_string(_port) + " did not come up: " + log());
-    }
+    _process = launch_server("push receiver on port " + std::to_string(_port),
+                             {"/usr/bin/python3", SYNCLINE_PUSH_RECEIVER_SCRIPT, "--port", std::to_string(_port), "--cert",
+                              ca_file(), "--key", _dir / "key.pem", "--log", _dir / "requests.jsonl", "--fcm-token",
+                              fcm_token, "--apns-public-key", _dir / "apns.pub", "--apns-key-id", apns_key_id,
+                              "--apns-team-id", apns_team_id},
+                             server_log, [&] { return count_lines_with(server_log, "listening on") > lines_before; });
 }
 
 void push_receiver::stop() {

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "tests/support/launch.h"
+
 namespace syncline::testing {
 namespace {
 
@@ -88,8 +90,7 @@ rabbitmq_server::rabbitmq_server() {
     write(_dir / "enabled_plugins", "[].\n");
     write(_dir / "rabbitmq-env.conf", "");
     write(password_file(), password() + "\n");
-    // The free ports may be taken by someone else before the broker binds them: try a few.
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    start_on_free_ports([this] {
         _port = free_tcp_port();
         _dist_port = free_tcp_port();
         _epmd_port = free_tcp_port();
@@ -101,13 +102,8 @@ rabbitmq_server::rabbitmq_server() {
               "default_vhost = " + vhost() + "\n"
               "loopback_users = none\n"
               "disk_free_limit.absolute = 1MB\n");
-        try {
-            start();
-            return;
-        } catch (const std::runtime_error&) {
-            if (attempt == 2) throw;
-        }
-    }
+        start();
+    });
 }
 
 rabbitmq_server::~rabbitmq_server() {

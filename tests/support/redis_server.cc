@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/launch.h"
+
 namespace syncline::testing {
 namespace {
 
@@ -32,16 +34,10 @@ bool answers_ping(int port) {
 }  // namespace
 
 redis_server::redis_server() {
-    // The free port may be taken by someone else before the server binds it: try a few.
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    start_on_free_ports([this] {
         _port = free_tcp_port();
-        try {
-            start();
-            return;
-        } catch (const std::runtime_error&) {
-            if (attempt == 2) throw;
-        }
-    }
+        start();
+    });
 }
 
 redis_server::~redis_server() {
@@ -54,10 +50,8 @@ std::string redis_server::uri(unsigned db, const std::string& query) const {
 }
 
 void redis_server::start() {
-    spawn_options opts;
-    // setpriv (util-linux, always on Debian) execs the server with a parent-death signal: even a
-    // test binary killed outright (SIGKILL, a ctest timeout) takes its server with it.
-    opts.argv = {"/usr/bin/setpriv", "--pdeathsig", "KILL", server_binary(),
+    _process = launch_server("redis-server on port " + std::to_string(_port),
+                             {server_binary(),
                  "--port", std::to_string(_port),
                  "--bind", "127.0.0.1",
                  "--dir", _dir.path(),
@@ -66,26 +60,12 @@ void redis_server::start() {
                  "--appendonly", "yes",
                  "--appendfsync", "everysec",
                  "--logfile", "",  // stdout, appended to redis.log below.
-                 "--databases", "16"};
-    opts.stdout_path = _dir / "redis.log";
-    opts.stderr_path = _dir / "redis.log";
-    opts.stdin_path = "/dev/null";
-    auto child = child_process::spawn(opts);
-    if (!child.ok()) throw std::runtime_error("redis-server: " + child.get_status().message());
-    _process.emplace(std::move(child.value()));
-    const bool up = eventually([&] { return !_process->running() || answers_ping(_port); }, std::chrono::seconds(20));
-    if (!up || !_process->running()) {
-        _process.reset();
-        throw std::runtime_error("redis-server on port " + std::to_string(_port) +
-                                 " did not come up: " + read_file(_dir / "redis.log"));
-    }
+                 "--databases", "16"},
+                             _dir / "redis.log", [this] { return answers_ping(_port); });
 }
 
 void redis_server::stop() {
-    if (!_process) return;
-    _process->signal(SIGTERM);
-    _process->wait_or_kill(std::chrono::seconds(10));
-    _process.reset();
+    stop_server(_process);
 }
 
 }  // namespace syncline::testing

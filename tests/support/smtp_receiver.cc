@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "tests/support/launch.h"
+
 namespace syncline::testing {
 namespace {
 
@@ -103,16 +105,10 @@ smtp_receiver::smtp_receiver(smtp_receiver_options options) : _options(std::move
                                      _dir / "openssl.log");
         if (made != 0) throw std::runtime_error("openssl req failed: " + read_file(_dir / "openssl.log"));
     }
-    // The free port may be taken by someone else before the server binds it: try a few.
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    start_on_free_ports([this] {
         _port = free_tcp_port();
-        try {
-            start();
-            return;
-        } catch (const std::runtime_error&) {
-            if (attempt == 2) throw;
-        }
-    }
+        start();
+    });
 }
 
 smtp_receiver::~smtp_receiver() { _process.reset(); }
@@ -125,35 +121,18 @@ std::string smtp_receiver::uri(const std::string& query) const {
 void smtp_receiver::start() {
     std::error_code ec;
     fs::remove(_dir / "ready", ec);
-    spawn_options opts;
-    // setpriv (util-linux) execs the server with a parent-death signal: a test binary killed
-    // outright takes its server with it.
-    opts.argv = {"/usr/bin/setpriv", "--pdeathsig", "KILL", python(), SYNCLINE_SMTP_RECEIVER_SCRIPT, _dir.path(),
-                 std::to_string(_port)};
+    std::vector<std::string> argv = {python(), SYNCLINE_SMTP_RECEIVER_SCRIPT, _dir.path(), std::to_string(_port)};
     if (_options.credentials)
-        opts.argv.insert(opts.argv.end(), {"--user", _options.credentials->user, "--password-file", _dir / "password"});
+        argv.insert(argv.end(), {"--user", _options.credentials->user, "--password-file", _dir / "password"});
     if (_options.tls != smtp_receiver_tls::none)
-        opts.argv.insert(opts.argv.end(), {"--tls", _options.tls == smtp_receiver_tls::starttls ? "starttls" : "implicit",
-                                           "--cert", ca_file(), "--key", _dir / "key.pem"});
-    opts.stdout_path = _dir / "smtp.log";
-    opts.stderr_path = _dir / "smtp.log";
-    opts.stdin_path = "/dev/null";
-    auto child = child_process::spawn(opts);
-    if (!child.ok()) throw std::runtime_error("smtp receiver: " + child.get_status().message());
-    _process.emplace(std::move(child.value()));
-    const bool up = eventually([&] { return !_process->running() || fs::exists(_dir / "ready"); }, std::chrono::seconds(20));
-    if (!up || !_process->running()) {
-        _process.reset();
-        throw std::runtime_error("smtp receiver on port " + std::to_string(_port) + " did not come up: " +
-                                 read_file(_dir / "smtp.log"));
-    }
+        argv.insert(argv.end(), {"--tls", _options.tls == smtp_receiver_tls::starttls ? "starttls" : "implicit",
+                                 "--cert", ca_file(), "--key", _dir / "key.pem"});
+    _process = launch_server("smtp receiver on port " + std::to_string(_port), std::move(argv), _dir / "smtp.log",
+                             [this] { return fs::exists(_dir / "ready"); });
 }
 
 void smtp_receiver::stop() {
-    if (!_process) return;
-    _process->signal(SIGTERM);
-    _process->wait_or_kill(std::chrono::seconds(10));
-    _process.reset();
+    stop_server(_process);
 }
 
 void smtp_receiver::reject(const std::vector<std::string>& addresses) {

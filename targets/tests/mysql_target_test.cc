@@ -11,59 +11,27 @@
 #include "tests/support/harness.h"
 #include "tests/support/mysql_server.h"
 #include "targets/target.h"
+#include "targets/tests/target_checks.h"
 #include "targets/tests/test_util.h"
 
 namespace syncline::testing {
 namespace {
 
 using targets::testing::del;
+using targets::testing::deliver;
+using targets::testing::read_state_of;
 using targets::testing::upsert;
 using targets::testing::views;
 
-// One server for the whole binary (install-db costs seconds); each test works in its own database.
-mysql_server* server = nullptr;
-
-class mysql_target_test : public ::testing::Test {
+class mysql_target_test : public targets::testing::database_per_test<mysql_server> {
 protected:
-    static void SetUpTestSuite() {
-        if (server == nullptr) server = new mysql_server();
-    }
-    static void TearDownTestSuite() {
-        delete server;
-        server = nullptr;
-    }
-
-    void SetUp() override {
-        if (!server->running()) server->start();
-        db = "t" + std::to_string(++databases);
-        server->query("CREATE DATABASE " + db);
-    }
+    void create_database(const std::string& name) override { server->query("CREATE DATABASE " + name); }
 
     std::string sql(const std::string& command) { return server->query(command, db); }
-
-    std::unique_ptr<targets::target> open(const std::string& query = "") {
-        auto t = targets::open_target(server->uri(db, query), {"p1"});
-        EXPECT_TRUE(t.ok()) << t.get_status().message();
-        return t.ok() ? std::move(t.value()) : nullptr;
-    }
-
-    static targets::delivery_outcome deliver(targets::target& t, const std::vector<record>& rs) {
-        auto v = views(rs);
-        return t.deliver(v);
-    }
-
-    static targets::state_map state_of(targets::target& t) {
-        auto s = t.read_state();
-        EXPECT_TRUE(s.ok()) << s.get_status().message();
-        return s.ok() && s->has_value() ? **s : targets::state_map{};
-    }
 
     static void sort_failures(targets::delivery_outcome& out) {
         std::sort(out.failures.begin(), out.failures.end(), [](auto& a, auto& b) { return a.offset < b.offset; });
     }
-
-    std::string db;
-    static inline int databases = 0;
 };
 
 TEST_F(mysql_target_test, upserts_create_one_table_per_collection_and_read_back) {
@@ -85,7 +53,7 @@ TEST_F(mysql_target_test, upserts_create_one_table_per_collection_and_read_back)
     EXPECT_EQ(sql("SELECT COUNT(*) FROM accounts WHERE `key` = 'A1'"), "0");
     sql("CREATE TABLE unrelated (id INT)");  // Not ours: ignored by read_state.
 
-    const auto state = state_of(*t);
+    const auto state = read_state_of(*t);
     ASSERT_EQ(state.size(), 6u);
     EXPECT_EQ(state.at({"accounts", "a2"}), (targets::row_state{R"({"n":3})", 3, false}));
     EXPECT_EQ(state.at({"odd `name`'; DROP TABLE x", "k"}).value, "[1,2]");
@@ -105,7 +73,7 @@ TEST_F(mysql_target_test, fencing_keeps_the_newest_offset_and_tombstones_fence_o
     // A delete leaves a tombstone that still fences an older upsert arriving after it.
     ASSERT_TRUE(deliver(*t, {del(20, "c", "k")}).transient.ok());
     ASSERT_TRUE(deliver(*t, {upsert(15, "c", "k", R"({"v":"late"})")}).transient.ok());
-    EXPECT_EQ(state_of(*t).at({"c", "k"}), (targets::row_state{"", 20, true}));
+    EXPECT_EQ(read_state_of(*t).at({"c", "k"}), (targets::row_state{"", 20, true}));
     EXPECT_EQ(sql("SELECT `value` FROM c"), "NULL");
 
     // A newer upsert revives the key. Several changes of one key in a batch: the last one wins.
@@ -115,7 +83,7 @@ TEST_F(mysql_target_test, fencing_keeps_the_newest_offset_and_tombstones_fence_o
     // Redelivering the same batch, and an equal offset with another value, change nothing.
     ASSERT_TRUE(deliver(*t, batch).transient.ok());
     ASSERT_TRUE(deliver(*t, {upsert(24, "c", "k2", R"({"v":"other"})")}).transient.ok());
-    const auto state = state_of(*t);
+    const auto state = read_state_of(*t);
     EXPECT_EQ(state.at({"c", "k"}), (targets::row_state{R"({"v":"b"})", 23, false}));
     EXPECT_EQ(state.at({"c", "k2"}), (targets::row_state{R"({"v":"c"})", 24, false}));
 }
@@ -183,13 +151,13 @@ TEST_F(mysql_target_test, text_and_blob_values_keep_their_bytes) {
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
     ASSERT_EQ(out.failures.size(), 1u);
     EXPECT_NE(out.failures[0].reason.find("Incorrect string value"), std::string::npos) << out.failures[0].reason;
-    EXPECT_EQ(state_of(*text).at({"t", "k1"}).value, "not json at all");
+    EXPECT_EQ(read_state_of(*text).at({"t", "k1"}).value, "not json at all");
 
     auto bytes = open("value=blob");
     ASSERT_TRUE(bytes);
     const std::string binary("\x00\xff\x01 '{\\", 7);
     ASSERT_TRUE(deliver(*bytes, {upsert(3, "b", "k", binary)}).transient.ok());
-    EXPECT_EQ(state_of(*bytes).at({"b", "k"}).value, binary);
+    EXPECT_EQ(read_state_of(*bytes).at({"b", "k"}).value, binary);
 }
 
 TEST_F(mysql_target_test, a_server_killed_mid_run_is_transient_and_the_target_reconnects) {
@@ -208,7 +176,7 @@ TEST_F(mysql_target_test, a_server_killed_mid_run_is_transient_and_the_target_re
     server->start();
     out = deliver(*t, batch);
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
-    const auto state = state_of(*t);
+    const auto state = read_state_of(*t);
     ASSERT_EQ(state.size(), 2u);
     EXPECT_EQ(state.at({"c", "k1"}), (targets::row_state{"", 3, true}));
 }
@@ -245,7 +213,7 @@ TEST_F(mysql_target_test, passwords_come_from_a_file_or_the_environment_and_neve
     // Over the unix socket, the password from a file.
     auto socket = targets::open_target(base + "?password_file=" + server->password_file() + "&socket=" + server->socket(), {"p1"});
     ASSERT_TRUE(socket.ok()) << socket.get_status().message();
-    EXPECT_EQ(state_of(**socket).size(), 1u);
+    EXPECT_EQ(read_state_of(**socket).size(), 1u);
 }
 
 // The class of issue 13's SQLite case merge on MariaDB. By default on Linux
@@ -256,7 +224,7 @@ TEST_F(mysql_target_test, collections_differing_only_in_case_are_two_tables_by_d
     auto out = deliver(*t, {upsert(1, "users", "k", R"({"v":1})"), upsert(2, "USERS", "k", R"({"v":2})")});
     ASSERT_TRUE(out.transient.ok()) << out.transient.to_string();
     EXPECT_TRUE(out.failures.empty());
-    auto state = state_of(*t);
+    auto state = read_state_of(*t);
     EXPECT_EQ(state.at({"users", "k"}).offset, 1u);
     EXPECT_EQ(state.at({"USERS", "k"}).offset, 2u);
 }

@@ -26,7 +26,7 @@ using std::chrono::seconds;
 
 const std::string secret = "whsec_integration-0123456789";
 
-class webhook_test : public pipeline_fixture {
+class http_test : public pipeline_fixture {
 protected:
     void SetUp() override {
         std::ofstream(secret_file) << secret << "\n";
@@ -121,7 +121,7 @@ protected:
     int _calls = 0;
 };
 
-TEST_F(webhook_test, a_killed_worker_loses_nothing_and_every_redelivery_keeps_its_idempotency_key) {
+TEST_F(http_test, a_killed_worker_loses_nothing_and_every_redelivery_keeps_its_idempotency_key) {
     constexpr std::uint64_t n = 100'000;
     append_sample(*writer, n, 5'000, 11);  // Repeated keys and ~10% deletes.
     // One request is answered too late (the worker gives up after 1 s and sends it again): a
@@ -147,7 +147,7 @@ TEST_F(webhook_test, a_killed_worker_loses_nothing_and_every_redelivery_keeps_it
     std::fprintf(stderr, "requests=%zu offsets received more than once=%zu\n", receiver.request_count(), repeated);
 }
 
-TEST_F(webhook_test, an_outage_stalls_the_pipeline_which_then_completes_with_nothing_lost) {
+TEST_F(http_test, an_outage_stalls_the_pipeline_which_then_completes_with_nothing_lost) {
     constexpr std::uint64_t n = 30'000, before = 3'000;
     append_sample(*writer, before, 2'000, 12);
     auto sink = start_sink();
@@ -177,7 +177,7 @@ TEST_F(webhook_test, an_outage_stalls_the_pipeline_which_then_completes_with_not
     EXPECT_TRUE(dead_letters().empty());
 }
 
-TEST_F(webhook_test, retry_after_is_the_least_wait_before_the_worker_tries_again) {
+TEST_F(http_test, retry_after_is_the_least_wait_before_the_worker_tries_again) {
     constexpr std::uint64_t n = 2'000;
     append_sample(*writer, n, 200, 13);
     receiver.answer_next(1, answer::with(429, "slow down").retry_after(2));
@@ -196,7 +196,7 @@ TEST_F(webhook_test, retry_after_is_the_least_wait_before_the_worker_tries_again
     EXPECT_TRUE(dead_letters().empty());
 }
 
-TEST_F(webhook_test, refused_requests_are_dead_lettered_with_the_status_and_the_rest_delivered) {
+TEST_F(http_test, refused_requests_are_dead_lettered_with_the_status_and_the_rest_delivered) {
     constexpr std::uint64_t n = 10'000;
     append_sample(*writer, n, 1'000, 14);
     receiver.answer_when([](const received_request& r) -> std::optional<answer> {
@@ -233,7 +233,7 @@ TEST_F(webhook_test, refused_requests_are_dead_lettered_with_the_status_and_the_
     }
 }
 
-TEST_F(webhook_test, in_record_mode_only_the_refused_record_is_dead_lettered) {
+TEST_F(http_test, in_record_mode_only_the_refused_record_is_dead_lettered) {
     constexpr std::uint64_t n = 2'000;
     append_sample(*writer, n, 500, 15);
     receiver.answer_when([](const received_request& r) -> std::optional<answer> {

@@ -12,6 +12,7 @@
 #include "tests/support/harness.h"
 #include "tests/support/postgres_server.h"
 #include "targets/target.h"
+#include "targets/tests/target_checks.h"
 #include "targets/tests/test_util.h"
 
 namespace syncline::testing {
@@ -19,27 +20,14 @@ namespace {
 
 using std::chrono::seconds;
 using targets::testing::del;
+using targets::testing::deliver;
+using targets::testing::read_state_of;
 using targets::testing::upsert;
 using targets::testing::views;
 
-// One server for the whole binary: initdb costs seconds; each test works in its own database.
-postgres_server* server = nullptr;
-
-class postgres_target_test : public ::testing::Test {
+class postgres_target_test : public targets::testing::database_per_test<postgres_server> {
 protected:
-    static void SetUpTestSuite() {
-        if (server == nullptr) server = new postgres_server();
-    }
-    static void TearDownTestSuite() {
-        delete server;
-        server = nullptr;
-    }
-
-    void SetUp() override {
-        if (!server->running()) server->start();
-        db = "t" + std::to_string(++databases);
-        sql("CREATE DATABASE " + db, "postgres");
-    }
+    void create_database(const std::string& name) override { sql("CREATE DATABASE " + name, "postgres"); }
 
     // Runs `command` on `database` (default: the test's); the first row's first column ("" if none).
     std::string sql(const std::string& command, const std::string& database = "") {
@@ -53,26 +41,6 @@ protected:
         PQfinish(c);
         return out;
     }
-
-    std::unique_ptr<targets::target> open(const std::string& query = "") {
-        auto t = targets::open_target(server->uri(db, query), {"p1"});
-        EXPECT_TRUE(t.ok()) << t.get_status().message();
-        return t.ok() ? std::move(t.value()) : nullptr;
-    }
-
-    static targets::delivery_outcome deliver(targets::target& t, const std::vector<record>& rs) {
-        auto v = views(rs);
-        return t.deliver(v);
-    }
-
-    static targets::state_map state_of(targets::target& t) {
-        auto s = t.read_state();
-        EXPECT_TRUE(s.ok()) << s.get_status().message();
-        return s.ok() && s->has_value() ? **s : targets::state_map{};
-    }
-
-    std::string db;
-    static inline int databases = 0;
 };
 
 TEST_F(postgres_target_test, upserts_create_one_table_per_collection_and_read_back) {
@@ -95,7 +63,7 @@ TEST_F(postgres_target_test, upserts_create_one_table_per_collection_and_read_ba
     // A table that is not ours is ignored by read_state.
     sql("CREATE TABLE unrelated (id int)");
 
-    const auto state = state_of(*t);
+    const auto state = read_state_of(*t);
     ASSERT_EQ(state.size(), 5u);
     EXPECT_EQ(state.at({"accounts", "a2"}), (targets::row_state{R"({"n": 3})", 3, false}));
     EXPECT_EQ(state.at({"odd \"name\"; DROP TABLE x", "k"}).value, "[1, 2]");
@@ -111,7 +79,7 @@ TEST_F(postgres_target_test, collections_differing_only_in_case_are_separate_tab
                             upsert(3, "Users", "k", R"({"n":3})")});
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
     EXPECT_TRUE(out.failures.empty());
-    const auto state = state_of(*t);
+    const auto state = read_state_of(*t);
     EXPECT_EQ(state.at({"users", "k"}).offset, 1u);
     EXPECT_EQ(state.at({"USERS", "k"}).offset, 2u);
     EXPECT_EQ(state.at({"Users", "k"}).offset, 3u);
@@ -128,7 +96,7 @@ TEST_F(postgres_target_test, fencing_keeps_the_newest_offset_and_tombstones_fenc
     // A delete leaves a tombstone that still fences an older upsert arriving after it.
     ASSERT_TRUE(deliver(*t, {del(20, "c", "k")}).transient.ok());
     ASSERT_TRUE(deliver(*t, {upsert(15, "c", "k", R"({"v":"late"})")}).transient.ok());
-    EXPECT_EQ(state_of(*t).at({"c", "k"}), (targets::row_state{"", 20, true}));
+    EXPECT_EQ(read_state_of(*t).at({"c", "k"}), (targets::row_state{"", 20, true}));
 
     // A newer upsert revives the key. Several changes of one key in a batch: the last one wins.
     ASSERT_TRUE(deliver(*t, {upsert(21, "c", "k", R"({"v":"a"})"), del(22, "c", "k2"), upsert(23, "c", "k", R"({"v":"b"})"),
@@ -138,7 +106,7 @@ TEST_F(postgres_target_test, fencing_keeps_the_newest_offset_and_tombstones_fenc
     ASSERT_TRUE(deliver(*t, {upsert(21, "c", "k", R"({"v":"a"})"), del(22, "c", "k2"), upsert(23, "c", "k", R"({"v":"b"})"),
                              upsert(24, "c", "k2", R"({"v":"c"})")})
                     .transient.ok());
-    const auto state = state_of(*t);
+    const auto state = read_state_of(*t);
     EXPECT_EQ(state.at({"c", "k"}), (targets::row_state{R"({"v": "b"})", 23, false}));
     EXPECT_EQ(state.at({"c", "k2"}), (targets::row_state{R"({"v": "c"})", 24, false}));
 }
@@ -200,15 +168,15 @@ TEST_F(postgres_target_test, text_and_bytea_values_keep_their_bytes) {
     ASSERT_EQ(out.failures.size(), 1u);
     EXPECT_NE(out.failures[0].reason.find("invalid byte sequence for encoding \"UTF8\""), std::string::npos)
         << out.failures[0].reason;
-    EXPECT_EQ(state_of(*text).at({"c", "k1"}).value, "not json at all");
+    EXPECT_EQ(read_state_of(*text).at({"c", "k1"}).value, "not json at all");
 
     auto bytes = open("value=bytea&schema=raw");
     ASSERT_TRUE(bytes);
     const std::string binary("\x00\xff\x01 {", 5);
     ASSERT_TRUE(deliver(*bytes, {upsert(3, "c", "k", binary)}).transient.ok());
-    EXPECT_EQ(state_of(*bytes).at({"c", "k"}).value, binary);
+    EXPECT_EQ(read_state_of(*bytes).at({"c", "k"}).value, binary);
     // Each schema holds its own tables.
-    EXPECT_EQ(state_of(*text).size(), 1u);
+    EXPECT_EQ(read_state_of(*text).size(), 1u);
 }
 
 TEST_F(postgres_target_test, a_connection_killed_mid_batch_rolls_back_the_batch_and_the_next_deliver_reconnects) {
@@ -259,7 +227,7 @@ TEST_F(postgres_target_test, a_server_restart_is_transient_and_the_target_reconn
     server->start();
     out = deliver(*t, {upsert(2, "c", "k2", "{}")});
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
-    EXPECT_EQ(state_of(*t).size(), 2u);
+    EXPECT_EQ(read_state_of(*t).size(), 2u);
 }
 
 TEST_F(postgres_target_test, passwords_come_from_the_uri_or_pgpassword_and_never_appear_in_messages) {

@@ -1,10 +1,10 @@
-// webhook_baseline: the receiver's own limit for docs/benchmarks.md "Webhook": one process, one
+// http_baseline: the receiver's own limit for docs/benchmarks.md "Webhook": one process, one
 // kept-alive libcurl connection, posting the standard workload (bench/workload.h) in requests of
 // --batch records, each body built and signed exactly as the webhook target does
 // (targets/http_format.h), one after another as fast as the receiver answers. The bodies
 // are built before timing; signing is timed (it happens per send).
-// Usage: webhook_baseline --url URL --secret-file PATH [--records N] [--keys K] [--batch B]
-// Output: one markdown row | webhook_baseline | records | requests | seconds | records/s |.
+// Usage: http_baseline --url URL --secret-file PATH [--records N] [--keys K] [--batch B]
+// Output: one markdown row | http_baseline | records | requests | seconds | records/s |.
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
     namespace po = boost::program_options;
     std::string url, secret_file;
     std::uint64_t records = 1'000'000, keys = 100'000, batch = 1000;
-    po::options_description desc("webhook_baseline");
+    po::options_description desc("http_baseline");
     desc.add_options()("url", po::value(&url)->required())("secret-file", po::value(&secret_file)->required())(
         "records", po::value(&records))("keys", po::value(&keys))("batch", po::value(&batch));
     try {
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
         po::store(po::parse_command_line(argc, argv, desc), vm);
         po::notify(vm);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "webhook_baseline: %s\n", e.what());
+        std::fprintf(stderr, "http_baseline: %s\n", e.what());
         return 2;
     }
     std::ifstream in(secret_file);
@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
             views.push_back({r.offset, r.ts_ms, r.collection, r.key, r.operation, r.value, {}});
         }
         request q;
-        targets::webhook::append_body(q.body, "bench", views);
-        q.key = targets::webhook::idempotency_key("bench", views.front().offset, views.back().offset);
+        targets::http::append_body(q.body, "bench", views);
+        q.key = targets::http::idempotency_key("bench", views.front().offset, views.back().offset);
         requests.push_back(std::move(q));
     }
     const auto began = std::chrono::steady_clock::now();
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
         curl_slist* headers = nullptr;
         for (const std::string& h :
              {std::string("Content-Type: application/json"), std::string("Expect:"), "Idempotency-Key: " + q.key,
-              "Syncline-Signature: " + targets::webhook::signature_header(secret, std::time(nullptr), q.body)})
+              "Syncline-Signature: " + targets::http::signature_header(secret, std::time(nullptr), q.body)})
             headers = curl_slist_append(headers, h.c_str());
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, q.body.data());
@@ -90,12 +90,12 @@ int main(int argc, char** argv) {
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         curl_slist_free_all(headers);
         if (rc != CURLE_OK || status != 200) {
-            std::fprintf(stderr, "webhook_baseline: request %s failed: %s HTTP %ld\n", q.key.c_str(), curl_easy_strerror(rc), status);
+            std::fprintf(stderr, "http_baseline: request %s failed: %s HTTP %ld\n", q.key.c_str(), curl_easy_strerror(rc), status);
             return 1;
         }
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-    std::printf("| webhook_baseline | %llu | %llu | %.2f | %.0f |\n", static_cast<unsigned long long>(records),
+    std::printf("| http_baseline | %llu | %llu | %.2f | %.0f |\n", static_cast<unsigned long long>(records),
                 static_cast<unsigned long long>(requests.size()), seconds, static_cast<double>(records) / seconds);
     curl_easy_cleanup(curl);
     return 0;

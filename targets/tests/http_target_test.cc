@@ -1,4 +1,4 @@
-// The webhook target (targets/http_target.h) in-process against a real HTTP server
+// The http target (targets/http_target.h) in-process against a real HTTP server
 // (tests/support/http_receiver.h): signatures, idempotency keys, the endpoint's own query string,
 // connection reuse, and what each kind of answer turns into (delivered, transient with a
 // Retry-After hint, refused records with the status and a body excerpt).
