@@ -403,6 +403,10 @@ int run_append(const append_options& o) {
             }
             done = {staged_uncommitted, range->first, range->last};
             staged_uncommitted = 0;
+            if (bar->active()) {  // Checked and written: the append bar, complete.
+                bar.emplace("append");
+                bar->update(done.count, done.count, {}, true);
+            }
         }
     }
     if (used > 0) {
