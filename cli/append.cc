@@ -194,7 +194,8 @@ constexpr std::string_view usage =
     "  Ambiguous JSON is refused: a key twice in one object, an integer beyond 64 bits (quote it).\n"
     "\n"
     "Atomicity: an input of at most --atomic-limit bytes is validated completely first; if any line\n"
-    "is invalid nothing is appended. A larger input is validated and appended batch by batch: a\n"
+    "is invalid nothing is appended (with --log it is written while it is checked, invisible, and made\n"
+    "visible by one synced write at the end). A larger input is validated and appended batch by batch: a\n"
     "failing batch appends nothing of itself, and the error reports what was already appended.\n"
     "With --skip-invalid the valid lines are appended and each invalid one is reported on stderr.\n"
     "With --via, each batch is one request to the gateway (atomic, retried until acknowledged).\n"
@@ -436,7 +437,7 @@ int append_command(int argc, const char* const* argv) {
         ("via", po::value(&o.via)->value_name("ENDPOINT"), "append through the gateway listening there (tcp:// or ipc://) instead of --log")
         ("input", po::value(&o.input)->value_name("FILE"), "JSON Lines file, or - for standard input. Default: -")
         ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size)->value_name("N"),
-         "records per append (one atomic, synced write)")
+         "records per write (an input above --atomic-limit: one atomic, synced append each)")
         ("atomic-limit", po::value(&atomic_limit)->default_value(atomic_limit)->value_name("BYTES"),
          "inputs up to this size are validated whole before anything is appended")
         ("max-value-bytes", po::value(&max_value)->default_value(max_value)->value_name("BYTES"),
