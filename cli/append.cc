@@ -241,6 +241,7 @@ int run_append(const append_options& o) {
     std::optional<stage_writer> writer;
     if (!streaming && (*log)->can_stage()) writer.emplace(**log);
     std::uint64_t staged_uncommitted = 0;  // Staged by a finished writer, made visible by the next append.
+    std::uint64_t handed = 0;              // Records handed to the writer (for the progress bar).
     // Stops the writer; unless `keep`, forgets what it staged (it never becomes visible).
     std::function<status(bool)> stop_staging = [&](bool keep) -> status {
         status s;
@@ -248,6 +249,7 @@ int run_append(const append_options& o) {
             s = writer->finish();
             staged_uncommitted = writer->staged();
             writer.reset();
+            handed = 0;
         }
         if ((!keep || !s.ok()) && staged_uncommitted > 0) {
             staged_uncommitted = 0;
@@ -291,7 +293,7 @@ int run_append(const append_options& o) {
     };
     auto show = [&](bool final = false) {
         if (!bar->active()) return;
-        const std::uint64_t read = used + done.count + skipped;
+        const std::uint64_t read = used + handed + done.count + skipped;
         if (streaming) bar->update(done.count, estimated_total(read), {}, final);
         else bar->update(read, estimated_total(read), "checking", final);
     };
@@ -373,6 +375,7 @@ int run_append(const append_options& o) {
         if ((used & 1023) == 0) show();
         if (writer && (used >= o.batch_size || pending_bytes >= max_batch_bytes)) {
             pending = writer->submit(std::move(pending), used);
+            handed += used;
             used = 0;
             pending_bytes = 0;
             if (writer->failed()) break;  // Reported below.
