@@ -407,10 +407,7 @@ int run_append(const append_options& o) {
             }
             done = {staged_uncommitted, range->first, range->last};
             staged_uncommitted = 0;
-            if (bar->active()) {  // Checked and written: the append bar, complete.
-                bar.emplace("append");
-                bar->update(done.count, done.count, {}, true);
-            }
+            if (bar->active()) bar->update(done.count, done.count, {}, true);  // Checked and written: complete.
         }
     }
     if (used > 0) {
