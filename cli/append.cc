@@ -396,26 +396,20 @@ int run_append(const append_options& o) {
         return fail(msg);
     }
     if (status s = stop_staging(true); !s.ok()) return append_failed(s);
-    {
-        if (staged_uncommitted > 0 && used == 0) {
-            // Everything is staged: one synced append with no records of its own makes it visible.
-            auto range = (*log)->append(std::span<record>());
-            if (!range.ok()) {
-                (void)(*log)->discard_staged();
-                staged_uncommitted = 0;
-                return append_failed(range.get_status());
-            }
-            done = {staged_uncommitted, range->first, range->last};
-            staged_uncommitted = 0;
-            if (bar->active()) bar->update(done.count, done.count, {}, true);  // Checked and written: complete.
+    if (staged_uncommitted > 0 && used == 0) {
+        // Everything is staged: one synced append with no records of its own makes it visible.
+        auto range = (*log)->append(std::span<record>());
+        if (!range.ok()) {
+            (void)stop_staging(false);
+            return append_failed(range.get_status());
         }
+        done = {staged_uncommitted, range->first, range->last};
+        staged_uncommitted = 0;
+        if (bar->active()) bar->update(done.count, done.count, {}, true);  // Checked and written: complete.
     }
     if (used > 0) {
         if (!streaming && bar->active()) bar.emplace("append");  // Checked: now the appends, from 0.
-        if (status s = append_range(0, used); !s.ok()) {
-            if (staged_uncommitted > 0) (void)(*log)->discard_staged();
-            return append_failed(s);
-        }
+        if (status s = append_range(0, used); !s.ok()) return append_failed(s);  // The guard discards what is staged.
     }
     if (streaming) show(true);
     bar.reset();  // Ends the bar's line before the summary.
