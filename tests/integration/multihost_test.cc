@@ -131,7 +131,10 @@ protected:
         for (int i = 1; i <= worker_count; ++i)
             children.push_back(hosts.start_in(
                 hosts.workers, "syncline-worker",
+                // One batch per transaction: joined into 100,000-record transactions (the default for a
+                // SQLite writer) the whole log can commit before the test cuts the link mid-run.
                 {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks, "--id", "w" + std::to_string(i),
+                 "--coalesce-records", "1000",
                  "--curve-secret", keys + "/worker.key", "--curve-server-key", keys + "/server.pub"},
                 dir / ("worker-" + std::to_string(i) + ".log")));
     }
