@@ -125,8 +125,9 @@ owner=$(stat -c %U /var/lib/syncline/state/pkgtest.run/sink.log)
   >"$dir/verify.log" 2>&1 || fail "verify: $(tail -n 3 "$dir/verify.log")"
 
 # 5. Purge: the operator's data goes first (the package never deletes a change log), then nothing
-#    of the package may remain.
-rm -rf /var/lib/syncline/log /var/lib/syncline/state /var/lib/syncline/example.db /etc/syncline/pipelines/pkgtest.ini
+#    of the package may remain. The database's files include SQLite's -wal/-shm and the pipeline's
+#    writer slot (example.db.syncline-PIPELINE.writer, docs/targets/sqlite.md).
+rm -rf /var/lib/syncline/log /var/lib/syncline/state /var/lib/syncline/example.db* /etc/syncline/pipelines/pkgtest.ini
 dpkg --purge syncline >"$dir/purge.log" 2>&1 || fail "dpkg --purge failed: $(cat "$dir/purge.log")"
 installed=0
 dpkg-query -W -f='${Status}' syncline 2>/dev/null | grep -q installed && fail "still installed after purge"
