@@ -143,14 +143,9 @@ result<authority> parse_authority(std::string_view text, int default_port, const
     if (const auto at = text.rfind('@'); at != std::string_view::npos) {
         std::string_view userinfo = text.substr(0, at);
         text.remove_prefix(at + 1);
-        if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
-            if (!rules.password_allowed)
-                return options.error("no password in the URI (it would be logged): use password_env or password_file");
-            auto password = percent_decode(userinfo.substr(colon + 1));
-            if (!password) return options.error("bad %-escape in the password");
-            out.password = std::move(*password);
-            userinfo = userinfo.substr(0, colon);
-        }
+        if (userinfo.find(':') != std::string_view::npos)
+            return options.error(
+                "no password in the URI (it would be logged and shown by ps): use password_env=VAR or password_file=PATH");
         auto user = percent_decode(userinfo);
         if (!user || user->empty()) return options.error("bad user name '" + std::string(userinfo) + "'");
         out.user = std::move(*user);
