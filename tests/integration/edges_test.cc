@@ -25,6 +25,7 @@
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "store/change_log.h"
+#include "store/run_lock.h"
 #include "store/state_store.h"
 #include "tests/support/harness.h"
 #include "tests/support/pipeline.h"
@@ -377,6 +378,48 @@ TEST_F(sink_edges_test, a_planted_password_appears_on_no_surface) {
                                 << "\n" << (leaked.empty() ? "" : read_file(leaked[0]));
 }
 
+// A sink started by hand (or by a systemd unit) holds the pipeline's run lock, as `syncline run`
+// does: a second sink, or a runner, for the same pipeline exits 1 naming the holder's pid, and
+// `offsets set --execute` refuses. Once it stops, `syncline run` (whose own sink runs under the
+// runner's lock) works.
+TEST_F(sink_edges_test, a_hand_started_sink_holds_the_run_lock_against_a_second_sink_and_a_runner) {
+    append_sample(*writer, 20, 20, 1);
+    syncline::sink::sink_options s;
+    s.state = state;
+    s.pipeline = "p1";
+    s.acks = "tcp://127.0.0.1:*";
+    s.control = "tcp://127.0.0.1:*";
+    auto first = launch(s, dir / "sink.log");
+    ASSERT_FALSE(logged_endpoint(dir / "sink.log", "acks").empty()) << read_file(dir / "sink.log");
+    const std::string holder = "pid " + std::to_string(first.pid()) + " holds its run lock";
+    auto second = launch(s, dir / "sink2.log");
+    const auto second_code = second.wait_for(seconds(60));
+    ASSERT_TRUE(second_code.has_value());
+    EXPECT_EQ(*second_code, 1);
+    EXPECT_NE(read_file(dir / "sink2.log").find(holder), std::string::npos) << read_file(dir / "sink2.log");
+    EXPECT_EQ(run_to_exit("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1",
+                                       "--target", "jsonl:" + (dir / "out.jsonl"), "--until-caught-up"},
+                          dir / "run.log", seconds(60)),
+              1)
+        << read_file(dir / "run.log");
+    EXPECT_NE(read_file(dir / "run.log").find(holder), std::string::npos) << read_file(dir / "run.log");
+    EXPECT_EQ(run_to_exit("syncline", {"offsets", "set", "--state", state, "--pipeline", "p1", "--to-offset", "10",
+                                       "--execute"},
+                          dir / "offsets.out", seconds(60)),
+              1)
+        << read_file(dir / "offsets.out");
+    EXPECT_NE(read_file(dir / "offsets.out").find("(pid " + std::to_string(first.pid()) + ")"), std::string::npos)
+        << read_file(dir / "offsets.out");
+    first.signal(SIGTERM);
+    ASSERT_EQ(first.wait_for(seconds(60)), std::optional<int>(0));
+    ASSERT_EQ(run_to_exit("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1",
+                                       "--target", "jsonl:" + (dir / "out.jsonl"), "--until-caught-up"},
+                          dir / "run2.log", seconds(120)),
+              0)
+        << read_file(dir / "run2.log");
+    EXPECT_EQ(store::run_lock::holder(state, "p1"), std::nullopt);
+}
+
 // Issue 13 item 6: a replay runs as the temporary pipeline p1.replay, and every channel id derived
 // from the pipeline name changed with it, so receivers' dedupe missed the replayed records.
 TEST_F(sink_edges_test, a_replay_sends_the_channel_ids_of_the_pipeline_the_records_belong_to) {
@@ -438,7 +481,7 @@ TEST_F(sink_edges_test, offsets_set_is_refused_while_the_runner_restarts_its_sin
                                               "1000", "--execute"},
                                  dir / "offsets.out", seconds(30));
     EXPECT_EQ(code, 1) << read_file(dir / "offsets.out");
-    EXPECT_NE(read_file(dir / "offsets.out").find("is running under syncline run"), std::string::npos)
+    EXPECT_NE(read_file(dir / "offsets.out").find("is running under syncline run or its sink"), std::string::npos)
         << read_file(dir / "offsets.out");
     EXPECT_EQ(committed(state, "p1"), 2'000u);
     run.signal(SIGTERM);
