@@ -5,17 +5,22 @@
 # sqlite_baseline, then the real targets (issue 5): redis:// against a throwaway redis-server
 # next to redis_baseline, the rocksdb: mirror, and postgresql:// against a throwaway PostgreSQL
 # next to postgres_baseline, and the http target (webhooks) against http_receiver_bench next to
-# http_baseline (the receiver's own limit). Prints markdown tables. Run by hand, never by ctest.
+# http_baseline (the receiver's own limit). Issue 16 added: redis-benchmark's pipelined HSET
+# as Redis's limit; mysql:// against a throwaway MariaDB next to mariadb_baseline; the SMTP and
+# push (FCM) targets against the tests' local receivers (tests/support/*.py), with 4 workers
+# (no peer: the receivers are Python, so their own rate is the figure's ceiling). Prints markdown
+# tables. Run by hand, never by ctest.
 #
 #   bench/run_benchmarks.sh [--records N] [--sqlite-records N] [--target-records N] [--workers "1 2 4"]
-#                           [--only "null sqlite latency redis rocksdb postgres http"] [--quick]
-#                           [--http-records N] [--results FILE]
-#                           [--postgres-records N] [--postgres-value jsonb|text|bytea]
+#                           [--only "null sqlite latency redis rocksdb postgres mariadb http smtp push"]
+#                           [--quick] [--http-records N] [--results FILE] [--channel-records N]
+#                           [--postgres-records N] [--postgres-value jsonb|text|bytea] [--mariadb-records N]
 #
 # --quick: 100,000 records everywhere and 3 s latency runs (a smoke test, not numbers to record).
 # --only: the sections to run (default: all).
 # --results FILE: also save the tables to FILE (bench/results/DATE-NAME.md to keep them), then
-#   redraw docs/img/throughput.png and latency.png from bench/results/*.md (bench/plot_benchmarks.sh).
+#   redraw docs/img/throughput.png and latency.png from bench/results/*.md (bench/plot_benchmarks.sh)
+#   and docs/img/targets.png from FILE (bench/plot_targets.sh; bench/results/targets/ keeps those).
 # postgres: a throwaway server from /usr/lib/postgresql/15/bin on a free port, run as the postgres
 # user when root; --postgres-value: the target's value column type for the pipeline runs.
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (scratch dir, default $TMPDIR), JOBS.
@@ -32,8 +37,10 @@ latency_seconds=10
 null_rate=100000
 sqlite_rate=5000
 target_records=1000000
-sections="null sqlite latency redis rocksdb postgres http"
+sections="null sqlite latency redis rocksdb postgres mariadb http smtp push"
 http_records=500000
+channel_records=20000
+mariadb_records=200000
 results=""
 postgres_records=200000
 postgres_value=jsonb
@@ -48,9 +55,11 @@ while [[ $# -gt 0 ]]; do
         --http-records) http_records=$2; shift 2 ;;
         --results) results=$2; shift 2 ;;
         --postgres-value) postgres_value=$2; shift 2 ;;
+        --mariadb-records) mariadb_records=$2; shift 2 ;;
+        --channel-records) channel_records=$2; shift 2 ;;
         --quick) records=100000; sqlite_records=100000; target_records=100000; postgres_records=50000
-                 http_records=100000; latency_seconds=3; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+                 http_records=100000; mariadb_records=50000; channel_records=5000; latency_seconds=3; shift ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -65,7 +74,7 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TEST
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=ON >"$BUILD_DIR/configure.log" 2>&1
 fi
 cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline \
-    redis_baseline postgres_baseline http_receiver_bench http_baseline >&2
+    redis_baseline postgres_baseline mariadb_baseline http_receiver_bench http_baseline >&2
 BIN=$BUILD_DIR/bin
 if [[ -n "$results" ]]; then
     mkdir -p "$(dirname "$results")"
@@ -181,6 +190,18 @@ if want redis; then
     echo
     "$BIN/redis_baseline" --uri "redis://127.0.0.1:$redis_port/0" --records "$target_records"
     echo
+    # Redis's own limit for these writes: redis-benchmark's C client, 2 connections pipelining
+    # HSETs of the same shape (100,000 random keys, a ~100-byte value, offset and flag fields).
+    redis-cli -p "$redis_port" flushall >/dev/null
+    value='{"seq":123456,"amount":12345,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
+    echo "| redis-benchmark (load avg before: $(load)) | requests/s |"
+    echo "|---|---:|"
+    for depth in 100 1000; do
+        rps=$(redis-benchmark -p "$redis_port" -c 2 -P "$depth" -n "$target_records" -r 100000 -q \
+            HSET 'key:__rand_int__' v "$value" o 123456 d 0 | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1)
+        echo "| \`redis-benchmark -c 2 -P $depth -r 100000 HSET key:__rand_int__ v VALUE o N d 0\` | $rps |"
+    done
+    echo
 fi
 
 # --- RocksDB mirror ---------------------------------------------------------------------------
@@ -224,6 +245,42 @@ if want postgres; then
     "$BIN/postgres_baseline" --uri "$server" --records "$postgres_records"
     echo
 fi
+# --- MariaDB ----------------------------------------------------------------------------------
+# A throwaway mariadbd on a free port with the tests' settings (tests/support/mysql_server.cc:
+# 64 MB buffer pool, innodb_flush_log_at_trx_commit=2, no binlog), a user with a password file.
+if want mariadb; then
+    mdir=$(mktemp -d "$BENCH_DIR/syncline-mariadb-bench-XXXXXX")
+    mport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    as_root=(); [[ $(id -u) == 0 ]] && as_root=(--user=root)
+    echo bench-pw >"$mdir/password"
+    printf "CREATE USER IF NOT EXISTS 'bench'@'127.0.0.1' IDENTIFIED BY 'bench-pw';\nGRANT ALL ON *.* TO 'bench'@'127.0.0.1';\n" >"$mdir/init.sql"
+    mariadb-install-db --no-defaults --datadir="$mdir/data" --auth-root-authentication-method=normal --skip-test-db \
+        --tmpdir="$mdir" --skip-name-resolve "${as_root[@]}" >"$mdir/install.log" 2>&1
+    mariadbd --no-defaults --datadir="$mdir/data" --bind-address=127.0.0.1 --port="$mport" --socket="$mdir/sock" \
+        --pid-file="$mdir/pid" --init-file="$mdir/init.sql" --tmpdir="$mdir" --skip-name-resolve --skip-log-bin \
+        --innodb-buffer-pool-size=256M --innodb-log-file-size=256M --innodb-flush-log-at-trx-commit=2 \
+        --max-connections=60 --local-infile=1 "${as_root[@]}" >"$mdir/server.log" 2>&1 &
+    mariadb_pid=$!
+    cleanups+=('kill $mariadb_pid 2>/dev/null; wait $mariadb_pid 2>/dev/null; rm -rf "$mdir"')
+    for _ in $(seq 300); do
+        mariadb -h 127.0.0.1 -P "$mport" -u bench -pbench-pw -e 'select 1' >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    mserver="mysql://bench@127.0.0.1:$mport"
+    echo "## MariaDB ($(mariadbd --version | awk '{print $3}'), innodb_flush_log_at_trx_commit=2, 256 MB buffer pool): pipeline, $mariadb_records records"
+    echo
+    throughput_header
+    for w in $workers_list; do
+        db="bench_w${w}_$$"
+        mariadb -h 127.0.0.1 -P "$mport" -u bench -pbench-pw -e "CREATE DATABASE $db"
+        run_throughput "$mserver/$db?password_file=$mdir/password" "$mariadb_records" "$w"
+    done
+    echo
+    echo "## MariaDB alone: mariadb_baseline, $mariadb_records rows, same schema and fence (load avg before: $(load))"
+    echo
+    "$BIN/mariadb_baseline" --uri "$mserver/mysql?password_file=$mdir/password" --records "$mariadb_records"
+    echo
+fi
 # --- http (webhooks) --------------------------------------------------------------------------
 # One receiver process (checks every signature, answers 200) on a free port for all runs.
 if want http; then
@@ -252,6 +309,50 @@ if want http; then
     rm -rf "$http_dir"
     echo
 fi
+# --- SMTP and push -----------------------------------------------------------------------------
+# The tests' receivers (Python: aiosmtpd, and h2 over TLS for FCM), one per section; every message
+# is a request to them, so they are the ceiling here. 4 workers, $channel_records records.
+if want smtp; then
+    sdir=$(mktemp -d "$BENCH_DIR/syncline-smtp-bench-XXXXXX")
+    sport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    /usr/bin/python3 tests/support/smtp_receiver.py "$sdir" "$sport" >"$sdir/server.log" 2>&1 &
+    smtp_pid=$!
+    cleanups+=('kill $smtp_pid 2>/dev/null; wait $smtp_pid 2>/dev/null; rm -rf "$sdir"')
+    for _ in $(seq 100); do [[ -e "$sdir/ready" ]] && break; sleep 0.1; done
+    echo "## SMTP: $channel_records records, tests/support/smtp_receiver.py (aiosmtpd) on 127.0.0.1:$sport"
+    echo
+    throughput_header
+    for mode in record digest; do
+        run_throughput "smtp://127.0.0.1:$sport?from=bench@example.com&to={collection}@example.com&subject={op}%20{key}&mode=$mode&starttls=never" \
+            "$channel_records" 4 | sed "s/^| smtp:[^|]*|/| smtp: mode=$mode |/"
+    done
+    echo
+    echo "receiver stored $(ls "$sdir/mail" | grep -c '\.eml$') messages"
+    echo
+fi
+if want push; then
+    pdir=$(mktemp -d "$BENCH_DIR/syncline-push-bench-XXXXXX")
+    pport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$pdir/key.pem" \
+        -out "$pdir/cert.pem" -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pdir/apns.p8" 2>/dev/null
+    openssl pkey -in "$pdir/apns.p8" -pubout -out "$pdir/apns.pub" 2>/dev/null
+    echo bench-token >"$pdir/fcm.token"
+    /usr/bin/python3 tests/support/push_receiver.py --port "$pport" --cert "$pdir/cert.pem" --key "$pdir/key.pem" \
+        --log "$pdir/requests.log" --fcm-token bench-token --apns-public-key "$pdir/apns.pub" \
+        --apns-key-id KEYID12345 --apns-team-id TEAMID6789 >"$pdir/server.log" 2>&1 &
+    push_pid=$!
+    cleanups+=('kill $push_pid 2>/dev/null; wait $push_pid 2>/dev/null; rm -rf "$pdir"')
+    for _ in $(seq 100); do grep -q "listening on" "$pdir/server.log" 2>/dev/null && break; sleep 0.1; done
+    echo "## Push (FCM HTTP v1): $channel_records records, tests/support/push_receiver.py (h2 over TLS) on 127.0.0.1:$pport"
+    echo
+    throughput_header
+    run_throughput "fcm://bench?token_file=$pdir/fcm.token&device_token={key}&title={collection}&body={op}&endpoint=https://127.0.0.1:$pport&ca_file=$pdir/cert.pem&timeout_ms=30000" \
+        "$channel_records" 4 | sed "s/^| fcm:[^|]*|/| fcm: |/"
+    echo
+    echo "receiver logged $(wc -l <"$pdir/requests.log") requests"
+    echo
+fi
 echo "load average after: $(load)"
 
 if [[ -n "$results" ]]; then
@@ -260,4 +361,8 @@ if [[ -n "$results" ]]; then
     plots=(bench/results/*.md)
     [[ " ${plots[*]} " == *" $results "* ]] || plots+=("$results")
     bench/plot_benchmarks.sh --out docs/img "${plots[@]}"
+    # The real targets of this run next to their own limits (docs/img/targets.png), if it has any.
+    if grep -qE '^\| (sqlite|redis|postgresql|mysql|http|smtp[^|]*|fcm): \|' "$results"; then
+        bench/plot_targets.sh --out docs/img/targets.png "$results"
+    fi
 fi

@@ -4,6 +4,7 @@
 // targets/sqlite_target.cc, in transactions of a given size, and reports rows/s.
 //
 //   sqlite_baseline [--records N] [--keys K] [--tx SIZE[,SIZE...]] [--sync full|normal|off]
+//                   [--wal-autocheckpoint PAGES]   (default 100000, the target's default)
 //                   [--dir DIR]
 //
 // Default cases: 1000-row transactions with synchronous=FULL (what each pipeline worker does
@@ -59,7 +60,8 @@ struct result_row {
 
 // The DDL, pragmas and statement of sqlite_target itself (targets::sqlite_schema); collection
 // names here need no quoting beyond the double quotes.
-result_row run_case(const std::vector<record>& rows, std::size_t tx, const std::string& sync, const std::string& path) {
+result_row run_case(const std::vector<record>& rows, std::size_t tx, const std::string& sync, unsigned long checkpoint,
+                    const std::string& path) {
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path + suffix);
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
@@ -67,7 +69,7 @@ result_row run_case(const std::vector<record>& rows, std::size_t tx, const std::
         die("open " + path);
     exec(db, "PRAGMA journal_mode=WAL");
     exec(db, ("PRAGMA synchronous=" + sync).c_str());
-    exec(db, targets::sqlite_schema::tuning_pragmas);
+    exec(db, targets::sqlite_schema::tuning_pragmas(static_cast<unsigned>(checkpoint)).c_str());
 
     std::map<std::string, sqlite3_stmt*, std::less<>> stmts;
     auto statement = [&](const std::string& collection) {
@@ -130,6 +132,7 @@ int main(int argc, char** argv) {
     std::size_t records = 1'000'000, keys = 100'000;
     std::vector<std::size_t> sizes;  // Empty: the default cases.
     std::string sync = "full", dir;
+    unsigned long checkpoint = 100'000;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--records") records = std::strtoull(argv[i + 1], nullptr, 10);
@@ -137,6 +140,7 @@ int main(int argc, char** argv) {
         else if (a == "--tx") sizes = parse_sizes(argv[i + 1]);
         else if (a == "--sync") sync = argv[i + 1];
         else if (a == "--dir") dir = argv[i + 1];
+        else if (a == "--wal-autocheckpoint") checkpoint = std::strtoul(argv[i + 1], nullptr, 10);
         else die("unknown option " + a + " (see the usage at the top of bench/sqlite_baseline.cc)");
     }
     if (argc % 2 == 0) die("every option takes a value");
@@ -164,13 +168,13 @@ int main(int argc, char** argv) {
             rows[i].ts_ms = now_ms;
         }
     }
-    std::fprintf(stderr, "sqlite_baseline: %zu rows, %zu keys, synchronous=%s, SQLite %s, dir %s\n", records, keys,
-                 sync.c_str(), sqlite3_libversion(), dir.c_str());
+    std::fprintf(stderr, "sqlite_baseline: %zu rows, %zu keys, synchronous=%s, wal_autocheckpoint=%lu, SQLite %s, dir %s\n",
+                 records, keys, sync.c_str(), checkpoint, sqlite3_libversion(), dir.c_str());
 
     std::printf("| rows per transaction | synchronous | transactions | seconds | rows/s | CPU µs/row |\n"
                 "|---:|---|---:|---:|---:|---:|\n");
     for (std::size_t tx : sizes) {
-        const auto r = run_case(rows, std::min(tx, records), sync, dir + "/baseline.db");
+        const auto r = run_case(rows, std::min(tx, records), sync, checkpoint, dir + "/baseline.db");
         std::printf("| %zu%s | %s | %zu | %.2f | %.0f | %.2f |\n", r.tx, r.tx >= records ? " (one transaction)" : "",
                     r.sync.c_str(), r.transactions, r.seconds, static_cast<double>(records) / r.seconds,
                     r.cpu * 1e6 / static_cast<double>(records));

@@ -19,6 +19,7 @@ echo "== 1. a change log with $records sample records (3 collections, upserts an
 
 echo
 echo "== 2. the pipeline: sink + ventilator + 4 workers -> sqlite:$dir/demo.db"
+echo "   (one worker writes the SQLite file, the other three stand by to take over: docs/targets/sqlite.md)"
 "$bin/syncline" run --log "$dir/log" --state "$dir/state" --pipeline demo --target "sqlite:$dir/demo.db" \
   --workers 4 --until-caught-up --progress
 

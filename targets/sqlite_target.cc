@@ -1,10 +1,15 @@
 #include "targets/sqlite_target.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <strings.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -24,6 +29,11 @@ std::string sqlite_schema::create_table(std::string_view table) {
 
 // The WHERE clause is the fence: an older or equal offset (redelivery, a slower worker, a replay)
 // leaves the row alone, for deletes (tombstones) exactly as for upserts.
+std::string sqlite_schema::tuning_pragmas(unsigned wal_autocheckpoint) {
+    return "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456; PRAGMA wal_autocheckpoint=" +
+           std::to_string(wal_autocheckpoint);
+}
+
 std::string sqlite_schema::fenced_upsert(std::string_view table) {
     return "INSERT INTO " + std::string(table) +
            " (\"key\", \"value\", \"offset\", \"deleted\", \"updated_at\") VALUES (?1, ?2, ?3, ?4, ?5)"
@@ -107,6 +117,7 @@ struct sqlite_target::impl {
     };
 
     sqlite3* db = nullptr;
+    int writer_lock = -1;  // The writer slot's flock'ed descriptor; -1 without a writer_group.
     busy_wait busy;
     std::string path;
     std::map<std::string, table, std::less<>> tables;
@@ -123,6 +134,7 @@ struct sqlite_target::impl {
     ~impl() {
         for (auto& [name, t] : tables) sqlite3_finalize(t.upsert);
         sqlite3_close_v2(db);
+        if (writer_lock >= 0) ::close(writer_lock);  // Releases the slot to a standby.
     }
 
     std::string errmsg() const { return sqlite3_errmsg(db); }
@@ -266,6 +278,21 @@ result<std::unique_ptr<sqlite_target>> sqlite_target::open(const sqlite_target_o
 
     auto m = std::make_unique<impl>();
     m->path = path;
+    if (!opts.writer_group.empty() && path != ":memory:") {
+        // The slot is taken before the database is opened: a standby touches nothing.
+        const std::string lock_path = path + ".syncline-" + opts.writer_group + ".writer";
+        m->writer_lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (m->writer_lock < 0)
+            return status{errc::unavailable, m->context("cannot open writer lock " + lock_path + ": " + std::strerror(errno))};
+        if (::flock(m->writer_lock, LOCK_EX | LOCK_NB) != 0) {
+            const int e = errno;
+            return status{errc::unavailable,
+                          m->context(e == EWOULDBLOCK ? "another worker of pipeline '" + opts.writer_group +
+                                                            "' is the writer (SQLite: one writing worker per "
+                                                            "pipeline): standing by until it stops"
+                                                      : "cannot lock " + lock_path + ": " + std::strerror(e))};
+        }
+    }
     // NOMUTEX: an instance belongs to one thread (target.h), so SQLite's per-call mutex is waste.
     int rc = sqlite3_open_v2(path.c_str(), &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              nullptr);
@@ -289,7 +316,7 @@ result<std::unique_ptr<sqlite_target>> sqlite_target::open(const sqlite_target_o
     if (rc == SQLITE_OK) {
         // Batches touch keys all over the table: a large page cache and memory-mapped reads keep
         // each upsert from paying a pread, and rarer checkpoints batch the copy back to the file.
-        rc = m->exec(sqlite_schema::tuning_pragmas);
+        rc = m->exec(sqlite_schema::tuning_pragmas(opts.wal_autocheckpoint).c_str());
     }
     if (rc != SQLITE_OK) {
         errc code = (rc & 0xff) == SQLITE_NOTADB ? errc::invalid_argument : errc::unavailable;

@@ -8,11 +8,12 @@
 //   offset), "deleted" INTEGER 0/1, "updated_at" INTEGER (the record's ts, ms since epoch).
 // Fencing: every change is `INSERT ... ON CONFLICT("key") DO UPDATE ... WHERE excluded."offset" >
 // "<table>"."offset"`, deletes included (a delete writes a tombstone row with deleted = 1).
-// One deliver() = one BEGIN IMMEDIATE ... COMMIT transaction. WAL mode, so several worker
-// processes can share the file (writers serialize on the write lock, waiting up to
-// busy_timeout); synchronous=FULL by default so a returned deliver() survives power loss.
+// One deliver() = one BEGIN IMMEDIATE ... COMMIT transaction. WAL mode, so other processes can
+// share the file (writers serialize on the write lock, waiting up to busy_timeout; readers never
+// wait); synchronous=FULL by default so a returned deliver() survives power loss. Of a pipeline's
+// workers one writes and the others stand by (writer_group below).
 // Errors: open -> invalid_argument (parent directory missing, not a database), unavailable
-// (locked, cannot open now). deliver -> transient errc::unavailable (whole batch rolled back) when
+// (locked, cannot open now, the writer slot is held by another process). deliver -> transient errc::unavailable (whole batch rolled back) when
 // the database is busy/locked/read-only/failing; per-record failures for records the database
 // refuses (a constraint or trigger the user added, a table of another shape under that name).
 // Not thread-safe: one instance per thread (instances on the same file are fine).
@@ -33,15 +34,29 @@ enum class sqlite_sync { full, normal };
 namespace sqlite_schema {
 std::string create_table(std::string_view table);  // CREATE TABLE IF NOT EXISTS ... WITHOUT ROWID
 std::string fenced_upsert(std::string_view table);  // INSERT ... ON CONFLICT ... WHERE offset >; ?1..?5
-// Page cache, memory-mapped reads and checkpoint size, set on every connection after the journal mode.
-inline constexpr const char* tuning_pragmas =
-    "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456; PRAGMA wal_autocheckpoint=10000";
+// Page cache, memory-mapped reads and checkpoint size (WAL pages), set on every connection after
+// the journal mode. Checkpoints: each copies every page the WAL holds back into the database file
+// and syncs it. A batch of random keys dirties a large part of the table, so checkpointing every
+// 10,000 pages wrote the table back once per commit or two; every 100,000 pages (400 MiB of WAL)
+// writes each page back once per many commits (docs/targets/sqlite.md "Checkpoints").
+inline constexpr unsigned default_wal_autocheckpoint = 100'000;
+std::string tuning_pragmas(unsigned wal_autocheckpoint = default_wal_autocheckpoint);
 }  // namespace sqlite_schema
 
 struct sqlite_target_options {
     std::string path;                                 // Database file; created if missing, its directory must exist.
     sqlite_sync synchronous = sqlite_sync::full;      // URI ?synchronous=normal trades power-loss durability for speed. Default: full.
     std::chrono::milliseconds busy_timeout{5000};     // URI ?busy_timeout_ms=N: wait for other writers. Default: 5 s.
+    // URI ?wal_autocheckpoint=N: WAL pages (4 KiB) after which a commit checkpoints. Bigger: fewer
+    // writes of each page, a bigger -wal file (it is reused, not shrunk). Default: 100,000 (400 MiB).
+    unsigned wal_autocheckpoint = sqlite_schema::default_wal_autocheckpoint;
+    // target_options::writer_group. Non-empty: open() takes the group's writer slot, an exclusive
+    // flock(2) on PATH.syncline-GROUP.writer (created next to the database, left in place), held
+    // until the target is destroyed or its process ends; if another process holds it, open()
+    // fails with errc::unavailable and the worker stands by. One writer per file keeps SQLite
+    // at its single-connection rate: several connections writing in turn each re-read the pages
+    // the others' commits invalidated (docs/benchmarks.md, "SQLite: one writer").
+    std::string writer_group;
 };
 
 class sqlite_target final : public target {

@@ -54,10 +54,11 @@ result<std::unique_ptr<target>> upcast(result<std::unique_ptr<T>> r) {
 
 // Unknown names and bad values are errors so that a typo never silently yields weaker durability.
 result<opener> parse_sqlite(const std::string&, const internal::parsed_uri& p, internal::uri_options& options,
-                            const target_options&) {
+                            const target_options& opts) {
     if (p.path.empty()) return options.error("empty path");
     sqlite_target_options o;
     o.path = std::string(p.path);
+    o.writer_group = opts.writer_group;
     if (auto sync = options.take("synchronous")) {
         if (*sync == "full" || *sync == "FULL") o.synchronous = sqlite_sync::full;
         else if (*sync == "normal" || *sync == "NORMAL") o.synchronous = sqlite_sync::normal;
@@ -66,6 +67,9 @@ result<opener> parse_sqlite(const std::string&, const internal::parsed_uri& p, i
     auto ms = options.take_uint("busy_timeout_ms", static_cast<std::uint64_t>(o.busy_timeout.count()), 0, 3'600'000);
     if (!ms.ok()) return ms.get_status();
     o.busy_timeout = std::chrono::milliseconds(ms.value());
+    auto pages = options.take_uint("wal_autocheckpoint", o.wal_autocheckpoint, 100, 10'000'000);
+    if (!pages.ok()) return pages.get_status();
+    o.wal_autocheckpoint = static_cast<unsigned>(pages.value());
     return opener([o] { return upcast(sqlite_target::open(o)); });
 }
 
@@ -246,8 +250,9 @@ constexpr target_capabilities channel{};
 constexpr target_capabilities channel_batch_ids{.joins_batches = false};
 
 const kind_row kinds[] = {
-    {{"sqlite", sqlite_schemes, "sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N]",
-      "fenced state, one table per collection", state}, parse_sqlite},
+    {{"sqlite", sqlite_schemes, "sqlite:PATH[?synchronous=full|normal&busy_timeout_ms=N&wal_autocheckpoint=PAGES]",
+      "fenced state, one table per collection, one writing worker per pipeline (docs/targets/sqlite.md)",
+      {.fenced_state = true, .verifiable = true, .max_writers = 1}}, parse_sqlite},
 #if SYNCLINE_WITH_POSTGRES
     {{"postgresql", postgres_schemes,
       "postgresql://USER@HOST[:PORT]/DB[?password_env=VAR|password_file=PATH&schema=S&value=jsonb|text|bytea&sslmode=M"

@@ -56,6 +56,12 @@ public:
 
 struct target_options {
     std::string pipeline;  // Used in idempotency keys and to name per-pipeline tables where needed.
+    // Set by a worker to its --pipeline: the group of worker processes delivering one pipeline.
+    // A kind with capabilities.max_writers = 1 gives writing to one instance per group and fails
+    // open_target with `unavailable` for the others, which wait (the worker retries with backoff)
+    // and take over when the writer's process ends. Empty (verify, dlq retry, benches): no slot is
+    // taken; the instance writes alongside the others as any connection would.
+    std::string writer_group = {};
 };
 
 // sqlite:PATH, jsonl:PATH, null: ... invalid_argument naming the URI for unknown schemes or bad
@@ -71,7 +77,7 @@ struct target_capabilities {
     bool fenced_state = false;  // Applies a change only above the offset stored for its key.
     bool verifiable = false;    // read_state() returns what it holds (`syncline verify`).
     bool joins_batches = true;  // A worker may join queued batches into one deliver() call.
-    unsigned max_writers = 0;   // Processes that can write at once; 0 = any number.
+    unsigned max_writers = 0;   // Processes of one writer_group that write at once; 0 = any number.
 };
 struct target_kind {
     std::string_view name;                       // The kind, as docs and metrics call it ("sqlite").

@@ -76,11 +76,13 @@ public:
 
     status run(const stop_flag& stop) {
         // Few batches wait in this worker's queue: what waits here is lost if it dies, and is
-        // held up if it is slow. Acks queue deeply and survive a sink restart (no IMMEDIATE).
+        // held up if it is slow while another worker idles. A target's only writer has no one to
+        // share with, so more may queue, and they join into bigger transactions (coalesce_records).
+        // Acks queue deeply and survive a sink restart (no IMMEDIATE).
         // Both sockets drop a peer announcing a message over zmqx::max_message_bytes (the default).
         auto channels = runtime::open_channels(
             _context, _options.curve, log_worker, {},
-            {{&_work, "work", _options.work, {.send_hwm = 2, .recv_hwm = 2, .immediate = true}},
+            {{&_work, "work", _options.work, {.send_hwm = 2, .recv_hwm = _one_writer ? 32 : 2, .immediate = true}},
              {&_acks, "acks", _options.acks,
               {.send_hwm = 10'000, .recv_hwm = 2, .immediate = false, .linger = milliseconds(2000)}}},
             /*watch_refusals=*/true);
@@ -102,7 +104,7 @@ public:
             // transaction, one multi-row statement) for all of them, each still acked alone.
             std::vector<accepted> group;
             std::size_t records = accept(std::move(**got), group);
-            while (_joins_batches && records < _options.coalesce_records) {
+            while (_joins_batches && records < _coalesce_records) {
                 auto more = zmqx::receive(_work, milliseconds(0));
                 if (!more.ok()) { _dropped.drop(more.get_status().message()); continue; }
                 if (!more->has_value()) break;
@@ -407,6 +409,9 @@ private:
     std::unique_ptr<lua_transform> _transform;  // --transform; null without one.
     // The registry's answer for this target's kind (open_target accepted the URI, so it has one).
     const bool _joins_batches = targets::find_target_kind(_options.target)->capabilities.joins_batches;
+    const bool _one_writer = targets::find_target_kind(_options.target)->capabilities.max_writers == 1;
+    const std::size_t _coalesce_records =
+        _options.coalesce_records != 0 ? _options.coalesce_records : _one_writer ? 100'000 : 10'000;
     zmq::context_t _context;
     zmq::socket_t _work;
     zmq::socket_t _acks;
@@ -447,7 +452,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("transform-max-memory-mb", po::value(&o.transform_max_memory_mb)->default_value(o.transform_max_memory_mb),
          "memory cap of the Lua state; a record that needs more is dead-lettered")
         ("coalesce-records", po::value(&o.coalesce_records)->default_value(o.coalesce_records),
-         "deliver batches already queued here together, up to this many records (1 = one batch at a time)");
+         "deliver batches already queued here together, up to this many records (1 = one batch at a time; "
+         "0 = by target: 100000 for a target with one writer such as sqlite:, 10000 for the others)");
     metrics::add_endpoint_options(desc, o.metrics);
     curve::curve_options curve_flags;
     curve::add_cli_options(desc, curve_flags, curve::role::client);
@@ -515,7 +521,10 @@ status run(const worker_options& options, const stop_flag& stop) {
         transform = std::move(loaded.value());
         log_worker.info("transform loaded", {{"file", options.transform}});
     }
-    const targets::target_options target_opts{options.origin_pipeline.empty() ? options.pipeline : options.origin_pipeline};
+    // This worker's --pipeline is its writer group: targets with one writer (capabilities.max_writers)
+    // let one worker of the group write; the others wait below as standbys.
+    const targets::target_options target_opts{options.origin_pipeline.empty() ? options.pipeline : options.origin_pipeline,
+                                              options.pipeline};
     auto t = open_target(options.target, target_opts);
     // A target that cannot be reached yet is waited for: workers start before their databases.
     milliseconds backoff = options.retry_backoff;

@@ -38,7 +38,10 @@ struct worker_options {
     std::uint32_t isolate_after_attempts = 5;         // From this delivery attempt on, a failing batch is
                                                       // retried record by record (see worker.cc). Default: 5.
     std::chrono::milliseconds retry_backoff{100};     // First retry delay, doubled up to 5 s. Default: 100 ms.
-    std::size_t coalesce_records = 10'000;            // Queued batches delivered together up to this many records.
+    // Queued batches delivered together up to this many records. 0 (the default): by target,
+    // 100,000 for a target with one writer (capabilities.max_writers = 1: sqlite, rocksdb), whose
+    // cost per record falls with the transaction's size, 10,000 for the others.
+    std::size_t coalesce_records = 0;
     std::string transform;                            // Lua transform file (docs/processing.md). Default: none.
     std::uint64_t transform_max_instructions = 1'000'000;  // Per call. Default: 1 M.
     std::size_t transform_max_memory_mb = 64;         // Per Lua state. Default: 64 MiB.

@@ -358,6 +358,37 @@ TEST(sqlite_target, two_processes_share_the_file) {
     EXPECT_EQ(read(*t), log_state(log));
 }
 
+// A worker opens the target with its pipeline as writer group: one instance per group holds the
+// writer slot, the others are refused with `unavailable` (workers stand by and retry) until the
+// holder is gone. Readers (verify) and other groups (a replay) take no slot of this group.
+TEST(sqlite_target, one_writer_per_group_the_others_stand_by) {
+    temp_dir dir;
+    const std::string uri = "sqlite:" + dir.file("t.db") + "?wal_autocheckpoint=1000";
+    auto writer = open_target(uri, {.pipeline = "p", .writer_group = "p"});
+    ASSERT_TRUE(writer.ok()) << writer.get_status().message();
+
+    auto standby = open_target(uri, {.pipeline = "p", .writer_group = "p"});
+    ASSERT_FALSE(standby.ok());
+    EXPECT_EQ(standby.get_status().code(), errc::unavailable);
+    EXPECT_NE(standby.get_status().message().find("standing by"), std::string::npos) << standby.get_status().message();
+
+    auto replay = open_target(uri, {.pipeline = "p", .writer_group = "p.replay"});
+    ASSERT_TRUE(replay.ok()) << replay.get_status().message();
+    auto reader = open_target(uri, {.pipeline = "p"});
+    ASSERT_TRUE(reader.ok()) << reader.get_status().message();
+
+    const std::vector<record> batch = {upsert(1, "users", "a", "{\"v\":1}"), upsert(2, "users", "b", "{\"v\":2}")};
+    ASSERT_NO_FATAL_FAILURE(deliver_ok(**writer, batch));
+    EXPECT_EQ(read(**reader), log_state(batch));
+
+    writer->reset();  // The writer's process ends: a standby takes over.
+    auto next = open_target(uri, {.pipeline = "p", .writer_group = "p"});
+    ASSERT_TRUE(next.ok()) << next.get_status().message();
+    const std::vector<record> more = {del(3, "users", "a")};
+    ASSERT_NO_FATAL_FAILURE(deliver_ok(**next, more));
+    EXPECT_EQ(read(**reader), log_state({batch[0], batch[1], more[0]}));
+}
+
 TEST(sqlite_target, big_batch_in_one_transaction) {
     temp_dir dir;
     auto t = open_sqlite(dir.file("t.db"));

@@ -33,6 +33,7 @@ TEST(open_target, rejects_unknown_and_malformed_uris) {
     expect_invalid("null:something");
     expect_invalid("sqlite:/tmp/x.db?synchronous=sometimes");
     expect_invalid("sqlite:/tmp/x.db?busy_timeout_ms=abc");
+    expect_invalid("sqlite:/tmp/x.db?wal_autocheckpoint=5");
     expect_invalid("sqlite:/tmp/x.db?journal=delete");
     expect_invalid("sqlite:/tmp/x.db?synchronous");
     expect_invalid("jsonl:/tmp/x.jsonl?fsync=0");
@@ -119,6 +120,7 @@ TEST(target_registry, every_scheme_dispatches_and_every_kind_is_in_the_help) {
     }
     EXPECT_TRUE(find_target_kind("sqlite:/tmp/x.db")->capabilities.joins_batches);
     EXPECT_EQ(find_target_kind("rocksdb:/tmp/m")->capabilities.max_writers, 1u);
+    EXPECT_EQ(find_target_kind("sqlite:/tmp/x.db")->capabilities.max_writers, 1u);
     const auto unknown = check_target_uri("mongodb://h/db");
     for (const target_kind& kind : target_kinds())
         EXPECT_NE(unknown.message().find(kind.synopsis), std::string::npos) << kind.name;

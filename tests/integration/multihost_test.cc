@@ -115,6 +115,11 @@ protected:
         }
     }
 
+    static workers::worker_options worker_with_small_transactions(const pipeline_spec& spec, int i) {
+        auto w = spec.worker(i);
+        w.coalesce_records = 1000;
+        return w;
+    }
     void start_pipeline(int worker_count) {
         // Command lines are the daemons' to_argv (tests/support/pipeline.h), then the CURVE flags.
         const std::string any = "tcp://" + hosts.servers_ip + ":*";
@@ -137,7 +142,10 @@ protected:
         for (int i = 1; i <= worker_count; ++i)
             children.push_back(hosts.start_in(
                 hosts.workers, "syncline-worker",
-                with(to_argv(spec.worker(i)), {"--curve-secret", keys + "/worker.key", "--curve-server-key", keys + "/server.pub"}),
+                // One batch per transaction: joined into 100,000-record transactions (the default for a
+                // SQLite writer) the whole log can commit before the test cuts the link mid-run.
+                with(to_argv(worker_with_small_transactions(spec, i)),
+                     {"--curve-secret", keys + "/worker.key", "--curve-server-key", keys + "/server.pub"}),
                 dir / ("worker-" + std::to_string(i) + ".log")));
     }
     void expect_verified() {

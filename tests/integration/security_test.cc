@@ -66,9 +66,10 @@ protected:
         work = logged_endpoint(dir / "ventilator.log", "work");
         ASSERT_FALSE(work.empty());
     }
-    child_process start_worker(const std::string& name, const std::string& key_dir, const std::string& acks_at = "") {
+    child_process start_worker(const std::string& name, const std::string& key_dir, const std::string& acks_at = "",
+                               const std::string& own_target = "") {
         syncline::workers::worker_options w;
-        w.target = target;
+        w.target = own_target.empty() ? target : own_target;
         w.pipeline = "p1";
         w.work = work;
         w.acks = acks_at.empty() ? acks : acks_at;
@@ -94,7 +95,11 @@ protected:
 
 TEST_F(security_test, a_curve_pipeline_delivers_only_through_allowed_workers_and_verifies) {
     start_servers();
-    auto stranger = start_worker("stranger", dir / "stranger");
+    // The stranger writes a file of its own: of a pipeline's workers on one SQLite file the first
+    // to open it writes and the others stand by (docs/targets/sqlite.md), and a refused worker
+    // holding that slot would keep the admitted one standing by. What is checked here is that
+    // the stranger gets no work.
+    auto stranger = start_worker("stranger", dir / "stranger", "", "sqlite:" + (dir / "stranger.db"));
     // A forged ack from the stranger's key for the whole log: refused at the handshake.
     {
         zmq::context_t ctx(1);
