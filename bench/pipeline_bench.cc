@@ -3,14 +3,18 @@
 //   throughput: append N records first, then time the pipeline from start until all are
 //               committed; report records/s and each process's peak RSS (from its stop line).
 //   latency:    append at a fixed offered rate while the pipeline runs; for every append batch,
-//               measure append -> committed (p50/p99) by polling the committed offset.
+//               measure append -> committed (p50/p99/max): a state reader refreshes whenever the
+//               sink writes its state (store::wal_watch), else every 2 ms. --rate 0: idle.
 // Usage: pipeline_bench --bin-dir DIR --target URI|null:|sqlite: --workers N [--records N]
-//                       [--latency --rate R --seconds S] [--dir D] [--keep]
+//                       [--latency --rate R --seconds S [--histogram FILE]] [--dir D] [--keep]
 //                       [--sink-arg=OPT ...] [--ventilator-arg=OPT ...] [--worker-arg=OPT ...]
 // Output: one markdown row. Throughput: | target | workers | records | seconds | records/s |
 // first commit after s | records/s after the first commit |
 // Latency: | target | workers | offered rate | achieved offered rate | appends | p50 ms | p99 ms |
-// max ms | poll period ms |; both followed by peak RSS per process. `sqlite:` alone means a file in the run dir.
+// max ms | poll period ms | append p99 ms | p99 ms after the append returned | CPU % ventilator,
+// worker (busiest), sink |; both followed
+// by peak RSS per process. `sqlite:` alone means a file in the run dir. --histogram FILE writes
+// every latency (ms, one per line) for bench/plot_benchmarks.sh.
 #include <algorithm>
 #include <atomic>
 #include <deque>
@@ -20,10 +24,14 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
+#include <iterator>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+#include <unistd.h>
 
 #include <boost/program_options.hpp>
 
@@ -31,6 +39,7 @@
 #include "common/subprocess.h"
 #include "store/change_log.h"
 #include "store/state_store.h"
+#include "store/wal_watch.h"
 
 namespace fs = std::filesystem;
 using namespace syncline;
@@ -42,6 +51,20 @@ std::uint64_t committed(store::state_store* reader) {
     if (!reader || !reader->catch_up().ok()) return 0;
     auto c = reader->committed();
     return c.ok() ? c->value_or(0) : 0;
+}
+
+// CPU seconds (user + system) a process has used so far; 0 when /proc does not say.
+double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto paren = stat.rfind(')');
+    if (paren == std::string::npos) return 0;
+    std::istringstream fields(stat.substr(paren + 2));
+    std::string skip;
+    for (int i = 3; i < 14; ++i) fields >> skip;  // state .. cmajflt: fields 3-13.
+    double utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 long peak_rss_from_log(const std::string& path) {
@@ -59,7 +82,7 @@ long peak_rss_from_log(const std::string& path) {
 
 int main(int argc, char** argv) {
     namespace po = boost::program_options;
-    std::string bin_dir, target = "null:", dir;
+    std::string bin_dir, target = "null:", dir, histogram;
     unsigned workers = 2;
     std::uint64_t records = 1'000'000, keys = 100'000;
     bool latency = false, keep = false;  // keep: leave the run dir (logs, process logs) behind.
@@ -69,7 +92,7 @@ int main(int argc, char** argv) {
     po::options_description desc("pipeline_bench");
     desc.add_options()("bin-dir", po::value(&bin_dir)->required())("target", po::value(&target))(
         "workers", po::value(&workers))("records", po::value(&records))("keys", po::value(&keys))(
-        "latency", po::bool_switch(&latency))("rate", po::value(&rate))("seconds", po::value(&seconds))(
+        "latency", po::bool_switch(&latency))("rate", po::value(&rate))("seconds", po::value(&seconds))("histogram", po::value(&histogram))(
         "dir", po::value(&dir))("keep", po::bool_switch(&keep))("sink-arg", po::value(&sink_args)->composing())(
         "ventilator-arg", po::value(&ventilator_args)->composing())("worker-arg", po::value(&worker_args)->composing());
     po::variables_map vm;
@@ -160,16 +183,29 @@ int main(int argc, char** argv) {
         open_reader();
         // Offered load: `rate` records/s from an appender thread, which every ~1 ms appends the
         // records due by then in one durable append (~rate/1000 records; more when an append's
-        // fsync made it fall behind, so the offered rate holds on a slow disk). This thread polls
-        // the committed offset as fast as the state reader refreshes; latency per append is from
-        // the append call to the first poll that sees it committed (so it includes up to one
-        // poll period: a state refresh + 2 ms, reported as the last column; a refresh costs
-        // several ms of CPU, so polling harder would slow the pipeline on a 2-core host).
+        // fsync made it fall behind, so the offered rate holds on a slow disk). This thread
+        // refreshes a state reader each time the sink writes its state (an inotify event on the
+        // state directory's WAL, store::wal_watch; every 2 ms without one); latency per append is
+        // from the append call to the first refresh that sees it committed, so it includes the
+        // append's own fsync and up to one refresh (the mean poll period is reported).
+        // Warm-up: one append committed before the clock starts, so process start (connects,
+        // the ventilator's resume handshake, the first catch-up) is not counted as latency.
+        gen.fill(batch, 1);
+        auto warm = (*log)->append(batch);
+        if (!warm.ok()) return 1;
+        for (const auto warm_end = steady::now() + std::chrono::seconds(60);
+             committed(reader.get()) < warm->last && steady::now() < warm_end;)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         std::mutex mu;
-        std::deque<std::pair<std::uint64_t, steady::time_point>> pending;
+        struct appended_batch {
+            std::uint64_t last;
+            steady::time_point called, returned;  // The append call, and when it returned (synced).
+        };
+        std::deque<appended_batch> pending;
         std::atomic<bool> appending{true};
         std::atomic<bool> failed{false};
         std::uint64_t offered = 0;
+        std::vector<double> append_ms;
         const auto t0 = steady::now();
         const auto end = t0 + std::chrono::duration<double>(seconds);
         std::thread appender([&] {
@@ -184,15 +220,25 @@ int main(int argc, char** argv) {
                     }
                     offered += batch.size();
                     std::lock_guard lock(mu);
-                    pending.emplace_back(appended->last, now);
+                    const auto returned = steady::now();
+                    append_ms.push_back(std::chrono::duration<double, std::milli>(returned - now).count());
+                    pending.push_back({appended->last, now, returned});
                 }
                 std::this_thread::sleep_until(now + std::chrono::milliseconds(1));
             }
             appending = false;
         });
-        std::vector<double> latencies_ms;
+        std::vector<double> latencies_ms, after_append_ms;
         std::size_t polls = 0;
         const auto poll_start = steady::now();
+        std::optional<store::wal_watch> watch;
+        if (auto w = store::wal_watch::open(state + "/bench"); w.ok()) watch.emplace(std::move(w.value()));
+        auto cpu_now = [&] {
+            std::vector<double> cpu{cpu_seconds(ventilator.pid()), cpu_seconds(sink.pid())};
+            for (auto& w : worker_procs) cpu.push_back(cpu_seconds(w.pid()));
+            return cpu;
+        };
+        const auto cpu_before = cpu_now();
         while (!failed) {
             const bool last_round = !appending;
             const auto c = committed(reader.get());
@@ -200,8 +246,9 @@ int main(int argc, char** argv) {
             ++polls;
             {
                 std::lock_guard lock(mu);
-                while (!pending.empty() && pending.front().first <= c) {
-                    latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - pending.front().second).count());
+                while (!pending.empty() && pending.front().last <= c) {
+                    latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - pending.front().called).count());
+                    after_append_ms.push_back(std::chrono::duration<double, std::milli>(now - pending.front().returned).count());
                     pending.pop_front();
                 }
                 if (last_round && pending.empty()) break;
@@ -211,10 +258,13 @@ int main(int argc, char** argv) {
                     failed = true;
                 }
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            if (watch) watch->wait(std::chrono::milliseconds(2));
+            else std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
+        const auto cpu_after = cpu_now();
+        const double cpu_secs = std::chrono::duration<double>(steady::now() - poll_start).count();
         appender.join();
-        if (failed || latencies_ms.empty()) {
+        if (failed || (latencies_ms.empty() && rate > 0)) {
             std::fprintf(stderr, "pipeline_bench: latency run failed (run dir %s)\n", dir.c_str());
             ventilator.stop(std::chrono::seconds(5));
             for (auto& w : worker_procs) w.stop(std::chrono::seconds(5));
@@ -224,12 +274,24 @@ int main(int argc, char** argv) {
         const double poll_ms = std::chrono::duration<double, std::milli>(steady::now() - poll_start).count() / polls;
         offered_rate = offered / seconds;
         appends = latencies_ms.size();
+        if (!histogram.empty()) {
+            std::ofstream out(histogram);
+            for (double ms : latencies_ms) out << ms << '\n';
+        }
         std::sort(latencies_ms.begin(), latencies_ms.end());
-        auto pct = [&](double p) { return latencies_ms[std::min(latencies_ms.size() - 1, static_cast<std::size_t>(p * latencies_ms.size()))]; };
-        char line[256];
-        std::snprintf(line, sizeof line, "| %s | %u | %.0f | %.0f | %zu | %.1f | %.1f | %.1f | %.2f |",
-                      target.substr(0, target.find(':') + 1).c_str(), workers, rate, offered_rate, appends, pct(0.50),
-                      pct(0.99), latencies_ms.back(), poll_ms);
+        std::sort(append_ms.begin(), append_ms.end());
+        std::sort(after_append_ms.begin(), after_append_ms.end());
+        auto pct = [](const std::vector<double>& v, double p) {
+            return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()))];
+        };
+        auto cpu_pct = [&](std::size_t i) { return 100.0 * (cpu_after[i] - cpu_before[i]) / cpu_secs; };
+        double worker_cpu = 0;
+        for (std::size_t i = 2; i < cpu_after.size(); ++i) worker_cpu = std::max(worker_cpu, cpu_pct(i));
+        char line[360];
+        std::snprintf(line, sizeof line, "| %s | %u | %.0f | %.0f | %zu | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f, %.1f, %.1f |",
+                      target.substr(0, target.find(':') + 1).c_str(), workers, rate, offered_rate, appends,
+                      pct(latencies_ms, 0.50), pct(latencies_ms, 0.99), latencies_ms.empty() ? 0.0 : latencies_ms.back(),
+                      poll_ms, pct(append_ms, 0.99), pct(after_append_ms, 0.99), cpu_pct(0), worker_cpu, cpu_pct(1));
         result_line = line;
     }
 

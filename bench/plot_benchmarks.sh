@@ -3,6 +3,8 @@
 #   OUT_DIR/throughput.png  records/s vs workers, one panel per target, one line per results file
 #                           (solid: end to end from process start; dashed: after the first commit)
 #   OUT_DIR/latency.png     commit latency p50 / p99 / max per target and offered rate
+#   OUT_DIR/latency_histogram.png  share of appends per latency bin, one line per latency row, from
+#                           the last RESULTS.md with a "Latency histogram" table
 #
 #   bench/plot_benchmarks.sh [--out DIR] RESULTS.md...     (default DIR: docs/img)
 #
@@ -16,7 +18,7 @@ files=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --out) out_dir=$2; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         -*) echo "plot_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
         *) files+=("$1"); shift ;;
     esac
@@ -71,12 +73,13 @@ done
     done
     echo "unset multiplot"
 } >"$work/throughput.gp"
-gnuplot "$work/throughput.gp"
+[[ ${#targets[@]} -gt 0 ]] && gnuplot "$work/throughput.gp"
 
 # --- latency: one row per (run, target, offered rate): label p50 p99 max
 for f in "${files[@]}"; do
     run=$(basename "$f" .md)
     while IFS=$'\t' read -r target workers offered _achieved _appends p50 p99 max _rest; do
+        [[ "$offered" == 0 ]] && continue  # The idle row (CPU use only).
         printf '"%s %s/s, %s w\\n%s" %s %s %s\n' "$target" "$offered" "$workers" "$run" "$p50" "$p99" "$max" >>"$work/latency.dat"
     done < <(table_rows "$f" "Commit latency")
 done
@@ -95,4 +98,33 @@ set xtics font ',8' noenhanced
 plot '$work/latency.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p99', '' using 4 title 'max'
 EOF
 fi
-echo "wrote $out_dir/throughput.png$([[ -s "$work/latency.dat" ]] && echo " and $out_dir/latency.png")" >&2
+# --- latency histogram: the last file that has one; columns: bin upper bound, then one per series
+hist_file=""
+for f in "${files[@]}"; do grep -q '^## Latency histogram' "$f" && hist_file=$f; done
+if [[ -n "$hist_file" ]]; then
+    table_rows "$hist_file" "Latency histogram" | sed 's/^more\t/2000\t/' >"$work/hist.dat"
+    mapfile -t series < <(awk '/^## Latency histogram/ { inside = 1; next }
+        inside && /^\| bin upper/ { n = split($0, c, "|"); for (i = 3; i < n; ++i) { gsub(/^ +| +$/, "", c[i]); print c[i] }; exit }' "$hist_file")
+    plots=(); cumulative=()
+    for i in "${!series[@]}"; do
+        style="lt $((i + 1))"; [[ "${series[$i]}" == baseline* ]] && style+=" dt 2"
+        plots+=("'$work/hist.dat' using 1:$((i + 2)) with linespoints $style lw 2 pt 7 ps 0.6 title '${series[$i]}'")
+        cumulative+=("'$work/hist.dat' using 1:$((i + 2)) smooth cumulative with lines $style lw 2 title '${series[$i]}'")
+    done
+    {
+        echo "set terminal pngcairo size 1300,480 font 'sans,10'"
+        echo "set output '$out_dir/latency_histogram.png'"
+        echo "set multiplot layout 1,2 title 'append -> committed latency, 2 workers ($(basename "$hist_file" .md | sed 's/_/\\_/g'))'"
+        echo "set logscale x; set xrange [0.2:2500]; set xtics (0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, '>1000' 2000)"
+        echo "set grid; set key noenhanced; set xlabel 'latency, ms (log scale)'"
+        echo "set title 'share of appends per bin (a bin ends at its x value)'"
+        echo "set ylabel '% of appends'; set yrange [0:*]; set key top right"
+        (IFS=,; echo "plot ${plots[*]}")
+        echo "set title 'cumulative: % of appends committed within x ms'"
+        echo "set yrange [0:100]; set ytics 10; set key bottom right"
+        (IFS=,; echo "plot ${cumulative[*]}")
+        echo "unset multiplot"
+    } >"$work/hist.gp"
+    gnuplot "$work/hist.gp"
+fi
+echo "wrote$([[ ${#targets[@]} -gt 0 ]] && echo " $out_dir/throughput.png")$([[ -s "$work/latency.dat" ]] && echo " $out_dir/latency.png")$([[ -n "$hist_file" ]] && echo " $out_dir/latency_histogram.png")" >&2

@@ -15,12 +15,18 @@
 #                           [--only "null sqlite latency redis rocksdb postgres mariadb http smtp push"]
 #                           [--quick] [--http-records N] [--results FILE] [--channel-records N]
 #                           [--postgres-records N] [--postgres-value jsonb|text|bytea] [--mariadb-records N]
+#                           [--baseline-bin DIR]
 #
 # --quick: 100,000 records everywhere and 3 s latency runs (a smoke test, not numbers to record).
 # --only: the sections to run (default: all).
+# latency: null: at 100,000 and 10,000 records/s and idle (rate 0: CPU use), sqlite: at 5,000/s,
+#   and latency_floor (the same two synced writes without the pipeline) at the same rates;
+#   --baseline-bin DIR also runs the null rows with another build's processes (e.g. the commit
+#   before a change, built into DIR) for a before/after table and histogram in the same session.
 # --results FILE: also save the tables to FILE (bench/results/DATE-NAME.md to keep them), then
-#   redraw docs/img/throughput.png and latency.png from bench/results/*.md (bench/plot_benchmarks.sh)
-#   and docs/img/targets.png from FILE (bench/plot_targets.sh; bench/results/targets/ keeps those).
+#   redraw docs/img/throughput.png, latency.png and latency_histogram.png from bench/results/*.md
+#   (bench/plot_benchmarks.sh) and docs/img/targets.png from FILE (bench/plot_targets.sh;
+#   bench/results/targets/ keeps those).
 # postgres: a throwaway server from /usr/lib/postgresql/15/bin on a free port, run as the postgres
 # user when root; --postgres-value: the target's value column type for the pipeline runs.
 # Environment: BUILD_DIR (default build-bench), BENCH_DIR (scratch dir, default $TMPDIR), JOBS.
@@ -35,6 +41,8 @@ sqlite_records=1000000
 workers_list="1 2 4"
 latency_seconds=10
 null_rate=100000
+null_rate_low=10000
+baseline_bin=""
 sqlite_rate=5000
 target_records=1000000
 sections="null sqlite latency redis rocksdb postgres mariadb http smtp push"
@@ -55,11 +63,12 @@ while [[ $# -gt 0 ]]; do
         --http-records) http_records=$2; shift 2 ;;
         --results) results=$2; shift 2 ;;
         --postgres-value) postgres_value=$2; shift 2 ;;
+        --baseline-bin) baseline_bin=$(realpath "$2"); shift 2 ;;
         --mariadb-records) mariadb_records=$2; shift 2 ;;
         --channel-records) channel_records=$2; shift 2 ;;
         --quick) records=100000; sqlite_records=100000; target_records=100000; postgres_records=50000
                  http_records=100000; mariadb_records=50000; channel_records=5000; latency_seconds=3; shift ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "run_benchmarks.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -74,7 +83,7 @@ if ! cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TEST
     cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSYNCLINE_BUILD_TESTS=ON >"$BUILD_DIR/configure.log" 2>&1
 fi
 cmake --build "$BUILD_DIR" -j"$JOBS" --target syncline-sink syncline-ventilator syncline-worker pipeline_bench sqlite_baseline \
-    redis_baseline postgres_baseline mariadb_baseline http_receiver_bench http_baseline >&2
+    redis_baseline postgres_baseline mariadb_baseline http_receiver_bench http_baseline latency_floor >&2
 BIN=$BUILD_DIR/bin
 if [[ -n "$results" ]]; then
     mkdir -p "$(dirname "$results")"
@@ -118,10 +127,10 @@ if want null || want sqlite; then
     echo
     throughput_header
 fi
-run_throughput() {  # target records workers
+run_throughput() {  # target records workers [bin_dir]
     local before row
     before=$(load)
-    row=$("$BIN/pipeline_bench" --bin-dir "$BIN" --dir "$BENCH_DIR/syncline-pipeline-bench-$$" \
+    row=$("$BIN/pipeline_bench" --bin-dir "${4:-$BIN}" --dir "$BENCH_DIR/syncline-pipeline-bench-$$" \
         --target "$1" --records "$2" --workers "$3")
     # pipeline_bench prints "| t | w | n | s | r/s | peak RSS MiB: ventilator V, worker W, sink S |"
     sed -E "s/ peak RSS MiB: (.*) \|$/ \1 | $before |/" <<<"$row"
@@ -131,20 +140,69 @@ if want sqlite; then for w in $workers_list; do run_throughput sqlite: "$sqlite_
 echo
 
 # --- commit latency ---------------------------------------------------------------------------
-run_latency() {  # target workers rate
+# Each row's latencies (ms, one per append) go to $samples_dir/N.txt for the histogram below.
+samples_dir=$(mktemp -d "$BENCH_DIR/syncline-latency-samples-XXXXXX")
+cleanups+=('rm -rf "$samples_dir"')
+sample_labels=()
+run_latency() {  # bin_dir label target workers rate
     local before row
     before=$(load)
-    row=$("$BIN/pipeline_bench" --bin-dir "$BIN" --dir "$BENCH_DIR/syncline-pipeline-bench-$$" \
-        --target "$1" --workers "$2" --latency --rate "$3" --seconds "$latency_seconds")
+    sample_labels+=("$2 $3 $5/s")
+    row=$("$BIN/pipeline_bench" --bin-dir "$1" --dir "$BENCH_DIR/syncline-pipeline-bench-$$" \
+        --target "$3" --workers "$4" --latency --rate "$5" --seconds "$latency_seconds" \
+        --histogram "$samples_dir/${#sample_labels[@]}.txt")
+    [[ -n "$2" ]] && row=$(sed -E "s/^\| $3 /| $3 ($2) /" <<<"$row")
     sed -E "s/ peak RSS MiB: (.*) \|$/ \1 | $before |/" <<<"$row"
 }
 if want latency; then
     echo "## Commit latency (append -> committed) at a fixed offered load, ${latency_seconds} s"
     echo
-    echo "| target | workers | offered rec/s | achieved offered rec/s | appends | p50 ms | p99 ms | max ms | poll period ms | peak RSS MiB | load avg before |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
-    run_latency null: 2 "$null_rate"
-    run_latency sqlite: 2 "$sqlite_rate"
+    echo "Rate 0: the pipeline idle for ${latency_seconds} s (its CPU use)."
+    [[ -n "$baseline_bin" ]] && echo "(baseline): the processes from $baseline_bin, measured by the same pipeline_bench."
+    echo
+    echo "| target | workers | offered rec/s | achieved offered rec/s | appends | p50 ms | p99 ms | max ms | poll period ms | append p99 ms | p99 ms after the append | CPU % ventilator, worker, sink | peak RSS MiB | load avg before |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
+    for rate in $null_rate $null_rate_low 0; do
+        [[ -n "$baseline_bin" ]] && run_latency "$baseline_bin" baseline null: 2 "$rate"
+        run_latency "$BIN" "" null: 2 "$rate"
+    done
+    run_latency "$BIN" "" sqlite: 2 "$sqlite_rate"
+    echo
+    # The floor: the same two synced writes (log append, state commit) and one ZeroMQ hop,
+    # hand-written (bench/latency_floor.cc), at the same offered rates right after.
+    echo "## Commit latency floor: latency_floor (synced append -> ZeroMQ -> synced commit, no pipeline), ${latency_seconds} s"
+    echo
+    echo "| offered rec/s | achieved | appends | commits | p50 ms | p99 ms | max ms | append p99 ms | load avg before |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    for rate in $null_rate $null_rate_low; do
+        before=$(load)
+        row=$("$BIN/latency_floor" --rate "$rate" --seconds "$latency_seconds" --dir "$BENCH_DIR/syncline-latency-floor-$$")
+        echo "$row $before |"
+    done
+    echo
+    # Issue 16: lower latency must not cost steady-state throughput (aim: >= 2M records/s after
+    # the first commit, null:, 2 workers, 4M records).
+    echo "## Steady-state throughput next to the latency runs: null:, 2 workers, 4,000,000 records"
+    echo
+    throughput_header
+    [[ -n "$baseline_bin" ]] && run_throughput null: 4000000 2 "$baseline_bin" | sed -E 's/^\| null: /| null: (baseline) /'
+    run_throughput null: 4000000 2
+    echo
+    # Share of appends per latency bin (log-spaced bin upper bounds, ms), one column per row above
+    # with load: bench/plot_benchmarks.sh draws it as latency_histogram.png.
+    echo "## Latency histogram (share of appends % per bin, append -> committed)"
+    echo
+    header="| bin upper ms"; rule="|---:"; cols=()
+    for i in "${!sample_labels[@]}"; do
+        f="$samples_dir/$((i + 1)).txt"
+        [[ -s "$f" ]] || continue
+        header+=" | ${sample_labels[$i]# }"; rule+="|---:"; cols+=("$f")
+    done
+    echo "$header |"; echo "$rule|"
+    awk 'BEGIN { n = split("0.25 0.5 0.75 1 1.5 2 3 4 5 7 10 15 20 30 50 75 100 150 200 300 500 1000 100000", b, " ") }
+         FNR == 1 { ++file } { for (i = 1; i <= n; ++i) if ($1 <= b[i]) { ++count[file, i]; break }; ++total[file] }
+         END { for (i = 1; i <= n; ++i) { line = "| " (i == n ? "more" : b[i]);
+                   for (f = 1; f <= file; ++f) line = line sprintf(" | %.2f", 100 * count[f, i] / total[f]); print line " |" } }' "${cols[@]}"
     echo
 fi
 
@@ -358,8 +416,10 @@ echo "load average after: $(load)"
 if [[ -n "$results" ]]; then
     exec >&3 3>&-
     wait "$tee_pid"
-    plots=(bench/results/*.md)
-    [[ " ${plots[*]} " == *" $results "* ]] || plots+=("$results")
+    # This run last: latency_histogram.png shows the last file given that has a histogram.
+    plots=()
+    for f in bench/results/*.md; do [[ "$f" -ef "$results" ]] || plots+=("$f"); done
+    plots+=("$results")
     bench/plot_benchmarks.sh --out docs/img "${plots[@]}"
     # The real targets of this run next to their own limits (docs/img/targets.png), if it has any.
     if grep -qE '^\| (sqlite|redis|postgresql|mysql|http|smtp[^|]*|fcm): \|' "$results"; then

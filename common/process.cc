@@ -23,8 +23,18 @@ static_assert(std::atomic<std::atomic<bool>*>::is_always_lock_free, "the signal 
 // which points into the process-wide shared_ptr that lives until exit.
 std::atomic<std::atomic<bool>*> g_signal_flag{nullptr};
 std::atomic<int> g_signals{0};
+// The supervisor named by stop_with_parent_env, 0 without one.
+std::atomic<pid_t> g_supervisor{0};
+static_assert(std::atomic<pid_t>::is_always_lock_free, "the signal handler needs a lock-free pid");
 
-extern "C" void on_stop_signal(int) {
+extern "C" void on_stop_signal(int, siginfo_t* info, void*) {
+    // When a multi-threaded supervisor dies, the kernel sends the parent-death signal again each
+    // time this process passes from one of its dying threads to the next: repeats from the
+    // supervisor are one request to drain, never the impatient second signal below.
+    const pid_t supervisor = g_supervisor.load();
+    const bool from_supervisor =
+        supervisor != 0 && info != nullptr && info->si_code == SI_USER && info->si_pid == supervisor;
+    if (from_supervisor && g_signals.load() >= 1) return;
     // A second signal means the operator does not want to wait for a clean stop.
     if (g_signals.fetch_add(1) >= 1) _exit(exit_failure);
     if (std::atomic<bool>* flag = g_signal_flag.load()) flag->store(true);
@@ -55,10 +65,13 @@ stop_flag install_stop_handlers() {
     static const std::shared_ptr<std::atomic<bool>> flag = std::make_shared<std::atomic<bool>>(false);
     g_signal_flag.store(flag.get());
 
+    const char* parent = std::getenv(stop_with_parent_env);
+    if (parent != nullptr && *parent) g_supervisor.store(static_cast<pid_t>(std::atol(parent)));
+
     struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
+    sa.sa_sigaction = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
+    sa.sa_flags = SA_RESTART | SA_SIGINFO;
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
 
@@ -70,7 +83,7 @@ stop_flag install_stop_handlers() {
 
     // A supervisor (`syncline run`) names itself here: if it dies, even by SIGKILL, the kernel
     // sends us SIGTERM, so its children drain and stop instead of running on as orphans.
-    if (const char* parent = std::getenv(stop_with_parent_env); parent && *parent) {
+    if (parent != nullptr && *parent) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (std::to_string(getppid()) != parent) flag->store(true);  // It died before prctl.
     }

@@ -33,7 +33,10 @@ private:
 // Set by a supervisor to its pid in its children's environment: they stop when it dies.
 inline constexpr const char* stop_with_parent_env = "SYNCLINE_STOP_WITH_PARENT";
 
-// Installs SIGINT/SIGTERM handlers (and ignores SIGPIPE); returns the process-wide flag.
+// Installs SIGINT/SIGTERM handlers (and ignores SIGPIPE); returns the process-wide flag. The
+// first signal sets the flag (drain, commit, exit 0); a second one exits 1 at once, except that
+// repeats sent by the supervisor of stop_with_parent_env (the kernel re-sends the parent-death
+// signal as a dying multi-threaded parent's threads exit) count as the first.
 stop_flag install_stop_handlers();
 
 // Keeps batch-sized buffers (~100 KB-1 MiB) on the heap: by default glibc mmaps and unmaps each

@@ -1,5 +1,6 @@
 #include "sink/sink.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <random>
@@ -38,7 +39,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("log", po::value(&o.log), "change log directory (dead letters keep a copy of the record)")
         ("acks", po::value(&o.acks)->default_value(o.acks), "endpoint(s) to bind for worker acks (PULL), comma-separated")
         ("control", po::value(&o.control)->default_value(o.control), "endpoint(s) to bind for the ventilator (ROUTER), comma-separated")
-        ("commit-interval-ms", po::value(&commit_ms)->default_value(commit_ms), "how often the watermark is committed")
+        ("commit-interval-ms", po::value(&commit_ms)->default_value(commit_ms),
+         "least time between two commits; 0 = commit as soon as the watermark moves (acks that arrive "
+         "during a commit's fsync go into the next one)")
         ("sync", po::value(&o.sync)->default_value(o.sync), "fsync every commit")
         ("on-failure", po::value(&on_failure)->default_value(on_failure),
          "a record the target refuses for good: dlq = dead-letter it and move on; stop = the pipeline stops "
@@ -54,8 +57,8 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--acks", o.acks));
     SYNCLINE_RETURN_IF_ERROR(cli::validate_endpoint_list("--control", o.control));
     SYNCLINE_RETURN_IF_ERROR(metrics::validate_endpoint_options(o.metrics));
-    if (commit_ms < 1 || commit_ms > 60'000)
-        return status{errc::invalid_argument, "--commit-interval-ms must be between 1 and 60000"};
+    if (commit_ms < 0 || commit_ms > 60'000)
+        return status{errc::invalid_argument, "--commit-interval-ms must be between 0 and 60000"};
     o.commit_interval = std::chrono::milliseconds(commit_ms);
     if (on_failure == "dlq") o.on_failure = failure_policy::dlq;
     else if (on_failure == "stop") o.on_failure = failure_policy::stop;
@@ -127,15 +130,22 @@ status run(const sink_options& options, const stop_flag& stop) {
             zmqx::send(control, wire::encode(*news), std::chrono::milliseconds(0), ventilator);
     };
 
-    auto next_commit = std::chrono::steady_clock::now() + options.commit_interval;
-    auto next_publish = std::chrono::steady_clock::now();
+    // Commits: as soon as something is due (the watermark moved), at most one per commit
+    // interval (0: no spacing). Acks that arrive during a commit's fsync are committed together
+    // by the next one, so the fsyncs group themselves under load. Housekeeping (announcements
+    // still unverified) runs on a tick when nothing is due.
+    using steady = std::chrono::steady_clock;
+    constexpr auto tick = std::chrono::milliseconds(50);
+    auto next_commit = steady::now() + options.commit_interval;
+    auto next_tick = steady::now() + tick;
+    auto next_publish = steady::now();
     while (!stop.stop_requested()) {
         health.beat();
         zmq::pollitem_t items[] = {{acks.handle(), 0, ZMQ_POLLIN, 0}, {control.handle(), 0, ZMQ_POLLIN, 0}};
-        const auto wait = std::max<std::chrono::milliseconds>(
-            std::chrono::milliseconds(0),
-            std::chrono::duration_cast<std::chrono::milliseconds>(next_commit - std::chrono::steady_clock::now()));
-        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(items, std::min(wait, std::chrono::milliseconds(50))));
+        const auto wake = state.commit_due() ? std::min(next_commit, next_tick) : next_tick;
+        const auto wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(wake - steady::now()),
+                                     std::chrono::milliseconds(0), tick);
+        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(items, wait));
 
         // Drain what is ready without blocking, so a burst of acks costs one commit.
         status failed;  // A failure to handle a message (reading the log for a dead letter) stops the sink.
@@ -161,9 +171,14 @@ status run(const sink_options& options, const stop_flag& stop) {
         });
         SYNCLINE_RETURN_IF_ERROR(failed);
 
-        if (std::chrono::steady_clock::now() >= next_commit) {
-            SYNCLINE_RETURN_IF_ERROR(state.commit().with_context("commit"));
-            next_commit = std::chrono::steady_clock::now() + options.commit_interval;
+        // Acks reach the ventilator before the commit's fsync, so its window of unacknowledged
+        // batches refills while the sink waits on the disk (a commit per round would otherwise
+        // hold every ack back by one fsync and starve the workers).
+        tell_ventilator(false);
+        if (const auto now = steady::now(); now >= next_tick || (now >= next_commit && state.commit_due())) {
+            SYNCLINE_RETURN_IF_ERROR(state.commit(now >= next_tick).with_context("commit"));
+            next_commit = now + options.commit_interval;
+            next_tick = now + tick;
         }
         if (std::chrono::steady_clock::now() >= next_publish) {
             state.publish_workers();

@@ -1,6 +1,6 @@
 #pragma once
 // sink/sink.h: the sink process (docs/architecture.md): pulls acks and nacks from workers, tracks the
-// contiguous watermark, commits it (with dead letters) on a short interval with a synced write,
+// contiguous watermark, commits it (with dead letters) as soon as it moves with a synced write,
 // and tells the ventilator over the control channel what is acknowledged, committed, or must be
 // redelivered. It owns the pipeline's state store: a second sink of the same pipeline gets
 // "busy". run() returns ok on a requested stop after a final commit; errors are store failures.
@@ -35,7 +35,9 @@ struct sink_options {
     std::string log;                                   // Change log, to store dead-lettered records. Optional.
     std::string acks = "tcp://127.0.0.1:5558";         // PULL bind. Default: tcp://127.0.0.1:5558.
     std::string control = "tcp://127.0.0.1:5559";      // ROUTER bind. Default: tcp://127.0.0.1:5559.
-    std::chrono::milliseconds commit_interval{50};     // Default: 50 ms.
+    std::chrono::milliseconds commit_interval{0};      // Least time between commits; 0 (default): commit
+                                                       // as soon as the watermark moves (fsyncs group
+                                                       // themselves: acks arriving during one go in the next).
     bool sync = true;                                  // fsync each commit. Default: true.
     failure_policy on_failure = failure_policy::dlq;   // --on-failure dlq|stop. Default: dlq.
     metrics::endpoint_options metrics;                 // /metrics, /live, /ready. Default: off.

@@ -26,8 +26,12 @@ status sink_state::on_sent(const wire::sent& m) {
     for (const wire::range& r : m.ranges) {
         if (r.last <= _committed) continue;
         if (known && r.last > *known) {
-            if (_unverified.size() < max_sent_ranges) _unverified.push_back({r, std::chrono::steady_clock::now()});
-            else _m.bad_frames.inc();
+            if (_unverified.size() < max_sent_ranges) {
+                _unverified.push_back({r, std::chrono::steady_clock::now()});
+                _unverified_new = true;
+            } else {
+                _m.bad_frames.inc();
+            }
             continue;
         }
         accept_announcement(r);
@@ -35,8 +39,10 @@ status sink_state::on_sent(const wire::sent& m) {
     return release_held();
 }
 
-status sink_state::verify_announcements() {
+status sink_state::verify_announcements(bool tick) {
     if (_unverified.empty() || !open_log()) return {};
+    if (!_unverified_new && !tick) return {};
+    _unverified_new = false;
     (void)_log->catch_up();
     const std::uint64_t last = _log->last_offset();
     const auto now = std::chrono::steady_clock::now();
@@ -131,8 +137,12 @@ void sink_state::on_receipt(const wire::receipt& r) {
     if (r.offsets.last > _committed) _news.received.push_back({r.offsets, r.attempt, r.worker});
 }
 
-status sink_state::commit() {
-    SYNCLINE_RETURN_IF_ERROR(verify_announcements());
+bool sink_state::commit_due() const {
+    return _tracker.watermark() != _committed || !_pending_dead.empty() || (_unverified_new && !_unverified.empty());
+}
+
+status sink_state::commit(bool tick) {
+    SYNCLINE_RETURN_IF_ERROR(verify_announcements(tick));
     const std::uint64_t w = _tracker.watermark();
     if (w == _committed && _pending_dead.empty()) return {};
     const auto began = std::chrono::steady_clock::now();

@@ -71,15 +71,18 @@ public:
 
     // The ventilator announced the ranges it is sending. With --log, a range past the log's last
     // offset is refused: the ventilator only sends what the log holds. One past what this sink's
-    // view of the log shows waits for verify_announcements() (a catch-up per commit tick, not per
-    // announcement: catching up costs milliseconds).
+    // view of the log shows waits for verify_announcements() (one catch-up for all the
+    // announcements since the last, not one per announcement: catching up costs milliseconds).
     // Errors: as on_ack, for the acks it releases.
     status on_sent(const wire::sent& m);
 
     // Announcements past the log's end as last seen: caught up once, then accepted, kept for
-    // another tick, or (still past the end after 5 s) refused as forged.
+    // another tick, or (still past the end after 5 s) refused as forged. The ventilator announces
+    // only what it read from the log, so one catch-up after an announcement arrives sees it: a
+    // catch-up runs when a new one came since the last, else only on the housekeeping `tick`
+    // (a forged range never makes the sink catch up more often than that).
     // Errors: as on_ack, for the acks it releases.
-    status verify_announcements();
+    status verify_announcements(bool tick);
 
     // An ack counts only for a range the ventilator announced sending (wire::sent): anyone who
     // can reach the acks socket could otherwise commit any range (docs/security.md "Forged acks").
@@ -93,9 +96,14 @@ public:
     // A worker took a batch: the ventilator learns who holds it (its stall watchdog names them).
     void on_receipt(const wire::receipt& r);
 
+    // True when commit() has something to do now: the watermark moved, dead letters wait, or
+    // new announcements wait for a catch-up of the log.
+    bool commit_due() const;
+
     // Writes the watermark and the dead letters in one synced batch when either changed. Errors:
-    // the store's, or on_ack's for acks released by announcements verified now.
-    status commit();
+    // the store's, or on_ack's for acks released by announcements verified now. `tick`: the
+    // periodic housekeeping call (re-checks announcements still unverified).
+    status commit(bool tick = true);
 
     // Publishes when each worker was last heard from, at most once a second per worker, and
     // forgets workers silent for long.
@@ -174,6 +182,7 @@ private:
     std::map<std::uint64_t, std::uint64_t> _sent;  // Announced ranges above the watermark: first -> last.
     std::vector<wire::ack> _held;                   // Acks waiting for their announcement.
     std::vector<unverified> _unverified;            // Announcements past the log's end as last seen.
+    bool _unverified_new = false;                   // One arrived since the last catch-up.
     std::size_t _held_bytes = 0;                    // held_bytes() of _held.
 };
 

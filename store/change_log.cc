@@ -437,6 +437,15 @@ result<offset_range> change_log::stage(std::span<record> records) {
 
 std::uint64_t change_log::staged_count() const { return _impl->staged; }
 
+status change_log::discard_staged() {
+    impl& m = *_impl;
+    if (!m.writer) return status{errc::invalid_argument, "change log " + m.path + ": discard_staged on a reader"};
+    if (m.staged == 0) return {};
+    SYNCLINE_RETURN_IF_ERROR(m.drop_unfinished_stage());
+    m.staged = 0;
+    return {};
+}
+
 result<std::size_t> change_log::scan_staged(const record_visitor& visit) const {
     impl& m = *_impl;
     if (m.staged == 0) return std::size_t{0};

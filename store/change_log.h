@@ -85,6 +85,9 @@ public:
     result<offset_range> stage(std::span<record> records);
     // How many records are staged and not yet made visible.
     std::uint64_t staged_count() const;
+    // Deletes every staged record (one synced range delete): the writer gives up its staged
+    // append, and the next stage() or append() starts again right after the last offset. Writer only.
+    status discard_staged();
     // Visits the staged records in offset order (writer only; readers see none).
     result<std::size_t> scan_staged(const record_visitor& visit) const;
 

@@ -16,6 +16,7 @@
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "store/change_log.h"
+#include "store/wal_watch.h"
 
 namespace syncline::ventilator {
 namespace {
@@ -82,6 +83,9 @@ constexpr auto forget_worker_after = std::chrono::minutes(5);
 // The sink answers the hello heartbeat every second; this much silence makes the ventilator unready.
 constexpr auto sink_silence_unready = std::chrono::seconds(5);
 constexpr auto metrics_interval = std::chrono::milliseconds(250);
+// The tail interval when the log's writes cannot wake the ventilator (no inotify): it then finds
+// appends only by polling, so it polls at least this often.
+constexpr auto polling_tail_interval = std::chrono::milliseconds(10);
 
 class ventilator_loop {
 public:
@@ -92,6 +96,15 @@ public:
           _metrics(registry), _health(health) {
         std::random_device rd;
         _epoch = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+        // New appends wake the loop at once; without a watch it finds them on the tail interval.
+        auto watch = store::wal_watch::open(_options.log);
+        if (watch.ok()) {
+            _watch.emplace(std::move(watch.value()));
+        } else {
+            _tail_interval = std::min(_tail_interval, polling_tail_interval);
+            log_vent.warn("no append notifications: polling the log",
+                          {{"interval_ms", _tail_interval.count()}, {"error", watch.get_status().message()}});
+        }
     }
 
     status run(const stop_flag& stop) {
@@ -166,10 +179,14 @@ public:
 
             // Sleep only when there is nothing to do right now.
             milliseconds wait = more_to_read && _window.has_room() && !blocked ? milliseconds(0) : milliseconds(100);
-            if (!more_to_read) wait = std::min(wait, _options.tail_interval);
+            if (!more_to_read) wait = std::min(wait, _tail_interval);
             if (auto d = _window.next_deadline()) wait = std::min(wait, until(*d, now));
             wait = std::min(wait, until(_next_hello, now));
-            SYNCLINE_RETURN_IF_ERROR(poll_control(wait, blocked));
+            // Waiting for appends: the log's writer wakes us (wal_watch) before the tail interval.
+            // (Not after a bounded pass read its last offset: events would wake it for nothing.)
+            const bool tailing = !drain_deadline && !more_to_read && _window.has_room() &&
+                                 !(_options.to != 0 && _next > _options.to);
+            SYNCLINE_RETURN_IF_ERROR(poll_control(wait, blocked, tailing));
         }
         publish_metrics(clock::now());
         std::vector<log_field> fields{{"committed", _committed}, {"next", _next}, {"batches_sent", _batches_sent},
@@ -211,8 +228,10 @@ private:
         while (_window.has_room()) {
             if (_options.to != 0 && _next > _options.to) return false;
             if (_next > _log->last_offset()) {
-                if (now < _next_catch_up) return false;
-                _next_catch_up = now + _options.tail_interval;
+                // Consumed before catching up: an append after the catch-up raises a new event.
+                const bool appended = _watch && _watch->consume();
+                if (now < _next_catch_up && !appended) return false;
+                _next_catch_up = now + _tail_interval;
                 SYNCLINE_RETURN_IF_ERROR(_log->catch_up().with_context("tail " + _options.log));
                 if (_next > _log->last_offset()) return false;
             }
@@ -342,10 +361,12 @@ private:
 
     // Waits up to `wait` for control messages (or for the work socket to take more when
     // `blocked`), then applies every progress message that arrived.
-    status poll_control(milliseconds wait, bool blocked) {
+    status poll_control(milliseconds wait, bool blocked, bool tailing = false) {
         zmq::pollitem_t items[] = {{_control.handle(), 0, ZMQ_POLLIN, 0},
-                                   {_work.handle(), 0, static_cast<short>(blocked ? ZMQ_POLLOUT : 0), 0}};
-        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(items, wait));
+                                   {_work.handle(), 0, static_cast<short>(blocked ? ZMQ_POLLOUT : 0), 0},
+                                   {nullptr, _watch ? _watch->fd() : -1,
+                                    static_cast<short>(tailing && _watch ? ZMQ_POLLIN : 0), 0}};
+        SYNCLINE_RETURN_IF_ERROR(zmqx::poll(std::span(items, _watch ? 3 : 2), wait));
         runtime::drain(_control, 1000, false, _options.pipeline, _dropped, [&](wire::message& msg, const std::string&) {
             auto* p = std::get_if<wire::progress>(&msg);
             if (p == nullptr) { _dropped.drop("unexpected control message"); return; }
@@ -452,6 +473,8 @@ private:
 
     const ventilator_options& _options;
     std::unique_ptr<store::change_log> _log;
+    std::optional<store::wal_watch> _watch;  // Wakes the loop on appends; empty: poll only.
+    milliseconds _tail_interval = _options.tail_interval;  // At most polling_tail_interval without _watch.
     send_window _window;
     zmq::context_t _context;
     zmq::socket_t _work;
@@ -497,7 +520,9 @@ result<cli_outcome> parse_cli(int argc, const char* const* argv) {
         ("batch-bytes", po::value(&o.batch_bytes)->default_value(o.batch_bytes), "max bytes per batch")
         ("window", po::value(&window)->default_value(window), "max batches in flight")
         ("ack-timeout-ms", po::value(&ack_timeout_ms)->default_value(ack_timeout_ms), "redeliver a batch not acknowledged within this")
-        ("tail-interval-ms", po::value(&tail_ms)->default_value(tail_ms), "how often to look for new appends when idle")
+        ("tail-interval-ms", po::value(&tail_ms)->default_value(tail_ms),
+         "how often to look for new appends that no notification announced (the log's writes wake the "
+         "ventilator at once; without inotify it polls at least every 10 ms)")
         ("drain-timeout-ms", po::value(&drain_ms)->default_value(drain_ms), "on stop, how long to wait for in-flight commits")
         ("stall-warning-ms", po::value(&stall_ms)->default_value(stall_ms), "warn when nothing commits for this long")
         ("to", po::value(&o.to), "bounded pass: stop at this offset and exit 0 once it is committed")

@@ -1,6 +1,6 @@
 #pragma once
 // ventilator/ventilator.h: the ventilator process (docs/architecture.md): tails the change log (RocksDB
-// secondary), asks the sink where to resume, cuts batches (count and byte limits) and pushes
+// secondary, woken by the writer's WAL writes through store::wal_watch), asks the sink where to resume, cuts batches (count and byte limits) and pushes
 // them to workers within a bounded window, redelivering what is not acknowledged in time.
 // It forwards the stored record bytes without decoding them. run() returns ok on a requested
 // stop (after draining in-flight work, bounded by the drain timeout) or, with `to`, once that
@@ -34,7 +34,9 @@ struct ventilator_options {
     std::size_t batch_records = 1000;                  // Default: 1000 records per batch.
     std::size_t batch_bytes = 1u << 20;                // Default: 1 MiB per batch.
     window_options window;                             // In-flight window and redelivery.
-    std::chrono::milliseconds tail_interval{10};       // How often to look for new appends when idle. Default: 10 ms.
+    std::chrono::milliseconds tail_interval{100};      // Fallback poll for appends: the log's writes wake the
+                                                       // ventilator at once (store::wal_watch); without
+                                                       // inotify it polls at most every 10 ms. Default: 100 ms.
     std::chrono::milliseconds drain_timeout{10'000};   // On stop, wait this long for in-flight commits. Default: 10 s.
     std::chrono::milliseconds stall_warning{30'000};   // Warn when nothing commits for this long with work in flight.
     std::uint64_t to = 0;                              // Bounded pass: send nothing past this offset and

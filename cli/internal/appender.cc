@@ -14,6 +14,12 @@ class log_appender final : public appender {
 public:
     explicit log_appender(std::unique_ptr<store::change_log> log) : _log(std::move(log)) {}
     result<store::offset_range> append(std::span<record> records) override { return _log->append(records); }
+    bool can_stage() const override { return true; }
+    status stage(std::span<record> records) override {
+        auto r = _log->stage(records);
+        return r.ok() ? status{} : r.get_status();
+    }
+    status discard_staged() override { return _log->discard_staged(); }
 
 private:
     std::unique_ptr<store::change_log> _log;

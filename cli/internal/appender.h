@@ -17,8 +17,21 @@ namespace syncline::cli::internal {
 class appender {
 public:
     virtual ~appender() = default;
-    // Appends `records` atomically; their offsets.
+    // Appends `records` atomically; their offsets. With records staged (below), they become
+    // visible together with `records` (which may then be empty) in the same synced write, and the
+    // range starts at the first staged offset.
     virtual result<store::offset_range> append(std::span<record> records) = 0;
+
+    // Staging (change_log::stage): writes `records` unsynced and invisible, so a big atomic input
+    // costs one synced write (the next append()) instead of one per batch, and needs no memory
+    // for the records already written. false: this appender cannot stage (a gateway).
+    virtual bool can_stage() const { return false; }
+    virtual status stage(std::span<record> records) {
+        (void)records;
+        return status{errc::invalid_argument, "this appender cannot stage"};
+    }
+    // Forgets every staged record (they never become visible).
+    virtual status discard_staged() { return {}; }
 };
 
 // `via` empty: the log at `log_path` (open_log_writer: a gateway holding it is named in the

@@ -238,6 +238,47 @@ TEST_F(cli_e2e, above_the_atomic_limit_batches_are_appended_until_the_bad_one) {
     EXPECT_EQ(log_count(), 20u);  // The failing batch (21..25 and the bad line) appended nothing.
 }
 
+// An atomic input of many batches is staged while it is parsed: a bad last line still appends
+// nothing, and what was staged never shows up (the next append starts at offset 1).
+TEST_F(cli_e2e, staged_atomic_input_with_a_bad_last_line_appends_nothing) {
+    std::string text;
+    for (int i = 1; i <= 2500; ++i)
+        text += R"({"collection":"c","key":")" + std::to_string(i) + R"(","value":)" + std::to_string(i) + "}\n";
+    const std::string good = write_file("good.jsonl", text);
+    auto r = run({"append", "--log", log, "--batch-size", "100", write_file("bad.jsonl", text + "{\"collection\":\"c\"}\n")});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(r.out, "");
+    EXPECT_NE(r.err.find("bad.jsonl:2501: missing \"key\""), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("nothing appended"), std::string::npos) << r.err;
+    EXPECT_EQ(log_count(), 0u);
+    auto a = run({"append", "--log", log, write_file("in.jsonl", three_lines)});
+    ASSERT_EQ(a.code, 0) << a.err;
+    EXPECT_EQ(a.out, "appended 3 records: offsets 1..3\n");
+    auto b = run({"append", "--log", log, "--batch-size", "100", good});
+    ASSERT_EQ(b.code, 0) << b.err;
+    EXPECT_EQ(b.out, "appended 2500 records: offsets 4..2503\n");
+    EXPECT_EQ(log_count(), 2503u);
+    auto records = show_json();
+    ASSERT_EQ(records.size(), 2503u);
+    EXPECT_EQ(records[3]["key"], "1");
+    EXPECT_EQ(records[2502]["key"], "2500");
+}
+
+// A pipe that crosses --atomic-limit after some batches were staged: those become visible with
+// the first streamed batch, and the count and offsets cover every line.
+TEST_F(cli_e2e, a_pipe_crossing_the_atomic_limit_appends_what_was_staged_too) {
+    std::string text;
+    for (int i = 1; i <= 60; ++i)
+        text += R"({"collection":"c","key":")" + std::to_string(i) + R"(","value":)" + std::to_string(i) + "}\n";
+    const std::string in = write_file("pipe.jsonl", text), out = (dir / "pipe.out").string(), err = (dir / "pipe.err").string();
+    const std::string command = "cat " + in + " | " + std::string(SYNCLINE_CLI_BIN) + " append --log " + log +
+                                " --batch-size 10 --atomic-limit 1000 > " + out + " 2> " + err;
+    ASSERT_EQ(std::system(command.c_str()), 0) << slurp(err);
+    EXPECT_NE(slurp(err).find("larger than --atomic-limit (1000 bytes): appending batch by batch from line 2"), std::string::npos) << slurp(err);
+    EXPECT_EQ(slurp(out), "appended 60 records: offsets 1..60\n");
+    EXPECT_EQ(log_count(), 60u);
+}
+
 TEST_F(cli_e2e, skip_invalid_appends_the_good_lines_and_reports_the_bad) {
     std::string text = three_lines + "not json\n" + R"({"collection":"c","key":"k","op":"drop"})" "\n" + three_lines;
     auto r = run({"append", "--log", log, "--skip-invalid", write_file("mixed.jsonl", text)});

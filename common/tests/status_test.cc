@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <memory>
+#include <string>
 
 #include "common/process.h"
 
@@ -95,6 +97,38 @@ TEST(process_death, first_signal_sets_flag_second_exits) {
             _exit(5);
         },
         ::testing::ExitedWithCode(1), "");
+}
+
+TEST(process_death, repeated_signals_from_the_supervisor_count_once) {
+    // When a multi-threaded supervisor dies, the kernel re-sends the parent-death signal each time
+    // the child passes from one of its dying threads to the next, so a child of `syncline run` can
+    // get SIGTERM two or three times from the same (dead) parent. That is one request to drain,
+    // not an operator asking twice to hurry (which exits 1 at once, without the final commit).
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        close(ready[0]);
+        setenv(stop_with_parent_env, std::to_string(getppid()).c_str(), 1);
+        stop_flag stop = install_stop_handlers();
+        if (write(ready[1], "r", 1) != 1) _exit(6);
+        while (!stop.stop_requested()) usleep(1000);
+        if (write(ready[1], "s", 1) != 1) _exit(7);
+        usleep(300 * 1000);  // Draining: the repeats arrive now.
+        _exit(0);
+    }
+    close(ready[1]);
+    char byte = 0;
+    ASSERT_EQ(read(ready[0], &byte, 1), 1);
+    ASSERT_EQ(kill(child, SIGTERM), 0);
+    ASSERT_EQ(read(ready[0], &byte, 1), 1);  // The first one was taken; pending signals merge.
+    ASSERT_EQ(kill(child, SIGTERM), 0);
+    close(ready[0]);
+    int wstatus = 0;
+    ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+    ASSERT_TRUE(WIFEXITED(wstatus));
+    EXPECT_EQ(WEXITSTATUS(wstatus), 0) << "a repeated parent-death signal was taken for a second, impatient one";
 }
 
 }  // namespace

@@ -70,7 +70,8 @@ private:
 
 // The DBOptions every store starts from: only the writer creates the database and its column
 // families; a secondary instance must be able to open any SST the primary's MANIFEST names
-// (max_open_files = -1). Each store adds its own tuning.
+// (max_open_files = -1), and opens them on the calling thread (a catch-up would otherwise start
+// threads every time). Each store adds its own tuning.
 rocksdb::DBOptions base_db_options(bool writer);
 
 // The one way a store opens its RocksDB directory: as the one writer (DB::Open), or as a

@@ -18,6 +18,7 @@
 #include "common/codec.h"
 #include "store/change_log.h"
 #include "store/tests/test_util.h"
+#include "store/wal_watch.h"
 
 extern char** environ;
 
@@ -167,6 +168,47 @@ TEST_F(change_log_process_test, reader_tails_a_writer_process) {
     EXPECT_EQ(reader.last_offset(), batch * batches);
     // Seen over many polls while the writer was running, not in one read at the end.
     EXPECT_GT(catch_ups_with_news, batches / 2);
+    int st = wait_child(10s);
+    ASSERT_NE(st, -1) << "the appender did not finish";
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+// The ventilator's tailing (store/wal_watch.h): a reader that catches up only when the watch
+// reports a WAL write by the writer process still sees every record, in order; writes to other
+// files of the directory (RocksDB's info LOG) are not reported.
+TEST_F(change_log_process_test, wal_watch_wakes_a_reader_for_every_append_of_a_writer_process) {
+    constexpr std::size_t batch = 200;
+    constexpr std::uint64_t batches = 10;
+    const std::string path = _dir.file("log");
+    create_log(path);
+    auto watch = wal_watch::open(path);
+    ASSERT_RESULT_OK(watch);
+    auto opened = change_log::open_reader(path);
+    ASSERT_RESULT_OK(opened);
+    auto& reader = **opened;
+    watch->consume();  // Whatever opening the log wrote.
+    {
+        std::FILE* info = std::fopen((path + "/LOG").c_str(), "a");
+        ASSERT_NE(info, nullptr);
+        std::fputs("not a WAL write\n", info);
+        std::fclose(info);
+    }
+    EXPECT_FALSE(watch->consume()) << "a write to LOG (not a WAL file) was reported";
+
+    spawn_appender(path, batch, batches, 20);
+    std::uint64_t next = 1;
+    while (next <= batch * batches) {
+        // No event within 30 s means an append was not notified (the appender needs < 1 s).
+        ASSERT_TRUE(watch->wait(30s)) << "no notification while records up to " << next << " were missing";
+        ASSERT_OK(reader.catch_up());
+        auto n = reader.scan(next, SIZE_MAX, SIZE_MAX, [&](std::uint64_t offset, std::string_view) {
+            EXPECT_EQ(offset, next);
+            next = offset + 1;
+            return true;
+        });
+        ASSERT_RESULT_OK(n);
+    }
+    EXPECT_EQ(reader.last_offset(), batch * batches);
     int st = wait_child(10s);
     ASSERT_NE(st, -1) << "the appender did not finish";
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);

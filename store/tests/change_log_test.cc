@@ -542,5 +542,34 @@ TEST_F(change_log_test, staged_records_become_visible_only_with_the_next_append)
     EXPECT_EQ(m->last, 11u);
 }
 
+// discard_staged() gives a staged append up without reopening: nothing becomes visible, and the
+// next stage and append start right after the last offset (what `syncline append` does when a
+// later line of an atomic input is bad).
+TEST_F(change_log_test, discarded_staged_records_never_become_visible) {
+    auto head = make_batch(2);
+    append(head);
+    EXPECT_TRUE(_log->discard_staged().ok());  // Nothing staged: a no-op.
+    auto part = make_batch(3, 1);
+    ASSERT_RESULT_OK(_log->stage(part));
+    ASSERT_TRUE(_log->discard_staged().ok());
+    EXPECT_EQ(_log->staged_count(), 0u);
+    std::size_t staged = 0;
+    ASSERT_RESULT_OK(_log->scan_staged([&](std::uint64_t, std::string_view) { ++staged; return true; }));
+    EXPECT_EQ(staged, 0u);
+    auto again = make_batch(1, 2);
+    auto s = _log->stage(again);
+    ASSERT_RESULT_OK(s);
+    EXPECT_EQ(s->first, 3u);
+    std::vector<record> none;
+    auto c = _log->append(none);
+    ASSERT_RESULT_OK(c);
+    EXPECT_EQ(c->first, 3u);
+    EXPECT_EQ(c->last, 3u);
+    EXPECT_EQ(scan_all(*_log).size(), 3u);
+    reopen();
+    EXPECT_EQ(_log->last_offset(), 3u);
+    EXPECT_EQ(scan_all(*_log).size(), 3u);
+}
+
 }  // namespace
 }  // namespace syncline::store
