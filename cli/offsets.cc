@@ -331,9 +331,9 @@ int offsets_set_command(int argc, const char* const* argv) {
     // ventilator and workers keep running meanwhile: the runner's own lock covers that window.
     if (execute) {
         if (const auto runner = store::run_lock::holder(root, pipeline))
-            return failure(cmd, "pipeline " + pipeline + " is running under syncline run" +
+            return failure(cmd, "pipeline " + pipeline + " is running under syncline run or its sink" +
                                     (*runner > 0 ? " (pid " + std::to_string(*runner) + ")" : std::string()) +
-                                    ", even while its sink restarts: stop it first (SIGTERM the runner, or "
+                                    ", even while its sink restarts: stop it first (SIGTERM that pid, or "
                                     "scripts/pipeline.sh stop)");
     }
     std::error_code ec;

@@ -22,6 +22,7 @@
 #include "cli/runner.h"
 #include "targets/target.h"
 #include "cli/syncline_cli.h"
+#include "common/names.h"
 #include "common/process.h"
 #include "store/state_store.h"
 
@@ -130,7 +131,7 @@ result<replay_range> plan_replay(const replay_request& request, std::uint64_t lo
     return range;
 }
 
-std::string replay_pipeline_name(const std::string& pipeline) { return pipeline + ".replay"; }
+std::string replay_pipeline_name(const std::string& pipeline) { return pipeline + std::string(replay_suffix); }
 
 int replay_command(int argc, const char* const* argv) {
     constexpr std::string_view cmd = "replay";
@@ -169,7 +170,7 @@ int replay_command(int argc, const char* const* argv) {
                         nullptr, &internal::pipeline_file_keys());
     if (!parsed.ok()) return usage_error(cmd, parsed.get_status().message());
     if (parsed->exit_now) return exit_ok;
-    if (status s = validate_name("--pipeline", pipeline); !s.ok()) return usage_error(cmd, s.message());
+    if (status s = validate_pipeline_name("--pipeline", pipeline); !s.ok()) return usage_error(cmd, s.message());
     o.pipeline = replay_pipeline_name(pipeline);
     o.origin_pipeline = pipeline;  // Channel ids stay the repaired pipeline's (docs/recovery.md).
     if (status s = validate_name("--pipeline", o.pipeline); !s.ok())

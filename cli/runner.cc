@@ -608,14 +608,9 @@ std::vector<std::string> validate_run_options(const run_options& o, const parse_
     auto check = [&](std::string_view option, const status& s) {
         if (!s.ok()) problems.push_back(parsed.locate(option, s.message()));
     };
-    check("pipeline", validate_name("--pipeline", o.pipeline));
-    // STATE/NAME.run is the run directory of pipeline NAME: a pipeline named NAME.run would share
-    // it as its state directory.
-    if (o.pipeline.size() > 4 && o.pipeline.ends_with(".run"))
-        check("pipeline", status{errc::invalid_argument,
-                                 "--pipeline: '" + o.pipeline + "' is reserved: STATE/" + o.pipeline +
-                                     " is the run directory of pipeline '" +
-                                     o.pipeline.substr(0, o.pipeline.size() - 4) + "' (choose a name not ending in .run)"});
+    // STATE/NAME.run is the run directory of pipeline NAME, NAME.replay its replay's pipeline: a
+    // pipeline named either way would share their directories (common/names.h).
+    check("pipeline", validate_pipeline_name("--pipeline", o.pipeline));
     if (o.workers < 1 || o.workers > 256) check("workers", status{errc::invalid_argument, "must be between 1 and 256"});
     if (o.until_caught_up && o.to != 0)
         check("to", status{errc::invalid_argument, "--until-caught-up and --to exclude each other"});

@@ -201,7 +201,6 @@ std::string quote_field(std::string_view value) {
 }
 
 void remember_secret(std::string_view secret) {
-    constexpr std::size_t min_secret_bytes = 4;
     std::lock_guard lock(g_secrets_mutex);
     for (std::string form : {std::string(secret), percent_decoded(secret)}) {
         if (form.size() < min_secret_bytes) continue;

@@ -51,8 +51,11 @@ void set_log_pipeline(std::string_view pipeline);
 // password/secret/token (cli::parse remembers those of every option it reads). One redaction for
 // every surface: each log line, error report, /ready reason, /metrics page and file a process
 // writes about itself (restarts.json) goes through scrub_secrets, which replaces every
-// remembered secret (and its percent-decoded form) with "***". Secrets shorter than 4 bytes are
-// not remembered (they would garble ordinary text). Thread-safe.
+// remembered secret (and its percent-decoded form) with "***". Secrets shorter than
+// min_secret_bytes are not remembered (replacing "ab" everywhere would garble ordinary text), so
+// every place a secret comes from refuses shorter ones at config time (targets' take_secret, the
+// gateway's --http-token-file). Thread-safe.
+inline constexpr std::size_t min_secret_bytes = 4;
 void remember_secret(std::string_view secret);
 std::string scrub_secrets(std::string text);
 

@@ -1,5 +1,8 @@
 #include "common/names.h"
 
+#include <string>
+#include <utility>
+
 #include "common/internal/option_text.h"
 
 namespace syncline {
@@ -24,6 +27,20 @@ status validate_name(std::string_view option, std::string_view name) {
     if (problem.empty()) return {};
     return detail::invalid(detail::flag(option) + ": invalid name '" + std::string(name) + "': " +
                              std::string(problem));
+}
+
+status validate_pipeline_name(std::string_view option, std::string_view name) {
+    SYNCLINE_RETURN_IF_ERROR(validate_name(option, name));
+    for (const auto& [suffix, what] : {std::pair{run_dir_suffix, "is the run directory of pipeline"},
+                                       std::pair{replay_suffix, "is the temporary pipeline `syncline replay` uses for"}}) {
+        if (name.size() > suffix.size() && name.ends_with(suffix)) {
+            const std::string base(name.substr(0, name.size() - suffix.size()));
+            return detail::invalid(detail::flag(option) + ": '" + std::string(name) + "' is reserved: STATE/" +
+                                   std::string(name) + " " + what + " '" + base + "' (choose a name not ending in " +
+                                   std::string(suffix) + ")");
+        }
+    }
+    return {};
 }
 
 }  // namespace cli

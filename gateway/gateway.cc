@@ -505,6 +505,10 @@ result<std::string> read_token_file(const std::string& path) {
     std::string token = ss.str();
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
     if (token.empty()) return status{errc::invalid_argument, "--http-token-file: " + path + " is empty"};
+    if (token.size() < min_secret_bytes)
+        return status{errc::invalid_argument, "--http-token-file: " + path + " holds a token of fewer than " +
+                                                  std::to_string(min_secret_bytes) + " bytes: tokens must be at least " +
+                                                  std::to_string(min_secret_bytes) + " bytes"};
     return token;
 }
 
@@ -891,6 +895,7 @@ status run(const gateway_options& options, const stop_flag& stop) {
         auto t = read_token_file(options.http_token_file);
         if (!t.ok()) return t.get_status();
         token = std::move(*t);
+        remember_secret(token);  // No surface of this process shows it (common/log.h).
     }
 
     store::change_log_options log_options;

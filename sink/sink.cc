@@ -16,6 +16,7 @@
 #include "common/zmq_util.h"
 #include "sink/sink_state.h"
 #include "store/change_log.h"
+#include "store/run_lock.h"
 #include "store/state_store.h"
 
 namespace syncline::sink {
@@ -89,6 +90,10 @@ status run(const sink_options& options, const stop_flag& stop) {
     health.set_ready(false, "opening the state of pipeline " + options.pipeline);
     SYNCLINE_RETURN_IF_ERROR(observed.serve(options.metrics, "sink"));
 
+    // The committing process holds the pipeline's run lock whoever started it (store/run_lock.h):
+    // a second sink of the pipeline stops here, naming the holder's pid.
+    auto lock = store::run_lock::sink_lock(options.state, options.pipeline);
+    if (!lock.ok()) return lock.get_status();
     auto opened = store::state_store::open({options.state, options.pipeline, options.sync});
     if (!opened.ok()) return opened.get_status();
     auto committed = opened.value()->committed();

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <utility>
 
 namespace syncline::store {
@@ -35,8 +37,9 @@ result<run_lock> run_lock::acquire(const std::string& root, const std::string& p
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         const auto pid = read_pid(fd);
         ::close(fd);
-        return status{errc::busy, "pipeline " + pipeline + " is already running under syncline run" +
-                                      (pid ? " (pid " + std::to_string(*pid) + ")" : std::string()) + "; lock " + path};
+        return status{errc::busy, "pipeline " + pipeline + " is already running" +
+                                      (pid ? " (pid " + std::to_string(*pid) + " holds its run lock)" : std::string()) +
+                                      "; lock " + path};
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
     if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
@@ -57,6 +60,23 @@ std::optional<pid_t> run_lock::holder(const std::string& root, const std::string
     }
     ::close(fd);
     return out;
+}
+
+result<std::optional<run_lock>> run_lock::sink_lock(const std::string& root, const std::string& pipeline) {
+    if (const auto pid = holder(root, pipeline); pid && *pid > 0) {
+        // Walk up from the parent (a wrapper script may sit between the runner and the sink).
+        for (pid_t p = ::getppid(); p > 1;) {
+            if (p == *pid) return std::optional<run_lock>();
+            std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
+            std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+            const auto close = text.rfind(')');
+            if (close == std::string::npos || close + 4 > text.size()) break;
+            p = static_cast<pid_t>(std::strtol(text.c_str() + close + 4, nullptr, 10));  // ") S PPID"
+        }
+    }
+    auto lock = acquire(root, pipeline);
+    if (!lock.ok()) return lock.get_status();
+    return std::optional<run_lock>(std::move(lock.value()));
 }
 
 run_lock::run_lock(run_lock&& other) noexcept : _fd(std::exchange(other._fd, -1)) {}

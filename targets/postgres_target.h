@@ -1,5 +1,5 @@
 #pragma once
-// targets/postgres_target.h: `postgresql://user[:password]@host:port/db?schema=S` — a
+// targets/postgres_target.h: `postgresql://user@host:port/db?schema=S&password_file=F` — a
 // PostgreSQL database as a state target, through libpq (docs/targets/postgresql.md).
 //
 // Schema: one table per collection in schema S (default public), named after the collection

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "common/log.h"
 #include "targets/internal/h2_client.h"
 #include "targets/internal/text.h"
 
@@ -146,7 +147,11 @@ struct push_target::impl {
                 if (!text.ok()) return {errc::unavailable, name + ": " + text.get_status().message()};
                 std::string token = std::move(text.value());
                 while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-                if (!token.empty()) options.access_token = std::move(token);
+                // A refreshed token is scrubbed like the first one; one too short to scrub is not taken.
+                if (token.size() >= min_secret_bytes) {
+                    remember_secret(token);
+                    options.access_token = std::move(token);
+                }
             }
             authorization = "authorization: Bearer " + options.access_token;
             return {};

@@ -86,26 +86,29 @@ result<opener> parse_null(const std::string&, const internal::parsed_uri& p, int
 }
 
 #if SYNCLINE_WITH_POSTGRES
-// postgresql://user[:password]@host[:port]/db: libpq's own URI form, except that its options are
-// ours (libpq would refuse `schema`), so the parts become libpq connection keywords. Anything not
-// given (password, host, ...) is left to libpq's defaults: PGPASSWORD, ~/.pgpass, PGHOST, ...
+// postgresql://user@host[:port]/db: libpq's URI form, except that its options are ours (libpq
+// would refuse `schema`), so the parts become libpq connection keywords. As for every target, a
+// password in the URI is refused (URIs travel on the workers' command lines, shown by `ps`): it
+// comes from ?password_file= or ?password_env=, or else from libpq's defaults (PGPASSWORD,
+// ~/.pgpass or PGPASSFILE, PGSERVICE), as do host etc. when not given (PGHOST, ...).
 result<opener> parse_postgres(const std::string& uri, const internal::parsed_uri& p, internal::uri_options& options,
                               const target_options& opts) {
-    if (!p.had_slashes) return options.error("expected postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB");
+    if (!p.had_slashes) return options.error("expected postgresql://[USER@]HOST[:PORT]/DB");
     postgres_target_options o;
     // The userinfo ends at the last '@' (a password may hold a raw '/' or '@'), the authority at
     // the first '/' after it; the database follows.
     const std::string_view rest = p.path;
     const auto at = rest.rfind('@');
     const auto slash = rest.find('/', at == std::string_view::npos ? 0 : at + 1);
-    auto authority = internal::parse_authority(rest.substr(0, slash), 0, options,
-                                               {.password_allowed = true, .host_required = false});
+    auto authority = internal::parse_authority(rest.substr(0, slash), 0, options, {.host_required = false});
     if (!authority.ok()) return authority.get_status();
+    auto password = internal::take_secret(options, "password");
+    if (!password.ok()) return password.get_status();
     auto keyword = [&](const char* name, std::string text) {
         if (!text.empty()) o.connection.emplace_back(name, std::move(text));
     };
     keyword("user", std::move(authority.value().user));
-    if (authority.value().password) keyword("password", std::move(*authority.value().password));
+    if (password.value()) keyword("password", std::move(*password.value()));
     keyword("host", std::move(authority.value().host));
     if (authority.value().port != 0) keyword("port", std::to_string(authority.value().port));
     auto db = internal::percent_decode(slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1));
@@ -252,7 +255,8 @@ const kind_row kinds[] = {
       {.fenced_state = true, .verifiable = true, .max_writers = 1}}, parse_sqlite},
 #if SYNCLINE_WITH_POSTGRES
     {{"postgresql", postgres_schemes,
-      "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=S&value=jsonb|text|bytea&sslmode=M&connect_timeout=S]",
+      "postgresql://USER@HOST[:PORT]/DB[?password_env=VAR|password_file=PATH&schema=S&value=jsonb|text|bytea&sslmode=M"
+      "&connect_timeout=S]",
       "fenced state, one table per collection (docs/targets/postgresql.md)", state}, parse_postgres},
 #endif
 #if SYNCLINE_WITH_MYSQL

@@ -432,6 +432,12 @@ TEST_F(cli_e2e, bad_usage_exits_2_with_one_line) {
     // A name colliding with another pipeline's run directory (STATE/orders.run).
     expect_usage({"run", "--log", log, "--state", state, "--pipeline", "orders.run", "--target", "null:"},
                  "is the run directory of pipeline 'orders'");
+    // Nor with replay's temporary pipeline (replay of orders resets and deletes STATE/orders.replay).
+    expect_usage({"run", "--log", log, "--state", state, "--pipeline", "orders.replay", "--target", "null:"},
+                 "is the temporary pipeline `syncline replay` uses for 'orders'");
+    expect_usage({"replay", "--log", log, "--state", state, "--pipeline", "orders.replay", "--from", "1", "--target",
+                  "null:"},
+                 "is the temporary pipeline `syncline replay` uses for 'orders'");
     expect_usage({"log", "show", "--log", log, "--limit", "0"}, "--limit");
     expect_usage({"frobnicate"}, "unknown command 'frobnicate'");
     expect_usage({"log", "tail"}, "unknown subcommand 'tail'");

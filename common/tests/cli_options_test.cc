@@ -352,5 +352,19 @@ TEST(validate_name, cases) {
     EXPECT_FALSE(validate_name("pipeline", std::string(129, 'a')).ok());
 }
 
+// A user's pipeline must not take a name syncline derives from another pipeline's: X.replay is
+// the temporary pipeline `syncline replay --pipeline X` resets and deletes, X.run X's run directory.
+TEST(validate_pipeline_name, refuses_the_derived_suffixes) {
+    for (const char* n : {"orders", "orders.replayed", "replay", ".replay", "run", "orders.running", "a.b"})
+        EXPECT_TRUE(validate_pipeline_name("pipeline", n).ok()) << n;
+    status replay = validate_pipeline_name("pipeline", "orders.replay");
+    EXPECT_EQ(replay.code(), errc::invalid_argument);
+    EXPECT_NE(replay.message().find("--pipeline: 'orders.replay' is reserved"), std::string::npos) << replay.message();
+    EXPECT_NE(replay.message().find("`syncline replay` uses for 'orders'"), std::string::npos) << replay.message();
+    status run = validate_pipeline_name("pipeline", "orders.run");
+    EXPECT_NE(run.message().find("is the run directory of pipeline 'orders'"), std::string::npos) << run.message();
+    EXPECT_FALSE(validate_pipeline_name("pipeline", "a/b.replay").ok());
+}
+
 }  // namespace
 }  // namespace syncline::cli

@@ -111,6 +111,10 @@ result<std::optional<std::string>> take_secret(uri_options& options, const std::
         const char* value = std::getenv(env->c_str());
         if (value == nullptr || *value == '\0')
             return options.error("environment variable " + *env + " (" + env_option + ") is not set or empty");
+        if (std::strlen(value) < min_secret_bytes)
+            return options.error("environment variable " + *env + " (" + env_option + ") holds a secret of fewer than " +
+                                 std::to_string(min_secret_bytes) + " bytes: secrets must be at least " +
+                                 std::to_string(min_secret_bytes) + " bytes (shorter ones cannot be kept out of logs)");
         remember_secret(value);  // No surface of this process shows it (common/log.h).
         return std::optional<std::string>(value);
     }
@@ -121,6 +125,10 @@ result<std::optional<std::string>> take_secret(uri_options& options, const std::
     // `echo secret > file` leaves a line break that is not part of the secret.
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
     if (secret.empty()) return options.error(file_option + " " + *file + " is empty");
+    if (secret.size() < min_secret_bytes)
+        return options.error(file_option + " " + *file + " holds a secret of fewer than " + std::to_string(min_secret_bytes) +
+                             " bytes: secrets must be at least " + std::to_string(min_secret_bytes) +
+                             " bytes (shorter ones cannot be kept out of logs)");
     if (file_path != nullptr) *file_path = *file;
     remember_secret(secret);  // No surface of this process shows it (common/log.h).
     return std::optional<std::string>(std::move(secret));
@@ -143,14 +151,9 @@ result<authority> parse_authority(std::string_view text, int default_port, const
     if (const auto at = text.rfind('@'); at != std::string_view::npos) {
         std::string_view userinfo = text.substr(0, at);
         text.remove_prefix(at + 1);
-        if (const auto colon = userinfo.find(':'); colon != std::string_view::npos) {
-            if (!rules.password_allowed)
-                return options.error("no password in the URI (it would be logged): use password_env or password_file");
-            auto password = percent_decode(userinfo.substr(colon + 1));
-            if (!password) return options.error("bad %-escape in the password");
-            out.password = std::move(*password);
-            userinfo = userinfo.substr(0, colon);
-        }
+        if (userinfo.find(':') != std::string_view::npos)
+            return options.error(
+                "no password in the URI (it would be logged and shown by ps): use password_env=VAR or password_file=PATH");
         auto user = percent_decode(userinfo);
         if (!user || user->empty()) return options.error("bad user name '" + std::string(userinfo) + "'");
         out.user = std::move(*user);

@@ -80,17 +80,16 @@ result<std::string> require_secret(uri_options& options, const std::string& name
 
 // `[USER@]HOST[:PORT]` (HOST may be `[v6]`), the authority of every network target's URI: the one
 // parser of hosts, ports and user names (docs/targets/README.md). USER and HOST are percent-decoded;
-// PORT is 1..65535 in digits. A `USER:PASSWORD@` is refused (see take_secret) unless the rules
-// allow it. Errors name what is wrong (no host, no user, bad port, unclosed '[') and never show the
+// PORT is 1..65535 in digits. A `USER:PASSWORD@` is always refused (passwords come from take_secret:
+// URIs travel on command lines, which `ps` shows). Errors name what is wrong (no host, no user, bad
+// port, unclosed '[') and never show the
 // password.
 struct authority_rules {
     bool user_required = false;     // `no user` when USER@ is missing (mysql).
-    bool password_allowed = false;  // libpq's own URI form (postgresql) keeps `USER:PASSWORD@`.
     bool host_required = true;      // false: an empty HOST is left to the client's default (libpq).
 };
 struct authority {
     std::string user;  // Empty when not given.
-    std::optional<std::string> password;  // Only with authority_rules::password_allowed.
     std::string host;  // Empty only when the rules allow it.
     int port = 0;      // `default_port` when not given.
 };

@@ -30,7 +30,7 @@ TEST(amqp_uri, accepts_the_documented_forms_without_connecting) {
     EXPECT_TRUE(check("amqp://localhost/").ok());  // The default exchange.
     EXPECT_TRUE(check("amqp://[::1]:5672/events").ok());
     EXPECT_TRUE(check("amqp://h/events?declare_exchange=topic&mandatory=false&heartbeat_s=0&connect_timeout_ms=100&timeout_ms=500").ok());
-    ::setenv("SYNCLINE_TEST_AMQP_URI_PASSWORD", "x", 1);
+    ::setenv("SYNCLINE_TEST_AMQP_URI_PASSWORD", "x-password", 1);
     EXPECT_TRUE(check("amqp://app@h/events?vhost=%2Fprod&password_env=SYNCLINE_TEST_AMQP_URI_PASSWORD").ok());
     EXPECT_TRUE(check("amqp://h/events?user=app&password_env=SYNCLINE_TEST_AMQP_URI_PASSWORD").ok());
 }

@@ -16,8 +16,8 @@ namespace {
 TEST(mysql_uri, good_uris_are_checked_without_connecting) {
     testing::temp_dir dir;
     const std::string password = dir.file("password");
-    std::ofstream(password) << "pw\n";
-    ::setenv("SYNCLINE_TEST_MYSQL_PW", "pw", 1);
+    std::ofstream(password) << "pw-file\n";
+    ::setenv("SYNCLINE_TEST_MYSQL_PW", "pw-env", 1);
     // Port 1 has no server: checking does not connect.
     for (const std::string& uri : std::vector<std::string>{
              "mysql://u@127.0.0.1:1/db", "mariadb://u@localhost/db?value=blob", "mysql://u%40x@[::1]:3306/app?value=text",

@@ -149,7 +149,11 @@ TEST_F(postgres_target_test, a_role_without_create_privilege_writes_into_existin
         " \"deleted\" boolean NOT NULL DEFAULT false, \"updated_at\" timestamptz NOT NULL)");
     sql("DROP ROLE IF EXISTS writer; CREATE ROLE writer LOGIN PASSWORD 'w'");
     sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT SELECT, INSERT, UPDATE ON c TO writer");
-    auto t = targets::open_target("postgresql://writer:w@127.0.0.1:" + std::to_string(server->port()) + "/" + db, {"p1"});
+    ::setenv("SYNCLINE_PG_TEST_WRITER", "w-pass", 1);
+    sql("ALTER ROLE writer PASSWORD 'w-pass'");
+    auto t = targets::open_target("postgresql://writer@127.0.0.1:" + std::to_string(server->port()) + "/" + db +
+                                      "?password_env=SYNCLINE_PG_TEST_WRITER",
+                                  {"p1"});
     ASSERT_TRUE(t.ok()) << t.get_status().message();
     auto out = (*t)->deliver(views({upsert(1, "c", "k", "{}"), del(2, "c", "k2")}));
     ASSERT_TRUE(out.transient.ok()) << out.transient.message();
@@ -230,22 +234,34 @@ TEST_F(postgres_target_test, a_server_restart_is_transient_and_the_target_reconn
     EXPECT_EQ(read_state_of(*t).size(), 2u);
 }
 
-TEST_F(postgres_target_test, passwords_come_from_the_uri_or_pgpassword_and_never_appear_in_messages) {
-    // A wrong password: unavailable (the worker waits), and the message does not show it.
-    const std::string wrong = "postgresql://syncline:Secr3tWrong@127.0.0.1:" + std::to_string(server->port()) + "/" + db;
-    auto bad = targets::open_target(wrong, {"p1"});
+TEST_F(postgres_target_test, passwords_come_from_a_file_the_environment_or_libpq_and_never_appear_in_messages) {
+    const std::string base = "postgresql://syncline@127.0.0.1:" + std::to_string(server->port()) + "/" + db;
+    // A password in the URI is refused at config time, like every target's (the URI travels on
+    // the workers' command lines, which `ps` shows to every local user), without showing it.
+    for (const auto& inline_pw : {"postgresql://syncline:Secr3tInline@127.0.0.1:" + std::to_string(server->port()) + "/" + db,
+                                  std::string("postgres://u:Secr3tInline@h/db?schema=s")}) {
+        status s = targets::check_target_uri(inline_pw);
+        EXPECT_EQ(s.code(), errc::invalid_argument) << inline_pw;
+        EXPECT_NE(s.message().find("password_env=VAR or password_file=PATH"), std::string::npos) << s.message();
+        EXPECT_EQ(s.message().find("Secr3tInline"), std::string::npos) << s.message();
+    }
+    // A wrong password (from the environment): unavailable (the worker waits), and the message does not show it.
+    ::setenv("SYNCLINE_PG_TEST_WRONG", "Secr3tWrong", 1);
+    auto bad = targets::open_target(base + "?password_env=SYNCLINE_PG_TEST_WRONG", {"p1"});
     ASSERT_FALSE(bad.ok());
     EXPECT_EQ(bad.get_status().code(), errc::unavailable);
     EXPECT_EQ(bad.get_status().message().find("Secr3tWrong"), std::string::npos) << bad.get_status().message();
     EXPECT_NE(bad.get_status().message().find("password authentication failed"), std::string::npos)
         << bad.get_status().message();
-    // Bad options: the URI is shown without its password.
-    auto bad_option = targets::check_target_uri(wrong + "?value=xml");
-    EXPECT_EQ(bad_option.code(), errc::invalid_argument);
-    EXPECT_EQ(bad_option.message().find("Secr3tWrong"), std::string::npos) << bad_option.message();
-    EXPECT_NE(bad_option.message().find("postgresql://syncline:***@127.0.0.1"), std::string::npos) << bad_option.message();
+    // A missing password file is a config error naming the option.
+    status missing = targets::check_target_uri(base + "?password_file=/nonexistent/pw");
+    EXPECT_EQ(missing.code(), errc::invalid_argument);
+    EXPECT_NE(missing.message().find("password_file"), std::string::npos) << missing.message();
 
-    // No password in the URI: libpq takes PGPASSWORD.
+    // From a file (the test server's uri()).
+    auto from_file = targets::open_target(server->uri(db), {"p1"});
+    ASSERT_TRUE(from_file.ok()) << from_file.get_status().message();
+    // No password option: libpq takes PGPASSWORD (and ~/.pgpass, PGPASSFILE).
     ::setenv("PGPASSWORD", postgres_server::password, 1);
     auto from_env = targets::open_target(server->uri_without_password(db), {"p1"});
     ::unsetenv("PGPASSWORD");
@@ -261,7 +277,10 @@ TEST(postgres_uri, is_shown_without_its_password) {
 
 TEST(postgres_uri, is_checked_without_connecting) {
     // Port 1 has no server: checking does not connect.
-    EXPECT_TRUE(targets::check_target_uri("postgresql://u:p@127.0.0.1:1/db?schema=s&value=text&sslmode=disable").ok());
+    ::setenv("SYNCLINE_PG_TEST_ANY", "any-password", 1);
+    EXPECT_TRUE(targets::check_target_uri(
+                    "postgresql://u@127.0.0.1:1/db?schema=s&value=text&sslmode=disable&password_env=SYNCLINE_PG_TEST_ANY")
+                    .ok());
     EXPECT_TRUE(targets::check_target_uri("postgres://u@localhost/db").ok());
     EXPECT_TRUE(targets::check_target_uri("postgresql://u@[::1]:5432/db?connect_timeout=3").ok());
     for (const char* bad : {"postgresql:db", "postgresql://u@h:99999/db", "postgresql://u@h:x/db",

@@ -18,7 +18,7 @@ TEST(redis_uri, accepts_the_documented_forms_without_connecting) {
     EXPECT_TRUE(check("redis://app@cache.internal:6380/2").ok());
     EXPECT_TRUE(check("redis://[::1]:6379/0").ok());
     EXPECT_TRUE(check("redis://h/1?prefix=sync%3A&connect_timeout_ms=100&timeout_ms=500&chunk_records=100").ok());
-    ::setenv("SYNCLINE_TEST_REDIS_URI_PASSWORD", "x", 1);
+    ::setenv("SYNCLINE_TEST_REDIS_URI_PASSWORD", "x-password", 1);
     EXPECT_TRUE(check("redis://h?password_env=SYNCLINE_TEST_REDIS_URI_PASSWORD").ok());
 }
 

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "common/log.h"
 #include "targets/tests/test_util.h"
 
 namespace syncline::targets::internal {
@@ -52,6 +53,29 @@ TEST(take_secret, from_environment_or_file_never_inline) {
     EXPECT_FALSE(take_secret(nofile, "password").ok());
 }
 
+// A secret too short to scrub from logs without garbling them is refused at config time, with
+// the option it came from; one of min_secret_bytes is taken (and scrubbed everywhere).
+TEST(take_secret, shorter_than_min_secret_bytes_is_refused_naming_the_option) {
+    testing::temp_dir dir;
+    std::ofstream(dir.file("short")) << "abc\n";
+    auto file = options_of("password_file=" + dir.file("short"));
+    auto from_file = take_secret(file, "password");
+    ASSERT_FALSE(from_file.ok());
+    EXPECT_NE(from_file.get_status().message().find("password_file"), std::string::npos) << from_file.get_status().message();
+    EXPECT_NE(from_file.get_status().message().find("at least 4 bytes"), std::string::npos) << from_file.get_status().message();
+    EXPECT_EQ(from_file.get_status().message().find("abc"), std::string::npos) << from_file.get_status().message();
+    ::setenv("SYNCLINE_URI_TEST_SHORT", "x", 1);
+    auto env = options_of("password_env=SYNCLINE_URI_TEST_SHORT");
+    auto from_env = take_secret(env, "password");
+    ASSERT_FALSE(from_env.ok());
+    EXPECT_NE(from_env.get_status().message().find("SYNCLINE_URI_TEST_SHORT"), std::string::npos);
+    ::setenv("SYNCLINE_URI_TEST_FOUR", "Qz7w", 1);
+    auto four = options_of("password_env=SYNCLINE_URI_TEST_FOUR");
+    auto taken = take_secret(four, "password");
+    ASSERT_TRUE(taken.ok()) << taken.get_status().to_string();
+    EXPECT_EQ(scrub_secrets("auth failed for Qz7w"), "auth failed for ***");
+}
+
 TEST(parse_authority, user_host_port) {
     const uri_options o("x://", "x://HOST");
     auto full = parse_authority("bob%40corp@db.example:3307", 3306, o);
@@ -90,7 +114,6 @@ TEST(parse_authority, missing_port_is_the_default_and_a_bad_port_is_named) {
     ASSERT_TRUE(plain.ok());
     EXPECT_EQ(plain.value().port, 5432);
     EXPECT_TRUE(plain.value().user.empty());
-    EXPECT_FALSE(plain.value().password.has_value());
     auto top = parse_authority("h:65535", 1, o);
     ASSERT_TRUE(top.ok());
     EXPECT_EQ(top.value().port, 65535);
@@ -104,15 +127,14 @@ TEST(parse_authority, missing_port_is_the_default_and_a_bad_port_is_named) {
 
 TEST(parse_authority, userinfo_by_the_rules) {
     const uri_options o("x://", "x://HOST");
-    // A password only where the rules allow it (libpq's form), percent-decoded; never shown.
-    auto refused = parse_authority("u:p%40ss@h", 1, o);
-    ASSERT_FALSE(refused.ok());
-    EXPECT_NE(refused.get_status().message().find("no password in the URI"), std::string::npos);
-    EXPECT_EQ(refused.get_status().message().find("p%40ss"), std::string::npos);
-    auto libpq = parse_authority("u:p%40ss@h", 1, o, {.password_allowed = true});
-    ASSERT_TRUE(libpq.ok()) << libpq.get_status().to_string();
-    EXPECT_EQ(libpq.value().user, "u");
-    EXPECT_EQ(libpq.value().password, std::optional<std::string>("p@ss"));
+    // A password is refused by every kind (postgresql:// included), and never shown.
+    for (const authority_rules rules : {authority_rules{}, authority_rules{.host_required = false}}) {
+        auto refused = parse_authority("u:p%40ss@h", 1, o, rules);
+        ASSERT_FALSE(refused.ok());
+        EXPECT_NE(refused.get_status().message().find("no password in the URI"), std::string::npos);
+        EXPECT_NE(refused.get_status().message().find("password_file=PATH"), std::string::npos);
+        EXPECT_EQ(refused.get_status().message().find("p%40ss"), std::string::npos);
+    }
     // The userinfo ends at the last '@'.
     auto at_in_user = parse_authority("a@b@h:2", 1, o);
     ASSERT_TRUE(at_in_user.ok());

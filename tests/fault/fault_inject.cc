@@ -51,6 +51,7 @@
 #include "store/change_log.h"
 #include "store/state_store.h"
 #include "tests/support/harness.h"
+#include "tests/support/pipeline.h"
 
 namespace syncline::fault {
 namespace {
@@ -682,22 +683,28 @@ void fault_run::setup_processes() {
     _acks = "ipc://" + path("acks.sock");
     _control = "ipc://" + path("control.sock");
     const std::string P = "fault";
-    _procs.push_back({"sink", "sink",
-                      {bin("syncline-sink"), "--state", _state_dir, "--pipeline", P, "--log", _log_dir, "--acks", _acks,
-                       "--control", _control},
-                      path("sink.log"), std::nullopt, 0});
-    _procs.push_back({"ventilator", "ventilator",
-                      {bin("syncline-ventilator"), "--log", _log_dir, "--pipeline", P, "--work", _work, "--control", _control,
-                       "--ack-timeout-ms", std::to_string(_o.ack_timeout_ms), "--tail-interval-ms", "10",
-                       "--drain-timeout-ms", "5000", "--window", std::to_string(_o.window), "--batch-records",
-                       std::to_string(_o.batch_records)},
-                      path("ventilator.log"), std::nullopt, 0});
+    // Command lines are the daemons' to_argv (tests/support/pipeline.h), as `syncline run` spells them.
+    const testing::pipeline_spec spec{.pipeline = P, .log = _log_dir, .state = _state_dir, .work = _work, .acks = _acks,
+                                      .control = _control, .target = target_uri()};
+    auto command = [&](const char* program, std::vector<std::string> args) {
+        args.insert(args.begin(), bin(program));
+        return args;
+    };
+    auto s = spec.sink();
+    s.log = _log_dir;
+    _procs.push_back({"sink", "sink", command("syncline-sink", to_argv(s)), path("sink.log"), std::nullopt, 0});
+    auto v = spec.ventilator();
+    v.window.ack_timeout = std::chrono::milliseconds(_o.ack_timeout_ms);
+    v.tail_interval = std::chrono::milliseconds(10);
+    v.drain_timeout = std::chrono::milliseconds(5000);
+    v.window.max_batches = static_cast<std::size_t>(_o.window);
+    v.batch_records = static_cast<std::size_t>(_o.batch_records);
+    _procs.push_back({"ventilator", "ventilator", command("syncline-ventilator", to_argv(v)), path("ventilator.log"),
+                      std::nullopt, 0});
     for (int i = 1; i <= _o.workers; ++i) {
         const std::string name = "worker-" + std::to_string(i);
-        _procs.push_back({name, "worker",
-                          {bin("syncline-worker"), "--target", target_uri(), "--pipeline", P, "--work", _work, "--acks", _acks,
-                           "--id", "w" + std::to_string(i)},
-                          path(name + ".log"), std::nullopt, 0});
+        _procs.push_back({name, "worker", command("syncline-worker", to_argv(spec.worker(i))), path(name + ".log"),
+                          std::nullopt, 0});
     }
     _committed = committed_reader(_state_dir, P);
 }

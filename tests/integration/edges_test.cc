@@ -25,6 +25,7 @@
 #include "common/wire.h"
 #include "common/zmq_util.h"
 #include "store/change_log.h"
+#include "store/run_lock.h"
 #include "store/state_store.h"
 #include "tests/support/harness.h"
 #include "tests/support/pipeline.h"
@@ -311,13 +312,37 @@ TEST_F(sink_edges_test, a_planted_password_appears_on_no_surface) {
     ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
     ASSERT_EQ(::listen(listener, 16), 0);
     const std::string secret = "PlantedS3cret";
-    const std::string target = "postgresql://syncline:" + secret + "@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) +
-                               "/db?connect_timeout=2";
+    const std::string host = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+    // A password in the URI is refused at config time (exit 2): it would travel on the workers'
+    // command lines, which `ps` shows every local user. The message does not show it.
+    ASSERT_EQ(run_to_exit("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1",
+                                       "--target", "postgresql://syncline:" + secret + "@" + host + "/db"},
+                          dir / "inline.log", seconds(60)),
+              2)
+        << read_file(dir / "inline.log");
+    EXPECT_NE(read_file(dir / "inline.log").find("password_file"), std::string::npos) << read_file(dir / "inline.log");
+    const std::string password_file = dir / "pg.password";
+    std::ofstream(password_file) << secret << "\n";
+    const std::string target = "postgresql://syncline@" + host + "/db?connect_timeout=2&password_file=" + password_file;
     // Nothing is ever delivered: no drain on stop.
     auto run = start("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1",
                                   "--target", target, "--ventilator-args", "--drain-timeout-ms 0"},
                      dir / "run.log");
     const std::string run_dir = state + "/p1.run";
+    // What `ps` and /proc show of the runner and each child: command line and environment.
+    auto proc_views = [&] {
+        std::string shown;
+        for (const auto& entry : fs::directory_iterator("/proc")) {
+            const std::string stat = read_file(entry.path().string() + "/stat");
+            const auto close = stat.rfind(')');
+            if (close == std::string::npos) continue;
+            const pid_t ppid = static_cast<pid_t>(std::atoi(stat.c_str() + close + 4));
+            const pid_t pid = static_cast<pid_t>(std::atoi(entry.path().filename().c_str()));
+            if (pid != run.pid() && ppid != run.pid()) continue;
+            shown += read_file(entry.path().string() + "/cmdline") + "\n" + read_file(entry.path().string() + "/environ") + "\n";
+        }
+        return shown;
+    };
     auto get = [&](const std::string& process, const std::string& path) {
         const std::string text = read_file(run_dir + "/" + process + ".metrics");
         auto got = metrics::http_get(text.substr(0, text.find('\n')), path);
@@ -330,6 +355,11 @@ TEST_F(sink_edges_test, a_planted_password_appears_on_no_surface) {
     ASSERT_TRUE(eventually([&] { return count_lines_with(run_dir + "/worker-1.log", "target unavailable") > 0; }, seconds(30)));
     for (const char* process : {"worker-1", "sink", "ventilator", "run"})
         for (const char* path : {"/ready", "/live", "/metrics"}) surfaces += get(process, path);
+    const std::string processes = proc_views();
+    EXPECT_NE(processes.find("syncline-worker"), std::string::npos) << processes;  // The children were seen.
+    EXPECT_NE(processes.find("syncline-sink"), std::string::npos) << processes;
+    EXPECT_NE(processes.find("password_file=" + password_file), std::string::npos) << processes;
+    EXPECT_EQ(processes.find(secret), std::string::npos) << processes;
     EXPECT_NE(surfaces.find("syncline_worker_batches_received_total"), std::string::npos) << surfaces;
     for (const std::vector<std::string>& args :
          {std::vector<std::string>{"status", "--state", state, "--log", log_dir},
@@ -342,9 +372,52 @@ TEST_F(sink_edges_test, a_planted_password_appears_on_no_surface) {
     run.signal(SIGTERM);
     EXPECT_TRUE(run.wait_for(seconds(60)).has_value());
     ::close(listener);
+    fs::remove(password_file);  // The one file meant to hold it.
     const auto leaked = files_holding(dir.path(), secret);
     EXPECT_TRUE(leaked.empty()) << leaked.size() << " files hold the secret, first: " << (leaked.empty() ? "" : leaked[0])
                                 << "\n" << (leaked.empty() ? "" : read_file(leaked[0]));
+}
+
+// A sink started by hand (or by a systemd unit) holds the pipeline's run lock, as `syncline run`
+// does: a second sink, or a runner, for the same pipeline exits 1 naming the holder's pid, and
+// `offsets set --execute` refuses. Once it stops, `syncline run` (whose own sink runs under the
+// runner's lock) works.
+TEST_F(sink_edges_test, a_hand_started_sink_holds_the_run_lock_against_a_second_sink_and_a_runner) {
+    append_sample(*writer, 20, 20, 1);
+    syncline::sink::sink_options s;
+    s.state = state;
+    s.pipeline = "p1";
+    s.acks = "tcp://127.0.0.1:*";
+    s.control = "tcp://127.0.0.1:*";
+    auto first = launch(s, dir / "sink.log");
+    ASSERT_FALSE(logged_endpoint(dir / "sink.log", "acks").empty()) << read_file(dir / "sink.log");
+    const std::string holder = "pid " + std::to_string(first.pid()) + " holds its run lock";
+    auto second = launch(s, dir / "sink2.log");
+    const auto second_code = second.wait_for(seconds(60));
+    ASSERT_TRUE(second_code.has_value());
+    EXPECT_EQ(*second_code, 1);
+    EXPECT_NE(read_file(dir / "sink2.log").find(holder), std::string::npos) << read_file(dir / "sink2.log");
+    EXPECT_EQ(run_to_exit("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1",
+                                       "--target", "jsonl:" + (dir / "out.jsonl"), "--until-caught-up"},
+                          dir / "run.log", seconds(60)),
+              1)
+        << read_file(dir / "run.log");
+    EXPECT_NE(read_file(dir / "run.log").find(holder), std::string::npos) << read_file(dir / "run.log");
+    EXPECT_EQ(run_to_exit("syncline", {"offsets", "set", "--state", state, "--pipeline", "p1", "--to-offset", "10",
+                                       "--execute"},
+                          dir / "offsets.out", seconds(60)),
+              1)
+        << read_file(dir / "offsets.out");
+    EXPECT_NE(read_file(dir / "offsets.out").find("(pid " + std::to_string(first.pid()) + ")"), std::string::npos)
+        << read_file(dir / "offsets.out");
+    first.signal(SIGTERM);
+    ASSERT_EQ(first.wait_for(seconds(60)), std::optional<int>(0));
+    ASSERT_EQ(run_to_exit("syncline", {"run", "--log", log_dir, "--state", state, "--pipeline", "p1", "--workers", "1",
+                                       "--target", "jsonl:" + (dir / "out.jsonl"), "--until-caught-up"},
+                          dir / "run2.log", seconds(120)),
+              0)
+        << read_file(dir / "run2.log");
+    EXPECT_EQ(store::run_lock::holder(state, "p1"), std::nullopt);
 }
 
 // Issue 13 item 6: a replay runs as the temporary pipeline p1.replay, and every channel id derived
@@ -408,7 +481,7 @@ TEST_F(sink_edges_test, offsets_set_is_refused_while_the_runner_restarts_its_sin
                                               "1000", "--execute"},
                                  dir / "offsets.out", seconds(30));
     EXPECT_EQ(code, 1) << read_file(dir / "offsets.out");
-    EXPECT_NE(read_file(dir / "offsets.out").find("is running under syncline run"), std::string::npos)
+    EXPECT_NE(read_file(dir / "offsets.out").find("is running under syncline run or its sink"), std::string::npos)
         << read_file(dir / "offsets.out");
     EXPECT_EQ(committed(state, "p1"), 2'000u);
     run.signal(SIGTERM);

@@ -16,6 +16,7 @@
 #include "store/change_log.h"
 #include "tests/support/harness.h"
 #include "tests/support/http_receiver.h"
+#include "tests/support/pipeline.h"
 
 namespace syncline::testing {
 namespace {
@@ -41,21 +42,24 @@ protected:
     std::string target(const std::string& extra = "") const {
         return receiver.url("/hook?tenant=t1") + "&syncline.secret_file=" + secret_file + "&syncline.timeout_ms=1000" + extra;
     }
+    // The daemons' command lines are their to_argv (tests/support/pipeline.h).
+    pipeline_spec spec(const std::string& extra = "") const {
+        return {.pipeline = "p1", .log = log_dir, .state = state, .work = work, .acks = acks, .control = control,
+                .target = target(extra)};
+    }
     child_process start_sink() {
-        return start("syncline-sink", {"--state", state, "--pipeline", "p1", "--log", log_dir, "--acks", acks, "--control", control},
-                     dir / "sink.log");
+        auto s = spec().sink();
+        s.log = log_dir;
+        return launch(s, dir / "sink.log");
     }
     child_process start_ventilator() {
-        return start("syncline-ventilator", {"--log", log_dir, "--pipeline", "p1", "--work", work, "--control", control,
-                                             "--ack-timeout-ms", "3000", "--tail-interval-ms", "5"},
-                     dir / "ventilator.log");
+        auto v = spec().ventilator();
+        v.window.ack_timeout = milliseconds(3000);
+        return launch(v, dir / "ventilator.log");
     }
     std::vector<child_process> start_workers(int n, const std::string& extra = "") {
         std::vector<child_process> out;
-        for (int i = 1; i <= n; ++i)
-            out.push_back(start("syncline-worker", {"--target", target(extra), "--pipeline", "p1", "--work", work, "--acks", acks,
-                                                    "--id", "w" + std::to_string(i)},
-                                dir / ("worker-" + std::to_string(i) + ".log")));
+        for (int i = 1; i <= n; ++i) out.push_back(launch(spec(extra).worker(i), dir / ("worker-" + std::to_string(i) + ".log")));
         return out;
     }
     bool wait_committed(std::uint64_t offset, milliseconds timeout = seconds(90)) {

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/harness.h"
+#include "tests/support/pipeline.h"
 #include "targets/target.h"
 #include "targets/verify.h"
 
@@ -114,28 +115,37 @@ protected:
         }
     }
 
+    static workers::worker_options worker_with_small_transactions(const pipeline_spec& spec, int i) {
+        auto w = spec.worker(i);
+        w.coalesce_records = 1000;
+        return w;
+    }
     void start_pipeline(int worker_count) {
+        // Command lines are the daemons' to_argv (tests/support/pipeline.h), then the CURVE flags.
         const std::string any = "tcp://" + hosts.servers_ip + ":*";
+        pipeline_spec spec{.pipeline = "p1", .log = log_dir, .state = state, .work = any, .acks = any, .control = any,
+                           .target = target};
         const std::vector<std::string> server_curve = {"--curve-secret", keys + "/server.key", "--curve-allow", keys};
-        auto args = std::vector<std::string>{"--state", state, "--pipeline", "p1", "--acks", any, "--control", any};
-        args.insert(args.end(), server_curve.begin(), server_curve.end());
-        children.push_back(hosts.start_in(hosts.servers, "syncline-sink", args, dir / "sink.log"));
-        const std::string acks = logged_endpoint(dir / "sink.log", "acks");
-        const std::string control = logged_endpoint(dir / "sink.log", "control");
-        ASSERT_FALSE(acks.empty() || control.empty()) << read_file(dir / "sink.log");
-        args = {"--log", log_dir, "--pipeline", "p1", "--work", any, "--control", control, "--ack-timeout-ms", "1500"};
-        args.insert(args.end(), server_curve.begin(), server_curve.end());
-        children.push_back(hosts.start_in(hosts.servers, "syncline-ventilator", args, dir / "ventilator.log"));
-        const std::string work = logged_endpoint(dir / "ventilator.log", "work");
-        ASSERT_FALSE(work.empty()) << read_file(dir / "ventilator.log");
+        auto with = [](std::vector<std::string> args, const std::vector<std::string>& extra) {
+            args.insert(args.end(), extra.begin(), extra.end());
+            return args;
+        };
+        children.push_back(hosts.start_in(hosts.servers, "syncline-sink", with(to_argv(spec.sink()), server_curve),
+                                          dir / "sink.log"));
+        spec.acks = logged_endpoint(dir / "sink.log", "acks");
+        spec.control = logged_endpoint(dir / "sink.log", "control");
+        ASSERT_FALSE(spec.acks.empty() || spec.control.empty()) << read_file(dir / "sink.log");
+        children.push_back(hosts.start_in(hosts.servers, "syncline-ventilator",
+                                          with(to_argv(spec.ventilator()), server_curve), dir / "ventilator.log"));
+        spec.work = logged_endpoint(dir / "ventilator.log", "work");
+        ASSERT_FALSE(spec.work.empty()) << read_file(dir / "ventilator.log");
         for (int i = 1; i <= worker_count; ++i)
             children.push_back(hosts.start_in(
                 hosts.workers, "syncline-worker",
                 // One batch per transaction: joined into 100,000-record transactions (the default for a
                 // SQLite writer) the whole log can commit before the test cuts the link mid-run.
-                {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks, "--id", "w" + std::to_string(i),
-                 "--coalesce-records", "1000",
-                 "--curve-secret", keys + "/worker.key", "--curve-server-key", keys + "/server.pub"},
+                with(to_argv(worker_with_small_transactions(spec, i)),
+                     {"--curve-secret", keys + "/worker.key", "--curve-server-key", keys + "/server.pub"}),
                 dir / ("worker-" + std::to_string(i) + ".log")));
     }
     void expect_verified() {

@@ -13,6 +13,7 @@
 #include "common/zmq_util.h"
 #include "store/change_log.h"
 #include "tests/support/harness.h"
+#include "tests/support/pipeline.h"
 #include "tests/support/postgres_server.h"
 #include "targets/target.h"
 
@@ -30,23 +31,24 @@ protected:
     }
     std::string on_failure() override { return "; server log: " + read_file(pg.dir() + "/server.log"); }
 
+    // The daemons' command lines are their to_argv (tests/support/pipeline.h).
+    pipeline_spec spec() const {
+        return {.pipeline = "p1", .log = log_dir, .state = state, .work = work, .acks = acks, .control = control,
+                .target = target};
+    }
     child_process start_sink() {
-        return start("syncline-sink", {"--state", state, "--pipeline", "p1", "--log", log_dir, "--acks", acks,
-                                       "--control", control},
-                     dir / "sink.log");
+        auto s = spec().sink();
+        s.log = log_dir;
+        return launch(s, dir / "sink.log");
     }
-    child_process start_ventilator() {
-        return start("syncline-ventilator", {"--log", log_dir, "--pipeline", "p1", "--work", work, "--control", control,
-                                             "--ack-timeout-ms", "1500", "--tail-interval-ms", "5"},
-                     dir / "ventilator.log");
-    }
+    child_process start_ventilator() { return launch(spec().ventilator(), dir / "ventilator.log"); }
     std::vector<child_process> start_workers(int n) {
         std::vector<child_process> out;
-        for (int i = 1; i <= n; ++i)
-            out.push_back(start("syncline-worker",
-                                {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks, "--id",
-                                 "w" + std::to_string(i), "--retry-backoff-ms", "50"},
-                                worker_log(i)));
+        for (int i = 1; i <= n; ++i) {
+            auto w = spec().worker(i);
+            w.retry_backoff = milliseconds(50);
+            out.push_back(launch(w, worker_log(i)));
+        }
         return out;
     }
     std::string worker_log(int i) const { return dir / ("worker-" + std::to_string(i) + ".log"); }
@@ -174,10 +176,11 @@ TEST_F(postgres_test, a_lock_wait_timeout_during_isolation_is_waited_for_never_d
     from_worker.set(zmq::sockopt::linger, 0);
     to_worker.bind(work);
     from_worker.bind(acks);
-    auto worker = start("syncline-worker",
-                        {"--target", target, "--pipeline", "p1", "--work", work, "--acks", acks, "--max-retries", "0",
-                         "--retry-backoff-ms", "10", "--isolate-after-attempts", "1"},
-                        worker_log(1));
+    auto w = spec().worker(1);
+    w.max_retries = 0;
+    w.retry_backoff = milliseconds(10);
+    w.isolate_after_attempts = 1;
+    auto worker = launch(w, worker_log(1));
     // Offsets first, first+1: keys "free" then "locked".
     auto send_batch = [&](std::uint64_t first, std::uint32_t attempt) {
         codec::batch_body_builder builder;

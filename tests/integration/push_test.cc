@@ -14,6 +14,7 @@
 
 #include "store/change_log.h"
 #include "tests/support/harness.h"
+#include "tests/support/pipeline.h"
 #include "tests/support/push_receiver.h"
 #include "targets/push_format.h"
 
@@ -83,17 +84,19 @@ protected:
 
 TEST_P(push_test, a_killed_worker_loses_nothing_and_every_duplicate_carries_the_same_id) {
     append_records();
-    auto sink = start("syncline-sink", {"--state", state, "--pipeline", "p1", "--log", log_dir, "--acks", acks, "--control", control},
-                      dir / "sink.log");
+    // The daemons' command lines are their to_argv (tests/support/pipeline.h).
+    const pipeline_spec spec{.pipeline = "p1", .log = log_dir, .state = state, .work = work, .acks = acks,
+                             .control = control, .target = target()};
+    auto s = spec.sink();
+    s.log = log_dir;
+    auto sink = launch(s, dir / "sink.log");
     std::vector<child_process> workers;
-    for (int i = 1; i <= 4; ++i)
-        workers.push_back(start("syncline-worker", {"--target", target(), "--pipeline", "p1", "--work", work, "--acks", acks,
-                                                    "--id", "w" + std::to_string(i)},
-                                dir / ("worker-" + std::to_string(i) + ".log")));
-    auto ventilator = start("syncline-ventilator", {"--log", log_dir, "--pipeline", "p1", "--work", work, "--control", control,
-                                                    "--ack-timeout-ms", "8000", "--tail-interval-ms", "5",
-                                                    "--batch-records", "200", "--window", "8"},
-                            dir / "ventilator.log");
+    for (int i = 1; i <= 4; ++i) workers.push_back(launch(spec.worker(i), dir / ("worker-" + std::to_string(i) + ".log")));
+    auto v = spec.ventilator();
+    v.window.ack_timeout = std::chrono::milliseconds(8000);
+    v.batch_records = 200;
+    v.window.max_batches = 8;
+    auto ventilator = launch(v, dir / "ventilator.log");
     ASSERT_TRUE(eventually([&] { return committed(state, "p1") >= 2'000; }, seconds(60))) << committed(state, "p1");
     workers[0].signal(SIGKILL);
     EXPECT_TRUE(workers[0].wait_for(seconds(5)).has_value());

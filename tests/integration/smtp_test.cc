@@ -11,6 +11,7 @@
 
 #include "store/change_log.h"
 #include "tests/support/harness.h"
+#include "tests/support/pipeline.h"
 #include "tests/support/smtp_receiver.h"
 
 namespace syncline::testing {
@@ -36,16 +37,23 @@ protected:
         const std::string work = "ipc://" + (dir / (name + "-work.sock"));
         const std::string acks = "ipc://" + (dir / (name + "-acks.sock"));
         const std::string control = "ipc://" + (dir / (name + "-control.sock"));
-        auto sink = start("syncline-sink", {"--state", state, "--pipeline", name, "--acks", acks, "--control", control},
-                          dir / (name + "-sink.log"));
+        // The daemons' command lines are their to_argv (tests/support/pipeline.h).
+        const pipeline_spec spec{.pipeline = name, .log = log_dir, .state = state, .work = work, .acks = acks,
+                                 .control = control, .target = target};
+        auto sink = launch(spec.sink(), dir / (name + "-sink.log"));
         std::vector<child_process> ws;
-        for (int i = 1; i <= workers; ++i)
-            ws.push_back(start("syncline-worker", {"--target", target, "--pipeline", name, "--work", work, "--acks", acks,
-                                                   "--id", "w" + std::to_string(i)},
-                               worker_log(name, i)));
-        std::vector<std::string> args{"--log", log_dir, "--pipeline", name, "--work", work, "--control", control};
-        if (!defaults) args.insert(args.end(), {"--ack-timeout-ms", "5000", "--batch-records", "100", "--tail-interval-ms", "5"});
-        auto ventilator = start("syncline-ventilator", args, dir / (name + "-ventilator.log"));
+        for (int i = 1; i <= workers; ++i) ws.push_back(launch(spec.worker(i), worker_log(name, i)));
+        syncline::ventilator::ventilator_options v;  // The defaults users get, ...
+        v.log = log_dir;
+        v.pipeline = name;
+        v.work = work;
+        v.control = control;
+        if (!defaults) {  // ... or quicker redelivery and smaller batches.
+            v = spec.ventilator();
+            v.window.ack_timeout = milliseconds(5000);
+            v.batch_records = 100;
+        }
+        auto ventilator = launch(v, dir / (name + "-ventilator.log"));
         return {std::move(sink), std::move(ventilator), std::move(ws)};
     }
     std::string worker_log(const std::string& pipeline, int i) const {

@@ -137,8 +137,8 @@ void postgres_server::crash() {
 bool postgres_server::running() { return _postmaster && _postmaster->running(); }
 
 std::string postgres_server::uri(const std::string& db, const std::string& query) const {
-    return "postgresql://" + std::string(user) + ":" + password + "@127.0.0.1:" + std::to_string(_port) + "/" + db +
-           (query.empty() ? "" : "?" + query);
+    return "postgresql://" + std::string(user) + "@127.0.0.1:" + std::to_string(_port) + "/" + db + "?password_file=" +
+           _dir + "/pwfile" + (query.empty() ? "" : "&" + query);
 }
 
 std::string postgres_server::uri_without_password(const std::string& db, const std::string& query) const {

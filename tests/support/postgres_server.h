@@ -37,7 +37,7 @@ public:
     bool running();
 
     int port() const { return _port; }
-    // postgresql://syncline:PASSWORD@127.0.0.1:PORT/DB[?query]
+    // postgresql://syncline@127.0.0.1:PORT/DB?password_file=DIR/pwfile[&query]
     std::string uri(const std::string& db = "postgres", const std::string& query = "") const;
     // The same without the password (for tests of PGPASSWORD and of messages).
     std::string uri_without_password(const std::string& db = "postgres", const std::string& query = "") const;

@@ -44,7 +44,7 @@ TEST(worker_cli, defaults_round_trip) {
 
 TEST(worker_cli, every_option_round_trips) {
     worker_options o;
-    o.target = "postgresql://app:secret@127.0.0.1:5432/db?table=t";
+    o.target = "postgresql://app@127.0.0.1:5432/db?table=t&password_file=/etc/pw";
     o.pipeline = "p1.replay";
     o.origin_pipeline = "p1";
     o.work = "tcp://127.0.0.1:7002";
