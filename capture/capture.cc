@@ -579,7 +579,10 @@ status session::expand_truncates(transaction& txn) {
     if (txn.truncates.empty()) return {};
     std::vector<record> out;
     std::size_t next = 0;
-    for (const auto& [pos, collection] : txn.truncates) {
+    for (const auto& truncate : txn.truncates) {
+        // Named copies, not structured bindings: clang (the fuzz build) cannot capture those.
+        const std::size_t pos = truncate.first;
+        const auto& collection = truncate.second;
         for (; next < pos; ++next) out.push_back(std::move(txn.records[next]));
         // The live keys of the collection: the log's records, then this transaction's so far.
         auto held = live_keys(*_log, {collection}, _log->last_offset() + 1);
