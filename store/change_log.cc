@@ -265,6 +265,32 @@ struct change_log::impl {
         auto s = db->DeleteRange(wo, log, from, to);
         return from_rocks(s, "change log " + path + ": deleting an unfinished staged append");
     }
+
+    // Starts `batch` with `records` at offsets first.. (each given its offset and `ts`), encoded
+    // under their big-endian offset keys: what append() and stage() both write.
+    rocksdb::Status put_records(std::span<record> records, std::uint64_t first, std::int64_t ts) {
+        batch.Clear();
+        char key[8];
+        rocksdb::Status s;
+        for (std::size_t i = 0; i < records.size() && s.ok(); ++i) {
+            record& r = records[i];
+            r.offset = first + i;
+            r.ts_ms = ts;
+            encoded.clear();
+            codec::encode_record_to(r, encoded);
+            put_be64(key, r.offset);
+            s = batch.Put(log, rocksdb::Slice(key, 8), encoded);
+        }
+        return s;
+    }
+
+    // After a failed write: the records get back their unassigned state.
+    static void unassign(std::span<record> records) {
+        for (record& r : records) {
+            r.offset = 0;
+            r.ts_ms = 0;
+        }
+    }
 };
 
 change_log::change_log(std::unique_ptr<impl> impl) : _impl(std::move(impl)) {}
@@ -354,18 +380,7 @@ result<offset_range> change_log::append(std::span<record> records, std::span<con
     const std::uint64_t first = m.last + m.staged + 1;
     const std::uint64_t last = m.last + m.staged + records.size();
 
-    m.batch.Clear();
-    char key[8];
-    rocksdb::Status s;
-    for (std::size_t i = 0; i < records.size() && s.ok(); ++i) {
-        record& r = records[i];
-        r.offset = first + i;
-        r.ts_ms = ts;
-        m.encoded.clear();
-        codec::encode_record_to(r, m.encoded);
-        put_be64(key, r.offset);
-        s = m.batch.Put(m.log, rocksdb::Slice(key, 8), m.encoded);
-    }
+    rocksdb::Status s = m.put_records(records, first, ts);
     char last_be[8];
     put_be64(last_be, last);
     if (s.ok())
@@ -386,11 +401,7 @@ result<offset_range> change_log::append(std::span<record> records, std::span<con
         s = m.db->Write(wo, &m.batch);
     }
     if (!s.ok()) {
-        // Nothing was written: give the records back their unassigned state.
-        for (record& r : records) {
-            r.offset = 0;
-            r.ts_ms = 0;
-        }
+        impl::unassign(records);  // Nothing was written.
         return from_rocks(s, "change log " + m.path + ": append of " + std::to_string(records.size()) + " records");
     }
     const std::uint64_t visible_first = m.last + 1;
@@ -410,25 +421,11 @@ result<offset_range> change_log::stage(std::span<record> records) {
     }
     const std::int64_t ts = std::max(now_ms(), m.last_ts);
     const std::uint64_t first = m.last + m.staged + 1;
-    m.batch.Clear();
-    char key[8];
-    rocksdb::Status s;
-    for (std::size_t i = 0; i < records.size() && s.ok(); ++i) {
-        record& r = records[i];
-        r.offset = first + i;
-        r.ts_ms = ts;
-        m.encoded.clear();
-        codec::encode_record_to(r, m.encoded);
-        put_be64(key, r.offset);
-        s = m.batch.Put(m.log, rocksdb::Slice(key, 8), m.encoded);
-    }
+    rocksdb::Status s = m.put_records(records, first, ts);
     // Unsynced: the append that makes them visible is synced, and syncs the WAL before it.
     if (s.ok()) s = m.db->Write(rocksdb::WriteOptions(), &m.batch);
     if (!s.ok()) {
-        for (record& r : records) {
-            r.offset = 0;
-            r.ts_ms = 0;
-        }
+        impl::unassign(records);
         return from_rocks(s, "change log " + m.path + ": stage of " + std::to_string(records.size()) + " records");
     }
     m.staged += records.size();
